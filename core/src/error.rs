@@ -1,0 +1,488 @@
+//! One error taxonomy for every layer.
+//!
+//! [`Error`] carries context for humans and logs; [`ErrorCode`] is the stable part that the C ABI, the
+//! WASM layer, the language bindings and the CLI all share: a number, a `snake_case` name and the HTTP
+//! status a gateway returns. Numbers are grouped by stage and never reused; `docs/errors.md` lists them
+//! and a test keeps it in sync.
+
+use core::fmt;
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $num:literal, $name:literal, $status:literal, $summary:literal; )*) => {
+        /// A stable error code: its number and name never change meaning.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant = $num, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+
+            /// The stable number (also the C ABI status value).
+            pub const fn number(self) -> u32 {
+                self as u32
+            }
+
+            /// The stable `snake_case` name.
+            pub const fn name(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $name, )* }
+            }
+
+            /// The HTTP status a gateway returns for this failure.
+            pub const fn http_status(self) -> u16 {
+                match self { $( ErrorCode::$variant => $status, )* }
+            }
+
+            /// A one-line description, the same for every occurrence.
+            pub const fn summary(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $summary, )* }
+            }
+
+            /// The code with this number, if there is one.
+            pub fn from_number(number: u32) -> Option<ErrorCode> {
+                ErrorCode::ALL.iter().copied().find(|c| c.number() == number)
+            }
+
+            /// The code with this name, if there is one.
+            pub fn from_name(name: &str) -> Option<ErrorCode> {
+                ErrorCode::ALL.iter().copied().find(|c| c.name() == name)
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A bug in Tollgate: a state that should be impossible.
+    Internal = 1, "internal_error", 500, "internal error";
+
+    /// The token is longer than the configured maximum.
+    TokenTooLarge = 100, "token_too_large", 401, "token exceeds the size limit";
+    /// The token is not three base64url segments separated by dots.
+    MalformedToken = 101, "malformed_token", 401, "token is not in JWS compact form";
+    /// A segment is not strict, canonical, unpadded base64url.
+    InvalidBase64 = 102, "invalid_base64", 401, "segment is not canonical base64url";
+    /// The header or the claims are not a strict JSON object.
+    InvalidJson = 103, "invalid_json", 401, "header or claims are not a strict JSON object";
+    /// The header lacks `alg` or has a member of the wrong type.
+    InvalidHeader = 104, "invalid_header", 401, "JOSE header is invalid";
+    /// The header names an algorithm Tollgate does not verify.
+    UnsupportedAlgorithm = 105, "unsupported_algorithm", 401, "algorithm is not supported";
+    /// The header says `alg: none` (in any letter case).
+    AlgNone = 106, "alg_none", 401, "unsecured tokens (alg none) are never accepted";
+    /// The header has `crit` (or `b64: false`) naming an extension Tollgate does not understand.
+    UnsupportedCritical = 107, "unsupported_crit", 401, "critical header extension not understood";
+
+    /// The header's `kid` is not in the key set: the host may refresh its keys and retry.
+    UnknownKid = 200, "unknown_kid", 401, "no key with this kid";
+    /// The token has no `kid` and not exactly one key is bound to its algorithm.
+    NoMatchingKey = 201, "no_matching_key", 401, "no single key for this algorithm";
+    /// The key selected by `kid` is bound to a different algorithm than the header names.
+    AlgorithmMismatch = 202, "algorithm_mismatch", 401, "key is bound to another algorithm";
+
+    /// The signature does not verify.
+    InvalidSignature = 300, "invalid_signature", 401, "signature is invalid";
+
+    /// `now` is at or past `exp` plus leeway.
+    Expired = 400, "expired", 401, "token has expired";
+    /// `now` is before `nbf` minus leeway.
+    NotYetValid = 401, "not_yet_valid", 401, "token is not yet valid";
+    /// `iat` is after `now` plus leeway.
+    IssuedInFuture = 402, "issued_in_future", 401, "token was issued in the future";
+    /// `iss` is not one of the accepted issuers.
+    InvalidIssuer = 403, "invalid_issuer", 401, "issuer is not accepted";
+    /// `aud` names none of the accepted audiences.
+    InvalidAudience = 404, "invalid_audience", 401, "audience is not accepted";
+    /// A required claim is absent.
+    MissingClaim = 405, "missing_claim", 401, "required claim is missing";
+    /// A registered claim has the wrong JSON type or an out-of-range value.
+    InvalidClaim = 406, "invalid_claim", 401, "claim has an invalid type or value";
+    /// `exp - iat` exceeds the configured maximum lifetime.
+    LifetimeTooLong = 407, "lifetime_too_long", 401, "token lifetime exceeds the maximum";
+    /// The header's `typ` is not the required one.
+    InvalidType = 408, "invalid_typ", 401, "token type (typ) is not accepted";
+
+    /// A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
+    InvalidKey = 500, "invalid_key", 500, "key is invalid";
+    /// A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus.
+    WeakKey = 501, "weak_key", 500, "key is too weak";
+    /// Two keys in one set share a `kid`.
+    DuplicateKid = 502, "duplicate_kid", 500, "two keys share a kid";
+    /// A key is marked for another use (`use: enc`, `key_ops` without `verify`).
+    KeyNotForVerification = 503, "key_not_for_verification", 500, "key is not meant for signature verification";
+    /// A key set mixes shared secrets and public keys.
+    MixedKeySet = 504, "mixed_key_set", 500, "key set mixes secret and public keys";
+    /// A JWKS or JWK document is not valid.
+    InvalidKeySet = 505, "invalid_key_set", 500, "key set document is invalid";
+    /// Verification options are out of range (for example a leeway above the cap).
+    InvalidOptions = 506, "invalid_options", 500, "verification options are invalid";
+    /// A key names an algorithm Tollgate cannot use with it.
+    UnsupportedKeyAlgorithm = 507, "unsupported_key_algorithm", 500, "key algorithm is not supported";
+
+    /// Signing a token failed (bad claims document or signing key).
+    SigningFailed = 600, "signing_failed", 500, "token could not be signed";
+    /// Generating a key failed.
+    KeyGenerationFailed = 601, "key_generation_failed", 500, "key could not be generated";
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong, with the context a human needs. [`Error::code`] gives the stable code.
+///
+/// A failed signature says only that it failed: never which byte, which step or why.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token is longer than the limit.
+    TokenTooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The token does not have exactly three segments.
+    MalformedToken {
+        /// How many dot-separated segments it has.
+        segments: usize,
+    },
+    /// A segment is not canonical base64url.
+    InvalidBase64 {
+        /// `header`, `payload` or `signature`.
+        segment: &'static str,
+    },
+    /// Strict JSON parsing failed.
+    InvalidJson {
+        /// `header` or `claims`.
+        part: &'static str,
+        /// What the parser found.
+        reason: &'static str,
+    },
+    /// A header member is missing or has the wrong type.
+    InvalidHeader {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The algorithm is not supported (ES512, unknown names).
+    UnsupportedAlgorithm {
+        /// The name as found (truncated to 32 bytes).
+        alg: String,
+    },
+    /// `alg: none`.
+    AlgNone,
+    /// `crit` or `b64` asks for an extension Tollgate does not understand.
+    UnsupportedCritical {
+        /// What was found.
+        reason: String,
+    },
+    /// No key has this `kid`.
+    UnknownKid {
+        /// The `kid` from the header (truncated to 128 bytes).
+        kid: String,
+    },
+    /// No `kid`, and not exactly one key for the header's algorithm.
+    NoMatchingKey {
+        /// The header's algorithm.
+        alg: &'static str,
+        /// How many keys are bound to it (0 or more than 1).
+        candidates: usize,
+    },
+    /// The selected key is bound to another algorithm.
+    AlgorithmMismatch {
+        /// The algorithm the key is bound to.
+        key_alg: &'static str,
+        /// The algorithm the header names.
+        header_alg: &'static str,
+    },
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The token has expired.
+    Expired {
+        /// Its `exp`.
+        exp: f64,
+        /// The time it was checked against.
+        now: u64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// The token is not valid yet.
+    NotYetValid {
+        /// Its `nbf`.
+        nbf: f64,
+        /// The time it was checked against.
+        now: u64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// `iat` is in the future.
+    IssuedInFuture {
+        /// Its `iat`.
+        iat: f64,
+        /// The time it was checked against.
+        now: u64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// The issuer is not accepted.
+    InvalidIssuer,
+    /// No accepted audience is named, or the token names an audience where none is configured.
+    InvalidAudience {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A required claim is absent.
+    MissingClaim {
+        /// Its name.
+        claim: String,
+    },
+    /// A registered claim has a wrong type or value.
+    InvalidClaim {
+        /// Its name.
+        claim: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `exp - iat` is longer than allowed.
+    LifetimeTooLong {
+        /// `exp - iat` in seconds.
+        lifetime: f64,
+        /// The maximum.
+        max: u64,
+    },
+    /// `typ` is not the required one.
+    InvalidType {
+        /// The required type.
+        expected: String,
+    },
+    /// A key problem found while building a key set.
+    Key {
+        /// Which code.
+        code: KeyErrorCode,
+        /// Which key: its `kid`, or its position in the set.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key set document itself is invalid.
+    InvalidKeySet {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Options are out of range.
+    InvalidOptions {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Signing failed.
+    SigningFailed {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Key generation failed.
+    KeyGenerationFailed {
+        /// What is wrong.
+        reason: String,
+    },
+    /// An impossible state: a bug.
+    Internal {
+        /// Where.
+        reason: &'static str,
+    },
+}
+
+/// The codes a key-set build can fail with; a subset of [`ErrorCode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyErrorCode {
+    /// See [`ErrorCode::InvalidKey`].
+    InvalidKey,
+    /// See [`ErrorCode::WeakKey`].
+    WeakKey,
+    /// See [`ErrorCode::DuplicateKid`].
+    DuplicateKid,
+    /// See [`ErrorCode::KeyNotForVerification`].
+    NotForVerification,
+    /// See [`ErrorCode::MixedKeySet`].
+    MixedKeySet,
+    /// See [`ErrorCode::UnsupportedKeyAlgorithm`].
+    UnsupportedAlgorithm,
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::TokenTooLarge { .. } => ErrorCode::TokenTooLarge,
+            Error::MalformedToken { .. } => ErrorCode::MalformedToken,
+            Error::InvalidBase64 { .. } => ErrorCode::InvalidBase64,
+            Error::InvalidJson { .. } => ErrorCode::InvalidJson,
+            Error::InvalidHeader { .. } => ErrorCode::InvalidHeader,
+            Error::UnsupportedAlgorithm { .. } => ErrorCode::UnsupportedAlgorithm,
+            Error::AlgNone => ErrorCode::AlgNone,
+            Error::UnsupportedCritical { .. } => ErrorCode::UnsupportedCritical,
+            Error::UnknownKid { .. } => ErrorCode::UnknownKid,
+            Error::NoMatchingKey { .. } => ErrorCode::NoMatchingKey,
+            Error::AlgorithmMismatch { .. } => ErrorCode::AlgorithmMismatch,
+            Error::InvalidSignature => ErrorCode::InvalidSignature,
+            Error::Expired { .. } => ErrorCode::Expired,
+            Error::NotYetValid { .. } => ErrorCode::NotYetValid,
+            Error::IssuedInFuture { .. } => ErrorCode::IssuedInFuture,
+            Error::InvalidIssuer => ErrorCode::InvalidIssuer,
+            Error::InvalidAudience { .. } => ErrorCode::InvalidAudience,
+            Error::MissingClaim { .. } => ErrorCode::MissingClaim,
+            Error::InvalidClaim { .. } => ErrorCode::InvalidClaim,
+            Error::LifetimeTooLong { .. } => ErrorCode::LifetimeTooLong,
+            Error::InvalidType { .. } => ErrorCode::InvalidType,
+            Error::Key { code, .. } => match code {
+                KeyErrorCode::InvalidKey => ErrorCode::InvalidKey,
+                KeyErrorCode::WeakKey => ErrorCode::WeakKey,
+                KeyErrorCode::DuplicateKid => ErrorCode::DuplicateKid,
+                KeyErrorCode::NotForVerification => ErrorCode::KeyNotForVerification,
+                KeyErrorCode::MixedKeySet => ErrorCode::MixedKeySet,
+                KeyErrorCode::UnsupportedAlgorithm => ErrorCode::UnsupportedKeyAlgorithm,
+            },
+            Error::InvalidKeySet { .. } => ErrorCode::InvalidKeySet,
+            Error::InvalidOptions { .. } => ErrorCode::InvalidOptions,
+            Error::SigningFailed { .. } => ErrorCode::SigningFailed,
+            Error::KeyGenerationFailed { .. } => ErrorCode::KeyGenerationFailed,
+            Error::Internal { .. } => ErrorCode::Internal,
+        }
+    }
+
+    /// The `kid` a host should refresh its key set for, when this error says the kid is unknown.
+    pub fn refresh_hint(&self) -> Option<&str> {
+        match self {
+            Error::UnknownKid { kid } => Some(kid),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn key(code: KeyErrorCode, key: &str, reason: impl Into<String>) -> Error {
+        Error::Key {
+            code,
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TokenTooLarge { len, max } => {
+                write!(f, "token is {len} bytes, more than the limit of {max}")
+            }
+            Error::MalformedToken { segments } => write!(
+                f,
+                "token has {segments} segment(s); a JWS compact token has exactly 3"
+            ),
+            Error::InvalidBase64 { segment } => {
+                write!(f, "{segment} is not canonical unpadded base64url")
+            }
+            Error::InvalidJson { part, reason } => write!(f, "{part} is not valid: {reason}"),
+            Error::InvalidHeader { reason } => write!(f, "invalid header: {reason}"),
+            Error::UnsupportedAlgorithm { alg } => write!(
+                f,
+                "algorithm {alg:?} is not supported (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
+            ),
+            Error::AlgNone => f.write_str("unsecured token (alg none) rejected"),
+            Error::UnsupportedCritical { reason } => {
+                write!(f, "unsupported critical extension: {reason}")
+            }
+            Error::UnknownKid { kid } => write!(f, "no key with kid {kid:?} in the key set"),
+            Error::NoMatchingKey { alg, candidates: 0 } => {
+                write!(f, "token has no kid and no key is bound to {alg}")
+            }
+            Error::NoMatchingKey { alg, candidates } => write!(
+                f,
+                "token has no kid and {candidates} keys are bound to {alg}; a kid is needed to choose"
+            ),
+            Error::AlgorithmMismatch {
+                key_alg,
+                header_alg,
+            } => write!(
+                f,
+                "header says {header_alg} but the key is bound to {key_alg}"
+            ),
+            Error::InvalidSignature => f.write_str("signature is invalid"),
+            Error::Expired { exp, now, leeway } => write!(
+                f,
+                "token expired: exp {exp} <= now {now} - leeway {leeway}s"
+            ),
+            Error::NotYetValid { nbf, now, leeway } => write!(
+                f,
+                "token not yet valid: nbf {nbf} > now {now} + leeway {leeway}s"
+            ),
+            Error::IssuedInFuture { iat, now, leeway } => write!(
+                f,
+                "token issued in the future: iat {iat} > now {now} + leeway {leeway}s"
+            ),
+            Error::InvalidIssuer => f.write_str("issuer is not one of the accepted issuers"),
+            Error::InvalidAudience { reason } => write!(f, "audience rejected: {reason}"),
+            Error::MissingClaim { claim } => write!(f, "required claim {claim:?} is missing"),
+            Error::InvalidClaim { claim, reason } => write!(f, "claim {claim:?}: {reason}"),
+            Error::LifetimeTooLong { lifetime, max } => write!(
+                f,
+                "token lifetime {lifetime}s (exp - iat) exceeds the maximum of {max}s"
+            ),
+            Error::InvalidType { expected } => write!(f, "typ must be {expected:?}"),
+            Error::Key { key, reason, .. } => write!(f, "key {key}: {reason}"),
+            Error::InvalidKeySet { reason } => write!(f, "invalid key set: {reason}"),
+            Error::InvalidOptions { reason } => write!(f, "invalid options: {reason}"),
+            Error::SigningFailed { reason } => write!(f, "signing failed: {reason}"),
+            Error::KeyGenerationFailed { reason } => write!(f, "key generation failed: {reason}"),
+            Error::Internal { reason } => write!(f, "internal error: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Truncates untrusted text for an error message, on a character boundary.
+pub(crate) fn truncated(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    s.get(..end).unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_names_are_unique() {
+        for (i, a) in ErrorCode::ALL.iter().enumerate() {
+            for b in ErrorCode::ALL.iter().skip(i + 1) {
+                assert_ne!(a.number(), b.number());
+                assert_ne!(a.name(), b.name());
+            }
+            assert_eq!(ErrorCode::from_number(a.number()), Some(*a));
+            assert_eq!(ErrorCode::from_name(a.name()), Some(*a));
+        }
+    }
+
+    #[test]
+    fn token_failures_are_401_and_configuration_failures_500() {
+        for c in ErrorCode::ALL {
+            let expected = if (100..500).contains(&c.number()) {
+                401
+            } else {
+                500
+            };
+            assert_eq!(c.http_status(), expected, "{c}");
+        }
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncated("héllo", 2), "h");
+        assert_eq!(truncated("abc", 10), "abc");
+    }
+}

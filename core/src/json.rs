@@ -1,0 +1,781 @@
+//! A strict, zero-copy JSON reader for untrusted headers and claims.
+//!
+//! [`parse_object`] checks a whole document once: valid UTF-8, RFC 8259 grammar (no trailing commas,
+//! comments, leading zeros, lone surrogates or control characters in strings, no byte-order mark),
+//! a top-level object, a nesting cap, and **no duplicate member names at any level** (compared after
+//! unescaping, so `"alg"` and `"\u0061lg"` are duplicates). What it returns borrows from the input:
+//! reading a member allocates nothing unless a string holds escapes and the caller asks for it owned.
+//!
+//! Duplicate names are why this exists: parsers that keep the first or the last of two `alg` members
+//! disagree with each other, and a token that means two things to two parsers is an attack.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// Names compared pairwise below this count; past it, a hash set (the only allocation, and only
+/// for objects this wide).
+const SMALL_OBJECT: usize = 16;
+
+/// A JSON object that passed [`parse_object`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Object<'a> {
+    text: &'a str,
+}
+
+/// One JSON value inside a checked document, as its raw text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Value<'a> {
+    text: &'a str,
+}
+
+/// A JSON string inside a checked document: its raw text between the quotes.
+#[derive(Clone, Copy, Debug)]
+pub struct JsonStr<'a> {
+    raw: &'a str,
+    escaped: bool,
+}
+
+/// The type of a [`Value`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `{…}`
+    Object,
+    /// `[…]`
+    Array,
+    /// `"…"`
+    String,
+    /// A number.
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// `null`.
+    Null,
+}
+
+/// Checks `bytes` as one strict JSON object with at most `max_depth` levels of nesting (the object
+/// itself is level 1). Errors say what was wrong, never where in a secret.
+pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Object<'_>, &'static str> {
+    let text = core::str::from_utf8(bytes).map_err(|_| "not valid UTF-8")?;
+    let mut p = Parser {
+        s: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+        max_depth,
+    };
+    p.skip_ws();
+    let start = p.pos;
+    if p.peek() != Some(b'{') {
+        return Err("not a JSON object");
+    }
+    p.value()?;
+    let end = p.pos;
+    p.skip_ws();
+    if p.pos != p.s.len() {
+        return Err("trailing characters after the object");
+    }
+    let text = text.get(start..end).ok_or("internal: span")?;
+    Ok(Object { text })
+}
+
+impl<'a> Object<'a> {
+    /// The raw text of the object, `{` to `}`.
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// The members in document order.
+    pub fn members(&self) -> Members<'a> {
+        Members {
+            s: self.text.as_bytes(),
+            text: self.text,
+            pos: 1,
+        }
+    }
+
+    /// The value of member `name`, if present (names are unique, so there is at most one).
+    pub fn get(&self, name: &str) -> Option<Value<'a>> {
+        self.members().find(|(k, _)| k.eq_str(name)).map(|(_, v)| v)
+    }
+
+    /// Follows a path of member names through nested objects (`["realm_access", "roles"]`).
+    pub fn get_path<'p>(&self, path: impl IntoIterator<Item = &'p str>) -> Option<Value<'a>> {
+        let mut current = Value { text: self.text };
+        for name in path {
+            current = current.as_object()?.get(name)?;
+        }
+        Some(current)
+    }
+
+    /// Whether the object has no members.
+    pub fn is_empty(&self) -> bool {
+        self.members().next().is_none()
+    }
+}
+
+/// Iterator over an object's members.
+#[derive(Clone, Debug)]
+pub struct Members<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (JsonStr<'a>, Value<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut sk = Skipper {
+            s: self.s,
+            pos: self.pos,
+        };
+        sk.skip_ws();
+        if sk.peek()? == b',' {
+            sk.pos += 1;
+            sk.skip_ws();
+        }
+        if sk.peek()? != b'"' {
+            self.pos = self.s.len();
+            return None;
+        }
+        let key_start = sk.pos + 1;
+        let escaped = sk.skip_string()?;
+        let key = JsonStr {
+            raw: self.text.get(key_start..sk.pos - 1)?,
+            escaped,
+        };
+        sk.skip_ws();
+        if sk.peek()? != b':' {
+            return None;
+        }
+        sk.pos += 1;
+        sk.skip_ws();
+        let v_start = sk.pos;
+        sk.skip_value()?;
+        let value = Value {
+            text: self.text.get(v_start..sk.pos)?,
+        };
+        self.pos = sk.pos;
+        Some((key, value))
+    }
+}
+
+/// Iterator over an array's elements.
+#[derive(Clone, Debug)]
+pub struct Elements<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut sk = Skipper {
+            s: self.s,
+            pos: self.pos,
+        };
+        sk.skip_ws();
+        match sk.peek()? {
+            b',' => {
+                sk.pos += 1;
+                sk.skip_ws();
+            }
+            b']' => {
+                self.pos = self.s.len();
+                return None;
+            }
+            _ => {}
+        }
+        let start = sk.pos;
+        sk.skip_value()?;
+        self.pos = sk.pos;
+        Some(Value {
+            text: self.text.get(start..sk.pos)?,
+        })
+    }
+}
+
+impl<'a> Value<'a> {
+    /// The raw JSON text of the value.
+    pub fn as_raw(&self) -> &'a str {
+        self.text
+    }
+
+    /// Its type.
+    pub fn kind(&self) -> Kind {
+        match self.text.as_bytes().first() {
+            Some(b'{') => Kind::Object,
+            Some(b'[') => Kind::Array,
+            Some(b'"') => Kind::String,
+            Some(b't' | b'f') => Kind::Bool,
+            Some(b'n') => Kind::Null,
+            _ => Kind::Number,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<JsonStr<'a>> {
+        if self.kind() != Kind::String {
+            return None;
+        }
+        let raw = self.text.get(1..self.text.len().checked_sub(1)?)?;
+        Some(JsonStr {
+            raw,
+            escaped: raw.as_bytes().contains(&b'\\'),
+        })
+    }
+
+    /// The number as `f64`, if this is a number (may be infinite for huge exponents: check).
+    pub fn as_f64(&self) -> Option<f64> {
+        if self.kind() != Kind::Number {
+            return None;
+        }
+        self.text.parse::<f64>().ok()
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.text {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<Object<'a>> {
+        (self.kind() == Kind::Object).then_some(Object { text: self.text })
+    }
+
+    /// The array's elements, if this is an array.
+    pub fn as_array(&self) -> Option<Elements<'a>> {
+        (self.kind() == Kind::Array).then_some(Elements {
+            s: self.text.as_bytes(),
+            text: self.text,
+            pos: 1,
+        })
+    }
+
+    /// Deserializes the value with serde (allocates as `T` requires).
+    pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.text)
+    }
+
+    /// The value as a `serde_json::Value` tree (allocates).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::from_str(self.text).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl<'a> JsonStr<'a> {
+    /// The string without allocating, when it has no escapes.
+    pub fn as_borrowed(&self) -> Option<&'a str> {
+        (!self.escaped).then_some(self.raw)
+    }
+
+    /// The raw text between the quotes, escapes and all.
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The unescaped string (allocates only if it has escapes).
+    pub fn to_cow(&self) -> Cow<'a, str> {
+        match self.as_borrowed() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(self.chars().collect()),
+        }
+    }
+
+    /// Whether the unescaped string equals `other`, without allocating.
+    pub fn eq_str(&self, other: &str) -> bool {
+        if self.escaped {
+            self.chars().eq(other.chars())
+        } else {
+            self.raw == other
+        }
+    }
+
+    /// The unescaped characters.
+    pub fn chars(&self) -> impl Iterator<Item = char> + 'a {
+        Unescape {
+            chars: self.raw.chars(),
+        }
+    }
+}
+
+impl PartialEq for JsonStr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        if !self.escaped && !other.escaped {
+            self.raw == other.raw
+        } else {
+            self.chars().eq(other.chars())
+        }
+    }
+}
+
+struct Unescape<'a> {
+    chars: core::str::Chars<'a>,
+}
+
+impl Unescape<'_> {
+    fn hex4(&mut self) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            v = v * 16 + self.chars.next()?.to_digit(16)?;
+        }
+        Some(v)
+    }
+}
+
+impl Iterator for Unescape<'_> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if c != '\\' {
+            return Some(c);
+        }
+        // The document was checked, so every escape is well formed; the fallbacks never run.
+        Some(match self.chars.next()? {
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'u' => {
+                let hi = self.hex4()?;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    self.chars.next()?;
+                    self.chars.next()?;
+                    let lo = self.hex4()?;
+                    0x10000 + ((hi - 0xD800) << 10) + (lo.checked_sub(0xDC00)?)
+                } else {
+                    hi
+                };
+                char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+            }
+            other => other,
+        })
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8, what: &'static str) -> Result<(), &'static str> {
+        if self.bump() == Some(b) {
+            Ok(())
+        } else {
+            Err(what)
+        }
+    }
+
+    fn value(&mut self) -> Result<(), &'static str> {
+        match self.peek().ok_or("unexpected end of input")? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err("unexpected character"),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), &'static str> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err("nesting is too deep");
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn object(&mut self) -> Result<(), &'static str> {
+        self.enter()?;
+        let mut small: [Option<JsonStr<'a>>; SMALL_OBJECT] = [None; SMALL_OBJECT];
+        let mut count = 0usize;
+        let mut large: Option<HashSet<Cow<'a, str>>> = None;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err("expected a member name");
+            }
+            let key = self.string()?;
+            if let Some(seen) = large.as_mut() {
+                if !seen.insert(key.to_cow()) {
+                    return Err("duplicate member name");
+                }
+            } else if count < SMALL_OBJECT {
+                if small.iter().flatten().any(|k| *k == key) {
+                    return Err("duplicate member name");
+                }
+                if let Some(slot) = small.get_mut(count) {
+                    *slot = Some(key);
+                }
+            } else {
+                let mut seen: HashSet<Cow<'a, str>> =
+                    small.iter().flatten().map(|k| k.to_cow()).collect();
+                if !seen.insert(key.to_cow()) {
+                    return Err("duplicate member name");
+                }
+                large = Some(seen);
+            }
+            count += 1;
+            self.skip_ws();
+            self.expect(b':', "expected ':' after a member name")?;
+            self.skip_ws();
+            self.value()?;
+            self.skip_ws();
+            match self.bump() {
+                Some(b',') => continue,
+                Some(b'}') => break,
+                _ => return Err("expected ',' or '}' in an object"),
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn array(&mut self) -> Result<(), &'static str> {
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            self.value()?;
+            self.skip_ws();
+            match self.bump() {
+                Some(b',') => continue,
+                Some(b']') => break,
+                _ => return Err("expected ',' or ']' in an array"),
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, &'static str> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = char::from(self.bump().ok_or("unexpected end in \\u escape")?)
+                .to_digit(16)
+                .ok_or("invalid \\u escape")?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<JsonStr<'a>, &'static str> {
+        self.pos += 1; // opening quote
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            match self.bump().ok_or("unterminated string")? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    match self.bump().ok_or("unterminated string")? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            let cp = self.hex4()?;
+                            if (0xDC00..0xE000).contains(&cp) {
+                                return Err("lone low surrogate in a string");
+                            }
+                            if (0xD800..0xDC00).contains(&cp) {
+                                if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
+                                    return Err("lone high surrogate in a string");
+                                }
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err("lone high surrogate in a string");
+                                }
+                            }
+                        }
+                        _ => return Err("invalid escape in a string"),
+                    }
+                }
+                0x00..=0x1f => return Err("control character in a string"),
+                _ => {}
+            }
+        }
+        let raw = core::str::from_utf8(self.s.get(start..self.pos - 1).ok_or("internal: span")?)
+            .map_err(|_| "not valid UTF-8")?;
+        Ok(JsonStr { raw, escaped })
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), &'static str> {
+        let end = self
+            .pos
+            .checked_add(word.len())
+            .ok_or("internal: overflow")?;
+        if self.s.get(self.pos..end) != Some(word) {
+            return Err("invalid literal");
+        }
+        self.pos = end;
+        Ok(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<(), &'static str> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                if matches!(self.peek(), Some(b'0'..=b'9')) {
+                    return Err("leading zero in a number");
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err("invalid number"),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err("invalid number");
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err("invalid number");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Moves over already-checked JSON without checking it again.
+struct Skipper<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl Skipper<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// At an opening quote: moves past the closing one; says whether there were escapes.
+    fn skip_string(&mut self) -> Option<bool> {
+        self.pos += 1;
+        let mut escaped = false;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.pos += 1;
+                    return Some(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.pos += 2;
+                }
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.skip_string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.pos += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.pos += 1;
+                }
+            }
+            _ => {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    self.pos += 1;
+                }
+                Some(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Object<'_> {
+        parse_object(s.as_bytes(), 16).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    fn err(s: &[u8]) -> &'static str {
+        match parse_object(s, 16) {
+            Ok(_) => panic!("accepted {:?}", String::from_utf8_lossy(s)),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn reads_members_and_nested_paths() {
+        let o = ok(r#" {"a":1, "b" : "x\"y", "c":{"d":[true,null,{"e":-1.5e3}]}, "f":[]} "#);
+        assert_eq!(o.get("a").unwrap().as_f64(), Some(1.0));
+        assert_eq!(o.get("b").unwrap().as_str().unwrap().to_cow(), "x\"y");
+        let d: Vec<Kind> = o
+            .get_path(["c", "d"])
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .map(|v| v.kind())
+            .collect();
+        assert_eq!(d, [Kind::Bool, Kind::Null, Kind::Object]);
+        assert_eq!(o.get("f").unwrap().as_array().unwrap().count(), 0);
+        assert!(o.get("zz").is_none());
+        let names: Vec<String> = o.members().map(|(k, _)| k.to_cow().into_owned()).collect();
+        assert_eq!(names, ["a", "b", "c", "f"]);
+    }
+
+    #[test]
+    fn unescapes_including_surrogate_pairs() {
+        let o = ok(r#"{"k":"\u0061\n\ud83d\ude00\/"}"#);
+        let s = o.get("k").unwrap().as_str().unwrap();
+        assert_eq!(s.to_cow(), "a\n\u{1F600}/");
+        assert!(s.eq_str("a\n\u{1F600}/"));
+        assert!(o.get("\u{6b}").is_some());
+    }
+
+    #[test]
+    fn rejects_duplicates_even_when_escaped_and_in_wide_objects() {
+        assert_eq!(err(br#"{"alg":"a","alg":"b"}"#), "duplicate member name");
+        assert_eq!(
+            err(br#"{"alg":"a","\u0061lg":"b"}"#),
+            "duplicate member name"
+        );
+        assert_eq!(err(br#"{"x":{"a":1,"a":2}}"#), "duplicate member name");
+        let mut wide = String::from("{");
+        for i in 0..40 {
+            wide.push_str(&format!("\"k{i}\":{i},"));
+        }
+        ok(&format!("{}\"end\":0}}", wide));
+        assert_eq!(
+            err(format!("{}\"k3\":0}}", wide).as_bytes()),
+            "duplicate member name"
+        );
+    }
+
+    #[test]
+    fn rejects_non_rfc8259_input() {
+        for bad in [
+            &b"[]"[..],
+            b"\"s\"",
+            b"{",
+            b"{}x",
+            b"{} {}",
+            b"{\"a\":1,}",
+            b"{\"a\":01}",
+            b"{\"a\":1.}",
+            b"{\"a\":.5}",
+            b"{\"a\":+1}",
+            b"{\"a\":1e}",
+            b"{\"a\":tru}",
+            b"{\"a\":'x'}",
+            b"{a:1}",
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\\x\"}",
+            b"{\"a\":\"\\ud800\"}",
+            b"{\"a\":\"\\udc00\"}",
+            b"{\"a\":\"\xff\"}",
+            b"\xef\xbb\xbf{}",
+            b"{\"a\":NaN}",
+            b"{\"a\":[1,]}",
+            b"{/*c*/}",
+        ] {
+            err(bad);
+        }
+    }
+
+    #[test]
+    fn caps_nesting_depth() {
+        let deep = |n: usize| format!("{}{}{}", "{\"a\":".repeat(n), "1", "}".repeat(n));
+        assert!(parse_object(deep(4).as_bytes(), 4).is_ok());
+        assert_eq!(
+            parse_object(deep(5).as_bytes(), 4),
+            Err("nesting is too deep")
+        );
+        let arrays = format!("{{\"a\":{}{}}}", "[".repeat(10), "]".repeat(10));
+        assert_eq!(
+            parse_object(arrays.as_bytes(), 8),
+            Err("nesting is too deep")
+        );
+    }
+
+    #[test]
+    fn huge_exponents_parse_to_infinity_for_the_caller_to_reject() {
+        let o = ok(r#"{"exp":1e400}"#);
+        assert_eq!(o.get("exp").unwrap().as_f64(), Some(f64::INFINITY));
+    }
+}

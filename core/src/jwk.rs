@@ -1,0 +1,319 @@
+//! JSON Web Keys (RFC 7517, RFC 7518 §6, RFC 8037): a JWKS or a single JWK into [`Key`]s.
+//!
+//! Each key is bound to exactly one algorithm: its `alg`; or the algorithm the caller names (which a
+//! present `alg` must then equal); or, for EC and OKP keys only, the one algorithm its curve allows
+//! (P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA). RSA and `oct` keys without `alg` need the caller
+//! to name one. Keys for encryption (`use: enc`, `key_ops` without `verify`) and public keys that
+//! carry private members are rejected, with an error that names the key.
+
+use crate::alg::{Algorithm, KeyFamily};
+use crate::base64url;
+use crate::error::{Error, KeyErrorCode};
+use crate::key::{label, Key};
+use crate::{json, limits};
+use serde::Deserialize;
+
+/// The members of a JWK that Tollgate reads. Others (`x5c`, `x5t`, …) are ignored, never trusted.
+#[derive(Deserialize, Debug)]
+pub(crate) struct Jwk {
+    pub kty: String,
+    pub alg: Option<String>,
+    #[serde(rename = "use")]
+    pub use_: Option<String>,
+    pub key_ops: Option<Vec<String>>,
+    pub kid: Option<String>,
+    pub crv: Option<String>,
+    pub k: Option<String>,
+    pub n: Option<String>,
+    pub e: Option<String>,
+    pub x: Option<String>,
+    pub y: Option<String>,
+    pub d: Option<String>,
+    pub p: Option<String>,
+    pub q: Option<String>,
+    pub dp: Option<String>,
+    pub dq: Option<String>,
+    pub qi: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Jwks {
+    keys: Vec<serde_json::Value>,
+}
+
+/// Parses a JWKS (`{"keys":[…]}`) or a single JWK into keys. `bind` is the algorithm the caller
+/// names for every key (`None`: each key's own `alg`, or its curve's).
+pub(crate) fn parse_document(doc: &[u8], bind: Option<Algorithm>) -> Result<Vec<Key>, Error> {
+    let jwks = |reason: String| Error::InvalidKeySet { reason };
+    if doc.len() > limits::MAX_KEY_SET_BYTES {
+        return Err(jwks(format!(
+            "document is {} bytes; the limit is {}",
+            doc.len(),
+            limits::MAX_KEY_SET_BYTES
+        )));
+    }
+    let object = json::parse_object(doc, limits::MAX_KEY_SET_DEPTH)
+        .map_err(|r| jwks(format!("not a strict JSON object: {r}")))?;
+    if object.get("keys").is_some() {
+        let set: Jwks = serde_json::from_str(object.as_str())
+            .map_err(|e| jwks(format!("\"keys\" must be an array of JWK objects: {e}")))?;
+        if set.keys.len() > limits::MAX_KEYS {
+            return Err(jwks(format!(
+                "{} keys; the limit is {}",
+                set.keys.len(),
+                limits::MAX_KEYS
+            )));
+        }
+        let jwks = set
+            .keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                serde_json::from_value::<Jwk>(v).map_err(|e| {
+                    Error::key(
+                        KeyErrorCode::InvalidKey,
+                        &format!("keys[{i}]"),
+                        e.to_string(),
+                    )
+                })
+            })
+            .collect::<Result<Vec<Jwk>, Error>>()?;
+        // Duplicate kids first: the clearest error, before any key material is decoded.
+        let mut seen = std::collections::HashSet::new();
+        for (i, jwk) in jwks.iter().enumerate() {
+            if let Some(kid) = jwk.kid.as_deref() {
+                if !seen.insert(kid) {
+                    return Err(Error::key(
+                        KeyErrorCode::DuplicateKid,
+                        &label(Some(kid), Some(i)),
+                        "another key in the set has the same kid",
+                    ));
+                }
+            }
+        }
+        jwks.iter()
+            .enumerate()
+            .map(|(i, jwk)| jwk_to_key(jwk, Some(i), bind))
+            .collect()
+    } else if object.get("kty").is_some() {
+        let jwk: Jwk = serde_json::from_str(object.as_str())
+            .map_err(|e| Error::key(KeyErrorCode::InvalidKey, "(jwk)", e.to_string()))?;
+        Ok(vec![jwk_to_key(&jwk, None, bind)?])
+    } else {
+        Err(jwks(
+            "neither a JWKS (no \"keys\") nor a JWK (no \"kty\")".to_owned(),
+        ))
+    }
+}
+
+/// Decodes a base64url JWK member.
+pub(crate) fn member(value: Option<&String>, name: &str, key: &str) -> Result<Vec<u8>, Error> {
+    let v = value.ok_or_else(|| {
+        Error::key(
+            KeyErrorCode::InvalidKey,
+            key,
+            format!("missing member \"{name}\""),
+        )
+    })?;
+    base64url::decode(v.as_bytes()).map_err(|_| {
+        Error::key(
+            KeyErrorCode::InvalidKey,
+            key,
+            format!("member \"{name}\" is not canonical base64url"),
+        )
+    })
+}
+
+/// The algorithm a JWK is bound to, checked against its type and curve.
+pub(crate) fn bound_algorithm(
+    jwk: &Jwk,
+    who: &str,
+    bind: Option<Algorithm>,
+) -> Result<Algorithm, Error> {
+    let declared = match jwk.alg.as_deref() {
+        Some(name) => Some(Algorithm::from_name(name).map_err(|_| {
+            Error::key(
+                KeyErrorCode::UnsupportedAlgorithm,
+                who,
+                format!(
+                    "alg {:?} is not a supported signature algorithm",
+                    crate::error::truncated(name, 32)
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let alg = match (declared, bind) {
+        (Some(d), Some(b)) if d != b => {
+            return Err(Error::key(
+                KeyErrorCode::InvalidKey,
+                who,
+                format!("key says alg {d} but the caller bound it to {b}"),
+            ))
+        }
+        (Some(d), _) => d,
+        (None, Some(b)) => b,
+        (None, None) => match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("EC", Some("P-256")) => Algorithm::ES256,
+            ("EC", Some("P-384")) => Algorithm::ES384,
+            ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
+            _ => {
+                return Err(Error::key(
+                    KeyErrorCode::InvalidKey,
+                    who,
+                    format!(
+                        "a {} key without \"alg\" could serve several algorithms; name one",
+                        jwk.kty
+                    ),
+                ))
+            }
+        },
+    };
+    let fits = matches!(
+        (alg.key_family(), jwk.kty.as_str(), jwk.crv.as_deref()),
+        (KeyFamily::Hmac, "oct", None)
+            | (KeyFamily::Rsa, "RSA", None)
+            | (KeyFamily::P256, "EC", Some("P-256"))
+            | (KeyFamily::P384, "EC", Some("P-384"))
+            | (KeyFamily::Ed25519, "OKP", Some("Ed25519"))
+    );
+    if !fits {
+        return Err(Error::key(
+            KeyErrorCode::InvalidKey,
+            who,
+            format!(
+                "kty {:?}{} cannot be used with {alg}",
+                crate::error::truncated(&jwk.kty, 16),
+                jwk.crv
+                    .as_deref()
+                    .map(|c| format!(" crv {:?}", crate::error::truncated(c, 16)))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(alg)
+}
+
+fn jwk_to_key(jwk: &Jwk, index: Option<usize>, bind: Option<Algorithm>) -> Result<Key, Error> {
+    let who = label(jwk.kid.as_deref(), index);
+    if let Some(u) = jwk.use_.as_deref() {
+        if u != "sig" {
+            return Err(Error::key(
+                KeyErrorCode::NotForVerification,
+                &who,
+                format!(
+                    "\"use\" is {:?}, not \"sig\"",
+                    crate::error::truncated(u, 16)
+                ),
+            ));
+        }
+    }
+    if let Some(ops) = &jwk.key_ops {
+        if !ops.iter().any(|o| o == "verify") {
+            return Err(Error::key(
+                KeyErrorCode::NotForVerification,
+                &who,
+                "\"key_ops\" does not include \"verify\"",
+            ));
+        }
+    }
+    let alg = bound_algorithm(jwk, &who, bind)?;
+    let private = [&jwk.d, &jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi]
+        .iter()
+        .any(|m| m.is_some());
+    if private {
+        return Err(Error::key(
+            KeyErrorCode::InvalidKey,
+            &who,
+            "public key carries private members (d, p, q, …): publish only the public half",
+        ));
+    }
+    let kid = jwk.kid.as_deref();
+    let key = match alg.key_family() {
+        KeyFamily::Hmac => Key::hmac(alg, &member(jwk.k.as_ref(), "k", &who)?, kid),
+        KeyFamily::Rsa => Key::rsa(
+            alg,
+            &member(jwk.n.as_ref(), "n", &who)?,
+            &member(jwk.e.as_ref(), "e", &who)?,
+            kid,
+        ),
+        KeyFamily::P256 | KeyFamily::P384 => Key::ec(
+            alg,
+            &member(jwk.x.as_ref(), "x", &who)?,
+            &member(jwk.y.as_ref(), "y", &who)?,
+            kid,
+        ),
+        KeyFamily::Ed25519 => Key::ed25519(&member(jwk.x.as_ref(), "x", &who)?, kid),
+    };
+    // Errors from the constructors name the key by kid; add the index when there is no kid.
+    key.map_err(|e| match e {
+        Error::Key { code, reason, .. } => Error::Key {
+            code,
+            key: who.clone(),
+            reason,
+        },
+        other => other,
+    })
+}
+
+/// The RFC 7638 thumbprint of a public JWK: SHA-256 over its required members, in lexicographic
+/// order with no whitespace, base64url-encoded. `members` are `(name, value)` pairs already sorted.
+pub fn thumbprint(members: &[(&str, &str)]) -> String {
+    let mut canonical = String::from("{");
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push_str(&serde_json::Value::from(*name).to_string());
+        canonical.push(':');
+        canonical.push_str(&serde_json::Value::from(*value).to_string());
+    }
+    canonical.push('}');
+    base64url::encode(&crate::crypto::sha256(canonical.as_bytes()))
+}
+
+/// The public JWK (with `alg`, `use: sig` and a thumbprint `kid` unless one is given) for raw
+/// public parts: `(n, e)` for RSA, the SEC1 point for EC, the key for Ed25519.
+pub(crate) fn public_jwk(
+    alg: Algorithm,
+    a: &[u8],
+    b: &[u8],
+    kid: Option<&str>,
+) -> Option<serde_json::Value> {
+    let enc = base64url::encode;
+    let mut members: Vec<(&str, String)> = match alg.key_family() {
+        KeyFamily::Hmac => return None,
+        KeyFamily::Rsa => vec![("e", enc(b)), ("kty", "RSA".into()), ("n", enc(a))],
+        KeyFamily::P256 | KeyFamily::P384 => {
+            let coords = a.get(1..)?;
+            let (x, y) = coords.split_at(coords.len() / 2);
+            let crv = if alg.key_family() == KeyFamily::P256 {
+                "P-256"
+            } else {
+                "P-384"
+            };
+            vec![
+                ("crv", crv.into()),
+                ("kty", "EC".into()),
+                ("x", enc(x)),
+                ("y", enc(y)),
+            ]
+        }
+        KeyFamily::Ed25519 => vec![
+            ("crv", "Ed25519".into()),
+            ("kty", "OKP".into()),
+            ("x", enc(a)),
+        ],
+    };
+    let pairs: Vec<(&str, &str)> = members.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let kid = kid.map_or_else(|| thumbprint(&pairs), str::to_owned);
+    members.push(("alg", alg.name().into()));
+    members.push(("use", "sig".into()));
+    members.push(("kid", kid));
+    Some(serde_json::Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+            .collect(),
+    ))
+}

@@ -1,0 +1,327 @@
+//! JWS compact serialization (RFC 7515 §7.1): strict parsing into an [`UnverifiedJws`], and
+//! signature verification that turns it into a [`VerifiedJws`].
+//!
+//! Parsing, in this order, before any signature work: size cap; exactly three segments; strict
+//! base64url header; strict JSON header (no duplicate members, nesting capped); `alg` present,
+//! supported, never `none`; no `crit` (no extension is understood) and no `b64: false`; strict
+//! base64url payload and signature; a signature of the algorithm's exact length.
+
+use crate::alg::Algorithm;
+use crate::base64url;
+use crate::error::{truncated, Error};
+use crate::json::{self, JsonStr};
+use crate::keyset::KeySet;
+use crate::limits;
+
+/// Reusable scratch space for decoded segments, so that a steady stream of verifications does not
+/// allocate: decoded headers, payloads and signatures borrow from it.
+#[derive(Debug, Default)]
+pub struct TokenBuffer {
+    buf: Vec<u8>,
+}
+
+impl TokenBuffer {
+    /// An empty buffer; it grows to fit the largest token seen and keeps that size.
+    pub fn new() -> TokenBuffer {
+        TokenBuffer::default()
+    }
+
+    /// A buffer already large enough for tokens of up to `max_token_bytes`.
+    pub fn with_capacity(max_token_bytes: usize) -> TokenBuffer {
+        TokenBuffer {
+            buf: vec![0; base64url::max_decoded_len(max_token_bytes).saturating_add(6)],
+        }
+    }
+}
+
+/// Limits applied while parsing.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseLimits {
+    /// Longest token accepted, in bytes.
+    pub max_token_bytes: usize,
+    /// Deepest JSON nesting accepted in the header and claims.
+    pub max_json_depth: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_token_bytes: limits::DEFAULT_MAX_TOKEN_BYTES,
+            max_json_depth: limits::DEFAULT_MAX_JSON_DEPTH,
+        }
+    }
+}
+
+/// The protected header of a JWS, parsed but not yet trusted unless reached through a
+/// [`VerifiedJws`].
+#[derive(Clone, Copy, Debug)]
+pub struct Header<'a> {
+    alg: Algorithm,
+    kid: Option<JsonStr<'a>>,
+    typ: Option<JsonStr<'a>>,
+    cty: Option<JsonStr<'a>>,
+    object: json::Object<'a>,
+}
+
+impl<'a> Header<'a> {
+    /// The algorithm the header names.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid`, if present.
+    pub fn kid(&self) -> Option<JsonStr<'a>> {
+        self.kid
+    }
+
+    /// The `typ`, if present.
+    pub fn typ(&self) -> Option<JsonStr<'a>> {
+        self.typ
+    }
+
+    /// The `cty`, if present.
+    pub fn cty(&self) -> Option<JsonStr<'a>> {
+        self.cty
+    }
+
+    /// The whole header object.
+    pub fn object(&self) -> json::Object<'a> {
+        self.object
+    }
+
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    pub(crate) fn parse_for_tests(bytes: &'a [u8]) -> Header<'a> {
+        Header::parse(bytes, 16).unwrap()
+    }
+
+    fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Header<'a>, Error> {
+        let object = json::parse_object(bytes, max_depth).map_err(|reason| Error::InvalidJson {
+            part: "header",
+            reason,
+        })?;
+        let string = |v: json::Value<'a>, what: &'static str| {
+            v.as_str().ok_or(Error::InvalidHeader { reason: what })
+        };
+        let mut alg = None;
+        let (mut kid, mut typ, mut cty, mut crit, mut b64) = (None, None, None, None, None);
+        for (name, value) in object.members() {
+            match name.as_borrowed() {
+                Some("alg") => alg = Some(string(value, "alg must be a string")?),
+                Some("kid") => kid = Some(string(value, "kid must be a string")?),
+                Some("typ") => typ = Some(string(value, "typ must be a string")?),
+                Some("cty") => cty = Some(string(value, "cty must be a string")?),
+                Some("crit") => crit = Some(value),
+                Some("b64") => b64 = Some(value),
+                Some(_) => {}
+                // Escaped names: compare after unescaping, so "\u0061lg" cannot hide an alg.
+                None => {
+                    for (n, slot) in [
+                        ("alg", &mut alg),
+                        ("kid", &mut kid),
+                        ("typ", &mut typ),
+                        ("cty", &mut cty),
+                    ] {
+                        if name.eq_str(n) {
+                            *slot = Some(string(value, "header member must be a string")?);
+                        }
+                    }
+                    if name.eq_str("crit") {
+                        crit = Some(value);
+                    }
+                    if name.eq_str("b64") {
+                        b64 = Some(value);
+                    }
+                }
+            }
+        }
+        let alg = alg.ok_or(Error::InvalidHeader {
+            reason: "missing alg",
+        })?;
+        let alg = Algorithm::from_name(&alg.to_cow())?;
+        if let Some(crit) = crit {
+            let reason = match crit.as_array() {
+                None => "crit must be an array".to_owned(),
+                Some(mut names) => match names.next() {
+                    None => "crit must not be empty".to_owned(),
+                    Some(first) => format!(
+                        "crit lists {} and no extension is understood",
+                        truncated(first.as_raw(), 40)
+                    ),
+                },
+            };
+            return Err(Error::UnsupportedCritical { reason });
+        }
+        if let Some(b64) = b64 {
+            match b64.as_bool() {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(Error::UnsupportedCritical {
+                        reason: "b64: false (RFC 7797 unencoded payload) is not supported"
+                            .to_owned(),
+                    })
+                }
+                None => {
+                    return Err(Error::InvalidHeader {
+                        reason: "b64 must be a boolean",
+                    })
+                }
+            }
+        }
+        if kid.is_some_and(|k| k.raw().len() > crate::key::MAX_KID_LEN * 6) {
+            return Err(Error::InvalidHeader {
+                reason: "kid is too long",
+            });
+        }
+        Ok(Header {
+            alg,
+            kid,
+            typ,
+            cty,
+            object,
+        })
+    }
+}
+
+/// A JWS whose syntax has been checked and whose signature has not. Its payload is not to be
+/// trusted; only [`UnverifiedJws::verify`] yields a [`VerifiedJws`].
+#[derive(Debug)]
+pub struct UnverifiedJws<'t, 'b> {
+    signing_input: &'t [u8],
+    header: Header<'b>,
+    payload: &'b [u8],
+    signature: &'b [u8],
+    max_json_depth: usize,
+}
+
+/// A JWS whose signature verified under a key from the caller's key set.
+#[derive(Clone, Copy, Debug)]
+pub struct VerifiedJws<'b> {
+    header: Header<'b>,
+    payload: &'b [u8],
+    kid: Option<&'b str>,
+    max_json_depth: usize,
+}
+
+/// The three segments of a compact token: header, payload, signature.
+type Segments<'t> = (&'t [u8], &'t [u8], &'t [u8]);
+
+fn segments(token: &[u8]) -> Result<Segments<'_>, Error> {
+    let mut parts = token.splitn(4, |&b| b == b'.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => Ok((h, p, s)),
+        _ => Err(Error::MalformedToken {
+            segments: token
+                .iter()
+                .filter(|&&b| b == b'.')
+                .count()
+                .saturating_add(1),
+        }),
+    }
+}
+
+fn decode_segment<'b>(
+    input: &[u8],
+    out: &'b mut [u8],
+    segment: &'static str,
+) -> Result<(&'b [u8], &'b mut [u8]), Error> {
+    let room = base64url::max_decoded_len(input.len());
+    let (region, rest) = out.split_at_mut_checked(room).ok_or(Error::Internal {
+        reason: "token buffer sizing",
+    })?;
+    let n = base64url::decode_into(input, region).map_err(|_| Error::InvalidBase64 { segment })?;
+    let decoded = region.get(..n).ok_or(Error::Internal {
+        reason: "base64 length",
+    })?;
+    Ok((decoded, rest))
+}
+
+/// Parses a compact JWS, decoding into `buf`. Nothing here trusts the token.
+pub fn parse<'t, 'b>(
+    token: &'t [u8],
+    limits: ParseLimits,
+    buf: &'b mut TokenBuffer,
+) -> Result<UnverifiedJws<'t, 'b>, Error> {
+    if token.len() > limits.max_token_bytes {
+        return Err(Error::TokenTooLarge {
+            len: token.len(),
+            max: limits.max_token_bytes,
+        });
+    }
+    let (h, p, s) = segments(token)?;
+    let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(Error::Internal {
+        reason: "signing input",
+    })?;
+    let needed = base64url::max_decoded_len(h.len())
+        + base64url::max_decoded_len(p.len())
+        + base64url::max_decoded_len(s.len());
+    if buf.buf.len() < needed {
+        buf.buf.resize(needed, 0);
+    }
+    let (header_bytes, rest) = decode_segment(h, &mut buf.buf, "header")?;
+    let header = Header::parse(header_bytes, limits.max_json_depth)?;
+    let (payload, rest) = decode_segment(p, rest, "payload")?;
+    if s.len() > base64url::max_decoded_len(limits::MAX_SIGNATURE_BYTES) {
+        return Err(Error::InvalidSignature);
+    }
+    let (signature, _) = decode_segment(s, rest, "signature")?;
+    if let Some(len) = header.alg.fixed_signature_len() {
+        if signature.len() != len {
+            return Err(Error::InvalidSignature);
+        }
+    }
+    Ok(UnverifiedJws {
+        signing_input,
+        header,
+        payload,
+        signature,
+        max_json_depth: limits.max_json_depth,
+    })
+}
+
+impl<'t, 'b> UnverifiedJws<'t, 'b> {
+    /// The header (untrusted until verified).
+    pub fn header(&self) -> &Header<'b> {
+        &self.header
+    }
+
+    /// The decoded payload, **unverified**: for display and debugging only.
+    pub fn unverified_payload(&self) -> &'b [u8] {
+        self.payload
+    }
+
+    /// Selects the key (see [`KeySet::select`]) and verifies the signature.
+    pub fn verify(self, keys: &'b KeySet) -> Result<VerifiedJws<'b>, Error> {
+        let key = keys.select_json(self.header.alg, self.header.kid)?;
+        key.inner
+            .verify(self.header.alg, self.signing_input, self.signature)
+            .map_err(|()| Error::InvalidSignature)?;
+        Ok(VerifiedJws {
+            header: self.header,
+            payload: self.payload,
+            kid: key.kid(),
+            max_json_depth: self.max_json_depth,
+        })
+    }
+}
+
+impl<'b> VerifiedJws<'b> {
+    /// The verified header.
+    pub fn header(&self) -> &Header<'b> {
+        &self.header
+    }
+
+    /// The verified payload bytes.
+    pub fn payload(&self) -> &'b [u8] {
+        self.payload
+    }
+
+    /// The `kid` of the key that verified the signature.
+    pub fn key_id(&self) -> Option<&'b str> {
+        self.kid
+    }
+
+    pub(crate) fn max_json_depth(&self) -> usize {
+        self.max_json_depth
+    }
+}

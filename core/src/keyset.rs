@@ -1,0 +1,151 @@
+//! A set of verification keys and the rule that picks one for a token.
+//!
+//! Selection: with a `kid`, the key with exactly that `kid` (byte-for-byte; never a path, prefix or
+//! pattern), which must be bound to the header's `alg`; a `kid` the set lacks is `unknown_kid`, which
+//! a host reads as "refresh the key set". Without a `kid`, the one key bound to the header's `alg`,
+//! if there is exactly one. Header members that carry or point at keys (`jwk`, `jku`, `x5u`, `x5c`)
+//! are never consulted.
+
+use crate::alg::Algorithm;
+use crate::error::{truncated, Error, KeyErrorCode};
+use crate::json::JsonStr;
+use crate::jwk;
+use crate::key::{label, Key};
+use crate::limits;
+use std::collections::HashMap;
+
+/// An immutable set of keys, each bound to one algorithm. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct KeySet {
+    keys: Vec<Key>,
+    by_kid: HashMap<Box<str>, usize>,
+    /// Per algorithm (in [`Algorithm::ALL`] order): how many keys are bound to it, and the first.
+    by_alg: [(usize, usize); Algorithm::ALL.len()],
+}
+
+fn alg_index(alg: Algorithm) -> usize {
+    Algorithm::ALL.iter().position(|a| *a == alg).unwrap_or(0)
+}
+
+impl KeySet {
+    /// Builds a set from keys. Rejects duplicate `kid`s, sets that mix shared secrets with public
+    /// keys (a token's algorithm must not decide which kind of key it meets), and oversized sets.
+    pub fn from_keys(keys: Vec<Key>) -> Result<KeySet, Error> {
+        if keys.len() > limits::MAX_KEYS {
+            return Err(Error::InvalidKeySet {
+                reason: format!("{} keys; the limit is {}", keys.len(), limits::MAX_KEYS),
+            });
+        }
+        let symmetric = keys.iter().filter(|k| k.alg.is_symmetric()).count();
+        if symmetric != 0 && symmetric != keys.len() {
+            let first_public = keys.iter().position(|k| !k.alg.is_symmetric()).unwrap_or(0);
+            let who = keys
+                .get(first_public)
+                .map(|k| label(k.kid(), Some(first_public)))
+                .unwrap_or_default();
+            return Err(Error::key(
+                KeyErrorCode::MixedKeySet,
+                &who,
+                "the set holds both HMAC secrets and public keys; keep them in separate sets",
+            ));
+        }
+        let mut by_kid = HashMap::with_capacity(keys.len());
+        let mut by_alg = [(0usize, 0usize); Algorithm::ALL.len()];
+        for (i, key) in keys.iter().enumerate() {
+            if let Some(kid) = key.kid() {
+                if by_kid.insert(Box::<str>::from(kid), i).is_some() {
+                    return Err(Error::key(
+                        KeyErrorCode::DuplicateKid,
+                        &label(Some(kid), Some(i)),
+                        "another key in the set has the same kid",
+                    ));
+                }
+            }
+            if let Some(slot) = by_alg.get_mut(alg_index(key.alg)) {
+                if slot.0 == 0 {
+                    slot.1 = i;
+                }
+                slot.0 += 1;
+            }
+        }
+        Ok(KeySet {
+            keys,
+            by_kid,
+            by_alg,
+        })
+    }
+
+    /// Parses a JWKS or a single JWK; each key is bound to its own `alg` (or its curve's).
+    pub fn from_jwks(document: &[u8]) -> Result<KeySet, Error> {
+        KeySet::from_keys(jwk::parse_document(document, None)?)
+    }
+
+    /// Parses a JWKS or a single JWK, binding every key to `alg`: keys without `alg` take it, keys
+    /// with another `alg` are rejected.
+    pub fn from_jwks_bound(document: &[u8], alg: Algorithm) -> Result<KeySet, Error> {
+        KeySet::from_keys(jwk::parse_document(document, Some(alg))?)
+    }
+
+    /// The keys, in the order given.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Picks the key for a token whose header names `alg` and, optionally, `kid`.
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, Error> {
+        match kid {
+            Some(kid) => {
+                let key = self
+                    .by_kid
+                    .get(kid)
+                    .and_then(|&i| self.keys.get(i))
+                    .ok_or_else(|| Error::UnknownKid {
+                        kid: truncated(kid, 128),
+                    })?;
+                if key.alg != alg {
+                    return Err(Error::AlgorithmMismatch {
+                        key_alg: key.alg.name(),
+                        header_alg: alg.name(),
+                    });
+                }
+                Ok(key)
+            }
+            None => {
+                let (count, first) = self.by_alg.get(alg_index(alg)).copied().unwrap_or((0, 0));
+                if count != 1 {
+                    return Err(Error::NoMatchingKey {
+                        alg: alg.name(),
+                        candidates: count,
+                    });
+                }
+                self.keys.get(first).ok_or(Error::Internal {
+                    reason: "key index",
+                })
+            }
+        }
+    }
+
+    pub(crate) fn select_json(
+        &self,
+        alg: Algorithm,
+        kid: Option<JsonStr<'_>>,
+    ) -> Result<&Key, Error> {
+        match kid {
+            None => self.select(alg, None),
+            Some(k) => match k.as_borrowed() {
+                Some(s) => self.select(alg, Some(s)),
+                None => self.select(alg, Some(&k.to_cow())),
+            },
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Tollgate: an embedded token-validation engine.
+//!
+//! This crate is the pure core: it parses and verifies JWS-compact JWTs with keys that are each
+//! bound to one algorithm, and checks claims against a time the caller passes in. It does no IO:
+//! no network, files, clock or environment (clippy enforces it), and draws randomness only when
+//! asked to generate a key or sign.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tollgate::{mint, Algorithm, KeySet, SigningKey, TokenBuffer, Validation, Verifier};
+//!
+//! let secret = [7u8; 32];
+//! let signer = SigningKey::hmac(Algorithm::HS256, &secret, Some("k1"))?;
+//! let token = mint(&signer, br#"{"sub":"alice","iss":"https://idp","exp":2000}"#, None)?;
+//!
+//! let keys = KeySet::from_keys(vec![tollgate::Key::hmac(Algorithm::HS256, &secret, Some("k1"))?])?;
+//! let verifier = Verifier::new(Arc::new(keys), Validation::default().with_issuer("https://idp"))?;
+//! let mut buf = TokenBuffer::new();
+//! let verified = verifier.verify(token.as_bytes(), 1000, &mut buf)?;
+//! assert!(verified.claims().subject().unwrap().eq_str("alice"));
+//!
+//! let mut buf = TokenBuffer::new();
+//! let err = verifier.verify(token.as_bytes(), 2060, &mut buf).unwrap_err();
+//! assert_eq!(err.code().name(), "expired");
+//! # Ok::<(), tollgate::Error>(())
+//! ```
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod alg;
+pub mod base64url;
+pub mod claims;
+pub mod crypto;
+pub mod error;
+pub mod json;
+pub mod jwk;
+pub mod jws;
+pub mod key;
+pub mod keygen;
+pub mod keyset;
+pub mod limits;
+pub mod mint;
+pub mod pem;
+pub mod spki;
+pub mod verifier;
+
+pub use alg::Algorithm;
+pub use claims::{Claims, Validation};
+pub use error::{Error, ErrorCode};
+pub use jws::{Header, ParseLimits, TokenBuffer, UnverifiedJws, VerifiedJws};
+pub use key::Key;
+pub use keyset::KeySet;
+pub use mint::{mint, SigningKey};
+pub use verifier::{VerifiedToken, Verifier};
+
+/// The library version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

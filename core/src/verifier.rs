@@ -1,0 +1,78 @@
+//! The JWT verifier: one key set, one [`Validation`], and the fixed order of checks.
+//!
+//! `verify` runs: [`jws::parse`] (size, segments, base64url, header JSON, `alg`, `crit`), key
+//! selection ([`KeySet::select`]), the signature, then claims parsing and [`Validation::validate`].
+//! Claims are parsed only after the signature holds.
+
+use crate::claims::{Claims, Validation};
+use crate::error::Error;
+use crate::jws::{self, Header, TokenBuffer};
+use crate::keyset::KeySet;
+use std::sync::Arc;
+
+/// Verifies JWTs against one key set and one set of rules. Immutable and `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    keys: Arc<KeySet>,
+    validation: Validation,
+}
+
+/// A token whose signature and claims were verified. Borrows from the [`TokenBuffer`].
+#[derive(Clone, Copy, Debug)]
+pub struct VerifiedToken<'b> {
+    header: Header<'b>,
+    claims: Claims<'b>,
+    key_id: Option<&'b str>,
+}
+
+impl<'b> VerifiedToken<'b> {
+    /// The verified header.
+    pub fn header(&self) -> &Header<'b> {
+        &self.header
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims<'b> {
+        &self.claims
+    }
+
+    /// The `kid` of the key that verified it.
+    pub fn key_id(&self) -> Option<&'b str> {
+        self.key_id
+    }
+}
+
+impl Verifier {
+    /// A verifier for `keys` under `validation`; fails if the options are out of range.
+    pub fn new(keys: Arc<KeySet>, validation: Validation) -> Result<Verifier, Error> {
+        validation.check()?;
+        Ok(Verifier { keys, validation })
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
+    /// The rules.
+    pub fn validation(&self) -> &Validation {
+        &self.validation
+    }
+
+    /// Verifies `token` at time `now` (Unix seconds), decoding into `buf`.
+    pub fn verify<'b>(
+        &'b self,
+        token: &[u8],
+        now: u64,
+        buf: &'b mut TokenBuffer,
+    ) -> Result<VerifiedToken<'b>, Error> {
+        let jws = jws::parse(token, self.validation.limits, buf)?.verify(&self.keys)?;
+        let claims = Claims::parse(jws.payload(), jws.max_json_depth())?;
+        self.validation.validate(jws.header(), &claims, now)?;
+        Ok(VerifiedToken {
+            header: *jws.header(),
+            claims,
+            key_id: jws.key_id(),
+        })
+    }
+}
