@@ -39,5 +39,4 @@ fn docs_errors_md_lists_every_code() {
             "docs/errors.md is out of date with ErrorCode; rerun with TOLLGATE_BLESS=1. Expected:\n{expected}"
         );
     }
-    assert_eq!(ErrorCode::ALL.len(), doc.matches("\n| ").count() - 1);
 }

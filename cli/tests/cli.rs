@@ -1,0 +1,821 @@
+//! End-to-end tests of the `tollgate` binary: exit codes, stderr contracts and JSON output.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+/// RFC 7515 appendix A.1: an HS256 token and its key.
+const A1_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const A1_JWK: &str = r#"{"kty":"oct","alg":"HS256","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}"#;
+
+const NOW: &str = "1700000000";
+const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "tollgate-cli-test-{name}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+
+    fn write(&self, file: &str, contents: impl AsRef<[u8]>) -> String {
+        let path = self.path(file);
+        std::fs::write(&path, contents).unwrap();
+        path_str(&path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn run_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
+}
+
+#[track_caller]
+fn assert_ok(o: &Output) {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+}
+
+#[track_caller]
+fn assert_fails(o: &Output, exit: i32, stderr_prefix: &str) {
+    assert_eq!(
+        code(o),
+        exit,
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).starts_with(stderr_prefix),
+        "stderr should start with {stderr_prefix:?}: {}",
+        stderr(o)
+    );
+}
+
+/// Mints an HS256 token with the test secret; `extra` are more mint arguments.
+fn mint_hs256(dir: &TempDir, extra: &[&str]) -> String {
+    let secret = dir.write("secret.bin", SECRET);
+    let mut args = vec!["mint", "--alg", "HS256", "--secret-file", &secret];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert_ok(&out);
+    let token = stdout(&out);
+    assert!(token.ends_with('\n'));
+    token.trim_end().to_owned()
+}
+
+/// An `oct` JWKS for the test secret.
+fn hs256_jwks(dir: &TempDir, kid: &str) -> String {
+    let k = tollgate::base64url::encode(SECRET);
+    dir.write(
+        "hs.jwks",
+        format!(r#"{{"keys":[{{"kty":"oct","alg":"HS256","kid":"{kid}","k":"{k}"}}]}}"#),
+    )
+}
+
+#[test]
+fn rfc7515_a1_token_verifies_and_expires() {
+    let dir = TempDir::new("a1");
+    let keys = dir.write("a1.jwk", A1_JWK);
+
+    let out = run(&["verify", "--keys", &keys, "--now", "1300819000", A1_TOKEN]);
+    assert_ok(&out);
+    let v = json(&out);
+    assert_eq!(v["claims"]["iss"], "joe");
+    assert_eq!(v["claims"]["exp"], 1300819380);
+    assert_eq!(v["claims"]["http://example.com/is_root"], true);
+    assert_eq!(v["header"]["alg"], "HS256");
+    assert_eq!(v["header"]["typ"], "JWT");
+    assert!(v.get("kid").is_none(), "the key has no kid: {v}");
+    assert!(stderr(&out).is_empty());
+
+    // At exp itself the default 60 s leeway still accepts; without leeway it is expired.
+    assert_ok(&run(&[
+        "verify",
+        "--keys",
+        &keys,
+        "--now",
+        "1300819380",
+        A1_TOKEN,
+    ]));
+    let out = run(&[
+        "verify",
+        "--keys",
+        &keys,
+        "--now",
+        "1300819380",
+        "--leeway",
+        "0",
+        A1_TOKEN,
+    ]);
+    assert_fails(&out, 1, "error[expired]: ");
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert!(out.stdout.is_empty());
+    let out = run(&["verify", "--keys", &keys, "--now", "1300819440", A1_TOKEN]);
+    assert_fails(&out, 1, "error[expired]: ");
+    assert_ok(&run(&[
+        "verify",
+        "--keys",
+        &keys,
+        "--now",
+        "1300819439",
+        A1_TOKEN,
+    ]));
+
+    // Bound to another algorithm, the key refuses to load: a configuration error.
+    let out = run(&["verify", "--keys", &keys, "--alg", "HS512", A1_TOKEN]);
+    assert_fails(&out, 2, "error[invalid_key]: ");
+}
+
+#[test]
+fn keygen_mint_verify_round_trip() {
+    for alg in ["ES256", "ES384", "EdDSA", "HS256", "HS512"] {
+        let dir = TempDir::new(&format!("roundtrip-{alg}"));
+        let prefix = path_str(&dir.path("issuer"));
+        let out = run(&["keygen", "--alg", alg, "--out", &prefix]);
+        assert_ok(&out);
+        let text = stdout(&out);
+        let kid = text
+            .lines()
+            .next()
+            .and_then(|l| l.split("kid ").nth(1))
+            .unwrap_or_else(|| panic!("no kid in {text}"))
+            .to_owned();
+        let private = format!("{prefix}.key");
+        let public = if alg.starts_with("HS") {
+            assert!(!dir.path("issuer.pub.jwk").exists());
+            format!("{prefix}.jwk")
+        } else {
+            assert!(!dir.path("issuer.jwk").exists());
+            format!("{prefix}.pub.jwk")
+        };
+        assert!(text.contains(&private) && text.contains(&public), "{text}");
+        let jwks: Value = serde_json::from_slice(&std::fs::read(&public).unwrap()).unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+        assert_eq!(jwks["keys"][0]["alg"], alg);
+
+        // Asymmetric keys are PEM without a kid: name it so the token carries it.
+        let out = run(&[
+            "mint",
+            "--alg",
+            alg,
+            "--key",
+            &private,
+            "--kid",
+            &kid,
+            "--claim",
+            "sub=alice",
+            "--ttl",
+            "300",
+            "--now",
+            NOW,
+        ]);
+        assert_ok(&out);
+        let token = stdout(&out).trim_end().to_owned();
+
+        let out = run(&["verify", "--keys", &public, "--now", NOW, &token]);
+        assert_ok(&out);
+        let v = json(&out);
+        assert_eq!(v["claims"]["sub"], "alice", "{alg}");
+        assert_eq!(v["claims"]["iat"], 1700000000);
+        assert_eq!(v["claims"]["exp"], 1700000300);
+        assert_eq!(v["header"]["alg"], alg);
+        assert_eq!(v["header"]["kid"], kid.as_str());
+        assert_eq!(v["kid"], kid.as_str());
+
+        // Also without a kid in the token: the one key bound to the algorithm is chosen.
+        let out = run(&[
+            "mint", "--alg", alg, "--key", &private, "--claim", "sub=bob", "--ttl", "300",
+        ]);
+        assert_ok(&out);
+        let token = stdout(&out);
+        let out = run_stdin(&["verify", "--keys", &public, "-"], token.as_bytes());
+        assert_ok(&out);
+        assert_eq!(json(&out)["claims"]["sub"], "bob");
+    }
+}
+
+#[test]
+fn keygen_files_are_private_and_never_overwritten() {
+    let dir = TempDir::new("keygen-files");
+    let prefix = path_str(&dir.path("k"));
+    assert_ok(&run(&["keygen", "--alg", "EdDSA", "--out", &prefix]));
+    let pem = std::fs::read_to_string(dir.path("k.key")).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path("k.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = run(&["keygen", "--alg", "EdDSA", "--out", &prefix]);
+    assert_fails(&out, 2, "error: ");
+    assert!(stderr(&out).contains("never overwritten"));
+    assert_eq!(std::fs::read_to_string(dir.path("k.key")).unwrap(), pem);
+}
+
+#[test]
+fn keygen_prints_private_then_public_without_out() {
+    let out = run(&["keygen", "--alg", "ES256"]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    let begin = text.find("-----BEGIN PRIVATE KEY-----").unwrap();
+    let end = text.find("-----END PRIVATE KEY-----").unwrap();
+    let jwk_start = text[end..].find('{').unwrap() + end;
+    assert!(begin < end);
+    let jwk: Value = serde_json::from_str(&text[jwk_start..]).unwrap();
+    assert_eq!(jwk["kty"], "EC");
+    assert!(jwk.get("d").is_none(), "the public JWK must not hold d");
+
+    let out = run(&["keygen", "--alg", "HS384"]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    let jwk: Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    assert_eq!(jwk["kty"], "oct");
+    assert_eq!(jwk["alg"], "HS384");
+}
+
+#[test]
+fn keygen_rsa_is_refused_with_openssl_instructions() {
+    for alg in ["RS256", "PS512"] {
+        let out = run(&["keygen", "--alg", alg]);
+        assert_fails(&out, 2, "error[key_generation_failed]: ");
+        assert!(stderr(&out).contains("openssl genpkey"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn stdin_token_loses_exactly_one_trailing_newline() {
+    let dir = TempDir::new("stdin");
+    let keys = dir.write("a1.jwk", A1_JWK);
+    let verify = ["verify", "--keys", &keys, "--now", "1300819000", "-"];
+    for ending in ["", "\n", "\r\n"] {
+        let out = run_stdin(&verify, format!("{A1_TOKEN}{ending}").as_bytes());
+        assert_ok(&out);
+        assert_eq!(json(&out)["claims"]["iss"], "joe");
+    }
+    for ending in ["\n\n", "\r\n\n", " \n", "\n "] {
+        let out = run_stdin(&verify, format!("{A1_TOKEN}{ending}").as_bytes());
+        assert_fails(&out, 1, "error[");
+    }
+    // A newline inside the token is never removed.
+    let (head, tail) = A1_TOKEN.split_at(60);
+    let out = run_stdin(&verify, format!("{head}\n{tail}\n").as_bytes());
+    assert_fails(&out, 1, "error[invalid_base64]: ");
+    // A token given as an argument is used byte-for-byte.
+    let with_newline = format!("{A1_TOKEN}\n");
+    let out = run(&[
+        "verify",
+        "--keys",
+        &keys,
+        "--now",
+        "1300819000",
+        &with_newline,
+    ]);
+    assert_fails(&out, 1, "error[invalid_base64]: ");
+}
+
+#[test]
+fn configuration_errors_exit_2() {
+    let dir = TempDir::new("config");
+    let keys = dir.write("a1.jwk", A1_JWK);
+    let missing = path_str(&dir.path("missing.jwk"));
+
+    let out = run(&["verify", "--keys", &missing, A1_TOKEN]);
+    assert_fails(&out, 2, "error: cannot read key file ");
+
+    let bad = dir.write("bad.jwk", r#"{"keys":3}"#);
+    assert_fails(
+        &run(&["verify", "--keys", &bad, A1_TOKEN]),
+        2,
+        "error[invalid_key_set]: ",
+    );
+    let dup = dir.write("dup.jwk", r#"{"kty":"oct","kty":"oct"}"#);
+    assert_fails(
+        &run(&["verify", "--keys", &dup, A1_TOKEN]),
+        2,
+        "error[invalid_key_set]: ",
+    );
+    let weak = dir.write("weak.jwk", r#"{"kty":"oct","alg":"HS256","k":"c2hvcnQ"}"#);
+    assert_fails(
+        &run(&["verify", "--keys", &weak, A1_TOKEN]),
+        2,
+        "error[weak_key]: ",
+    );
+    let garbage = dir.write(
+        "garbage.pem",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    );
+    assert_fails(
+        &run(&["verify", "--keys", &garbage, A1_TOKEN]),
+        2,
+        "error: ",
+    );
+    assert_fails(
+        &run(&["verify", "--keys", &garbage, "--alg", "ES256", A1_TOKEN]),
+        2,
+        "error[invalid_key]: ",
+    );
+
+    let out = run(&["verify", "--keys", &keys, "--leeway", "601", A1_TOKEN]);
+    assert_fails(&out, 2, "error[invalid_options]: ");
+    assert_fails(
+        &run(&["verify", "--keys", &keys, "--issuer", "", A1_TOKEN]),
+        2,
+        "error[invalid_options]: ",
+    );
+    // Usage errors (clap).
+    assert_eq!(
+        code(&run(&[
+            "verify", "--keys", &keys, "--alg", "none", A1_TOKEN
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&run(&[
+            "verify", "--keys", &keys, "--alg", "hs256", A1_TOKEN
+        ])),
+        2
+    );
+    assert_eq!(code(&run(&["verify", "--keys", &keys])), 2);
+    assert_eq!(code(&run(&["verify", A1_TOKEN])), 2);
+    assert_eq!(
+        code(&run(&[
+            "verify", "--keys", &keys, "--leeway", "-1", A1_TOKEN
+        ])),
+        2
+    );
+    assert_eq!(code(&run(&["frobnicate"])), 2);
+    assert_eq!(code(&run(&[])), 2);
+}
+
+#[test]
+fn unknown_kid_gets_a_refresh_hint() {
+    let dir = TempDir::new("kid");
+    let keys = hs256_jwks(&dir, "current");
+    let token = mint_hs256(&dir, &["--kid", "retired", "--ttl", "60", "--now", NOW]);
+    let out = run(&["verify", "--keys", &keys, "--now", NOW, &token]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("error[unknown_kid]: "), "{err}");
+    assert_eq!(
+        lines[1],
+        r#"hint: the key set has no kid "retired"; refresh it and retry"#
+    );
+
+    let token = mint_hs256(&dir, &["--kid", "current", "--ttl", "60", "--now", NOW]);
+    let out = run(&["verify", "--keys", &keys, "--now", NOW, &token]);
+    assert_ok(&out);
+    assert_eq!(json(&out)["kid"], "current");
+}
+
+#[test]
+fn claim_rules_follow_the_options() {
+    let dir = TempDir::new("rules");
+    let keys = hs256_jwks(&dir, "k1");
+    let verify = |token: &str, extra: &[&str]| {
+        let mut args = vec!["verify", "--keys", keys.as_str(), "--now", NOW];
+        args.extend_from_slice(extra);
+        args.push(token);
+        run(&args)
+    };
+
+    // --require replaces the default (exp).
+    let no_exp = mint_hs256(&dir, &["--kid", "k1", "--claim", "sub=alice"]);
+    assert_fails(&verify(&no_exp, &[]), 1, "error[missing_claim]: ");
+    assert_ok(&verify(&no_exp, &["--require", "sub"]));
+    let out = verify(&no_exp, &["--require", "sub", "--require", "jti"]);
+    assert_fails(&out, 1, "error[missing_claim]: ");
+    assert!(stderr(&out).contains("jti"));
+
+    let token = mint_hs256(
+        &dir,
+        &[
+            "--kid",
+            "k1",
+            "--claim",
+            "iss=https://idp.example",
+            "--claim",
+            "aud=api",
+            "--typ",
+            "at+jwt",
+            "--ttl",
+            "3600",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_fails(&verify(&token, &[]), 1, "error[invalid_audience]: ");
+    let good = ["--issuer", "https://idp.example", "--audience", "api"];
+    assert_ok(&verify(&token, &good));
+    assert_ok(&verify(
+        &token,
+        &["--audience", "other", "--audience", "api"],
+    ));
+    assert_fails(
+        &verify(
+            &token,
+            &["--issuer", "https://evil.example", "--audience", "api"],
+        ),
+        1,
+        "error[invalid_issuer]: ",
+    );
+    assert_fails(
+        &verify(&token, &["--audience", "billing"]),
+        1,
+        "error[invalid_audience]: ",
+    );
+    assert_ok(&verify(
+        &token,
+        &["--audience", "api", "--typ", "application/at+jwt"],
+    ));
+    assert_fails(
+        &verify(&token, &["--audience", "api", "--typ", "JWT"]),
+        1,
+        "error[invalid_typ]: ",
+    );
+    assert_fails(
+        &verify(&token, &["--audience", "api", "--max-lifetime", "600"]),
+        1,
+        "error[lifetime_too_long]: ",
+    );
+    assert_ok(&verify(
+        &token,
+        &["--audience", "api", "--max-lifetime", "3600"],
+    ));
+
+    // Without --now the system clock is used: a token minted now for an hour is valid now.
+    let fresh = mint_hs256(&dir, &["--kid", "k1", "--ttl", "3600"]);
+    let out = run(&["verify", "--keys", &keys, &fresh]);
+    assert_ok(&out);
+}
+
+#[test]
+fn tampered_and_forged_tokens_are_rejected() {
+    let dir = TempDir::new("tamper");
+    let keys = hs256_jwks(&dir, "k1");
+    let token = mint_hs256(&dir, &["--kid", "k1", "--ttl", "60", "--now", NOW]);
+    let parts: Vec<&str> = token.split('.').collect();
+    let payload = parts[1];
+    let flipped = if payload.starts_with('A') { "B" } else { "A" };
+    let tampered = format!("{}.{flipped}{}.{}", parts[0], &payload[1..], parts[2]);
+    let out = run(&["verify", "--keys", &keys, "--now", NOW, &tampered]);
+    assert_fails(&out, 1, "error[invalid_signature]: ");
+
+    let none = format!("eyJhbGciOiJub25lIn0.{payload}.");
+    assert_fails(
+        &run(&["verify", "--keys", &keys, &none]),
+        1,
+        "error[alg_none]: ",
+    );
+    let out = run(&["verify", "--keys", &keys, &"a".repeat(9000)]);
+    assert_fails(&out, 1, "error[token_too_large]: ");
+}
+
+#[test]
+fn pem_and_der_public_keys_need_alg() {
+    let dir = TempDir::new("pem");
+    let prefix = path_str(&dir.path("ed"));
+    let out = run(&["keygen", "--alg", "EdDSA", "--out", &prefix]);
+    assert_ok(&out);
+    let jwks: Value =
+        serde_json::from_slice(&std::fs::read(format!("{prefix}.pub.jwk")).unwrap()).unwrap();
+    let x = tollgate::base64url::decode(jwks["keys"][0]["x"].as_str().unwrap().as_bytes()).unwrap();
+    // SubjectPublicKeyInfo for Ed25519 (RFC 8410): a fixed 12-byte prefix, then the key.
+    let mut der = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    der.extend_from_slice(&x);
+    let pem = dir.write("ed.pub.pem", tollgate::pem::encode("PUBLIC KEY", &der));
+    let der = dir.write("ed.pub.der", &der);
+
+    let key = format!("{prefix}.key");
+    let with_kid = run(&[
+        "mint", "--alg", "EdDSA", "--key", &key, "--kid", "some-kid", "--claim", "sub=dana",
+        "--ttl", "60", "--now", NOW,
+    ]);
+    assert_ok(&with_kid);
+    let without_kid = run(&[
+        "mint", "--alg", "EdDSA", "--key", &key, "--ttl", "60", "--now", NOW,
+    ]);
+    assert_ok(&without_kid);
+    for token in [stdout(&with_kid), stdout(&without_kid)] {
+        let token = token.trim_end();
+        for file in [&pem, &der] {
+            let out = run(&[
+                "verify", "--keys", file, "--alg", "EdDSA", "--now", NOW, token,
+            ]);
+            assert_ok(&out);
+            let v = json(&out);
+            assert!(
+                v.get("kid").is_none(),
+                "a PEM key has no kid to report: {v}"
+            );
+        }
+        assert_fails(
+            &run(&["verify", "--keys", &pem, "--now", NOW, token]),
+            2,
+            "error: ",
+        );
+        assert_fails(
+            &run(&[
+                "verify", "--keys", &pem, "--alg", "ES256", "--now", NOW, token,
+            ]),
+            2,
+            "error[invalid_key]: ",
+        );
+    }
+    // Another key's token does not verify.
+    let other = TempDir::new("pem-other");
+    let other_prefix = path_str(&other.path("o"));
+    assert_ok(&run(&["keygen", "--alg", "EdDSA", "--out", &other_prefix]));
+    let out = run(&[
+        "mint",
+        "--alg",
+        "EdDSA",
+        "--key",
+        &format!("{other_prefix}.key"),
+        "--ttl",
+        "60",
+        "--now",
+        NOW,
+    ]);
+    let out = run(&[
+        "verify",
+        "--keys",
+        &pem,
+        "--alg",
+        "EdDSA",
+        "--now",
+        NOW,
+        stdout(&out).trim_end(),
+    ]);
+    assert_fails(&out, 1, "error[invalid_signature]: ");
+}
+
+#[test]
+fn decode_shows_unverified_header_and_payload() {
+    let out = run(&["decode", A1_TOKEN]);
+    assert_ok(&out);
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "UNVERIFIED: the signature was not checked; do not trust these claims"
+    );
+    let v = json(&out);
+    assert_eq!(v["header"]["alg"], "HS256");
+    assert_eq!(v["payload"]["iss"], "joe");
+    assert_eq!(v["payload"]["exp"], 1300819380);
+
+    let out = run_stdin(&["decode", "-"], format!("{A1_TOKEN}\r\n").as_bytes());
+    assert_ok(&out);
+    assert_eq!(json(&out)["payload"]["iss"], "joe");
+
+    // A payload that is not JSON is shown as a string.
+    let text = format!(
+        "eyJhbGciOiJIUzI1NiJ9.{}.{}",
+        tollgate::base64url::encode(b"hello"),
+        tollgate::base64url::encode(&[0u8; 32])
+    );
+    let out = run(&["decode", &text]);
+    assert_ok(&out);
+    assert_eq!(json(&out)["payload"], "hello");
+
+    assert_fails(
+        &run(&["decode", "not-a-token"]),
+        1,
+        "error[malformed_token]: ",
+    );
+    let none = "eyJhbGciOiJub25lIn0.e30.";
+    let out = run(&["decode", none]);
+    assert_fails(&out, 1, "error[alg_none]: ");
+    assert!(!stderr(&out).contains("UNVERIFIED"));
+}
+
+#[test]
+fn mint_types_claim_values() {
+    let dir = TempDir::new("mint");
+    let token = mint_hs256(
+        &dir,
+        &[
+            "--claims",
+            r#"{"sub":"x","exp":5,"nested":{"a":[1]}}"#,
+            "--claim",
+            "n=5",
+            "--claim",
+            "s=alice",
+            "--claim",
+            r#"q="5""#,
+            "--claim",
+            "b=true",
+            "--claim",
+            r#"roles=["a","b"]"#,
+            "--claim",
+            "url=https://a.example/?x=1",
+            "--claim",
+            "sub=y",
+            "--ttl",
+            "300",
+            "--now",
+            NOW,
+            "--typ",
+            "at+jwt",
+        ],
+    );
+    let out = run(&["decode", &token]);
+    assert_ok(&out);
+    let v = json(&out);
+    let c = &v["payload"];
+    assert_eq!(c["n"], 5);
+    assert!(c["n"].is_number());
+    assert_eq!(c["s"], "alice");
+    assert_eq!(c["q"], "5");
+    assert!(c["q"].is_string());
+    assert_eq!(c["b"], true);
+    assert_eq!(c["roles"], serde_json::json!(["a", "b"]));
+    assert_eq!(c["url"], "https://a.example/?x=1");
+    assert_eq!(c["sub"], "y", "--claim overrides --claims");
+    assert_eq!(c["nested"]["a"][0], 1);
+    assert_eq!(c["exp"], 5, "--ttl keeps an explicit exp");
+    assert_eq!(c["iat"], 1700000000);
+    assert_eq!(v["header"]["typ"], "at+jwt");
+    assert!(v["header"].get("kid").is_none());
+}
+
+#[test]
+fn mint_refuses_bad_keys_and_claims() {
+    let dir = TempDir::new("mint-bad");
+    let secret = dir.write("secret.bin", SECRET);
+    let short = dir.write("short.bin", b"too short");
+    let base = ["mint", "--alg", "HS256", "--secret-file", secret.as_str()];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    assert_fails(&with(&["--claims", "[1]"]), 2, "error: ");
+    assert_fails(&with(&["--claims", "{"]), 2, "error: ");
+    assert_fails(&with(&["--claims", r#"{"a":1,"a":2}"#]), 2, "error: ");
+    assert_fails(&with(&["--claim", "novalue"]), 2, "error: ");
+    assert_fails(&with(&["--claim", "=1"]), 2, "error: ");
+    assert_fails(
+        &run(&["mint", "--alg", "HS256", "--secret-file", &short]),
+        2,
+        "error[weak_key]: ",
+    );
+    assert_fails(
+        &run(&["mint", "--alg", "ES256", "--secret-file", &secret]),
+        2,
+        "error[invalid_key]: ",
+    );
+    assert_fails(
+        &run(&["mint", "--alg", "ES256", "--key", &secret]),
+        2,
+        "error[invalid_key]: ",
+    );
+    let missing = path_str(&dir.path("missing.pem"));
+    assert_fails(
+        &run(&["mint", "--alg", "ES256", "--key", &missing]),
+        2,
+        "error: ",
+    );
+    // Exactly one of --key and --secret-file (clap).
+    assert_eq!(code(&run(&["mint", "--alg", "HS256"])), 2);
+    assert_eq!(
+        code(&run(&[
+            "mint",
+            "--alg",
+            "HS256",
+            "--key",
+            &secret,
+            "--secret-file",
+            &secret
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&run(&["mint", "--alg", "none", "--secret-file", &secret])),
+        2
+    );
+
+    // A private JWK must match --alg.
+    let hs = TempDir::new("mint-jwk");
+    let prefix = path_str(&hs.path("h"));
+    assert_ok(&run(&["keygen", "--alg", "HS256", "--out", &prefix]));
+    let key = format!("{prefix}.key");
+    assert_ok(&run(&["mint", "--alg", "HS256", "--key", &key]));
+    assert_fails(
+        &run(&["mint", "--alg", "HS384", "--key", &key]),
+        2,
+        "error[invalid_key]: ",
+    );
+}
+
+#[test]
+fn demo_checks_every_case() {
+    let out = run(&["demo"]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap();
+    assert_eq!(last, "13 cases, all as expected", "{text}");
+    for (case, result) in [
+        ("HS256 valid token", "accept    ok (sub=alice)"),
+        ("ES256 valid token", "accept    ok (sub=bob)"),
+        ("EdDSA valid token", "accept    ok (sub=carol)"),
+        ("expired token", "reject    expired"),
+        ("not yet valid token", "reject    not_yet_valid"),
+        ("wrong issuer", "reject    invalid_issuer"),
+        ("wrong audience", "reject    invalid_audience"),
+        ("tampered payload", "reject    invalid_signature"),
+        ("alg none", "reject    alg_none"),
+        ("alg confusion", "reject    algorithm_mismatch"),
+        ("unknown kid", "reject    unknown_kid"),
+        ("oversized token", "reject    token_too_large"),
+        ("duplicate header member", "reject    invalid_json"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(case))
+            .unwrap_or_else(|| panic!("no line for {case}: {text}"));
+        assert!(line.ends_with(result), "{line}");
+    }
+    assert!(!text.contains("UNEXPECTED"));
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    for cmd in ["verify", "decode", "mint", "keygen", "demo"] {
+        let out = run(&[cmd, "--help"]);
+        assert_ok(&out);
+        let help = stdout(&out);
+        assert!(help.contains("Examples:"), "{cmd}: {help}");
+        assert!(
+            help.contains(&format!("tollgate {cmd} "))
+                || help.contains(&format!("tollgate {cmd}\n")),
+            "{cmd}: {help}"
+        );
+    }
+    let out = run(&["--help"]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("Exit codes"));
+    assert_ok(&run(&["--version"]));
+}
