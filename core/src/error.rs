@@ -55,6 +55,8 @@ macro_rules! error_codes {
 }
 
 error_codes! {
+    /// Not an error: the request may pass (a decision's reason when it allows).
+    Allowed = 0, "ok", 200, "allowed";
     /// A bug in Tollgate: a state that should be impossible.
     Internal = 1, "internal_error", 500, "internal error";
 
@@ -125,6 +127,38 @@ error_codes! {
     SigningFailed = 600, "signing_failed", 500, "token could not be signed";
     /// Generating a key failed.
     KeyGenerationFailed = 601, "key_generation_failed", 500, "key could not be generated";
+
+    /// The request itself is unusable (bad path, too many or too large headers).
+    InvalidRequest = 700, "invalid_request", 400, "request is malformed";
+    /// No route matches and the policy denies unknown routes.
+    RouteNotFound = 701, "route_not_found", 404, "no route matches";
+    /// The route needs a credential and the request carries none.
+    MissingCredentials = 702, "missing_credentials", 401, "no credential presented";
+    /// The request carries more than one credential.
+    AmbiguousCredentials = 703, "ambiguous_credentials", 400, "more than one credential presented";
+    /// No provider accepts this credential (for example an issuer no provider trusts).
+    UnknownIssuer = 704, "unknown_issuer", 401, "no provider accepts this credential";
+    /// The token's `jti` is on the deny-list.
+    TokenRevoked = 705, "token_revoked", 401, "token has been revoked";
+    /// The principal has no record where the policy needs one (a personal access token's user).
+    UnknownPrincipal = 706, "unknown_principal", 401, "principal is unknown";
+    /// The route does not accept this kind of principal or credential.
+    PrincipalNotAllowed = 707, "principal_not_allowed", 403, "this kind of caller may not use this route";
+    /// A tenant-scoped route was called without a tenant.
+    MissingTenant = 708, "missing_tenant", 400, "tenant is missing";
+    /// The tenant is not well formed (for example not a UUID where one is required).
+    InvalidTenant = 709, "invalid_tenant", 400, "tenant is malformed";
+    /// The caller is not a member of the tenant.
+    TenantForbidden = 710, "tenant_forbidden", 403, "caller is not a member of this tenant";
+    /// The caller is not a member of the tenant, and the policy hides the tenant's existence.
+    NotFound = 711, "not_found", 404, "not found";
+    /// The caller lacks a permission the route requires.
+    InsufficientPermissions = 712, "insufficient_permissions", 403, "caller lacks a required permission";
+
+    /// A policy document is invalid; the message names the exact place.
+    InvalidPolicy = 800, "invalid_policy", 500, "policy is invalid";
+    /// A key snapshot does not fit the policy (unknown provider, keys for algorithms it does not allow).
+    InvalidSnapshot = 801, "invalid_snapshot", 500, "key snapshot is invalid";
 }
 
 impl fmt::Display for ErrorCode {
@@ -288,6 +322,27 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A request-level refusal from the policy engine, with the stable code it maps to.
+    Denied {
+        /// The code (one of the 7xx codes).
+        code: ErrorCode,
+        /// What happened, for logs.
+        reason: String,
+    },
+    /// A policy document is invalid.
+    InvalidPolicy {
+        /// Where, as a path into the document (`routes[3].requires[0]`).
+        at: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A snapshot is invalid.
+    InvalidSnapshot {
+        /// Where, as a path into the document.
+        at: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// An impossible state: a bug.
     Internal {
         /// Where.
@@ -351,6 +406,9 @@ impl Error {
             Error::SigningFailed { .. } => ErrorCode::SigningFailed,
             Error::KeyGenerationFailed { .. } => ErrorCode::KeyGenerationFailed,
             Error::Internal { .. } => ErrorCode::Internal,
+            Error::Denied { code, .. } => *code,
+            Error::InvalidPolicy { .. } => ErrorCode::InvalidPolicy,
+            Error::InvalidSnapshot { .. } => ErrorCode::InvalidSnapshot,
         }
     }
 
@@ -437,6 +495,9 @@ impl fmt::Display for Error {
             Error::SigningFailed { reason } => write!(f, "signing failed: {reason}"),
             Error::KeyGenerationFailed { reason } => write!(f, "key generation failed: {reason}"),
             Error::Internal { reason } => write!(f, "internal error: {reason}"),
+            Error::Denied { reason, .. } => f.write_str(reason),
+            Error::InvalidPolicy { at, reason } => write!(f, "{at}: {reason}"),
+            Error::InvalidSnapshot { at, reason } => write!(f, "snapshot {at}: {reason}"),
         }
     }
 }
@@ -471,13 +532,15 @@ mod tests {
     #[test]
     fn token_failures_are_401_and_configuration_failures_500() {
         for c in ErrorCode::ALL {
-            let expected = if (100..500).contains(&c.number()) {
-                401
-            } else {
-                500
-            };
-            assert_eq!(c.http_status(), expected, "{c}");
+            let n = c.number();
+            if (100..500).contains(&n) {
+                assert_eq!(c.http_status(), 401, "{c}");
+            }
+            if (500..700).contains(&n) || n >= 800 || n == 1 {
+                assert_eq!(c.http_status(), 500, "{c}");
+            }
         }
+        assert_eq!(ErrorCode::Allowed.http_status(), 200);
     }
 
     #[test]

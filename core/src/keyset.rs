@@ -75,6 +75,15 @@ impl KeySet {
         })
     }
 
+    /// A set with no keys (every token fails key selection).
+    pub fn empty() -> KeySet {
+        KeySet {
+            keys: Vec::new(),
+            by_kid: HashMap::new(),
+            by_alg: [(0, 0); Algorithm::ALL.len()],
+        }
+    }
+
     /// Parses a JWKS or a single JWK; each key is bound to its own `alg` (or its curve's).
     pub fn from_jwks(document: &[u8]) -> Result<KeySet, Error> {
         KeySet::from_keys(jwk::parse_document(document, None)?)

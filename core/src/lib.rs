@@ -39,6 +39,8 @@ pub mod alg;
 pub mod base64url;
 pub mod claims;
 pub mod crypto;
+pub mod decision;
+pub mod engine;
 pub mod error;
 pub mod json;
 pub mod jwk;
@@ -49,16 +51,29 @@ pub mod keyset;
 pub mod limits;
 pub mod mint;
 pub mod pem;
+pub mod policy;
+pub mod principal;
+pub mod request;
+pub mod roles;
+pub mod routes;
+pub mod scenario;
+pub mod snapshot;
 pub mod spki;
+pub mod tenant;
 pub mod verifier;
 
 pub use alg::Algorithm;
 pub use claims::{Claims, Validation};
+pub use decision::{Decision, Principal, RefreshHint};
+pub use engine::Engine;
 pub use error::{Error, ErrorCode};
 pub use jws::{Header, ParseLimits, TokenBuffer, UnverifiedJws, VerifiedJws};
 pub use key::Key;
 pub use keyset::KeySet;
 pub use mint::{mint, SigningKey};
+pub use principal::PrincipalKind;
+pub use request::Request;
+pub use snapshot::Snapshot;
 pub use verifier::{VerifiedToken, Verifier};
 
 /// The library version.

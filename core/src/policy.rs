@@ -1,0 +1,782 @@
+//! The policy document (JSON) and its compilation into the immutable form the engine runs.
+//!
+//! Unknown members are refused everywhere (`deny_unknown_fields`), and every semantic error names
+//! its exact place: `routes[3].requires[0]: unknown permission "billing:wirte"`.
+
+use crate::alg::Algorithm;
+use crate::claims::Validation;
+use crate::error::Error;
+use crate::principal::{ClaimPath, NameSource, PrincipalKind};
+use crate::roles::{self, Bits, Names, RoleSpec, Roles};
+use crate::routes::{Requirement, Route, Router};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Largest policy document accepted, in bytes.
+pub const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The policy document, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// A name for logs.
+    #[serde(default)]
+    pub name: String,
+    /// The `realm` of `WWW-Authenticate` challenges.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Where credentials are found.
+    pub credentials: Vec<CredentialDoc>,
+    /// Who issues them and how to read them.
+    pub providers: Vec<ProviderDoc>,
+    /// Where the tenant of tenant-scoped routes comes from.
+    #[serde(default)]
+    pub tenant: Option<TenantDoc>,
+    /// Every permission name routes and roles may use.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// The roles, their hierarchy and their permissions.
+    #[serde(default)]
+    pub roles: Vec<RoleDoc>,
+    /// Method + path → requirement.
+    pub routes: Vec<RouteDoc>,
+    /// What happens to a request no route matches.
+    #[serde(default)]
+    pub unknown_routes: UnknownRoutes,
+    /// Headers a gateway may forward upstream on success.
+    #[serde(default)]
+    pub forward_headers: ForwardDoc,
+    /// A request header echoed back in the decision (e.g. `x-correlation-id`).
+    #[serde(default)]
+    pub correlation_header: Option<String>,
+}
+
+fn default_realm() -> String {
+    "api".to_owned()
+}
+
+/// Where one credential is found.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialDoc {
+    /// Its name, which providers refer to.
+    pub name: String,
+    /// A request header carrying it.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The auth scheme inside that header (`Bearer` for `Authorization`); none: the whole value.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// A cookie carrying it.
+    #[serde(default)]
+    pub cookie: Option<String>,
+}
+
+/// How the principal's kind is told apart.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KindDoc {
+    /// The claim to read.
+    pub claim: ClaimPath,
+    /// Claim value → kind.
+    pub values: BTreeMap<String, PrincipalKind>,
+    /// The kind when the claim is absent or has another value.
+    #[serde(default = "default_kind")]
+    pub default: PrincipalKind,
+}
+
+fn default_kind() -> PrincipalKind {
+    PrincipalKind::User
+}
+
+/// A token issuer and how to read its tokens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDoc {
+    /// Its name (the key snapshot names its keys by it).
+    pub name: String,
+    /// Which credentials (by name) may carry its tokens.
+    pub credentials: Vec<String>,
+    /// Accepted `iss` values; empty: tokens that no other provider of the same credential claims.
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    /// Accepted audiences.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Algorithms its keys may be bound to.
+    pub algorithms: Vec<Algorithm>,
+    /// Required `typ`.
+    #[serde(default)]
+    pub typ: Option<String>,
+    /// Clock leeway in seconds.
+    #[serde(default)]
+    pub leeway: Option<u64>,
+    /// Maximum `exp - iat`.
+    #[serde(default)]
+    pub max_lifetime: Option<u64>,
+    /// Claims that must be present (default `exp`).
+    #[serde(default)]
+    pub required_claims: Option<Vec<String>>,
+    /// The subject claim (default `sub`).
+    #[serde(default)]
+    pub subject: Option<ClaimPath>,
+    /// How the principal kind is read.
+    #[serde(default)]
+    pub kind: Option<KindDoc>,
+    /// Claims that carry roles.
+    #[serde(default)]
+    pub roles: Vec<NameSource>,
+    /// Claims that carry scopes or permissions (matched to permission names).
+    #[serde(default)]
+    pub scopes: Vec<NameSource>,
+    /// A claim listing the tenants the principal may access (string or array).
+    #[serde(default)]
+    pub tenants: Option<ClaimPath>,
+    /// Principal kinds whose roles come from the snapshot's user record at check time, not from
+    /// the token (personal access tokens carry the user's *current* roles).
+    #[serde(default)]
+    pub roles_from_record: Vec<PrincipalKind>,
+    /// Lifetime of re-issued tokens (HMAC providers only), in seconds.
+    #[serde(default)]
+    pub reissue_ttl: Option<u64>,
+}
+
+/// Where the tenant comes from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDoc {
+    /// A request header (`X-Project-ID`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// A parameter of the route's path template (`tenant_id` in `/api/tenants/{tenant_id}/…`).
+    #[serde(default)]
+    pub path_param: Option<String>,
+    /// A format check.
+    #[serde(default)]
+    pub format: Option<TenantFormat>,
+    /// Non-members get 404 instead of 403, so a tenant's existence does not leak.
+    #[serde(default)]
+    pub hide_non_members: bool,
+}
+
+/// Tenant formats.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantFormat {
+    /// RFC 9562 textual UUID (8-4-4-4-12 hex digits).
+    Uuid,
+}
+
+/// A role.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDoc {
+    /// Its name, as tokens carry it.
+    pub name: String,
+    /// Roles it includes (`owner` includes `admin`).
+    #[serde(default)]
+    pub inherits: Vec<String>,
+    /// Permissions it grants.
+    #[serde(default)]
+    pub grants: Vec<String>,
+}
+
+/// One required permission, or a group of which any one suffices.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RequireDoc {
+    /// This permission.
+    All(String),
+    /// Any of these.
+    Any(Vec<String>),
+}
+
+/// Methods: one, several, or `*`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MethodsDoc {
+    /// One method or `*`.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+/// A route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDoc {
+    /// HTTP method(s).
+    pub method: MethodsDoc,
+    /// Path template (`/api/tenants/{tenant_id}/items/{id}`, `/static/{*rest}`).
+    pub path: String,
+    /// No credential needed.
+    #[serde(default)]
+    pub public: bool,
+    /// Permissions required (strings: all of; arrays: any of).
+    #[serde(default)]
+    pub requires: Vec<RequireDoc>,
+    /// Tenant-scoped.
+    #[serde(default)]
+    pub tenant: bool,
+    /// Principal kinds allowed (default: all).
+    #[serde(default)]
+    pub principals: Option<Vec<PrincipalKind>>,
+    /// Providers allowed, by name (default: all).
+    #[serde(default)]
+    pub providers: Option<Vec<String>>,
+}
+
+/// What unknown routes get.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownRoutes {
+    /// 404 `route_not_found`.
+    #[default]
+    Deny,
+    /// Any authenticated caller passes (no tenant, no permissions).
+    Authenticated,
+}
+
+/// Forwarded headers.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardDoc {
+    /// Header for the subject.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Header for the tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Header for the effective roles (comma-separated).
+    #[serde(default)]
+    pub roles: Option<String>,
+    /// Header for the principal kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Header for the provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Claims copied to headers.
+    #[serde(default)]
+    pub claims: Vec<ClaimHeaderDoc>,
+}
+
+/// A claim copied to a header (like Envoy's `claim_to_headers`).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimHeaderDoc {
+    /// The claim.
+    pub claim: ClaimPath,
+    /// The header.
+    pub header: String,
+}
+
+/// Where a credential is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A header (name lowercased), optionally with an auth scheme prefix.
+    Header {
+        /// Lowercase header name.
+        name: String,
+        /// Scheme (`Bearer`), matched case-insensitively.
+        scheme: Option<String>,
+    },
+    /// A cookie.
+    Cookie {
+        /// Cookie name (case-sensitive).
+        name: String,
+    },
+}
+
+/// A compiled credential source.
+#[derive(Debug, Clone)]
+pub struct CredentialSource {
+    /// Its name.
+    pub name: String,
+    /// Where it is.
+    pub location: Location,
+}
+
+/// A compiled provider.
+#[derive(Debug)]
+pub struct Provider {
+    /// Its name.
+    pub name: String,
+    /// Credential source ids it accepts.
+    pub credentials: Vec<usize>,
+    /// Accepted issuers (empty: catch-all for its credentials).
+    pub issuers: Vec<String>,
+    /// Allowed algorithms.
+    pub algorithms: Vec<Algorithm>,
+    /// Token checks.
+    pub validation: Validation,
+    /// Subject claim.
+    pub subject: ClaimPath,
+    /// Kind rule.
+    pub kind: Option<KindDoc>,
+    /// Role claims that hold roles for every tenant.
+    pub global_roles: Vec<NameSource>,
+    /// Role claims that hold roles per tenant.
+    pub tenant_roles: Vec<NameSource>,
+    /// Scope / permission claims.
+    pub scopes: Vec<NameSource>,
+    /// Tenant list claim.
+    pub tenants: Option<ClaimPath>,
+    /// Kinds whose roles come from the user record.
+    pub roles_from_record: Vec<PrincipalKind>,
+    /// Re-issue lifetime.
+    pub reissue_ttl: Option<u64>,
+}
+
+impl Provider {
+    /// The principal kind of a claims set.
+    pub fn kind_of(&self, claims: &crate::json::Object<'_>) -> PrincipalKind {
+        let Some(rule) = &self.kind else {
+            return PrincipalKind::User;
+        };
+        rule.claim
+            .get(claims)
+            .and_then(|v| v.as_str())
+            .and_then(|s| rule.values.get(&*s.to_cow()).copied())
+            .unwrap_or(rule.default)
+    }
+}
+
+/// A compiled tenant rule.
+#[derive(Debug, Clone)]
+pub struct TenantRule {
+    /// Lowercase header name, if from a header.
+    pub header: Option<String>,
+    /// Path parameter, if from the path.
+    pub path_param: Option<String>,
+    /// Format check.
+    pub format: Option<TenantFormat>,
+    /// 404 for non-members.
+    pub hide_non_members: bool,
+}
+
+/// The immutable, compiled policy.
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    /// Name for logs.
+    pub name: String,
+    /// Challenge realm.
+    pub realm: String,
+    /// Credential sources.
+    pub credentials: Vec<CredentialSource>,
+    /// Providers.
+    pub providers: Vec<Provider>,
+    /// Tenant rule.
+    pub tenant: Option<TenantRule>,
+    /// Permission names.
+    pub permissions: Names,
+    /// Role hierarchy.
+    pub roles: Roles,
+    /// The router.
+    pub router: Router,
+    /// Unknown-route rule.
+    pub unknown_routes: UnknownRoutes,
+    /// Forwarded headers.
+    pub forward: ForwardDoc,
+    /// Lowercase correlation header.
+    pub correlation_header: Option<String>,
+}
+
+fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::InvalidPolicy {
+        at: at.into(),
+        reason: reason.into(),
+    }
+}
+
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl CompiledPolicy {
+    /// Parses and compiles a policy document.
+    pub fn from_json(bytes: &[u8]) -> Result<CompiledPolicy, Error> {
+        if bytes.len() > MAX_POLICY_BYTES {
+            return Err(invalid(
+                "(document)",
+                format!("{} bytes; the limit is {MAX_POLICY_BYTES}", bytes.len()),
+            ));
+        }
+        crate::json::parse_object(bytes, 32)
+            .map_err(|r| invalid("(document)", format!("not a strict JSON object: {r}")))?;
+        let doc: PolicyDocument = serde_json::from_slice(bytes).map_err(|e| {
+            invalid(
+                format!("line {}, column {}", e.line(), e.column()),
+                e.to_string(),
+            )
+        })?;
+        CompiledPolicy::compile(doc)
+    }
+
+    /// Compiles a parsed document.
+    pub fn compile(doc: PolicyDocument) -> Result<CompiledPolicy, Error> {
+        if doc.version != 1 {
+            return Err(invalid(
+                "version",
+                format!("unsupported version {}; expected 1", doc.version),
+            ));
+        }
+        // Permissions.
+        let mut permissions = Names::default();
+        for (i, p) in doc.permissions.iter().enumerate() {
+            if p.is_empty() || p.contains(' ') {
+                return Err(invalid(
+                    format!("permissions[{i}]"),
+                    format!("invalid permission name {p:?}"),
+                ));
+            }
+            if !permissions.add(p) {
+                return Err(invalid(
+                    format!("permissions[{i}]"),
+                    format!("permission {p:?} is declared twice"),
+                ));
+            }
+            if permissions.len() > roles::MAX_BITS {
+                return Err(invalid(
+                    format!("permissions[{i}]"),
+                    format!("more than {} permissions", roles::MAX_BITS),
+                ));
+            }
+        }
+        let perm = |at: String, name: &str| -> Result<usize, Error> {
+            permissions
+                .id(name)
+                .ok_or_else(|| invalid(at, format!("unknown permission {name:?}")))
+        };
+
+        // Roles.
+        let mut specs = Vec::with_capacity(doc.roles.len());
+        for (i, r) in doc.roles.iter().enumerate() {
+            let mut grants = Bits::default();
+            for (j, g) in r.grants.iter().enumerate() {
+                grants.insert(perm(format!("roles[{i}].grants[{j}]"), g)?);
+            }
+            specs.push(RoleSpec {
+                name: &r.name,
+                inherits: r.inherits.iter().map(String::as_str).collect(),
+                grants,
+            });
+        }
+        let roles =
+            roles::compile(&specs).map_err(|(i, msg)| invalid(format!("roles[{i}]"), msg))?;
+
+        // Credentials.
+        let mut credentials: Vec<CredentialSource> = Vec::new();
+        for (i, c) in doc.credentials.iter().enumerate() {
+            let at = format!("credentials[{i}]");
+            if credentials.iter().any(|x| x.name == c.name) {
+                return Err(invalid(
+                    at,
+                    format!("credential {:?} is defined twice", c.name),
+                ));
+            }
+            let location =
+                match (&c.header, &c.cookie) {
+                    (Some(h), None) => {
+                        if !valid_header_name(h) {
+                            return Err(invalid(at, format!("invalid header name {h:?}")));
+                        }
+                        Location::Header {
+                            name: h.to_ascii_lowercase(),
+                            scheme: c.scheme.clone(),
+                        }
+                    }
+                    (None, Some(name)) if c.scheme.is_none() && !name.is_empty() => {
+                        Location::Cookie { name: name.clone() }
+                    }
+                    _ => return Err(invalid(
+                        at,
+                        "give exactly one of \"header\" (optionally with \"scheme\") or \"cookie\"",
+                    )),
+                };
+            if credentials.iter().any(|x| x.location == location) {
+                return Err(invalid(at, "another credential reads the same place"));
+            }
+            credentials.push(CredentialSource {
+                name: c.name.clone(),
+                location,
+            });
+        }
+
+        // Providers.
+        let mut providers: Vec<Provider> = Vec::new();
+        for (i, p) in doc.providers.into_iter().enumerate() {
+            let at = |f: &str| format!("providers[{i}].{f}");
+            if providers.iter().any(|x| x.name == p.name) || p.name.is_empty() {
+                return Err(invalid(
+                    at("name"),
+                    format!("provider name {:?} is empty or used twice", p.name),
+                ));
+            }
+            let mut creds = Vec::new();
+            for (j, c) in p.credentials.iter().enumerate() {
+                creds.push(
+                    credentials
+                        .iter()
+                        .position(|x| &x.name == c)
+                        .ok_or_else(|| {
+                            invalid(
+                                at(&format!("credentials[{j}]")),
+                                format!("unknown credential {c:?}"),
+                            )
+                        })?,
+                );
+            }
+            if creds.is_empty() {
+                return Err(invalid(
+                    at("credentials"),
+                    "a provider needs at least one credential",
+                ));
+            }
+            if p.algorithms.is_empty() {
+                return Err(invalid(
+                    at("algorithms"),
+                    "a provider needs at least one algorithm",
+                ));
+            }
+            let mut validation = Validation {
+                issuers: p.issuers.clone(),
+                audiences: p.audiences,
+                typ: p.typ,
+                ..Validation::default()
+            };
+            if let Some(l) = p.leeway {
+                validation.leeway = l;
+            }
+            validation.max_lifetime = p.max_lifetime;
+            if let Some(r) = p.required_claims {
+                validation.required = r;
+            }
+            validation
+                .check()
+                .map_err(|e| invalid(at("leeway"), e.to_string()))?;
+            for (j, s) in p.roles.iter().chain(p.scopes.iter()).enumerate() {
+                if !s.claim.is_valid() {
+                    return Err(invalid(
+                        at(&format!("roles/scopes[{j}].claim")),
+                        "empty claim path",
+                    ));
+                }
+            }
+            for (j, s) in p.scopes.iter().enumerate() {
+                if s.shape.is_per_tenant() || s.shape == crate::principal::Shape::RoleKeys {
+                    return Err(invalid(
+                        at(&format!("scopes[{j}].shape")),
+                        "scopes are a list or a space-separated string",
+                    ));
+                }
+            }
+            if p.reissue_ttl.is_some() && !p.algorithms.iter().all(|a| a.is_symmetric()) {
+                return Err(invalid(
+                    at("reissue_ttl"),
+                    "only HMAC providers can re-issue tokens",
+                ));
+            }
+            let (tenant_roles, global_roles) =
+                p.roles.into_iter().partition(|s| s.shape.is_per_tenant());
+            providers.push(Provider {
+                name: p.name,
+                credentials: creds,
+                issuers: p.issuers,
+                algorithms: p.algorithms,
+                validation,
+                subject: p
+                    .subject
+                    .unwrap_or_else(|| ClaimPath::Name("sub".to_owned())),
+                kind: p.kind,
+                global_roles,
+                tenant_roles,
+                scopes: p.scopes,
+                tenants: p.tenants,
+                roles_from_record: p.roles_from_record,
+                reissue_ttl: p.reissue_ttl,
+            });
+        }
+        if providers.is_empty() {
+            return Err(invalid("providers", "at least one provider is needed"));
+        }
+        // Issuers decide the provider: no two providers of one credential may claim one issuer,
+        // and at most one may be the catch-all.
+        for (i, a) in providers.iter().enumerate() {
+            for b in providers.iter().skip(i + 1) {
+                let shared = a.credentials.iter().any(|c| b.credentials.contains(c));
+                let overlap = a.issuers.iter().any(|x| b.issuers.contains(x))
+                    || (a.issuers.is_empty() && b.issuers.is_empty());
+                if shared && overlap {
+                    return Err(invalid(
+                        format!("providers[{}]", providers.iter().position(|p| p.name == b.name).unwrap_or(0)),
+                        format!("providers {:?} and {:?} read the same credential and issuer; the issuer must decide", a.name, b.name),
+                    ));
+                }
+            }
+        }
+
+        // Tenant.
+        let tenant = match doc.tenant {
+            None => None,
+            Some(t) => {
+                if t.header.is_some() == t.path_param.is_some() {
+                    return Err(invalid(
+                        "tenant",
+                        "give exactly one of \"header\" or \"path_param\"",
+                    ));
+                }
+                if let Some(h) = &t.header {
+                    if !valid_header_name(h) {
+                        return Err(invalid(
+                            "tenant.header",
+                            format!("invalid header name {h:?}"),
+                        ));
+                    }
+                }
+                Some(TenantRule {
+                    header: t.header.map(|h| h.to_ascii_lowercase()),
+                    path_param: t.path_param,
+                    format: t.format,
+                    hide_non_members: t.hide_non_members,
+                })
+            }
+        };
+
+        // Routes.
+        let mut router = Router::default();
+        for (i, r) in doc.routes.iter().enumerate() {
+            let at = |f: &str| format!("routes[{i}].{f}");
+            let mut requirement = Requirement::default();
+            for (j, req) in r.requires.iter().enumerate() {
+                match req {
+                    RequireDoc::All(p) => requirement
+                        .all
+                        .insert(perm(at(&format!("requires[{j}]")), p)?),
+                    RequireDoc::Any(group) => {
+                        if group.is_empty() {
+                            return Err(invalid(
+                                at(&format!("requires[{j}]")),
+                                "an any-of group must not be empty",
+                            ));
+                        }
+                        let mut bits = Bits::default();
+                        for (k, p) in group.iter().enumerate() {
+                            bits.insert(perm(at(&format!("requires[{j}][{k}]")), p)?);
+                        }
+                        requirement.any.push(bits);
+                    }
+                }
+            }
+            if r.public
+                && (!r.requires.is_empty()
+                    || r.tenant
+                    || r.principals.is_some()
+                    || r.providers.is_some())
+            {
+                return Err(invalid(
+                    at("public"),
+                    "a public route cannot also require permissions, a tenant or a caller kind",
+                ));
+            }
+            if r.tenant {
+                match &tenant {
+                    None => {
+                        return Err(invalid(
+                            at("tenant"),
+                            "the route is tenant-scoped but the policy has no \"tenant\" rule",
+                        ))
+                    }
+                    Some(TenantRule {
+                        path_param: Some(param),
+                        ..
+                    }) if !r.path.contains(&format!("{{{param}}}")) => {
+                        return Err(invalid(
+                            at("path"),
+                            format!("tenant-scoped route lacks the {{{param}}} path parameter"),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            let mut allowed_providers = None;
+            if let Some(names) = &r.providers {
+                let mut ids = Vec::new();
+                for (j, n) in names.iter().enumerate() {
+                    ids.push(providers.iter().position(|p| &p.name == n).ok_or_else(|| {
+                        invalid(
+                            at(&format!("providers[{j}]")),
+                            format!("unknown provider {n:?}"),
+                        )
+                    })?);
+                }
+                allowed_providers = Some(ids);
+            }
+            let methods: Vec<String> = match &r.method {
+                MethodsDoc::One(m) => vec![m.clone()],
+                MethodsDoc::Many(ms) => ms.clone(),
+            };
+            for (j, m) in methods.iter().enumerate() {
+                if m != "*" && (m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase())) {
+                    return Err(invalid(
+                        at(&format!("method[{j}]")),
+                        format!("invalid method {m:?} (uppercase, or *)"),
+                    ));
+                }
+            }
+            let route = Route {
+                index: i,
+                template: r.path.clone(),
+                public: r.public,
+                tenant: r.tenant,
+                requirement,
+                principals: r.principals.clone(),
+                providers: allowed_providers,
+            };
+            router
+                .insert(&r.path, &methods, route)
+                .map_err(|reason| invalid(at("path"), reason))?;
+        }
+
+        if let Some(c) = &doc.correlation_header {
+            if !valid_header_name(c) {
+                return Err(invalid(
+                    "correlation_header",
+                    format!("invalid header name {c:?}"),
+                ));
+            }
+        }
+        for (name, h) in [
+            ("subject", &doc.forward_headers.subject),
+            ("tenant", &doc.forward_headers.tenant),
+            ("roles", &doc.forward_headers.roles),
+            ("kind", &doc.forward_headers.kind),
+            ("provider", &doc.forward_headers.provider),
+        ] {
+            if h.as_deref().is_some_and(|h| !valid_header_name(h)) {
+                return Err(invalid(
+                    format!("forward_headers.{name}"),
+                    "invalid header name",
+                ));
+            }
+        }
+        Ok(CompiledPolicy {
+            name: doc.name,
+            realm: doc.realm,
+            credentials,
+            providers,
+            tenant,
+            permissions,
+            roles,
+            router,
+            unknown_routes: doc.unknown_routes,
+            forward: doc.forward_headers,
+            correlation_header: doc.correlation_header.map(|c| c.to_ascii_lowercase()),
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! Routes: method + path template → requirement, compiled into a radix-tree router (`matchit`), so
+//! a lookup costs the same with ten routes or ten thousand.
+
+use crate::principal::PrincipalKind;
+use crate::roles::Bits;
+use std::collections::HashMap;
+
+/// What a route requires beyond authentication.
+#[derive(Debug, Default, Clone)]
+pub struct Requirement {
+    /// Every one of these permissions.
+    pub all: Bits,
+    /// At least one permission of each group.
+    pub any: Vec<Bits>,
+}
+
+impl Requirement {
+    /// Whether `perms` satisfies the requirement.
+    pub fn satisfied_by(&self, perms: &Bits) -> bool {
+        perms.contains_all(&self.all) && self.any.iter().all(|g| perms.intersects(g))
+    }
+
+    /// The permissions to name in an `insufficient_scope` challenge: the missing all-of
+    /// permissions, and every member of each unsatisfied any-of group.
+    pub fn missing(&self, perms: &Bits) -> Bits {
+        let mut out = perms.missing_from(&self.all);
+        for g in &self.any {
+            if !perms.intersects(g) {
+                out.union_with(g);
+            }
+        }
+        out
+    }
+
+    /// Whether the route needs no permission at all.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.any.is_empty()
+    }
+}
+
+/// A compiled route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Its position in the policy's `routes`.
+    pub index: usize,
+    /// The path template as written.
+    pub template: String,
+    /// No credential needed.
+    pub public: bool,
+    /// Tenant-scoped.
+    pub tenant: bool,
+    /// Permissions needed.
+    pub requirement: Requirement,
+    /// Principal kinds allowed (`None`: all).
+    pub principals: Option<Vec<PrincipalKind>>,
+    /// Provider ids allowed (`None`: all).
+    pub providers: Option<Vec<usize>>,
+}
+
+/// The router: path templates in a radix tree, methods per template.
+#[derive(Default)]
+pub struct Router {
+    tree: matchit::Router<usize>,
+    by_template: HashMap<String, usize>,
+    entries: Vec<Vec<(String, Route)>>,
+}
+
+impl core::fmt::Debug for Router {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Router")
+            .field("templates", &self.entries.len())
+            .finish()
+    }
+}
+
+/// A matched route and its path parameters.
+pub struct Matched<'r, 'p> {
+    /// The route.
+    pub route: &'r Route,
+    /// Path parameters.
+    pub params: matchit::Params<'r, 'p>,
+}
+
+impl Router {
+    /// Adds a route for `methods` (or `*`). Conflicting templates and duplicate method + path pairs
+    /// are errors.
+    pub fn insert(
+        &mut self,
+        template: &str,
+        methods: &[String],
+        route: Route,
+    ) -> Result<(), String> {
+        if !template.starts_with('/') {
+            return Err(format!("path {template:?} must start with '/'"));
+        }
+        let idx = match self.by_template.get(template) {
+            Some(&i) => i,
+            None => {
+                let i = self.entries.len();
+                self.tree
+                    .insert(template, i)
+                    .map_err(|e| format!("path {template:?}: {e}"))?;
+                self.by_template.insert(template.to_owned(), i);
+                self.entries.push(Vec::new());
+                i
+            }
+        };
+        let entry = self.entries.get_mut(idx).ok_or("internal: router entry")?;
+        for m in methods {
+            if entry.iter().any(|(x, _)| x == m) {
+                return Err(format!("duplicate route: {m} {template}"));
+            }
+            entry.push((m.clone(), route.clone()));
+        }
+        Ok(())
+    }
+
+    /// Finds the route for `method` and `path` (exact method first, then `*`).
+    pub fn at<'r, 'p>(&'r self, method: &str, path: &'p str) -> Option<Matched<'r, 'p>> {
+        let m = self.tree.at(path).ok()?;
+        let entry = self.entries.get(*m.value)?;
+        let route = entry
+            .iter()
+            .find(|(x, _)| x == method)
+            .or_else(|| entry.iter().find(|(x, _)| x == "*"))
+            .map(|(_, r)| r)?;
+        Some(Matched {
+            route,
+            params: m.params,
+        })
+    }
+
+    /// Number of distinct path templates.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no routes.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

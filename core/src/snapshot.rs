@@ -1,0 +1,190 @@
+//! Key material outside the policy: per-provider key sets, the `jti` deny-list and user records,
+//! in one immutable snapshot the host replaces atomically (rotation, revocation) while checks run.
+//!
+//! ```json
+//! {"keys": {"<provider>": <JWKS or JWK>},
+//!  "revoked_jti": ["…"],
+//!  "users": {"<subject>": {"roles": ["…"], "tenants": {"<tenant>": ["…"]}}}}
+//! ```
+//! Keys must be bound to one of their provider's algorithms (a provider with a single algorithm
+//! binds keys that lack `alg` to it). User records give the *current* roles of principals whose
+//! kinds the provider lists in `roles_from_record` (personal access tokens).
+
+use crate::error::Error;
+use crate::keyset::KeySet;
+use crate::mint::SigningKey;
+use crate::policy::CompiledPolicy;
+use crate::roles::Bits;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Largest snapshot document, in bytes.
+pub const MAX_SNAPSHOT_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotDoc {
+    #[serde(default)]
+    keys: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    revoked_jti: Vec<String>,
+    #[serde(default)]
+    users: BTreeMap<String, UserDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserDoc {
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    tenants: BTreeMap<String, Vec<String>>,
+}
+
+/// A user's current roles: held everywhere, and per tenant.
+#[derive(Debug, Default, Clone)]
+pub struct UserRecord {
+    /// Roles held in every tenant.
+    pub roles: Bits,
+    /// Roles per tenant (membership).
+    pub tenants: HashMap<String, Bits>,
+}
+
+/// One immutable snapshot of key material, built against one policy.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub(crate) policy: Arc<CompiledPolicy>,
+    pub(crate) keys: Vec<Arc<KeySet>>,
+    pub(crate) signers: Vec<Option<SigningKey>>,
+    pub(crate) revoked_jti: HashSet<String>,
+    pub(crate) users: HashMap<String, UserRecord>,
+}
+
+fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::InvalidSnapshot {
+        at: at.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Snapshot {
+    /// An empty snapshot: no keys, no records.
+    pub fn empty(policy: Arc<CompiledPolicy>) -> Snapshot {
+        let n = policy.providers.len();
+        let empty = Arc::new(KeySet::empty());
+        Snapshot {
+            policy,
+            keys: vec![empty; n],
+            signers: (0..n).map(|_| None).collect(),
+            revoked_jti: HashSet::new(),
+            users: HashMap::new(),
+        }
+    }
+
+    /// Builds a snapshot for `policy` from its JSON document.
+    pub fn from_json(policy: Arc<CompiledPolicy>, bytes: &[u8]) -> Result<Snapshot, Error> {
+        if bytes.len() > MAX_SNAPSHOT_BYTES {
+            return Err(invalid(
+                "(document)",
+                format!("{} bytes; the limit is {MAX_SNAPSHOT_BYTES}", bytes.len()),
+            ));
+        }
+        crate::json::parse_object(bytes, 16)
+            .map_err(|r| invalid("(document)", format!("not a strict JSON object: {r}")))?;
+        let doc: SnapshotDoc = serde_json::from_slice(bytes).map_err(|e| {
+            invalid(
+                format!("line {}, column {}", e.line(), e.column()),
+                e.to_string(),
+            )
+        })?;
+        let mut snap = Snapshot::empty(policy.clone());
+        for (name, jwks) in &doc.keys {
+            let at = format!("keys.{name}");
+            let id = policy
+                .providers
+                .iter()
+                .position(|p| &p.name == name)
+                .ok_or_else(|| invalid(&at, "no provider has this name"))?;
+            let provider = policy
+                .providers
+                .get(id)
+                .ok_or_else(|| invalid(&at, "provider index"))?;
+            let text = jwks.to_string();
+            let set = match provider.algorithms.as_slice() {
+                [only] => KeySet::from_jwks_bound(text.as_bytes(), *only),
+                _ => KeySet::from_jwks(text.as_bytes()),
+            }
+            .map_err(|e| invalid(&at, e.to_string()))?;
+            for (i, key) in set.keys().iter().enumerate() {
+                if !provider.algorithms.contains(&key.algorithm()) {
+                    return Err(invalid(
+                        format!("{at}[{i}]"),
+                        format!(
+                            "key is bound to {}, which provider {name:?} does not allow",
+                            key.algorithm()
+                        ),
+                    ));
+                }
+            }
+            if provider.reissue_ttl.is_some() {
+                // Re-issuing signs with the provider's first HMAC secret.
+                let signer = first_jwk(jwks)
+                    .map(|jwk| {
+                        SigningKey::from_jwk(
+                            jwk.to_string().as_bytes(),
+                            provider.algorithms.first().copied(),
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| invalid(&at, e.to_string()))?;
+                if let Some(slot) = snap.signers.get_mut(id) {
+                    *slot = signer;
+                }
+            }
+            if let Some(slot) = snap.keys.get_mut(id) {
+                *slot = Arc::new(set);
+            }
+        }
+        snap.revoked_jti = doc.revoked_jti.into_iter().collect();
+        let roles = &policy.roles.names;
+        let role_bits =
+            |at: &str, names: &[String]| -> Result<Bits, Error> {
+                let mut b = Bits::default();
+                for (i, n) in names.iter().enumerate() {
+                    b.insert(roles.id(n).ok_or_else(|| {
+                        invalid(format!("{at}[{i}]"), format!("unknown role {n:?}"))
+                    })?);
+                }
+                Ok(b)
+            };
+        for (subject, u) in doc.users {
+            let at = format!("users.{subject}");
+            let mut record = UserRecord {
+                roles: role_bits(&format!("{at}.roles"), &u.roles)?,
+                tenants: HashMap::new(),
+            };
+            for (tenant, names) in &u.tenants {
+                record.tenants.insert(
+                    tenant.clone(),
+                    role_bits(&format!("{at}.tenants.{tenant}"), names)?,
+                );
+            }
+            snap.users.insert(subject, record);
+        }
+        Ok(snap)
+    }
+
+    /// The key set of provider `name`, if the policy has one by that name.
+    pub fn keys_of(&self, name: &str) -> Option<&Arc<KeySet>> {
+        let id = self.policy.providers.iter().position(|p| p.name == name)?;
+        self.keys.get(id)
+    }
+}
+
+fn first_jwk(doc: &serde_json::Value) -> Option<&serde_json::Value> {
+    match doc.get("keys") {
+        Some(keys) => keys.as_array()?.first(),
+        None => Some(doc),
+    }
+}

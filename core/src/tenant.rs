@@ -1,0 +1,69 @@
+//! The tenant of a tenant-scoped request: from a header or a path parameter, format-checked.
+
+use crate::policy::{TenantFormat, TenantRule};
+use crate::request::Request;
+
+/// Longest tenant id accepted, in bytes.
+pub const MAX_TENANT_LEN: usize = 256;
+
+/// Why no tenant could be taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TenantError {
+    /// Absent (or given twice in headers, which is as good as absent).
+    Missing,
+    /// Present but malformed.
+    Invalid,
+}
+
+/// Reads the tenant for `request` under `rule`, given the route's path parameters.
+pub fn extract<'a>(
+    rule: &TenantRule,
+    request: &Request<'a>,
+    params: &matchit::Params<'_, 'a>,
+) -> Result<&'a str, TenantError> {
+    let value = match (&rule.header, &rule.path_param) {
+        (Some(h), _) => {
+            let mut values = request.header_values(h);
+            let first = values.next().ok_or(TenantError::Missing)?;
+            if values.next().is_some() {
+                return Err(TenantError::Invalid);
+            }
+            first.trim_matches([' ', '\t'])
+        }
+        (None, Some(p)) => params.get(p).ok_or(TenantError::Missing)?,
+        (None, None) => return Err(TenantError::Missing),
+    };
+    if value.is_empty() {
+        return Err(TenantError::Missing);
+    }
+    if value.len() > MAX_TENANT_LEN || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(TenantError::Invalid);
+    }
+    match rule.format {
+        Some(TenantFormat::Uuid) if !is_uuid(value) => Err(TenantError::Invalid),
+        _ => Ok(value),
+    }
+}
+
+/// Textual UUID: 8-4-4-4-12 hex digits.
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_format() {
+        assert!(is_uuid("0b8f7c2e-6a59-4c1e-9a37-2f1d7e3c9b10"));
+        assert!(is_uuid("0B8F7C2E-6A59-4C1E-9A37-2F1D7E3C9B10"));
+        assert!(!is_uuid("0b8f7c2e6a594c1e9a372f1d7e3c9b10"));
+        assert!(!is_uuid("0b8f7c2e-6a59-4c1e-9a37-2f1d7e3c9b1"));
+        assert!(!is_uuid("0b8f7c2e-6a59-4c1e-9a37-2f1d7e3c9b1g"));
+    }
+}
