@@ -412,7 +412,7 @@ impl CompiledPolicy {
         let doc: PolicyDocument = serde_json::from_slice(bytes).map_err(|e| {
             invalid(
                 format!("line {}, column {}", e.line(), e.column()),
-                e.to_string(),
+                crate::error::serde_reason(&e),
             )
         })?;
         CompiledPolicy::compile(doc)

@@ -95,7 +95,7 @@ impl Snapshot {
         let doc: SnapshotDoc = serde_json::from_slice(bytes).map_err(|e| {
             invalid(
                 format!("line {}, column {}", e.line(), e.column()),
-                e.to_string(),
+                crate::error::serde_reason(&e),
             )
         })?;
         let mut snap = Snapshot::empty(policy.clone());

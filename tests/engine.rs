@@ -1,0 +1,386 @@
+//! Engine behaviours beyond the scenario tables: policy load errors that name their place,
+//! snapshot rules and atomic swaps, re-issuing, and properties over the example deployments.
+
+use proptest::prelude::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tollgate::scenario::Table;
+use tollgate::{Engine, ErrorCode, Request};
+
+fn example(name: &str, file: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .join(file);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn deployment(name: &str) -> (Engine, Table) {
+    let engine = Engine::from_policy_json(&example(name, "policy.json")).unwrap();
+    engine
+        .swap_snapshot_json(&example(name, "snapshot.json"))
+        .unwrap();
+    (
+        engine,
+        Table::from_json(&example(name, "scenarios.json")).unwrap(),
+    )
+}
+
+fn policy_error(policy: serde_json::Value) -> String {
+    match Engine::from_policy_json(policy.to_string().as_bytes()) {
+        Ok(_) => panic!("accepted: {policy}"),
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::InvalidPolicy);
+            e.to_string()
+        }
+    }
+}
+
+fn base() -> serde_json::Value {
+    serde_json::from_slice(&example("service-accounts", "policy.json")).unwrap()
+}
+
+#[test]
+fn policy_errors_name_the_exact_place() {
+    let mut p = base();
+    p["routes"][3]["requires"][0] = "billing:wirte".into();
+    assert_eq!(
+        policy_error(p),
+        r#"routes[3].requires[0]: unknown permission "billing:wirte""#
+    );
+
+    let mut p = base();
+    p["routes"][4]["requires"][0][1] = "nope".into();
+    assert_eq!(
+        policy_error(p),
+        r#"routes[4].requires[0][1]: unknown permission "nope""#
+    );
+
+    let mut p = base();
+    p["roles"][1]["inherits"] = serde_json::json!(["billing-admin"]);
+    assert_eq!(
+        policy_error(p),
+        "roles[0]: role hierarchy has a cycle: billing-admin -> billing-reader -> billing-admin"
+    );
+
+    let mut p = base();
+    p["roles"][0]["inherits"] = serde_json::json!(["billing-owner"]);
+    assert_eq!(
+        policy_error(p),
+        r#"roles[0]: inherits unknown role "billing-owner""#
+    );
+
+    let mut p = base();
+    p["roles"][0]["grants"][1] = "webhook:manage".into();
+    assert_eq!(
+        policy_error(p),
+        r#"roles[0].grants[1]: unknown permission "webhook:manage""#
+    );
+
+    let mut p = base();
+    let dup = p["routes"][0].clone();
+    p["routes"].as_array_mut().unwrap().push(dup);
+    assert_eq!(
+        policy_error(p),
+        "routes[6].path: duplicate route: GET /v1/orgs/{org_id}/invoices"
+    );
+
+    let mut p = base();
+    p["providers"][0]["credentials"][0] = "cookie".into();
+    assert_eq!(
+        policy_error(p),
+        r#"providers[0].credentials[0]: unknown credential "cookie""#
+    );
+
+    let mut p = base();
+    p["routes"][0]["path"] = "/v1/invoices".into();
+    assert_eq!(
+        policy_error(p),
+        "routes[0].path: tenant-scoped route lacks the {org_id} path parameter"
+    );
+
+    let mut p = base();
+    p["providers"][0]["algorithms"][0] = "none".into();
+    let msg = policy_error(p);
+    assert!(
+        msg.starts_with("line 1, column ")
+            && msg.ends_with(": unsecured token (alg none) rejected"),
+        "{msg}"
+    );
+
+    let mut p = base();
+    p["routes"][0]["requried"] = serde_json::json!([]);
+    let msg = policy_error(p);
+    assert!(
+        msg.starts_with("line 1, column ") && msg.contains("unknown field `requried`"),
+        "{msg}"
+    );
+
+    let mut p = base();
+    p["version"] = 2.into();
+    assert_eq!(
+        policy_error(p),
+        "version: unsupported version 2; expected 1"
+    );
+
+    let mut p = base();
+    p["routes"][5]["requires"] = serde_json::json!(["invoices:read"]);
+    assert_eq!(
+        policy_error(p),
+        "routes[5].public: a public route cannot also require permissions, a tenant or a caller kind"
+    );
+}
+
+#[test]
+fn snapshot_errors_name_the_place_and_keys_must_fit_the_provider() {
+    let (engine, _) = deployment("tenant-path");
+    let err = engine
+        .swap_snapshot_json(br#"{"keys": {"nobody": {"keys": []}}}"#)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidSnapshot);
+    assert_eq!(
+        err.to_string(),
+        "snapshot keys.nobody: no provider has this name"
+    );
+
+    // An Ed25519 key offered to an HS256-only provider.
+    let eddsa = tollgate::keygen::generate(tollgate::Algorithm::EdDSA)
+        .unwrap()
+        .public_jwk
+        .unwrap();
+    let doc = serde_json::json!({"keys": {"app": {"keys": [eddsa]}}}).to_string();
+    let err = engine.swap_snapshot_json(doc.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("keys.app"), "{err}");
+
+    let err = engine
+        .swap_snapshot_json(br#"{"users": {"u": {"roles": ["Root"]}}}"#)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"snapshot users.u.roles[0]: unknown role "Root""#
+    );
+
+    // A snapshot built for another engine cannot be swapped in.
+    let (other, _) = deployment("tenant-path");
+    let snap = other
+        .snapshot_from_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    assert_eq!(
+        engine.swap_snapshot(snap).unwrap_err().code(),
+        ErrorCode::InvalidSnapshot
+    );
+}
+
+fn alice_request(table: &Table) -> (String, Vec<(String, String)>) {
+    let case = table
+        .cases
+        .iter()
+        .find(|c| c.name == "Admin in A writes items in A")
+        .unwrap();
+    (case.request.path.clone(), table.headers(case))
+}
+
+#[test]
+fn a_valid_token_mints_a_new_one_for_the_same_subject() {
+    let (engine, table) = deployment("tenant-path");
+    let (path, headers) = alice_request(&table);
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let decision = engine.check(&Request::new("POST", &path, &pairs), table.now);
+    assert!(decision.is_allowed());
+
+    let later = table.now + 500;
+    let fresh = engine.reissue(&decision, later).unwrap();
+    let fresh_headers = [("token", fresh.as_str())];
+    // The old token is near its end (it expires at now+540); the new one lives 600 s from `later`.
+    let d = engine.check(&Request::new("POST", &path, &fresh_headers), later + 590);
+    assert!(d.is_allowed(), "{}", d.message);
+    let p = d.principal.unwrap();
+    assert_eq!(p.subject, "alice");
+    assert_eq!(p.expires_at, Some((later + 600) as f64));
+    assert_eq!(p.roles().collect::<Vec<_>>(), ["Admin", "Viewer"]);
+    let old = engine.check(&Request::new("POST", &path, &pairs), later + 590);
+    assert_eq!(old.code, ErrorCode::Expired);
+
+    // A refusal cannot be re-issued.
+    let denied = engine.check(&Request::new("POST", &path, &[]), table.now);
+    assert_eq!(
+        engine.reissue(&denied, later).unwrap_err().code(),
+        ErrorCode::SigningFailed
+    );
+}
+
+#[test]
+fn key_rotation_by_snapshot_swap_under_concurrent_checks() {
+    let (engine, table) = deployment("tenant-path");
+    let engine = Arc::new(engine);
+    let (path, headers) = alice_request(&table);
+    let with_key = example("tenant-path", "snapshot.json");
+    let without_key = br#"{"keys": {}}"#.to_vec();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (engine, path, headers, stop) =
+            (engine.clone(), path.clone(), headers.clone(), stop.clone());
+        workers.push(std::thread::spawn(move || {
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let (mut allowed, mut refused) = (0, 0);
+            while allowed + refused < 200 || !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let d = engine.check(&Request::new("POST", &path, &pairs), table.now);
+                // Each check sees one snapshot: the key is there (200) or not (unknown kid).
+                match d.code {
+                    ErrorCode::Allowed => allowed += 1,
+                    ErrorCode::UnknownKid => refused += 1,
+                    other => panic!("decision from neither snapshot: {other}"),
+                }
+            }
+            (allowed, refused)
+        }));
+    }
+    for i in 0..200 {
+        let doc = if i % 2 == 0 { &without_key } else { &with_key };
+        engine.swap_snapshot_json(doc).unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for w in workers {
+        let (a, r) = w.join().unwrap();
+        total += a + r;
+    }
+    assert!(total >= 800);
+    // After the last swap (with the key) the token passes at once.
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert!(engine
+        .check(&Request::new("POST", &path, &pairs), table.now)
+        .is_allowed());
+}
+
+#[test]
+fn unknown_routes_may_admit_any_authenticated_caller() {
+    let mut p: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    p["unknown_routes"] = "authenticated".into();
+    let engine = Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
+    engine
+        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    let table = Table::from_json(&example("tenant-path", "scenarios.json")).unwrap();
+    let token = &table.tokens["alice"];
+    let d = engine.check(
+        &Request::new("GET", "/anything/else", &[("token", token)]),
+        table.now,
+    );
+    assert!(d.is_allowed());
+    assert_eq!(d.route.as_deref(), Some("(unknown route)"));
+    let d = engine.check(&Request::new("GET", "/anything/else", &[]), table.now);
+    assert_eq!(d.code, ErrorCode::MissingCredentials);
+}
+
+fn all_cases() -> Vec<(&'static str, usize)> {
+    [
+        "project-oidc",
+        "workspace-api",
+        "service-accounts",
+        "tenant-path",
+    ]
+    .iter()
+    .flat_map(|d| {
+        let n = Table::from_json(&example(d, "scenarios.json"))
+            .unwrap()
+            .cases
+            .len();
+        (0..n).map(move |i| (*d, i))
+    })
+    .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Renaming headers to any letter case and reordering them never changes a decision.
+    #[test]
+    fn header_case_and_order_never_change_a_decision(
+        pick in proptest::sample::select(all_cases()),
+        flips in proptest::collection::vec(any::<bool>(), 64),
+        rotate in 0usize..8,
+    ) {
+        let (name, i) = pick;
+        let (engine, table) = deployment(name);
+        let case = &table.cases[i];
+        let headers = table.headers(case);
+        let original = table.decide(&engine, case);
+        let mut changed: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| {
+                let name: String = n.chars().enumerate().map(|(j, c)| if flips[j % flips.len()] { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect();
+                (name, v.clone())
+            })
+            .collect();
+        if !changed.is_empty() {
+            let k = rotate % changed.len();
+            changed.rotate_left(k);
+        }
+        let pairs: Vec<(&str, &str)> = changed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let again = engine.check(&Request::new(&case.request.method, &case.request.path, &pairs), table.now);
+        prop_assert_eq!(again.status, original.status);
+        prop_assert_eq!(again.code, original.code);
+        prop_assert_eq!(again.principal.as_ref().map(|p| p.roles().map(str::to_owned).collect::<Vec<_>>()),
+                        original.principal.as_ref().map(|p| p.roles().map(str::to_owned).collect::<Vec<_>>()));
+    }
+
+    /// A decision never says 200 without a principal unless the route is public, and never
+    /// carries a principal whose permissions miss what the route requires.
+    #[test]
+    fn no_200_without_a_principal_off_public_routes(pick in proptest::sample::select(all_cases()), drop_header in any::<prop::sample::Index>()) {
+        let (name, i) = pick;
+        let (engine, table) = deployment(name);
+        let case = &table.cases[i];
+        let mut headers = table.headers(case);
+        if !headers.is_empty() {
+            headers.remove(drop_header.index(headers.len()));
+        }
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let d = engine.check(&Request::new(&case.request.method, &case.request.path, &pairs), table.now);
+        let public = engine.policy().router.at(&case.request.method, case.request.path.split('?').next().unwrap()).is_some_and(|m| m.route.public);
+        if d.is_allowed() && !public {
+            prop_assert!(d.principal.is_some());
+        }
+        if !d.is_allowed() {
+            prop_assert!(d.forward_headers.is_empty());
+        }
+    }
+
+    /// Adding a role to a user never removes a permission (nor turns an allow into a deny).
+    #[test]
+    fn adding_a_role_never_removes_a_permission(extra in proptest::sample::select(vec!["owner", "admin", "member", "viewer", "platform-admin"])) {
+        let (engine, table) = deployment("project-oidc");
+        let base: serde_json::Value = serde_json::from_slice(&example("project-oidc", "snapshot.json")).unwrap();
+        let tenant = "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+        for case in table.cases.iter().filter(|c| c.name.starts_with("PAT")) {
+            engine.swap_snapshot_json(base.to_string().as_bytes()).unwrap();
+            let before = table.decide(&engine, case);
+            let mut more = base.clone();
+            for user in ["u-alice", "u-carol"] {
+                more["users"][user]["tenants"][tenant].as_array_mut().unwrap().push(extra.into());
+            }
+            engine.swap_snapshot_json(more.to_string().as_bytes()).unwrap();
+            let after = table.decide(&engine, case);
+            if let (Some(b), Some(a)) = (&before.principal, &after.principal) {
+                for perm in b.permissions() {
+                    prop_assert!(a.has_permission(perm), "{} lost {perm} after gaining {extra}", case.name);
+                }
+            }
+            if before.is_allowed() {
+                prop_assert!(after.is_allowed(), "{} denied after gaining {extra}", case.name);
+            }
+        }
+    }
+}
