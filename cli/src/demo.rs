@@ -1,292 +1,276 @@
-//! `tollgate demo`: a self-contained walkthrough. It mints sample tokens with built-in keys, verifies
-//! them, shows the attacks and mistakes the core rejects, and checks every outcome.
+//! `tollgate demo`: the example deployments end to end. Each deployment's policy, key snapshot and
+//! scenario table are built into the binary; every request of every table is replayed through an
+//! [`Engine`] at the table's time, and every decision is compared with the table's expectation.
 
 use crate::output::{self, Failure};
 use clap::Args;
-use serde_json::{json, Value};
-use std::sync::Arc;
-use tollgate::{Algorithm, Key, KeySet, SigningKey, TokenBuffer, Validation, Verifier};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use tollgate::scenario::{Case, Table};
+use tollgate::Engine;
 
-/// Arguments of `tollgate demo` (none yet).
+/// Arguments of `tollgate demo` (none).
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Uses a fixed HS256 secret and freshly generated ES256 and EdDSA keys, and checks tokens at the fixed
-time 1700000000, so only the generated kids change from run to run. Exits 1 if any case does not
-behave as expected.
+Replays the example deployments (examples/<name>/: policy.json, snapshot.json, scenarios.json) on
+their built-in sample keys, each at its scenario table's fixed time, and prints one line per
+request: deployment, request and credential, status, reason. Exits 1 if any decision does not
+match the table.
 
 Examples:
   tollgate demo")]
 pub struct DemoArgs {}
 
-/// The fixed time every case is checked at.
-const NOW: u64 = 1_700_000_000;
-/// The issuer the demo verifiers accept.
-const ISSUER: &str = "https://idp.example";
-/// The audience the demo verifiers accept.
-const AUDIENCE: &str = "api";
-/// The built-in HS256 secret (32 bytes: exactly the minimum for HS256). A demo value, public.
-const HS256_SECRET: &[u8; 32] = b"tollgate-demo-secret-32-bytes!!!";
-/// The `kid` of the built-in HS256 secret.
-const HS256_KID: &str = "demo-hs256";
-
-/// One demo case: a token, the verifier it meets, and what must happen.
-struct Case<'v> {
-    name: &'static str,
-    verifier: &'v Verifier,
-    token: String,
-    /// `None`: must be accepted; `Some(code)`: must be rejected with this error code name.
-    expect: Option<&'static str>,
+/// One built-in deployment: `(name, policy.json, snapshot.json, scenarios.json)`, all from
+/// `examples/<name>/`.
+macro_rules! deployment {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../examples/", $name, "/policy.json")),
+            include_str!(concat!("../../examples/", $name, "/snapshot.json")),
+            include_str!(concat!("../../examples/", $name, "/scenarios.json")),
+        )
+    };
 }
 
-fn config(err: tollgate::Error) -> Failure {
-    Failure::Config(err)
+/// The deployments the demo replays, in order: name, policy, snapshot, scenario table.
+const DEPLOYMENTS: &[(&str, &str, &str, &str)] = &[
+    deployment!("project-oidc"),
+    deployment!("workspace-api"),
+    deployment!("service-accounts"),
+    deployment!("tenant-path"),
+];
+
+/// The longest request text shown before it is cut with `…`.
+const MAX_REQUEST_CHARS: usize = 120;
+/// The longest literal header value shown before it is cut with `…`.
+const MAX_LITERAL_CHARS: usize = 10;
+
+/// One replayed request, ready to print.
+struct Row {
+    deployment: &'static str,
+    request: String,
+    status: u16,
+    reason: &'static str,
+    mismatch: Option<String>,
 }
 
-/// The standard claims of a valid token for `sub`, with `changes` applied (`null` removes).
-fn claims(sub: &str, changes: Value) -> Vec<u8> {
-    let mut claims = json!({
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": sub,
-        "iat": NOW - 60,
-        "exp": NOW + 300,
-    });
-    if let (Some(map), Value::Object(changes)) = (claims.as_object_mut(), changes) {
-        for (name, value) in changes {
-            if value.is_null() {
-                map.remove(&name);
-            } else {
-                map.insert(name, value);
-            }
-        }
-    }
-    claims.to_string().into_bytes()
-}
-
-/// The three segments of a compact token.
-fn segments(token: &str) -> Result<(&str, &str, &str), Failure> {
-    let mut parts = token.split('.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => Ok((h, p, s)),
-        _ => Err(Failure::Other(
-            "a minted token is not three segments".to_owned(),
-        )),
-    }
-}
-
-/// A generated asymmetric key: its signer and its public JWK.
-fn generated(alg: Algorithm) -> Result<(SigningKey, Value, String), Failure> {
-    let key = tollgate::keygen::generate(alg).map_err(config)?;
-    let signer =
-        SigningKey::from_pem_or_der(alg, key.private.as_bytes(), Some(&key.kid)).map_err(config)?;
-    let public = key
-        .public_jwk
-        .ok_or_else(|| Failure::Other(format!("no public JWK for {alg}")))?;
-    Ok((signer, public, key.kid))
+/// A built-in deployment that cannot even be loaded: a bug in the demo data (exit 1).
+fn broken(name: &str, file: &str, message: impl core::fmt::Display) -> Failure {
+    Failure::Unexpected(format!("deployment {name}: {file}: {message}"))
 }
 
 /// Runs `tollgate demo`.
 pub fn run(_args: DemoArgs) -> Result<(), Failure> {
-    // Keys: one HMAC set and one public set (the core refuses sets that mix the two).
-    let hs = SigningKey::hmac(Algorithm::HS256, HS256_SECRET, Some(HS256_KID)).map_err(config)?;
-    let hs_keys = KeySet::from_keys(vec![Key::hmac(
-        Algorithm::HS256,
-        HS256_SECRET,
-        Some(HS256_KID),
-    )
-    .map_err(config)?])
-    .map_err(config)?;
-    let (es, es_public, es_kid) = generated(Algorithm::ES256)?;
-    let (ed, ed_public, ed_kid) = generated(Algorithm::EdDSA)?;
-    let jwks = json!({ "keys": [es_public.clone(), ed_public] }).to_string();
-    let public_keys = KeySet::from_jwks(jwks.as_bytes()).map_err(config)?;
-
-    let validation = Validation::default()
-        .with_issuer(ISSUER)
-        .with_audience(AUDIENCE);
-    let hs_verifier = Verifier::new(Arc::new(hs_keys), validation.clone()).map_err(config)?;
-    let public_verifier = Verifier::new(Arc::new(public_keys), validation).map_err(config)?;
-
-    let mint = |key: &SigningKey, claims: &[u8]| tollgate::mint(key, claims, None).map_err(config);
-    let valid_hs = mint(&hs, &claims("alice", json!({})))?;
-    let (hs_header, hs_payload, hs_signature) = segments(&valid_hs)?;
-
-    // Tampered: change the first payload character (still canonical base64url, other bytes).
-    let tampered = {
-        let swapped = if hs_payload.starts_with('A') {
-            "B"
-        } else {
-            "A"
-        };
-        let rest = hs_payload.get(1..).unwrap_or_default();
-        format!("{hs_header}.{swapped}{rest}.{hs_signature}")
-    };
-    // Algorithm confusion: an HS256 token whose "secret" is the ES256 public key, which an
-    // attacker knows, sent with the ES256 key's kid. The kid's key is bound to ES256.
-    let confusion = {
-        let public_bytes = es_public.to_string();
-        let forged = SigningKey::hmac(Algorithm::HS256, public_bytes.as_bytes(), Some(&es_kid))
-            .map_err(config)?;
-        mint(&forged, &claims("mallory", json!({})))?
-    };
-    // Two `alg` members: parsers that keep the first or the last would disagree. The core has no
-    // API to sign an arbitrary header, so the signature is the valid token's; the strict JSON
-    // reader rejects the header before any signature is looked at.
-    let duplicate = format!(
-        "{}.{hs_payload}.{hs_signature}",
-        tollgate::base64url::encode(br#"{"alg":"HS256","alg":"none"}"#)
-    );
-    let unknown_kid = {
-        let retired = SigningKey::hmac(Algorithm::HS256, HS256_SECRET, Some("retired-2023"))
-            .map_err(config)?;
-        mint(&retired, &claims("alice", json!({})))?
-    };
-    let oversized = mint(&hs, &claims("alice", json!({ "pad": "x".repeat(9000) })))?;
-
-    let cases = vec![
-        Case {
-            name: "HS256 valid token",
-            verifier: &hs_verifier,
-            token: valid_hs.clone(),
-            expect: None,
-        },
-        Case {
-            name: "ES256 valid token",
-            verifier: &public_verifier,
-            token: mint(&es, &claims("bob", json!({})))?,
-            expect: None,
-        },
-        Case {
-            name: "EdDSA valid token",
-            verifier: &public_verifier,
-            token: mint(&ed, &claims("carol", json!({})))?,
-            expect: None,
-        },
-        Case {
-            name: "expired token",
-            verifier: &hs_verifier,
-            token: mint(
-                &hs,
-                &claims("alice", json!({ "iat": NOW - 3600, "exp": NOW - 120 })),
-            )?,
-            expect: Some("expired"),
-        },
-        Case {
-            name: "not yet valid token",
-            verifier: &hs_verifier,
-            token: mint(&hs, &claims("alice", json!({ "nbf": NOW + 3600 })))?,
-            expect: Some("not_yet_valid"),
-        },
-        Case {
-            name: "wrong issuer",
-            verifier: &hs_verifier,
-            token: mint(
-                &hs,
-                &claims("alice", json!({ "iss": "https://evil.example" })),
-            )?,
-            expect: Some("invalid_issuer"),
-        },
-        Case {
-            name: "wrong audience",
-            verifier: &hs_verifier,
-            token: mint(&hs, &claims("alice", json!({ "aud": "billing" })))?,
-            expect: Some("invalid_audience"),
-        },
-        Case {
-            name: "tampered payload",
-            verifier: &hs_verifier,
-            token: tampered,
-            expect: Some("invalid_signature"),
-        },
-        Case {
-            name: "alg none",
-            verifier: &hs_verifier,
-            token: format!("eyJhbGciOiJub25lIn0.{hs_payload}."),
-            expect: Some("alg_none"),
-        },
-        Case {
-            name: "alg confusion (HS256 with ES256 key)",
-            verifier: &public_verifier,
-            token: confusion,
-            expect: Some("algorithm_mismatch"),
-        },
-        Case {
-            name: "unknown kid",
-            verifier: &hs_verifier,
-            token: unknown_kid,
-            expect: Some("unknown_kid"),
-        },
-        Case {
-            name: "oversized token",
-            verifier: &hs_verifier,
-            token: oversized,
-            expect: Some("token_too_large"),
-        },
-        Case {
-            name: "duplicate header member",
-            verifier: &hs_verifier,
-            token: duplicate,
-            expect: Some("invalid_json"),
-        },
-    ];
-
-    let mut text = format!(
-        "Tollgate demo: tokens checked at now={NOW}, issuer {ISSUER}, audience {AUDIENCE}\n\
-         keys: HS256 secret (kid {HS256_KID}), ES256 (kid {es_kid}), EdDSA (kid {ed_kid})\n\n"
-    );
-    let width = cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    text.push_str(&format!("{:width$}  {:8}  result\n", "case", "expected"));
-    let mut unexpected = 0usize;
-    for case in &cases {
-        let (ok, result) = outcome(case);
-        let expected = if case.expect.is_some() {
-            "reject"
-        } else {
-            "accept"
-        };
-        let mut line = format!("{:width$}  {expected:8}  {result}", case.name);
-        if !ok {
-            unexpected += 1;
-            line.push_str(&format!(
-                "  <-- UNEXPECTED: wanted {}",
-                case.expect.unwrap_or("ok")
+    let mut rows = Vec::new();
+    for &(name, policy, snapshot, scenarios) in DEPLOYMENTS {
+        let engine = Engine::from_policy_json(policy.as_bytes())
+            .map_err(|e| broken(name, "policy.json", output::error_line(&e)))?;
+        engine
+            .swap_snapshot_json(snapshot.as_bytes())
+            .map_err(|e| broken(name, "snapshot.json", output::error_line(&e)))?;
+        let table = Table::from_json(scenarios.as_bytes())
+            .map_err(|e| broken(name, "scenarios.json", e))?;
+        if table.deployment != name {
+            return Err(broken(
+                name,
+                "scenarios.json",
+                format!("the table is for deployment {:?}", table.deployment),
             ));
         }
-        text.push_str(line.trim_end());
-        text.push('\n');
+        for case in &table.cases {
+            let decision = table.decide(&engine, case);
+            rows.push(Row {
+                deployment: name,
+                request: request_text(case),
+                status: decision.status,
+                reason: decision.code.name(),
+                mismatch: case.expect.check(&decision).err(),
+            });
+        }
     }
-    text.push('\n');
-    if unexpected == 0 {
-        text.push_str(&format!("{} cases, all as expected\n", cases.len()));
-        output::print(&text)
+    let (text, mismatches) = render(&rows);
+    output::print(&text)?;
+    if mismatches == 0 {
+        Ok(())
     } else {
-        text.push_str(&format!(
-            "{} cases, {unexpected} not as expected\n",
-            cases.len()
-        ));
-        output::print(&text)?;
         Err(Failure::Unexpected(format!(
-            "{unexpected} of {} demo cases did not behave as expected",
-            cases.len()
+            "{mismatches} of {} demo requests did not get the expected decision",
+            rows.len()
         )))
     }
 }
 
-/// Verifies a case: whether it came out as expected, and the result text.
-fn outcome(case: &Case<'_>) -> (bool, String) {
-    let mut buf = TokenBuffer::new();
-    match case.verifier.verify(case.token.as_bytes(), NOW, &mut buf) {
-        Ok(verified) => {
-            let sub = verified
-                .claims()
-                .subject()
-                .map(|s| s.to_cow().into_owned())
-                .unwrap_or_else(|| "-".to_owned());
-            (case.expect.is_none(), format!("ok (sub={sub})"))
+/// The table of rows and the summary line; also the number of mismatches.
+fn render(rows: &[Row]) -> (String, usize) {
+    let headings = ("deployment", "request", "status", "reason");
+    let dw = rows
+        .iter()
+        .map(|r| r.deployment.chars().count())
+        .chain([headings.0.len()])
+        .max()
+        .unwrap_or(0);
+    let rw = rows
+        .iter()
+        .map(|r| r.request.chars().count())
+        .chain([headings.1.len()])
+        .max()
+        .unwrap_or(0);
+    let sw = headings.2.len();
+    let mut text = String::new();
+    let mut line = |dep: &str, req: &str, status: &str, rest: &str| {
+        let l = format!("{dep:dw$}  {req:rw$}  {status:sw$}  {rest}");
+        text.push_str(l.trim_end());
+        text.push('\n');
+    };
+    line(headings.0, headings.1, headings.2, headings.3);
+    let mut counts: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut mismatches = 0usize;
+    for row in rows {
+        *counts.entry(row.status).or_default() += 1;
+        let rest = match &row.mismatch {
+            Some(diff) => {
+                mismatches += 1;
+                format!("{}  MISMATCH: {diff}", row.reason)
+            }
+            None => row.reason.to_owned(),
+        };
+        line(row.deployment, &row.request, &row.status.to_string(), &rest);
+    }
+    let deployments = DEPLOYMENTS.len();
+    let plural = if deployments == 1 { "" } else { "s" };
+    let outcome = if mismatches == 0 {
+        "all as expected".to_owned()
+    } else {
+        format!("{mismatches} not as expected")
+    };
+    let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    let _ = writeln!(
+        text,
+        "\n{} requests across {deployments} deployment{plural}, {outcome}  ({})",
+        rows.len(),
+        counts.join("  ")
+    );
+    (text, mismatches)
+}
+
+/// `METHOD /path [header: note, …]`: the request with a short note of each header, which names
+/// the `{{token}}` references instead of showing tokens. Cut to [`MAX_REQUEST_CHARS`].
+fn request_text(case: &Case) -> String {
+    let r = &case.request;
+    let notes: Vec<String> = r
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{}: {}", printable(name), header_note(value)))
+        .collect();
+    let mut text = format!("{} {}", printable(&r.method), printable(&r.path));
+    if !notes.is_empty() {
+        let _ = write!(text, " [{}]", notes.join(", "));
+    }
+    cut(&text, MAX_REQUEST_CHARS)
+}
+
+/// A header value with each `{{name}}` shown as `name`. A value without references is a literal
+/// written in the table (a malformed credential, a tenant id, a correlation id): shown cut to
+/// [`MAX_LITERAL_CHARS`], so no literal token is printed whole.
+fn header_note(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut referenced = false;
+    while let Some(start) = rest.find("{{") {
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let Some(len) = after.find("}}") else { break };
+        out.push_str(rest.get(..start).unwrap_or_default());
+        out.push_str(after.get(..len).unwrap_or_default());
+        rest = after.get(len + 2..).unwrap_or_default();
+        referenced = true;
+    }
+    out.push_str(rest);
+    let out = printable(&out);
+    if referenced {
+        return out;
+    }
+    // Keep an authorization scheme (`Bearer`, `Basic`) whole; cut what follows it.
+    match out.split_once(' ') {
+        Some((scheme, rest))
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            format!("{scheme} {}", cut(rest, MAX_LITERAL_CHARS))
         }
-        Err(err) => {
-            let code = err.code().name();
-            (case.expect == Some(code), code.to_owned())
+        _ => cut(&out, MAX_LITERAL_CHARS),
+    }
+}
+
+/// `s` with control characters escaped, so a table's hostile bytes cannot drive the terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `s` cut to at most `max` characters, ending in `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_notes_name_tokens_and_cut_literals() {
+        assert_eq!(header_note("{{alice}}"), "alice");
+        assert_eq!(header_note("Bearer {{alice}}"), "Bearer alice");
+        assert_eq!(header_note("a={{x}}; b={{y}}"), "a=x; b=y");
+        assert_eq!(header_note("{{unclosed"), "{{unclosed");
+        assert_eq!(header_note("short"), "short");
+        assert_eq!(
+            header_note("eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0."),
+            "eyJhbGciO…"
+        );
+        assert_eq!(header_note("Bearer not-a-token"), "Bearer not-a-tok…");
+        assert_eq!(header_note("Basic dXNlcjpwYXNz"), "Basic dXNlcjpwY…");
+        assert_eq!(header_note("6f1c2a7e-3b4d-4e5f"), "6f1c2a7e-…");
+        assert_eq!(header_note("a\u{7}b"), "a\\u{7}b");
+    }
+
+    #[test]
+    fn every_deployment_replays_as_expected() {
+        assert!(!DEPLOYMENTS.is_empty());
+        let mut rows = 0;
+        for &(name, policy, snapshot, scenarios) in DEPLOYMENTS {
+            let engine = Engine::from_policy_json(policy.as_bytes()).unwrap();
+            engine.swap_snapshot_json(snapshot.as_bytes()).unwrap();
+            let table = Table::from_json(scenarios.as_bytes()).unwrap();
+            assert_eq!(table.deployment, name);
+            for case in &table.cases {
+                let decision = table.decide(&engine, case);
+                assert_eq!(
+                    case.expect.check(&decision),
+                    Ok(()),
+                    "{name}: {}",
+                    case.name
+                );
+                let text = request_text(case);
+                for token in table.tokens.values() {
+                    assert!(!text.contains(token.as_str()), "{text}");
+                }
+                rows += 1;
+            }
         }
+        assert!(rows > 0);
     }
 }

@@ -1,11 +1,14 @@
-//! `tollgate`: verify, decode and mint JWTs and generate keys from the command line.
+//! `tollgate`: verify, decode and mint JWTs, generate keys, and ask the policy engine about
+//! requests from the command line.
 //!
 //! The command-line tool is a host for the `tollgate` core: it reads files, standard input and the
 //! system clock, and hands bytes and times to the core, which does no IO.
 //!
-//! Exit codes: 0 success; 1 the token was rejected (or a demo case misbehaved); 2 usage or
-//! configuration error (bad options, unreadable or invalid key files, bad claims).
+//! Exit codes: 0 success (for `check`: a decision was made, whatever its status); 1 the token was
+//! rejected (or a demo request did not get its expected decision); 2 usage or configuration error
+//! (bad options, unreadable or invalid key, policy or snapshot files, bad claims).
 
+mod check;
 mod decode;
 mod demo;
 mod io;
@@ -23,11 +26,14 @@ use std::process::ExitCode;
 #[command(
     name = "tollgate",
     version,
-    about = "Verify, decode and mint JWTs with keys bound to one algorithm",
-    after_help = "Exit codes: 0 success, 1 token rejected, 2 usage or configuration error.\n\n\
+    about = "Verify, decode and mint JWTs with keys bound to one algorithm, and decide requests \
+against a policy",
+    after_help = "Exit codes: 0 success (check: a decision was made), 1 token rejected or demo \
+mismatch, 2 usage or configuration error.\n\n\
 Examples:\n  tollgate keygen --alg ES256 --out issuer\n  \
 tollgate mint --alg ES256 --key issuer.key --claim sub=alice --ttl 300 > token.jwt\n  \
 tollgate verify --keys issuer.pub.jwk - < token.jwt\n  \
+tollgate check --policy policy.json --keys snapshot.json --path /api/items -H \"token: $TOKEN\"\n  \
 tollgate demo"
 )]
 struct Cli {
@@ -46,7 +52,9 @@ enum Command {
     Mint(mint::MintArgs),
     /// Generate a signing key and its public JWK.
     Keygen(keygen::KeygenArgs),
-    /// Run a self-contained walkthrough: sample keys, valid tokens and attacks.
+    /// Decide one request against a policy and key snapshot; print the decision as JSON.
+    Check(check::CheckArgs),
+    /// Replay the example deployments' requests on built-in sample keys.
     Demo(demo::DemoArgs),
 }
 
@@ -57,6 +65,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(args),
         Command::Mint(args) => mint::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Check(args) => check::run(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {
