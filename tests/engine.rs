@@ -303,7 +303,7 @@ fn all_cases() -> Vec<(&'static str, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(64) })]
 
     /// Renaming headers to any letter case and reordering them never changes a decision.
     #[test]
