@@ -2,7 +2,7 @@
 //!
 //! The tables hold literal tokens, so every binding can replay the same bytes. This test
 //! regenerates them from `signing.json` (test-only keys) and `tokens.json` (claims, with `$now±N`
-//! times), and fails if the committed `snapshot.json` keys or `scenarios.json` tokens differ (all
+//! times; opaque keys as `{"literal": …}`), and fails if the committed `snapshot.json` keys or `scenarios.json` tokens differ (all
 //! the algorithms used are deterministic). Regenerate with
 //! `TOLLGATE_BLESS=1 cargo test -p tollgate-tests --test scenarios`.
 //! Then it replays every case through `Engine::check` and compares the decision.
@@ -104,6 +104,11 @@ fn tokens(d: &Path, signers: &BTreeMap<String, Signer>, now: u64) -> BTreeMap<St
     let spec = json(&d.join("tokens.json"));
     let mut out = BTreeMap::new();
     for (name, t) in spec.as_object().unwrap() {
+        // Opaque credentials (API keys, personal access tokens) are written as they are.
+        if let Some(literal) = t.get("literal").and_then(|l| l.as_str()) {
+            out.insert(name.clone(), literal.to_owned());
+            continue;
+        }
         let signer = &signers[t["provider"].as_str().unwrap()];
         let mut key_kid = signer.key.kid().map(str::to_owned);
         if let Some(kid) = t.get("kid") {

@@ -8,6 +8,7 @@
 //! rejected (or a demo request did not get its expected decision); 2 usage or configuration error
 //! (bad options, unreadable or invalid key, policy or snapshot files, bad claims).
 
+mod apikey;
 mod check;
 mod decode;
 mod demo;
@@ -17,6 +18,7 @@ mod keys;
 mod mint;
 mod output;
 mod verify;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -56,6 +58,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Replay the example deployments' requests on built-in sample keys.
     Demo(demo::DemoArgs),
+    /// Sign and verify Standard Webhooks deliveries (v1 HMAC, v1a Ed25519).
+    Webhook(webhook::WebhookArgs),
+    /// Make API keys and personal access tokens, check their form, hash them.
+    Apikey(apikey::ApikeyArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +73,8 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Check(args) => check::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Webhook(args) => webhook::run(args),
+        Command::Apikey(args) => apikey::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -208,15 +208,16 @@ fn keygen_mint_verify_round_trip() {
         assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
         assert_eq!(jwks["keys"][0]["alg"], alg);
 
-        // Asymmetric keys are PEM without a kid: name it so the token carries it.
+        // Asymmetric keys are PEM without a kid: name it so the token carries it. `--kid=` form:
+        // a thumbprint may start with '-', which clap would otherwise take for a flag.
+        let kid_arg = format!("--kid={kid}");
         let out = run(&[
             "mint",
             "--alg",
             alg,
             "--key",
             &private,
-            "--kid",
-            &kid,
+            &kid_arg,
             "--claim",
             "sub=alice",
             "--ttl",
@@ -941,4 +942,446 @@ fn every_subcommand_help_has_examples() {
     assert_ok(&out);
     assert!(stdout(&out).contains("Exit codes"));
     assert_ok(&run(&["--version"]));
+}
+
+// ---- tollgate webhook ----------------------------------------------------------------------
+
+const WH_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WH_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const WH_TS: &str = "1614265330";
+const WH_BODY: &str = r#"{"test": 2432232314}"#;
+const WH_SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+/// The three header values printed by `webhook sign`.
+fn signed_headers(out: &Output) -> (String, String, String) {
+    assert_ok(out);
+    let text = stdout(out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let value = |line: &str, name: &str| {
+        line.strip_prefix(&format!("{name}: "))
+            .unwrap_or_else(|| panic!("{line:?} is not {name}"))
+            .to_owned()
+    };
+    (
+        value(lines[0], "webhook-id"),
+        value(lines[1], "webhook-timestamp"),
+        value(lines[2], "webhook-signature"),
+    )
+}
+
+#[test]
+fn webhook_official_known_answer_verifies() {
+    let dir = TempDir::new("wh-kat");
+    let body = dir.write("body.json", WH_BODY);
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--secret",
+        WH_SECRET,
+        "--id",
+        WH_ID,
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        "--now",
+        WH_TS,
+        &body,
+    ]);
+    assert_ok(&out);
+    // Signing the same inputs reproduces the known answer, from a file or standard input.
+    let out = run(&[
+        "webhook",
+        "sign",
+        "--secret",
+        WH_SECRET,
+        "--id",
+        WH_ID,
+        "--timestamp",
+        WH_TS,
+        &body,
+    ]);
+    assert_eq!(
+        signed_headers(&out),
+        (WH_ID.into(), WH_TS.into(), WH_SIG.into())
+    );
+    let out = run_stdin(
+        &[
+            "webhook",
+            "sign",
+            "--secret",
+            WH_SECRET,
+            "--id",
+            WH_ID,
+            "--timestamp",
+            WH_TS,
+            "-",
+        ],
+        WH_BODY.as_bytes(),
+    );
+    assert_eq!(signed_headers(&out).2, WH_SIG);
+    // The body is byte-exact: a trailing newline changes it.
+    let out = run_stdin(
+        &[
+            "webhook",
+            "verify",
+            "--secret",
+            WH_SECRET,
+            "--id",
+            WH_ID,
+            "--timestamp",
+            WH_TS,
+            "--signature",
+            WH_SIG,
+            "--now",
+            WH_TS,
+            "-",
+        ],
+        format!("{WH_BODY}\n").as_bytes(),
+    );
+    assert_fails(&out, 1, "error[webhook_signature_invalid]: ");
+}
+
+#[test]
+fn webhook_sign_then_verify_round_trips() {
+    let dir = TempDir::new("wh-round");
+    let body = dir.write("body.bin", b"\x00\x01 any bytes\n");
+    // v1 with a generated secret, then v1a with a generated pair; the timestamp from the clock.
+    let out = run(&["webhook", "keygen"]);
+    assert_ok(&out);
+    let secret = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("whsec_"))
+        .unwrap()
+        .to_owned();
+    let out = run(&["webhook", "keygen", "--scheme", "v1a"]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    let sk = text
+        .lines()
+        .find(|l| l.starts_with("whsk_"))
+        .unwrap()
+        .to_owned();
+    let pk = text
+        .lines()
+        .find(|l| l.starts_with("whpk_"))
+        .unwrap()
+        .to_owned();
+    for (sign_key, verify_key) in [(&secret, &secret), (&sk, &pk)] {
+        let (id, ts, sig) = signed_headers(&run(&[
+            "webhook", "sign", "--secret", sign_key, "--id", "evt_1", &body,
+        ]));
+        let out = run(&[
+            "webhook",
+            "verify",
+            "--secret",
+            verify_key,
+            "--id",
+            &id,
+            "--timestamp",
+            &ts,
+            "--signature",
+            &sig,
+            &body,
+        ]);
+        assert_ok(&out);
+        assert_eq!(stdout(&out), "valid\n");
+    }
+    // Rotation: two --secret, the signature made with the second.
+    let (id, ts, sig) = signed_headers(&run(&[
+        "webhook", "sign", "--secret", &sk, "--id", "evt_2", &body,
+    ]));
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--secret",
+        &secret,
+        "--secret",
+        &pk,
+        "--id",
+        &id,
+        "--timestamp",
+        &ts,
+        "--signature",
+        &sig,
+        &body,
+    ]);
+    assert_ok(&out);
+}
+
+#[test]
+fn webhook_verify_rejections_exit_1() {
+    let dir = TempDir::new("wh-reject");
+    let body = dir.write("body.json", WH_BODY);
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["webhook", "verify", "--secret", WH_SECRET, "--id", WH_ID];
+        args.extend_from_slice(extra);
+        args.push(&body);
+        run(&args)
+    };
+    // Stale: now = ts + 301 with the default tolerance.
+    let out = verify(&[
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        "--now",
+        "1614265631",
+    ]);
+    assert_fails(&out, 1, "error[webhook_timestamp_out_of_tolerance]: ");
+    assert!(out.stdout.is_empty());
+    // ...accepted with a wider tolerance.
+    let out = verify(&[
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        "--now",
+        "1614265631",
+        "--tolerance",
+        "301",
+    ]);
+    assert_ok(&out);
+    // Tampered signature, malformed timestamp and id.
+    let bad_sig = WH_SIG.replace("1OE=", "1OA=");
+    let out = verify(&[
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        &bad_sig,
+        "--now",
+        WH_TS,
+    ]);
+    assert_fails(&out, 1, "error[webhook_signature_invalid]: ");
+    let out = verify(&[
+        "--timestamp",
+        "1614265330.0",
+        "--signature",
+        WH_SIG,
+        "--now",
+        WH_TS,
+    ]);
+    assert_fails(&out, 1, "error[webhook_malformed]: ");
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--secret",
+        WH_SECRET,
+        "--id",
+        "a.b",
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        "--now",
+        WH_TS,
+        &body,
+    ]);
+    assert_fails(&out, 1, "error[webhook_malformed]: ");
+}
+
+#[test]
+fn webhook_usage_errors_exit_2() {
+    let dir = TempDir::new("wh-usage");
+    let body = dir.write("body.json", WH_BODY);
+    let verify_with = |secret: &str| {
+        run(&[
+            "webhook",
+            "verify",
+            "--secret",
+            secret,
+            "--id",
+            WH_ID,
+            "--timestamp",
+            WH_TS,
+            "--signature",
+            WH_SIG,
+            "--now",
+            WH_TS,
+            &body,
+        ])
+    };
+    // Too short (16 bytes), non-canonical, a private key, no prefix.
+    for secret in [
+        "whsec_AQEBAQEBAQEBAQEBAQEBAQ==",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
+        "whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ] {
+        let out = verify_with(secret);
+        assert_fails(&out, 2, "error[invalid_webhook_secret]: ");
+        assert!(!stderr(&out).contains("MfKQ9r8G"), "{}", stderr(&out));
+    }
+    let out = run(&[
+        "webhook", "sign", "--secret", "whsec_", "--id", WH_ID, &body,
+    ]);
+    assert_fails(&out, 2, "error[invalid_webhook_secret]: ");
+    let out = run(&[
+        "webhook", "sign", "--secret", WH_SECRET, "--id", "a.b", &body,
+    ]);
+    assert_fails(&out, 2, "error[signing_failed]: ");
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--secret",
+        WH_SECRET,
+        "--id",
+        WH_ID,
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        "--tolerance",
+        "86401",
+        &body,
+    ]);
+    assert_fails(&out, 2, "error[invalid_options]: ");
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--secret",
+        WH_SECRET,
+        "--id",
+        WH_ID,
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        &dir.path("missing.json").to_string_lossy(),
+    ]);
+    assert_fails(&out, 2, "error: cannot read the body file");
+    // clap: --secret is required.
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--id",
+        WH_ID,
+        "--timestamp",
+        WH_TS,
+        "--signature",
+        WH_SIG,
+        &body,
+    ]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn webhook_help_has_examples() {
+    for cmd in [
+        &["webhook"][..],
+        &["webhook", "sign"],
+        &["webhook", "verify"],
+        &["webhook", "keygen"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = run(&args);
+        assert_ok(&out);
+        let help = stdout(&out);
+        assert!(help.contains("Examples:"), "{cmd:?}: {help}");
+        assert!(
+            help.contains(&format!("tollgate {} ", cmd.join(" "))),
+            "{cmd:?}: {help}"
+        );
+    }
+}
+
+// ---- tollgate apikey -----------------------------------------------------------------------
+
+/// A key built by hand, its checksum computed by Python's zlib.crc32 (see tests/apikeys.rs).
+const KNOWN_KEY: &str = "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz";
+
+#[test]
+fn apikey_new_prints_a_key_that_checks_and_hashes_to_its_record() {
+    let out = run(&["apikey", "new", "--prefix", "fln_live"]);
+    assert_ok(&out);
+    let key = stdout(&out).trim_end().to_owned();
+    assert!(
+        key.starts_with("fln_live_") && key.len() == "fln_live_".len() + 38,
+        "{key}"
+    );
+    assert_ok(&run(&["apikey", "check", &key]));
+
+    let out = run(&[
+        "apikey",
+        "new",
+        "--prefix",
+        "fln_live",
+        "--json",
+        "--owner",
+        "sa_billing",
+        "--tenant",
+        "org_1",
+        "--scope",
+        "invoices:read",
+        "--expires-in",
+        "3600",
+        "--now",
+        "1767225600",
+    ]);
+    assert_ok(&out);
+    let v = json(&out);
+    let key = v["key"].as_str().unwrap();
+    assert_eq!(v["record"]["owner"], "sa_billing");
+    assert_eq!(v["record"]["tenant"], "org_1");
+    assert_eq!(v["record"]["scopes"], serde_json::json!(["invoices:read"]));
+    assert_eq!(v["record"]["expires"], 1767229200);
+    assert_eq!(v["record"]["hash"], v["hash"]);
+    assert!(
+        !v["record"].to_string().contains(key),
+        "the record must not hold the key"
+    );
+    let hashed = run(&["apikey", "hash", key]);
+    assert_ok(&hashed);
+    assert_eq!(stdout(&hashed).trim_end(), v["hash"].as_str().unwrap());
+}
+
+#[test]
+fn apikey_check_and_hash_known_answers() {
+    let out = run(&["apikey", "check", KNOWN_KEY]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("prefix fln_live"));
+    let typo = KNOWN_KEY.replace("abc", "abd");
+    assert_fails(
+        &run(&["apikey", "check", &typo]),
+        1,
+        "error[malformed_api_key]: ",
+    );
+    assert_fails(
+        &run(&["apikey", "check", "--prefix", "pat", KNOWN_KEY]),
+        1,
+        "error[malformed_api_key]: ",
+    );
+    let out = run(&["apikey", "hash", KNOWN_KEY]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "sha256:TprC_RyjdnqddB9d5lsKcvVEQG9hsgyzek7UT-pr1so\n"
+    );
+
+    let dir = TempDir::new("apikey-pepper");
+    let pepper = dir.write("pepper", b"pepper-pepper-16");
+    let out = run(&["apikey", "hash", "--pepper-file", &pepper, KNOWN_KEY]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "hmac-sha256:zyb-Al2CgV2wiB__aXS2I2TnY9RaiqudN4l70W8gAFU\n"
+    );
+    let short = dir.write("short", b"too-short");
+    assert_fails(
+        &run(&["apikey", "hash", "--pepper-file", &short, KNOWN_KEY]),
+        2,
+        "error: ",
+    );
+    assert_fails(
+        &run(&["apikey", "new", "--prefix", "bad-prefix"]),
+        2,
+        "error[key_generation_failed]: ",
+    );
+    for sub in ["new", "check", "hash"] {
+        let out = run(&["apikey", sub, "--help"]);
+        assert_ok(&out);
+        assert!(stdout(&out).contains("Examples:"), "{sub}");
+    }
 }

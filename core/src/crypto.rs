@@ -350,3 +350,42 @@ pub(crate) fn generate_pkcs8(alg: Algorithm) -> Result<Vec<u8>, &'static str> {
         KeyFamily::Hmac => Err("HMAC keys are random bytes, not PKCS#8"),
     }
 }
+
+/// HMAC-SHA256 of `msg` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), msg);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// Whether two byte strings are equal, in time that depends only on their lengths.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // ring's comparison is constant-time for equal lengths; lengths are not secret here.
+    #[allow(deprecated)]
+    let equal = ring::constant_time::verify_slices_are_equal(a, b).is_ok();
+    equal
+}
+
+/// Whether `sig` is an Ed25519 signature of `msg` under the 32-byte public key `pk`.
+pub(crate) fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    signature::UnparsedPublicKey::new(&signature::ED25519, pk)
+        .verify(msg, sig)
+        .is_ok()
+}
+
+/// An Ed25519 signature of `msg` with the key whose 32-byte seed is `seed`, and that key's public
+/// half.
+pub(crate) fn ed25519_sign_with_seed(
+    seed: &[u8],
+    msg: &[u8],
+) -> Result<([u8; 64], [u8; 32]), &'static str> {
+    use signature::KeyPair as _;
+    let pair = signature::Ed25519KeyPair::from_seed_unchecked(seed)
+        .map_err(|_| "Ed25519 seed must be 32 bytes")?;
+    let mut sig = [0u8; 64];
+    sig.copy_from_slice(pair.sign(msg).as_ref());
+    let mut pk = [0u8; 32];
+    pk.copy_from_slice(pair.public_key().as_ref());
+    Ok((sig, pk))
+}

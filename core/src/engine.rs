@@ -18,17 +18,19 @@
 //! The engine is immutable and `Send + Sync`; its key snapshot is swapped atomically, and one
 //! check sees one snapshot from start to end.
 
+use crate::apikey::{self, Hashing};
 use crate::claims::Claims;
 use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
 use crate::json::Object;
 use crate::jws::{self, ParseLimits, TokenBuffer};
-use crate::policy::{CompiledPolicy, Location, Provider, UnknownRoutes};
+use crate::policy::{CompiledPolicy, KeyHashing, Location, Provider, ProviderType, UnknownRoutes};
 use crate::principal::lists_tenant;
+use crate::principal::PrincipalKind;
 use crate::request::{cookie_value, Request};
 use crate::roles::Bits;
 use crate::routes::{Requirement, Route};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, UserRecord};
 use crate::tenant::{self, TenantError};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -46,6 +48,25 @@ impl core::fmt::Debug for Engine {
             .field("policy", &self.policy.name)
             .finish_non_exhaustive()
     }
+}
+
+/// Where membership and per-tenant roles come from.
+enum Membership<'a> {
+    /// The token's claims, read as its provider says.
+    Claims(&'a Provider, Object<'a>),
+    /// A user record: the user's current roles.
+    Record(&'a UserRecord),
+    /// An API key bound to one tenant (or to none).
+    Key(Option<&'a str>),
+}
+
+/// A credential that verified: who it stands for, the roles it holds everywhere, its scopes, and
+/// where its tenant memberships come from.
+struct Authenticated<'a> {
+    principal: Principal,
+    held: Bits,
+    scopes: Bits,
+    membership: Membership<'a>,
 }
 
 /// A refusal on the way to a decision.
@@ -211,12 +232,143 @@ impl Engine {
             return Ok(None);
         }
 
-        // One credential.
+        // One credential, then who it stands for.
         let (source, token) = self.credential(request)?;
-
-        // Authenticate.
         let mut buf = TokenBuffer::new();
-        let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), &mut buf)?;
+        let mut authn = match self.key_provider_for(source, token) {
+            Some(id) => self.authenticate_key(id, token, now, snapshot)?,
+            None => self.authenticate_jwt(source, token, now, snapshot, &mut buf)?,
+        };
+        let kind = authn.principal.kind;
+        if route
+            .principals
+            .as_ref()
+            .is_some_and(|ks| !ks.contains(&kind))
+            || route
+                .providers
+                .as_ref()
+                .is_some_and(|ps| !ps.contains(&authn.principal.provider))
+        {
+            let message = format!(
+                "a {} from {:?} may not use this route",
+                kind.name(),
+                authn.principal.provider()
+            );
+            return Err(Refusal {
+                principal: Some(Box::new(authn.principal)),
+                ..Refusal::new(ErrorCode::PrincipalNotAllowed, message)
+            });
+        }
+
+        // Tenant and membership.
+        if route.tenant {
+            let rule = self.policy.tenant.as_ref().ok_or_else(|| {
+                Refusal::new(
+                    ErrorCode::Internal,
+                    "tenant-scoped route without a tenant rule",
+                )
+            })?;
+            let empty = matchit::Params::new();
+            let tenant =
+                tenant::extract(rule, request, params.unwrap_or(&empty)).map_err(|e| match e {
+                    TenantError::Missing => Refusal::new(
+                        ErrorCode::MissingTenant,
+                        "the route is tenant-scoped and no tenant was given",
+                    ),
+                    TenantError::Invalid => {
+                        Refusal::new(ErrorCode::InvalidTenant, "the tenant is malformed")
+                    }
+                })?;
+            let member = self.member(&authn.membership, tenant, &mut authn.held);
+            authn.principal.tenant = Some(tenant.to_owned());
+            if !member {
+                let code = if rule.hide_non_members {
+                    ErrorCode::NotFound
+                } else {
+                    ErrorCode::TenantForbidden
+                };
+                return Err(Refusal {
+                    principal: Some(Box::new(authn.principal)),
+                    ..Refusal::new(code, "the caller is not a member of the tenant")
+                });
+            }
+        }
+
+        // Permissions.
+        let (roles, mut perms) = self.policy.roles.effective(&authn.held);
+        perms.union_with(&authn.scopes);
+        let mut principal = authn.principal;
+        principal.roles = roles;
+        principal.permissions = perms;
+        if !route.requirement.satisfied_by(&perms) {
+            let missing = route.requirement.missing(&perms);
+            let scope = self
+                .policy
+                .permissions
+                .names_of(&missing)
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(Refusal {
+                message: format!("missing permission(s): {scope}"),
+                scope: Some(scope),
+                principal: Some(Box::new(principal)),
+                ..Refusal::new(ErrorCode::InsufficientPermissions, "")
+            });
+        }
+        Ok(Some(principal))
+    }
+
+    fn principal(
+        &self,
+        provider: usize,
+        subject: String,
+        kind: PrincipalKind,
+        expires_at: Option<f64>,
+        claims: String,
+    ) -> Principal {
+        Principal {
+            policy: self.policy.clone(),
+            subject,
+            kind,
+            provider,
+            tenant: None,
+            roles: Bits::default(),
+            permissions: Bits::default(),
+            expires_at,
+            claims,
+        }
+    }
+
+    /// The user record that gives a principal of `kind` its current roles, when the provider
+    /// says so (`roles_from_record`): `Ok(None)` when roles come from the credential itself.
+    fn user_record<'s>(
+        &self,
+        provider: &Provider,
+        kind: PrincipalKind,
+        subject: &str,
+        snapshot: &'s Snapshot,
+    ) -> Result<Option<&'s UserRecord>, Refusal> {
+        if !provider.roles_from_record.contains(&kind) {
+            return Ok(None);
+        }
+        snapshot.users.get(subject).map(Some).ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::UnknownPrincipal,
+                format!("no user record for the {}'s subject", kind.name()),
+            )
+        })
+    }
+
+    /// Verifies a JWT under the provider its credential place and issuer choose.
+    fn authenticate_jwt<'s>(
+        &'s self,
+        source: usize,
+        token: &str,
+        now: u64,
+        snapshot: &'s Snapshot,
+        buf: &'s mut TokenBuffer,
+    ) -> Result<Authenticated<'s>, Refusal> {
+        let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
         let (provider_id, provider) = self.provider_for(source, parsed.unverified_payload())?;
         let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
             Refusal::new(
@@ -275,125 +427,142 @@ impl Engine {
                 )
             })?;
         let kind = provider.kind_of(&object);
-        let mut principal = Principal {
-            policy: self.policy.clone(),
-            subject,
-            kind,
-            provider: provider_id,
-            tenant: None,
-            roles: Bits::default(),
-            permissions: Bits::default(),
-            expires_at: claims.expires_at(),
-            claims: object.as_str().to_owned(),
-        };
-        if route
-            .principals
-            .as_ref()
-            .is_some_and(|ks| !ks.contains(&kind))
-            || route
-                .providers
-                .as_ref()
-                .is_some_and(|ps| !ps.contains(&provider_id))
-        {
-            return Err(Refusal {
-                principal: Some(Box::new(principal)),
-                ..Refusal::new(
-                    ErrorCode::PrincipalNotAllowed,
-                    format!(
-                        "a {} from {:?} may not use this route",
-                        kind.name(),
-                        provider.name
-                    ),
-                )
-            });
-        }
-
-        // Roles held everywhere, and scopes.
-        let record = if provider.roles_from_record.contains(&kind) {
-            Some(snapshot.users.get(&principal.subject).ok_or_else(|| {
-                Refusal::new(
-                    ErrorCode::UnknownPrincipal,
-                    format!("no user record for the {}'s subject", kind.name()),
-                )
-            })?)
-        } else {
-            None
-        };
-        let role_names = &self.policy.roles.names;
+        let record = self.user_record(provider, kind, &subject, snapshot)?;
         let mut held = Bits::default();
-        match record {
-            Some(r) => held = r.roles,
+        let membership = match record {
+            Some(r) => {
+                held = r.roles;
+                Membership::Record(r)
+            }
             None => {
                 for source in &provider.global_roles {
-                    source.collect(&object, role_names, &mut held);
+                    source.collect(&object, &self.policy.roles.names, &mut held);
                 }
+                Membership::Claims(provider, object)
             }
-        }
+        };
         let mut scopes = Bits::default();
         for source in &provider.scopes {
             source.collect(&object, &self.policy.permissions, &mut scopes);
         }
+        Ok(Authenticated {
+            principal: self.principal(
+                provider_id,
+                subject,
+                kind,
+                claims.expires_at(),
+                object.as_str().to_owned(),
+            ),
+            held,
+            scopes,
+            membership,
+        })
+    }
 
-        // Tenant and membership.
-        if route.tenant {
-            let rule = self.policy.tenant.as_ref().ok_or_else(|| {
-                Refusal::new(
-                    ErrorCode::Internal,
-                    "tenant-scoped route without a tenant rule",
-                )
-            })?;
-            let empty = matchit::Params::new();
-            let tenant =
-                tenant::extract(rule, request, params.unwrap_or(&empty)).map_err(|e| match e {
-                    TenantError::Missing => Refusal::new(
-                        ErrorCode::MissingTenant,
-                        "the route is tenant-scoped and no tenant was given",
-                    ),
-                    TenantError::Invalid => {
-                        Refusal::new(ErrorCode::InvalidTenant, "the tenant is malformed")
+    /// The API-key provider for this credential: the one reading this place whose prefix the key
+    /// carries; or, for a credential without the dots of a JWT, the first API-key provider reading
+    /// this place (which then refuses it as `malformed_api_key`, not `malformed_token`).
+    fn key_provider_for(&self, source: usize, token: &str) -> Option<usize> {
+        let mut readers = self.policy.providers.iter().enumerate().filter(|(_, p)| {
+            p.provider_type == ProviderType::ApiKey && p.credentials.contains(&source)
+        });
+        let prefixed = readers.clone().find(|(_, p)| {
+            p.prefixes.iter().any(|prefix| {
+                token.len() > prefix.len()
+                    && token.starts_with(prefix.as_str())
+                    && token.as_bytes().get(prefix.len()) == Some(&b'_')
+            })
+        });
+        match prefixed {
+            Some((i, _)) => Some(i),
+            None if !token.contains('.') => readers.next().map(|(i, _)| i),
+            None => None,
+        }
+    }
+
+    /// Checks an API key's form, looks its hash up and applies its record.
+    fn authenticate_key<'s>(
+        &'s self,
+        provider_id: usize,
+        token: &str,
+        now: u64,
+        snapshot: &'s Snapshot,
+    ) -> Result<Authenticated<'s>, Refusal> {
+        let provider = self
+            .policy
+            .providers
+            .get(provider_id)
+            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
+        let prefixes: Vec<&str> = provider.prefixes.iter().map(String::as_str).collect();
+        let key = apikey::parse(token, &prefixes)?;
+        let hashing = match provider.hashing {
+            KeyHashing::Sha256 => Hashing::Sha256,
+            KeyHashing::HmacSha256 => {
+                match snapshot.peppers.get(provider_id).and_then(Option::as_ref) {
+                    Some(p) => Hashing::HmacSha256(p.clone()),
+                    None => {
+                        return Err(Refusal::new(
+                            ErrorCode::UnknownApiKey,
+                            "no pepper loaded for the provider",
+                        ))
                     }
-                })?;
-            let member = match record {
-                Some(r) => match r.tenants.get(tenant) {
-                    Some(roles) => {
-                        held.union_with(roles);
-                        true
-                    }
-                    None => false,
-                },
-                None => self.token_membership(provider, &object, tenant, &mut held),
-            };
-            principal.tenant = Some(tenant.to_owned());
-            if !member {
-                let code = if rule.hide_non_members {
-                    ErrorCode::NotFound
-                } else {
-                    ErrorCode::TenantForbidden
-                };
-                return Err(Refusal {
-                    principal: Some(Box::new(principal)),
-                    ..Refusal::new(code, "the caller is not a member of the tenant")
-                });
+                }
             }
+        };
+        let (_, digest) = apikey::decode_hash(&hashing.hash(key.as_str()))
+            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "hash encoding"))?;
+        let record = snapshot
+            .api_keys
+            .get(provider_id)
+            .and_then(|m| m.get(&digest))
+            .filter(|r| crate::crypto::constant_time_eq(&r.digest, &digest))
+            .ok_or_else(|| Refusal::new(ErrorCode::UnknownApiKey, "no record for this API key"))?;
+        if record.revoked {
+            return Err(Refusal::new(
+                ErrorCode::ApiKeyRevoked,
+                format!("API key {} is revoked", record.id),
+            ));
         }
+        if record.expires.is_some_and(|e| now >= e) {
+            return Err(Refusal::new(
+                ErrorCode::ApiKeyExpired,
+                format!("API key {} has expired", record.id),
+            ));
+        }
+        let user = self.user_record(provider, record.kind, &record.owner, snapshot)?;
+        let (held, membership) = match user {
+            Some(u) => (u.roles, Membership::Record(u)),
+            None => (record.roles, Membership::Key(record.tenant.as_deref())),
+        };
+        Ok(Authenticated {
+            principal: self.principal(
+                provider_id,
+                record.owner.clone(),
+                record.kind,
+                record.expires.map(|e| e as f64),
+                record.claims.clone(),
+            ),
+            held,
+            scopes: record.scopes,
+            membership,
+        })
+    }
 
-        // Permissions.
-        let (roles, mut perms) = self.policy.roles.effective(&held);
-        perms.union_with(&scopes);
-        principal.roles = roles;
-        principal.permissions = perms;
-        if !route.requirement.satisfied_by(&perms) {
-            let missing = route.requirement.missing(&perms);
-            let scope: Vec<&str> = self.policy.permissions.names_of(&missing).collect();
-            let scope = scope.join(" ");
-            return Err(Refusal {
-                message: format!("missing permission(s): {scope}"),
-                scope: Some(scope),
-                principal: Some(Box::new(principal)),
-                ..Refusal::new(ErrorCode::InsufficientPermissions, "")
-            });
+    /// Whether the principal is a member of `tenant`; adds the roles it holds there.
+    fn member(&self, membership: &Membership<'_>, tenant: &str, held: &mut Bits) -> bool {
+        match membership {
+            Membership::Record(r) => match r.tenants.get(tenant) {
+                Some(roles) => {
+                    held.union_with(roles);
+                    true
+                }
+                None => false,
+            },
+            Membership::Claims(provider, object) => {
+                self.token_membership(provider, object, tenant, held)
+            }
+            Membership::Key(t) => *t == Some(tenant),
         }
-        Ok(Some(principal))
     }
 
     /// Membership from the token: a per-tenant role claim that lists the tenant, or a tenant-list

@@ -106,6 +106,15 @@ error_codes! {
     /// The header's `typ` is not the required one.
     InvalidType = 408, "invalid_typ", 401, "token type (typ) is not accepted";
 
+    /// An API key's form or checksum is wrong (a typo or a truncated paste): rejected before any lookup.
+    MalformedApiKey = 450, "malformed_api_key", 401, "API key is malformed";
+    /// No record has this API key's hash.
+    UnknownApiKey = 451, "unknown_api_key", 401, "API key is not known";
+    /// The API key's record has expired.
+    ApiKeyExpired = 452, "api_key_expired", 401, "API key has expired";
+    /// The API key has been revoked.
+    ApiKeyRevoked = 453, "api_key_revoked", 401, "API key has been revoked";
+
     /// A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
     InvalidKey = 500, "invalid_key", 500, "key is invalid";
     /// A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus.
@@ -159,6 +168,23 @@ error_codes! {
     InvalidPolicy = 800, "invalid_policy", 500, "policy is invalid";
     /// A key snapshot does not fit the policy (unknown provider, keys for algorithms it does not allow).
     InvalidSnapshot = 801, "invalid_snapshot", 500, "key snapshot is invalid";
+
+    /// A webhook's `webhook-id`, `webhook-timestamp` or `webhook-signature` header is missing,
+    /// malformed or oversized.
+    WebhookMalformed = 900, "webhook_malformed", 400, "webhook headers are missing or malformed";
+    /// The webhook's timestamp is outside the tolerance window.
+    WebhookTimestamp = 901, "webhook_timestamp_out_of_tolerance", 401, "webhook timestamp is too old or too new";
+    /// No signature in `webhook-signature` verifies.
+    WebhookSignatureInvalid = 902, "webhook_signature_invalid", 401, "webhook signature is invalid";
+    /// This `webhook-id` was already accepted within the tolerance window.
+    WebhookReplayed = 903, "webhook_replayed", 409, "webhook was already delivered";
+    /// The webhook body exceeds the size limit.
+    WebhookBodyTooLarge = 904, "webhook_body_too_large", 413, "webhook body is too large";
+    /// A `whsec_`, `whsk_` or `whpk_` secret or key is malformed or of the wrong size.
+    InvalidWebhookSecret = 905, "invalid_webhook_secret", 500, "webhook secret or key is invalid";
+    /// The replay guard is full of ids still inside their window: the delivery is refused rather
+    /// than an id forgotten early, and the sender should retry later.
+    WebhookReplayGuardFull = 906, "webhook_replay_guard_full", 503, "replay guard is full; retry later";
 }
 
 impl fmt::Display for ErrorCode {
@@ -329,6 +355,13 @@ pub enum Error {
         /// What happened, for logs.
         reason: String,
     },
+    /// An API key or webhook failure, with its code (4xx codes of those families, 9xx).
+    Rejected {
+        /// The code.
+        code: ErrorCode,
+        /// What happened (never a secret).
+        reason: String,
+    },
     /// A policy document is invalid.
     InvalidPolicy {
         /// Where, as a path into the document (`routes[3].requires[0]`).
@@ -406,7 +439,7 @@ impl Error {
             Error::SigningFailed { .. } => ErrorCode::SigningFailed,
             Error::KeyGenerationFailed { .. } => ErrorCode::KeyGenerationFailed,
             Error::Internal { .. } => ErrorCode::Internal,
-            Error::Denied { code, .. } => *code,
+            Error::Denied { code, .. } | Error::Rejected { code, .. } => *code,
             Error::InvalidPolicy { .. } => ErrorCode::InvalidPolicy,
             Error::InvalidSnapshot { .. } => ErrorCode::InvalidSnapshot,
         }
@@ -495,7 +528,7 @@ impl fmt::Display for Error {
             Error::SigningFailed { reason } => write!(f, "signing failed: {reason}"),
             Error::KeyGenerationFailed { reason } => write!(f, "key generation failed: {reason}"),
             Error::Internal { reason } => write!(f, "internal error: {reason}"),
-            Error::Denied { reason, .. } => f.write_str(reason),
+            Error::Denied { reason, .. } | Error::Rejected { reason, .. } => f.write_str(reason),
             Error::InvalidPolicy { at, reason } => write!(f, "{at}: {reason}"),
             Error::InvalidSnapshot { at, reason } => write!(f, "snapshot {at}: {reason}"),
         }
@@ -546,7 +579,7 @@ mod tests {
             if (100..500).contains(&n) {
                 assert_eq!(c.http_status(), 401, "{c}");
             }
-            if (500..700).contains(&n) || n >= 800 || n == 1 {
+            if (500..700).contains(&n) || (800..900).contains(&n) || n == 1 {
                 assert_eq!(c.http_status(), 500, "{c}");
             }
         }

@@ -36,6 +36,7 @@
 )]
 
 pub mod alg;
+pub mod apikey;
 pub mod base64url;
 pub mod claims;
 pub mod crypto;
@@ -61,6 +62,7 @@ pub mod snapshot;
 pub mod spki;
 pub mod tenant;
 pub mod verifier;
+pub mod webhook;
 
 pub use alg::Algorithm;
 pub use claims::{Claims, Validation};

@@ -91,12 +91,43 @@ fn default_kind() -> PrincipalKind {
     PrincipalKind::User
 }
 
+/// What a provider issues.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderType {
+    /// Signed JWTs.
+    #[default]
+    Jwt,
+    /// Opaque API keys (`<prefix>_<random><checksum>`), looked up by hash in the snapshot.
+    ApiKey,
+}
+
+/// How a provider's API keys are hashed for storage.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyHashing {
+    /// SHA-256 of the key.
+    #[default]
+    Sha256,
+    /// HMAC-SHA256 under a pepper the snapshot holds.
+    HmacSha256,
+}
+
 /// A token issuer and how to read its tokens.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderDoc {
     /// Its name (the key snapshot names its keys by it).
     pub name: String,
+    /// `jwt` (default) or `api_key`.
+    #[serde(rename = "type", default)]
+    pub provider_type: ProviderType,
+    /// API keys: the accepted prefixes (`fln_live`, `pat`).
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+    /// API keys: how stored hashes are made (`sha256`, `hmac-sha256`).
+    #[serde(default)]
+    pub hashing: KeyHashing,
     /// Which credentials (by name) may carry its tokens.
     pub credentials: Vec<String>,
     /// Accepted `iss` values; empty: tokens that no other provider of the same credential claims.
@@ -105,7 +136,8 @@ pub struct ProviderDoc {
     /// Accepted audiences.
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// Algorithms its keys may be bound to.
+    /// Algorithms its keys may be bound to (JWT providers).
+    #[serde(default)]
     pub algorithms: Vec<Algorithm>,
     /// Required `typ`.
     #[serde(default)]
@@ -304,6 +336,12 @@ pub struct CredentialSource {
 pub struct Provider {
     /// Its name.
     pub name: String,
+    /// JWT or API key.
+    pub provider_type: ProviderType,
+    /// API-key prefixes.
+    pub prefixes: Vec<String>,
+    /// API-key hashing.
+    pub hashing: KeyHashing,
     /// Credential source ids it accepts.
     pub credentials: Vec<usize>,
     /// Accepted issuers (empty: catch-all for its credentials).
@@ -538,11 +576,53 @@ impl CompiledPolicy {
                     "a provider needs at least one credential",
                 ));
             }
-            if p.algorithms.is_empty() {
-                return Err(invalid(
-                    at("algorithms"),
-                    "a provider needs at least one algorithm",
-                ));
+            match p.provider_type {
+                ProviderType::Jwt => {
+                    if p.algorithms.is_empty() {
+                        return Err(invalid(
+                            at("algorithms"),
+                            "a JWT provider needs at least one algorithm",
+                        ));
+                    }
+                    if !p.prefixes.is_empty() {
+                        return Err(invalid(
+                            at("prefixes"),
+                            "only API-key providers have prefixes",
+                        ));
+                    }
+                }
+                ProviderType::ApiKey => {
+                    if !p.algorithms.is_empty()
+                        || !p.issuers.is_empty()
+                        || !p.audiences.is_empty()
+                        || p.reissue_ttl.is_some()
+                    {
+                        return Err(invalid(
+                            at("type"),
+                            "an API-key provider has prefixes, not algorithms, issuers, audiences or re-issuing",
+                        ));
+                    }
+                    if p.prefixes.is_empty() {
+                        return Err(invalid(
+                            at("prefixes"),
+                            "an API-key provider needs at least one prefix",
+                        ));
+                    }
+                    for (j, prefix) in p.prefixes.iter().enumerate() {
+                        if !crate::apikey::valid_prefix(prefix) {
+                            return Err(invalid(
+                                at(&format!("prefixes[{j}]")),
+                                format!("invalid prefix {prefix:?}"),
+                            ));
+                        }
+                        if providers.iter().any(|x| x.prefixes.contains(prefix)) {
+                            return Err(invalid(
+                                at(&format!("prefixes[{j}]")),
+                                format!("prefix {prefix:?} belongs to another provider"),
+                            ));
+                        }
+                    }
+                }
             }
             let mut validation = Validation {
                 issuers: p.issuers.clone(),
@@ -586,6 +666,9 @@ impl CompiledPolicy {
                 p.roles.into_iter().partition(|s| s.shape.is_per_tenant());
             providers.push(Provider {
                 name: p.name,
+                provider_type: p.provider_type,
+                prefixes: p.prefixes,
+                hashing: p.hashing,
                 credentials: creds,
                 issuers: p.issuers,
                 algorithms: p.algorithms,
@@ -609,6 +692,9 @@ impl CompiledPolicy {
         // and at most one may be the catch-all.
         for (i, a) in providers.iter().enumerate() {
             for b in providers.iter().skip(i + 1) {
+                if a.provider_type != ProviderType::Jwt || b.provider_type != ProviderType::Jwt {
+                    continue;
+                }
                 let shared = a.credentials.iter().any(|c| b.credentials.contains(c));
                 let overlap = a.issuers.iter().any(|x| b.issuers.contains(x))
                     || (a.issuers.is_empty() && b.issuers.is_empty());

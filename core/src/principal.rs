@@ -17,7 +17,7 @@ use crate::roles::{Bits, Names};
 use serde::Deserialize;
 
 /// The kind of caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     /// A person, through a session or access token.

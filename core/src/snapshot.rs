@@ -4,12 +4,15 @@
 //! ```json
 //! {"keys": {"<provider>": <JWKS or JWK>},
 //!  "revoked_jti": ["…"],
-//!  "users": {"<subject>": {"roles": ["…"], "tenants": {"<tenant>": ["…"]}}}}
+//!  "users": {"<subject>": {"roles": ["…"], "tenants": {"<tenant>": ["…"]}}},
+//!  "api_keys": {"<provider>": [<ApiKeyRecord>, …]},
+//!  "peppers": {"<provider>": "<base64url pepper>"}}
 //! ```
 //! Keys must be bound to one of their provider's algorithms (a provider with a single algorithm
 //! binds keys that lack `alg` to it). User records give the *current* roles of principals whose
 //! kinds the provider lists in `roles_from_record` (personal access tokens).
 
+use crate::apikey::ApiKeyRecord;
 use crate::error::Error;
 use crate::keyset::KeySet;
 use crate::mint::SigningKey;
@@ -31,6 +34,10 @@ struct SnapshotDoc {
     revoked_jti: Vec<String>,
     #[serde(default)]
     users: BTreeMap<String, UserDoc>,
+    #[serde(default)]
+    api_keys: BTreeMap<String, Vec<ApiKeyRecord>>,
+    #[serde(default)]
+    peppers: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +58,28 @@ pub struct UserRecord {
     pub tenants: HashMap<String, Bits>,
 }
 
+/// A stored API key, compiled: names resolved to ids, the hash decoded.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    /// Its id.
+    pub id: String,
+    pub(crate) digest: [u8; 32],
+    /// Its owner.
+    pub owner: String,
+    /// The owner's kind.
+    pub kind: crate::principal::PrincipalKind,
+    /// Its tenant.
+    pub tenant: Option<String>,
+    pub(crate) roles: Bits,
+    pub(crate) scopes: Bits,
+    /// Expiry.
+    pub expires: Option<u64>,
+    /// Revoked.
+    pub revoked: bool,
+    /// The record as the host wrote it, minus the hash (what a decision shows as claims).
+    pub(crate) claims: String,
+}
+
 /// One immutable snapshot of key material, built against one policy.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -59,6 +88,8 @@ pub struct Snapshot {
     pub(crate) signers: Vec<Option<SigningKey>>,
     pub(crate) revoked_jti: HashSet<String>,
     pub(crate) users: HashMap<String, UserRecord>,
+    pub(crate) api_keys: Vec<HashMap<[u8; 32], KeyRecord>>,
+    pub(crate) peppers: Vec<Option<Vec<u8>>>,
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -79,6 +110,8 @@ impl Snapshot {
             signers: (0..n).map(|_| None).collect(),
             revoked_jti: HashSet::new(),
             users: HashMap::new(),
+            api_keys: (0..n).map(|_| HashMap::new()).collect(),
+            peppers: vec![None; n],
         }
     }
 
@@ -99,6 +132,13 @@ impl Snapshot {
             )
         })?;
         let mut snap = Snapshot::empty(policy.clone());
+        let provider_id = |at: &str, name: &str| {
+            policy
+                .providers
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| invalid(at, "no provider has this name"))
+        };
         for (name, jwks) in &doc.keys {
             let at = format!("keys.{name}");
             let id = policy
@@ -146,7 +186,6 @@ impl Snapshot {
                 *slot = Arc::new(set);
             }
         }
-        snap.revoked_jti = doc.revoked_jti.into_iter().collect();
         let roles = &policy.roles.names;
         let role_bits =
             |at: &str, names: &[String]| -> Result<Bits, Error> {
@@ -158,6 +197,89 @@ impl Snapshot {
                 }
                 Ok(b)
             };
+        snap.revoked_jti = doc.revoked_jti.into_iter().collect();
+        for (name, pepper) in &doc.peppers {
+            let at = format!("peppers.{name}");
+            let id = provider_id(&at, name)?;
+            let bytes = crate::base64url::decode(pepper.as_bytes())
+                .map_err(|_| invalid(&at, "not canonical base64url"))?;
+            if bytes.len() < 16 {
+                return Err(invalid(&at, "a pepper needs at least 16 bytes"));
+            }
+            if let Some(slot) = snap.peppers.get_mut(id) {
+                *slot = Some(bytes);
+            }
+        }
+        for (name, records) in doc.api_keys {
+            let at = format!("api_keys.{name}");
+            let id = provider_id(&at, &name)?;
+            let provider = policy
+                .providers
+                .get(id)
+                .ok_or_else(|| invalid(&at, "provider index"))?;
+            if provider.provider_type != crate::policy::ProviderType::ApiKey {
+                return Err(invalid(&at, "not an API-key provider"));
+            }
+            let peppered = provider.hashing == crate::policy::KeyHashing::HmacSha256;
+            if peppered && snap.peppers.get(id).is_none_or(Option::is_none) {
+                return Err(invalid(
+                    &at,
+                    "the provider hashes with hmac-sha256 but the snapshot has no pepper for it",
+                ));
+            }
+            let mut map = HashMap::with_capacity(records.len());
+            for (i, r) in records.into_iter().enumerate() {
+                let at = format!("{at}[{i}]");
+                let (is_peppered, digest) =
+                    crate::apikey::decode_hash(&r.hash).ok_or_else(|| {
+                        invalid(
+                            &at,
+                            "hash must be sha256:<b64url> or hmac-sha256:<b64url> of 32 bytes",
+                        )
+                    })?;
+                if is_peppered != peppered {
+                    return Err(invalid(
+                        &at,
+                        format!(
+                            "hash kind does not match the provider's {:?} hashing",
+                            provider.hashing
+                        ),
+                    ));
+                }
+                let mut scopes = Bits::default();
+                for (j, s) in r.scopes.iter().enumerate() {
+                    scopes.insert(policy.permissions.id(s).ok_or_else(|| {
+                        invalid(
+                            format!("{at}.scopes[{j}]"),
+                            format!("unknown permission {s:?}"),
+                        )
+                    })?);
+                }
+                let mut public =
+                    serde_json::to_value(&r).map_err(|e| invalid(&at, e.to_string()))?;
+                if let Some(o) = public.as_object_mut() {
+                    o.remove("hash");
+                }
+                let record = KeyRecord {
+                    roles: role_bits(&format!("{at}.roles"), &r.roles)?,
+                    id: r.id,
+                    digest,
+                    owner: r.owner,
+                    kind: r.kind,
+                    tenant: r.tenant,
+                    scopes,
+                    expires: r.expires,
+                    revoked: r.revoked,
+                    claims: public.to_string(),
+                };
+                if map.insert(digest, record).is_some() {
+                    return Err(invalid(&at, "two records share a hash"));
+                }
+            }
+            if let Some(slot) = snap.api_keys.get_mut(id) {
+                *slot = map;
+            }
+        }
         for (subject, u) in doc.users {
             let at = format!("users.{subject}");
             let mut record = UserRecord {

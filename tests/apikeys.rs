@@ -1,0 +1,140 @@
+//! API keys: known answers computed independently (Python `zlib.crc32`, `hashlib`, `hmac`),
+//! properties of the format, and revocation through a snapshot swap.
+
+use proptest::prelude::*;
+use std::path::PathBuf;
+use tollgate::apikey::{self, ApiKeyRecord, Hashing};
+use tollgate::scenario::Table;
+use tollgate::{Engine, ErrorCode, Request};
+
+/// A key built by hand: prefix, 30 base62 characters, and the checksum Python computes as
+/// base62(zlib.crc32(b"fln_live_0123456789abcdefghijABCDEFGHIJ")).
+const KNOWN: &str = "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz";
+
+#[test]
+fn known_answers_from_an_independent_implementation() {
+    let parsed = apikey::parse(KNOWN, &["fln_live", "fln"]).unwrap();
+    assert_eq!(
+        parsed.prefix(),
+        "fln_live",
+        "the longest matching prefix wins"
+    );
+    assert_eq!(
+        Hashing::Sha256.hash(KNOWN),
+        "sha256:TprC_RyjdnqddB9d5lsKcvVEQG9hsgyzek7UT-pr1so"
+    );
+    assert_eq!(
+        Hashing::HmacSha256(b"pepper-pepper-16".to_vec()).hash(KNOWN),
+        "hmac-sha256:zyb-Al2CgV2wiB__aXS2I2TnY9RaiqudN4l70W8gAFU"
+    );
+}
+
+#[test]
+fn malformed_keys_say_so_before_any_lookup() {
+    for bad in [
+        "",
+        "fln_live_",
+        "fln_live",
+        "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBZ", // checksum case changed
+        "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YB",  // truncated
+        "fln_live_0123456789abcdefghijABCDEFGHI4C9YBz",  // a character dropped
+        "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz ", // trailing space
+        "fln_live_0123456789-abcdefghijABCDEFGHIJ4C9YBz",
+        "FLN_LIVE_0123456789abcdefghijABCDEFGHIJ4C9YBz",
+    ] {
+        let err = apikey::parse(bad, &["fln_live"]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MalformedApiKey, "{bad:?}");
+    }
+    let long = format!("fln_live_{}", "a".repeat(200));
+    assert_eq!(
+        apikey::parse(&long, &["fln_live"]).unwrap_err().code(),
+        ErrorCode::MalformedApiKey
+    );
+}
+
+#[test]
+fn records_round_trip_and_never_hold_the_key() {
+    let g = apikey::generate("fln_live", "sa_billing", &Hashing::Sha256, 1_767_225_600).unwrap();
+    let json = serde_json::to_string(&g.record).unwrap();
+    assert!(!json.contains(&g.key));
+    let back: ApiKeyRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, g.record);
+    assert_eq!(g.record.hint, format!("…{}", &g.key[g.key.len() - 4..]));
+    assert!(!format!("{g:?}").contains(&g.key));
+    assert!(serde_json::from_str::<ApiKeyRecord>(
+        r#"{"id":"k","hash":"sha256:x","owner":"o","created":0,"hint":"","secret":"x"}"#
+    )
+    .is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(128) })]
+
+    /// Every generated key parses, and every single-character change of it fails the checksum.
+    #[test]
+    fn every_single_character_change_is_caught(pos in any::<prop::sample::Index>(), c in "[0-9A-Za-z]") {
+        let g = apikey::generate("pat", "u", &Hashing::Sha256, 0).unwrap();
+        prop_assert!(apikey::parse(&g.key, &["pat"]).is_ok());
+        let body_start = "pat_".len();
+        let i = body_start + pos.index(g.key.len() - body_start);
+        let mut changed = g.key.clone().into_bytes();
+        prop_assume!(changed[i] != c.as_bytes()[0]);
+        changed[i] = c.as_bytes()[0];
+        let changed = String::from_utf8(changed).unwrap();
+        prop_assert_eq!(apikey::parse(&changed, &["pat"]).unwrap_err().code(), ErrorCode::MalformedApiKey);
+    }
+
+    /// Arbitrary text never panics the parser and is refused (a random 6-character checksum
+    /// matches with probability 62^-6, about 2e-11).
+    #[test]
+    fn arbitrary_text_is_refused(s in "\\PC{0,80}") {
+        let candidate = format!("fln_live_{s}");
+        prop_assert!(apikey::parse(&candidate, &["fln_live"]).is_err());
+    }
+}
+
+fn example(file: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/service-accounts")
+            .join(file),
+    )
+    .unwrap()
+}
+
+/// Revoking a key is a snapshot swap: the next check refuses it, the other live keys still pass.
+#[test]
+fn revocation_takes_effect_at_the_next_swap() {
+    let engine = Engine::from_policy_json(&example("policy.json")).unwrap();
+    let mut snapshot: serde_json::Value =
+        serde_json::from_slice(&example("snapshot.json")).unwrap();
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    let table = Table::from_json(&example("scenarios.json")).unwrap();
+    let check = |name: &str| {
+        let header = format!("Bearer {}", table.tokens[name]);
+        engine
+            .check(
+                &Request::new(
+                    "POST",
+                    "/v1/orgs/org_1/invoices",
+                    &[("Authorization", &header)],
+                ),
+                table.now,
+            )
+            .code
+    };
+    assert_eq!(check("key-billing-old"), ErrorCode::Allowed);
+    assert_eq!(check("key-billing-new"), ErrorCode::Allowed);
+    for r in snapshot["api_keys"]["api-keys"].as_array_mut().unwrap() {
+        if r["id"] == "key_billing01" {
+            r["revoked"] = true.into();
+        }
+    }
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(check("key-billing-old"), ErrorCode::ApiKeyRevoked);
+    assert_eq!(check("key-billing-new"), ErrorCode::Allowed);
+}
