@@ -94,20 +94,21 @@ impl<'a> ParsedApiKey<'a> {
 }
 
 /// Checks a key's form and checksum against the accepted `prefixes` (longest match wins).
-pub fn parse<'a>(key: &'a str, prefixes: &[&'a str]) -> Result<ParsedApiKey<'a>, Error> {
+pub fn parse<'a, P: AsRef<str>>(key: &'a str, prefixes: &[P]) -> Result<ParsedApiKey<'a>, Error> {
     if key.len() > MAX_KEY_LEN {
         return Err(malformed("API key is too long"));
     }
-    let prefix = prefixes
+    let prefix_len = prefixes
         .iter()
+        .map(AsRef::as_ref)
         .filter(|p| {
-            key.len() > p.len()
-                && key.starts_with(**p)
-                && key.as_bytes().get(p.len()) == Some(&b'_')
+            key.len() > p.len() && key.starts_with(*p) && key.as_bytes().get(p.len()) == Some(&b'_')
         })
-        .max_by_key(|p| p.len())
+        .map(str::len)
+        .max()
         .ok_or_else(|| malformed("API key has no accepted prefix"))?;
-    let rest = key.get(prefix.len() + 1..).unwrap_or_default();
+    let prefix = key.get(..prefix_len).unwrap_or_default();
+    let rest = key.get(prefix_len + 1..).unwrap_or_default();
     if rest.len() < MIN_RANDOM_CHARS + CHECKSUM_CHARS
         || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
     {
@@ -136,13 +137,19 @@ pub enum Hashing {
 impl Hashing {
     /// The stored form of `key`'s hash: `sha256:<b64url>` or `hmac-sha256:<b64url>`.
     pub fn hash(&self, key: &str) -> String {
-        let (label, digest) = match self {
-            Hashing::Sha256 => ("sha256", crypto::sha256(key.as_bytes())),
-            Hashing::HmacSha256(pepper) => {
-                ("hmac-sha256", crypto::hmac_sha256(pepper, key.as_bytes()))
-            }
+        let (label, pepper) = match self {
+            Hashing::Sha256 => ("sha256", None),
+            Hashing::HmacSha256(pepper) => ("hmac-sha256", Some(pepper.as_slice())),
         };
-        format!("{label}:{}", base64url::encode(&digest))
+        format!("{label}:{}", base64url::encode(&digest(key, pepper)))
+    }
+}
+
+/// The raw 32-byte digest of `key`: SHA-256, or HMAC-SHA256 under `pepper`.
+pub(crate) fn digest(key: &str, pepper: Option<&[u8]>) -> [u8; 32] {
+    match pepper {
+        None => crypto::sha256(key.as_bytes()),
+        Some(p) => crypto::hmac_sha256(p, key.as_bytes()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The answer to a gateway: status, reason, principal, challenge, headers to forward.
 
 use crate::error::ErrorCode;
+use crate::jws::TokenBuffer;
 use crate::policy::CompiledPolicy;
 use crate::principal::PrincipalKind;
 use crate::roles::Bits;
@@ -24,9 +25,56 @@ pub struct Principal {
     pub expires_at: Option<f64>,
     /// The verified claims, as JSON text.
     pub claims: String,
+    /// A tenant buffer kept for reuse while `tenant` is `None`.
+    spare_tenant: Option<String>,
 }
 
 impl Principal {
+    /// An empty principal whose buffers a check fills.
+    pub(crate) fn new(policy: Arc<CompiledPolicy>) -> Principal {
+        Principal {
+            policy,
+            subject: String::new(),
+            kind: PrincipalKind::User,
+            provider: 0,
+            tenant: None,
+            roles: Bits::default(),
+            permissions: Bits::default(),
+            expires_at: None,
+            claims: String::new(),
+            spare_tenant: None,
+        }
+    }
+
+    /// Clears every field for reuse, keeping the buffers.
+    pub(crate) fn reset(&mut self, policy: &Arc<CompiledPolicy>) {
+        if !Arc::ptr_eq(&self.policy, policy) {
+            self.policy = policy.clone();
+        }
+        self.subject.clear();
+        self.kind = PrincipalKind::User;
+        self.provider = 0;
+        if let Some(t) = self.tenant.take() {
+            self.spare_tenant = Some(t);
+        }
+        self.roles = Bits::default();
+        self.permissions = Bits::default();
+        self.expires_at = None;
+        self.claims.clear();
+    }
+
+    /// Sets the tenant, reusing the buffer of a previous one.
+    pub(crate) fn set_tenant(&mut self, tenant: &str) {
+        let mut t = self
+            .tenant
+            .take()
+            .or_else(|| self.spare_tenant.take())
+            .unwrap_or_default();
+        t.clear();
+        t.push_str(tenant);
+        self.tenant = Some(t);
+    }
+
     /// The provider's name.
     pub fn provider(&self) -> &str {
         self.policy
@@ -60,6 +108,9 @@ impl Principal {
 }
 
 /// What the gateway must do with a request.
+///
+/// A decision can be reused: [`crate::Engine::check_into`] overwrites one in place, keeping its
+/// buffers, so a steady stream of checks allocates nothing.
 #[derive(Clone, Debug)]
 pub struct Decision {
     /// HTTP status to return: 200 lets the request through; 400, 401, 403 or 404 refuses it.
@@ -81,6 +132,31 @@ pub struct Decision {
     /// A `kid` the provider's key set lacks: the host may refresh that provider's keys (rate
     /// limited on its side) and retry.
     pub refresh_hint: Option<RefreshHint>,
+    /// Decoding space for the credential, reused by the next check.
+    pub(crate) scratch: TokenBuffer,
+    /// A principal kept for its buffers while `principal` is `None`.
+    pub(crate) spare_principal: Option<Principal>,
+    /// Strings kept for reuse (route, correlation id, challenge, forwarded headers).
+    pub(crate) spare_strings: Vec<String>,
+}
+
+impl Default for Decision {
+    fn default() -> Decision {
+        Decision {
+            status: 0,
+            code: ErrorCode::Internal,
+            message: String::new(),
+            route: None,
+            principal: None,
+            www_authenticate: None,
+            forward_headers: Vec::new(),
+            correlation_id: None,
+            refresh_hint: None,
+            scratch: TokenBuffer::new(),
+            spare_principal: None,
+            spare_strings: Vec::new(),
+        }
+    }
 }
 
 /// A key-refresh hint.
@@ -93,6 +169,45 @@ pub struct RefreshHint {
 }
 
 impl Decision {
+    /// Clears the decision for reuse, keeping every buffer.
+    pub(crate) fn reset(&mut self) {
+        self.status = 0;
+        self.code = ErrorCode::Internal;
+        self.message.clear();
+        for s in [
+            self.route.take(),
+            self.www_authenticate.take(),
+            self.correlation_id.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.spare_strings.push(s);
+        }
+        for (n, v) in self.forward_headers.drain(..) {
+            self.spare_strings.push(n);
+            self.spare_strings.push(v);
+        }
+        if let Some(p) = self.principal.take() {
+            self.spare_principal = Some(p);
+        }
+        self.refresh_hint = None;
+    }
+
+    /// A cleared string from the pool (or a new one).
+    pub(crate) fn string(&mut self) -> String {
+        let mut s = self.spare_strings.pop().unwrap_or_default();
+        s.clear();
+        s
+    }
+
+    /// A copy of `text` in a pooled string.
+    pub(crate) fn copy(&mut self, text: &str) -> String {
+        let mut s = self.string();
+        s.push_str(text);
+        s
+    }
+
     /// Whether the request may pass.
     pub fn is_allowed(&self) -> bool {
         self.status == 200

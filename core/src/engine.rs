@@ -18,7 +18,7 @@
 //! The engine is immutable and `Send + Sync`; its key snapshot is swapped atomically, and one
 //! check sees one snapshot from start to end.
 
-use crate::apikey::{self, Hashing};
+use crate::apikey;
 use crate::claims::Claims;
 use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
@@ -60,22 +60,23 @@ enum Membership<'a> {
     Key(Option<&'a str>),
 }
 
-/// A credential that verified: who it stands for, the roles it holds everywhere, its scopes, and
-/// where its tenant memberships come from.
+/// A credential that verified: the roles it holds everywhere, its scopes, and where its tenant
+/// memberships come from. (Who it stands for is written into the decision's principal.)
 struct Authenticated<'a> {
-    principal: Principal,
     held: Bits,
     scopes: Bits,
     membership: Membership<'a>,
 }
 
-/// A refusal on the way to a decision.
+/// A refusal on the way to a decision. Refusals may allocate (for their messages); the allowed
+/// path does not.
 struct Refusal {
     code: ErrorCode,
     message: String,
     scope: Option<String>,
     refresh: Option<RefreshHint>,
-    principal: Option<Box<Principal>>,
+    /// Whether the decision reports the principal that was authenticated before the refusal.
+    keep_principal: bool,
 }
 
 impl Refusal {
@@ -85,8 +86,13 @@ impl Refusal {
             message: message.into(),
             scope: None,
             refresh: None,
-            principal: None,
+            keep_principal: false,
         }
+    }
+
+    fn with_principal(mut self) -> Refusal {
+        self.keep_principal = true;
+        self
     }
 }
 
@@ -144,32 +150,55 @@ impl Engine {
 
     /// Decides `request` at time `now` (Unix seconds).
     pub fn check(&self, request: &Request<'_>, now: u64) -> Decision {
+        let mut decision = Decision::default();
+        self.check_into(request, now, &mut decision);
+        decision
+    }
+
+    /// Decides `request` at time `now`, overwriting `decision` in place. Reusing one decision per
+    /// thread keeps its buffers warm: an allowed check then allocates nothing.
+    pub fn check_into(&self, request: &Request<'_>, now: u64, decision: &mut Decision) {
+        use core::fmt::Write as _;
+        decision.reset();
         let snapshot = self.snapshot.load();
-        let correlation_id = self.correlation_id(request);
-        let mut route_template = None;
-        let outcome = self.decide(request, now, &snapshot, &mut route_template);
+        if let Some(name) = self.policy.correlation_header.as_deref() {
+            if let Some(value) = request.header_values(name).next() {
+                if value.len() <= 256 && value.bytes().all(|b| b.is_ascii_graphic()) {
+                    decision.correlation_id = Some(decision.copy(value));
+                }
+            }
+        }
+        let mut principal = decision
+            .spare_principal
+            .take()
+            .unwrap_or_else(|| Principal::new(self.policy.clone()));
+        principal.reset(&self.policy);
+        let mut scratch = core::mem::take(&mut decision.scratch);
+        let outcome = self.decide(
+            request,
+            now,
+            &snapshot,
+            decision,
+            &mut principal,
+            &mut scratch,
+        );
+        decision.scratch = scratch;
         let realm = &self.policy.realm;
         match outcome {
-            Ok(principal) => {
-                let forward_headers = principal
-                    .as_ref()
-                    .map(|p| self.forward_headers(p))
-                    .unwrap_or_default();
-                Decision {
-                    status: 200,
-                    code: ErrorCode::Allowed,
-                    message: "allowed".to_owned(),
-                    route: route_template,
-                    principal,
-                    www_authenticate: None,
-                    forward_headers,
-                    correlation_id,
-                    refresh_hint: None,
+            Ok(authenticated) => {
+                decision.status = 200;
+                decision.code = ErrorCode::Allowed;
+                decision.message.push_str("allowed");
+                if authenticated {
+                    self.forward_headers(&principal, decision);
+                    decision.principal = Some(principal);
+                } else {
+                    decision.spare_principal = Some(principal);
                 }
             }
             Err(r) => {
                 let status = r.code.http_status();
-                let www_authenticate = match (status, r.code) {
+                let challenge = match (status, r.code) {
                     (401, ErrorCode::MissingCredentials) => Some(format!("Bearer realm=\"{realm}\"")),
                     (401, code) => Some(format!(
                         "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
@@ -184,35 +213,31 @@ impl Engine {
                     }
                     _ => None,
                 };
-                Decision {
-                    status,
-                    code: r.code,
-                    message: r.message,
-                    route: route_template,
-                    principal: r.principal.map(|p| *p),
-                    www_authenticate,
-                    forward_headers: Vec::new(),
-                    correlation_id,
-                    refresh_hint: r.refresh,
+                decision.status = status;
+                decision.code = r.code;
+                let _ = write!(decision.message, "{}", r.message);
+                decision.www_authenticate = challenge;
+                decision.refresh_hint = r.refresh;
+                if r.keep_principal {
+                    decision.principal = Some(principal);
+                } else {
+                    decision.spare_principal = Some(principal);
                 }
             }
         }
     }
 
-    fn correlation_id(&self, request: &Request<'_>) -> Option<String> {
-        let name = self.policy.correlation_header.as_deref()?;
-        let value = request.header_values(name).next()?;
-        (value.len() <= 256 && value.bytes().all(|b| b.is_ascii_graphic()))
-            .then(|| value.to_owned())
-    }
-
+    /// Runs the checks; fills `principal` as it goes. `Ok(true)`: allowed with a principal;
+    /// `Ok(false)`: allowed without one (a public route).
     fn decide(
         &self,
         request: &Request<'_>,
         now: u64,
         snapshot: &Snapshot,
-        route_template: &mut Option<String>,
-    ) -> Result<Option<Principal>, Refusal> {
+        decision: &mut Decision,
+        principal: &mut Principal,
+        scratch: &mut TokenBuffer,
+    ) -> Result<bool, Refusal> {
         let path = request.checked_path()?;
         let matched = self.policy.router.at(request.method, path);
         let (route, params) = match &matched {
@@ -227,19 +252,18 @@ impl Engine {
                 UnknownRoutes::Authenticated => (&self.unknown_route, None),
             },
         };
-        *route_template = Some(route.template.clone());
+        decision.route = Some(decision.copy(&route.template));
         if route.public {
-            return Ok(None);
+            return Ok(false);
         }
 
         // One credential, then who it stands for.
         let (source, token) = self.credential(request)?;
-        let mut buf = TokenBuffer::new();
         let mut authn = match self.key_provider_for(source, token) {
-            Some(id) => self.authenticate_key(id, token, now, snapshot)?,
-            None => self.authenticate_jwt(source, token, now, snapshot, &mut buf)?,
+            Some(id) => self.authenticate_key(id, token, now, snapshot, principal)?,
+            None => self.authenticate_jwt(source, token, now, snapshot, scratch, principal)?,
         };
-        let kind = authn.principal.kind;
+        let kind = principal.kind;
         if route
             .principals
             .as_ref()
@@ -247,17 +271,14 @@ impl Engine {
             || route
                 .providers
                 .as_ref()
-                .is_some_and(|ps| !ps.contains(&authn.principal.provider))
+                .is_some_and(|ps| !ps.contains(&principal.provider))
         {
             let message = format!(
                 "a {} from {:?} may not use this route",
                 kind.name(),
-                authn.principal.provider()
+                principal.provider()
             );
-            return Err(Refusal {
-                principal: Some(Box::new(authn.principal)),
-                ..Refusal::new(ErrorCode::PrincipalNotAllowed, message)
-            });
+            return Err(Refusal::new(ErrorCode::PrincipalNotAllowed, message).with_principal());
         }
 
         // Tenant and membership.
@@ -280,24 +301,22 @@ impl Engine {
                     }
                 })?;
             let member = self.member(&authn.membership, tenant, &mut authn.held);
-            authn.principal.tenant = Some(tenant.to_owned());
+            principal.set_tenant(tenant);
             if !member {
                 let code = if rule.hide_non_members {
                     ErrorCode::NotFound
                 } else {
                     ErrorCode::TenantForbidden
                 };
-                return Err(Refusal {
-                    principal: Some(Box::new(authn.principal)),
-                    ..Refusal::new(code, "the caller is not a member of the tenant")
-                });
+                return Err(
+                    Refusal::new(code, "the caller is not a member of the tenant").with_principal(),
+                );
             }
         }
 
         // Permissions.
         let (roles, mut perms) = self.policy.roles.effective(&authn.held);
         perms.union_with(&authn.scopes);
-        let mut principal = authn.principal;
         principal.roles = roles;
         principal.permissions = perms;
         if !route.requirement.satisfied_by(&perms) {
@@ -311,32 +330,11 @@ impl Engine {
             return Err(Refusal {
                 message: format!("missing permission(s): {scope}"),
                 scope: Some(scope),
-                principal: Some(Box::new(principal)),
                 ..Refusal::new(ErrorCode::InsufficientPermissions, "")
-            });
+            }
+            .with_principal());
         }
-        Ok(Some(principal))
-    }
-
-    fn principal(
-        &self,
-        provider: usize,
-        subject: String,
-        kind: PrincipalKind,
-        expires_at: Option<f64>,
-        claims: String,
-    ) -> Principal {
-        Principal {
-            policy: self.policy.clone(),
-            subject,
-            kind,
-            provider,
-            tenant: None,
-            roles: Bits::default(),
-            permissions: Bits::default(),
-            expires_at,
-            claims,
-        }
+        Ok(true)
     }
 
     /// The user record that gives a principal of `kind` its current roles, when the provider
@@ -359,7 +357,8 @@ impl Engine {
         })
     }
 
-    /// Verifies a JWT under the provider its credential place and issuer choose.
+    /// Verifies a JWT under the provider its credential place and issuer choose, filling
+    /// `principal` (subject, kind, provider, expiry, claims).
     fn authenticate_jwt<'s>(
         &'s self,
         source: usize,
@@ -367,6 +366,7 @@ impl Engine {
         now: u64,
         snapshot: &'s Snapshot,
         buf: &'s mut TokenBuffer,
+        principal: &mut Principal,
     ) -> Result<Authenticated<'s>, Refusal> {
         let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
         let (provider_id, provider) = self.provider_for(source, parsed.unverified_payload())?;
@@ -416,7 +416,6 @@ impl Engine {
             .subject
             .get(&object)
             .and_then(|v| v.as_str())
-            .map(|s| s.to_cow().into_owned())
             .ok_or_else(|| {
                 Refusal::new(
                     ErrorCode::MissingClaim,
@@ -426,8 +425,12 @@ impl Engine {
                     ),
                 )
             })?;
-        let kind = provider.kind_of(&object);
-        let record = self.user_record(provider, kind, &subject, snapshot)?;
+        principal.subject.extend(subject.chars());
+        principal.kind = provider.kind_of(&object);
+        principal.provider = provider_id;
+        principal.expires_at = claims.expires_at();
+        principal.claims.push_str(object.as_str());
+        let record = self.user_record(provider, principal.kind, &principal.subject, snapshot)?;
         let mut held = Bits::default();
         let membership = match record {
             Some(r) => {
@@ -446,13 +449,6 @@ impl Engine {
             source.collect(&object, &self.policy.permissions, &mut scopes);
         }
         Ok(Authenticated {
-            principal: self.principal(
-                provider_id,
-                subject,
-                kind,
-                claims.expires_at(),
-                object.as_str().to_owned(),
-            ),
             held,
             scopes,
             membership,
@@ -480,26 +476,26 @@ impl Engine {
         }
     }
 
-    /// Checks an API key's form, looks its hash up and applies its record.
+    /// Checks an API key's form, looks its hash up and applies its record, filling `principal`.
     fn authenticate_key<'s>(
         &'s self,
         provider_id: usize,
         token: &str,
         now: u64,
         snapshot: &'s Snapshot,
+        principal: &mut Principal,
     ) -> Result<Authenticated<'s>, Refusal> {
         let provider = self
             .policy
             .providers
             .get(provider_id)
             .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
-        let prefixes: Vec<&str> = provider.prefixes.iter().map(String::as_str).collect();
-        let key = apikey::parse(token, &prefixes)?;
-        let hashing = match provider.hashing {
-            KeyHashing::Sha256 => Hashing::Sha256,
+        let key = apikey::parse(token, &provider.prefixes)?;
+        let pepper = match provider.hashing {
+            KeyHashing::Sha256 => None,
             KeyHashing::HmacSha256 => {
                 match snapshot.peppers.get(provider_id).and_then(Option::as_ref) {
-                    Some(p) => Hashing::HmacSha256(p.clone()),
+                    Some(p) => Some(p.as_slice()),
                     None => {
                         return Err(Refusal::new(
                             ErrorCode::UnknownApiKey,
@@ -509,8 +505,7 @@ impl Engine {
                 }
             }
         };
-        let (_, digest) = apikey::decode_hash(&hashing.hash(key.as_str()))
-            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "hash encoding"))?;
+        let digest = apikey::digest(key.as_str(), pepper);
         let record = snapshot
             .api_keys
             .get(provider_id)
@@ -529,19 +524,17 @@ impl Engine {
                 format!("API key {} has expired", record.id),
             ));
         }
+        principal.subject.push_str(&record.owner);
+        principal.kind = record.kind;
+        principal.provider = provider_id;
+        principal.expires_at = record.expires.map(|e| e as f64);
+        principal.claims.push_str(&record.claims);
         let user = self.user_record(provider, record.kind, &record.owner, snapshot)?;
         let (held, membership) = match user {
             Some(u) => (u.roles, Membership::Record(u)),
             None => (record.roles, Membership::Key(record.tenant.as_deref())),
         };
         Ok(Authenticated {
-            principal: self.principal(
-                provider_id,
-                record.owner.clone(),
-                record.kind,
-                record.expires.map(|e| e as f64),
-                record.claims.clone(),
-            ),
             held,
             scopes: record.scopes,
             membership,
@@ -589,37 +582,44 @@ impl Engine {
         let mut found: Option<(usize, &'r str)> = None;
         let mut count = 0usize;
         for (id, source) in self.policy.credentials.iter().enumerate() {
-            let values: Vec<&'r str> = match &source.location {
-                Location::Header { name, scheme } => request
-                    .header_values(name)
-                    .filter_map(|v| match scheme {
-                        None => Some(v.trim_matches([' ', '\t'])),
-                        Some(s) => {
-                            let (given, rest) = v.trim_start_matches(' ').split_once(' ')?;
-                            given
-                                .eq_ignore_ascii_case(s)
-                                .then(|| rest.trim_matches([' ', '\t']))
-                        }
-                    })
-                    .filter(|v| !v.is_empty())
-                    .collect(),
-                Location::Cookie { name } => request
-                    .header_values("cookie")
-                    .filter_map(|h| cookie_value(h, name))
-                    .filter(|v| !v.is_empty())
-                    .collect(),
+            let mut take = |v: &'r str| {
+                if !v.is_empty() {
+                    count += 1;
+                    found = Some((id, v));
+                }
             };
-            for v in values {
-                count += 1;
-                found = Some((id, v));
+            match &source.location {
+                Location::Header { name, scheme } => {
+                    for v in request.header_values(name) {
+                        match scheme {
+                            None => take(v.trim_matches([' ', '\t'])),
+                            Some(s) => {
+                                if let Some((given, rest)) =
+                                    v.trim_start_matches(' ').split_once(' ')
+                                {
+                                    if given.eq_ignore_ascii_case(s) {
+                                        take(rest.trim_matches([' ', '\t']));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Location::Cookie { name } => {
+                    for h in request.header_values("cookie") {
+                        if let Some(v) = cookie_value(h, name) {
+                            take(v);
+                        }
+                    }
+                }
             }
         }
         match (count, found) {
+            (1, Some(f)) => Ok(f),
             (0, _) | (_, None) => Err(Refusal::new(
                 ErrorCode::MissingCredentials,
                 "no credential presented",
             )),
-            (1, Some(f)) => Ok(f),
             _ => Err(Refusal::new(
                 ErrorCode::AmbiguousCredentials,
                 format!("{count} credentials presented; send exactly one"),
@@ -635,20 +635,15 @@ impl Engine {
         source: usize,
         unverified_payload: &[u8],
     ) -> Result<(usize, &Provider), Refusal> {
-        let iss = crate::json::parse_object(unverified_payload, 16)
-            .ok()
-            .and_then(|o| o.get("iss"))
-            .and_then(|v| v.as_str().map(|s| s.to_cow().into_owned()));
-        let candidates = self
-            .policy
-            .providers
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.credentials.contains(&source));
+        let payload = crate::json::parse_object(unverified_payload, 16).ok();
+        let iss = payload.and_then(|o| o.get("iss")).and_then(|v| v.as_str());
         let mut fallback = None;
-        for (i, p) in candidates {
-            if let Some(iss) = &iss {
-                if p.issuers.iter().any(|x| x == iss) {
+        for (i, p) in self.policy.providers.iter().enumerate() {
+            if p.provider_type != ProviderType::Jwt || !p.credentials.contains(&source) {
+                continue;
+            }
+            if let Some(iss) = iss {
+                if p.issuers.iter().any(|x| iss.eq_str(x)) {
                     return Ok((i, p));
                 }
             }
@@ -660,51 +655,80 @@ impl Engine {
             Refusal::new(
                 ErrorCode::UnknownIssuer,
                 match iss {
-                    Some(_) => "no provider trusts the token's issuer".to_owned(),
-                    None => "the token has no issuer and no provider accepts tokens without one"
-                        .to_owned(),
+                    Some(_) => "no provider trusts the token's issuer",
+                    None => "the token has no issuer and no provider accepts tokens without one",
                 },
             )
         })
     }
 
-    fn forward_headers(&self, p: &Principal) -> Vec<(String, String)> {
+    /// Adds the policy's forwarded headers for `p` to the decision, in pooled strings.
+    fn forward_headers(&self, p: &Principal, decision: &mut Decision) {
+        use core::fmt::Write as _;
         let f = &self.policy.forward;
-        let mut out = Vec::new();
-        let mut push = |name: &Option<String>, value: String| {
-            if let Some(n) = name {
-                if value.bytes().all(|b| !b.is_ascii_control()) {
-                    out.push((n.clone(), value));
-                }
-            }
-        };
-        push(&f.subject, p.subject.clone());
-        if let Some(t) = &p.tenant {
-            push(&f.tenant, t.clone());
-        }
-        push(&f.roles, p.roles().collect::<Vec<_>>().join(","));
-        push(&f.kind, p.kind.name().to_owned());
-        push(&f.provider, p.provider().to_owned());
-        if !f.claims.is_empty() {
-            if let Ok(claims) = crate::json::parse_object(p.claims.as_bytes(), 64) {
-                for ch in &f.claims {
-                    if let Some(v) = ch.claim.get(&claims) {
-                        let value = match v.as_str() {
-                            Some(s) => s.to_cow().into_owned(),
-                            None => match v.as_array() {
-                                Some(items) => items
-                                    .filter_map(|i| i.as_str().map(|s| s.to_cow().into_owned()))
-                                    .collect::<Vec<_>>()
-                                    .join(","),
-                                None => v.as_raw().to_owned(),
-                            },
-                        };
-                        push(&Some(ch.header.clone()), value);
+        let push =
+            |decision: &mut Decision, name: Option<&str>, fill: &mut dyn FnMut(&mut String)| {
+                if let Some(n) = name {
+                    let mut value = decision.string();
+                    fill(&mut value);
+                    if value.bytes().all(|b| !b.is_ascii_control()) {
+                        let name = decision.copy(n);
+                        decision.forward_headers.push((name, value));
+                    } else {
+                        decision.spare_strings.push(value);
                     }
                 }
+            };
+        push(decision, f.subject.as_deref(), &mut |v| {
+            v.push_str(&p.subject)
+        });
+        if let Some(t) = &p.tenant {
+            push(decision, f.tenant.as_deref(), &mut |v| v.push_str(t));
+        }
+        push(decision, f.roles.as_deref(), &mut |v| {
+            for (i, r) in p.roles().enumerate() {
+                if i > 0 {
+                    v.push(',');
+                }
+                v.push_str(r);
+            }
+        });
+        push(decision, f.kind.as_deref(), &mut |v| {
+            v.push_str(p.kind.name())
+        });
+        push(decision, f.provider.as_deref(), &mut |v| {
+            v.push_str(p.provider())
+        });
+        if f.claims.is_empty() {
+            return;
+        }
+        let Ok(claims) = crate::json::parse_object(p.claims.as_bytes(), 64) else {
+            return;
+        };
+        for ch in &f.claims {
+            if let Some(value) = ch.claim.get(&claims) {
+                push(
+                    decision,
+                    Some(ch.header.as_str()),
+                    &mut |v| match value.as_str() {
+                        Some(s) => v.extend(s.chars()),
+                        None => match value.as_array() {
+                            Some(items) => {
+                                for (i, s) in items.filter_map(|i| i.as_str()).enumerate() {
+                                    if i > 0 {
+                                        v.push(',');
+                                    }
+                                    v.extend(s.chars());
+                                }
+                            }
+                            None => {
+                                let _ = write!(v, "{}", value.as_raw());
+                            }
+                        },
+                    },
+                );
             }
         }
-        out
     }
 
     /// Re-issues the token behind an allowed decision: the same claims with `iat = now` and

@@ -15,7 +15,7 @@ use crate::limits;
 
 /// Reusable scratch space for decoded segments, so that a steady stream of verifications does not
 /// allocate: decoded headers, payloads and signatures borrow from it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TokenBuffer {
     buf: Vec<u8>,
 }

@@ -71,21 +71,30 @@ impl<'a> Request<'a> {
         if !path.starts_with('/') {
             return Err(bad("path must start with '/'"));
         }
+        // Empty segments are allowed only at the end (a trailing slash).
         let rest = path.get(1..).unwrap_or_default();
-        if !rest.is_empty() {
-            for (i, segment) in rest.split('/').enumerate() {
-                let last = i == rest.split('/').count() - 1;
-                if (segment.is_empty() && !last) || segment == "." || segment == ".." {
-                    return Err(bad("path has an empty, '.' or '..' segment"));
-                }
+        let mut segments = rest.split('/').peekable();
+        while let Some(segment) = segments.next() {
+            let last = segments.peek().is_none();
+            if (segment.is_empty() && !last && !rest.is_empty())
+                || segment == "."
+                || segment == ".."
+            {
+                return Err(bad("path has an empty, '.' or '..' segment"));
             }
         }
-        let lower = path.to_ascii_lowercase();
-        if lower.contains("%2f")
-            || lower.contains("%2e")
-            || lower.contains("%5c")
-            || path.contains('\\')
-        {
+        let bytes = path.as_bytes();
+        let encoded_separator = bytes.windows(3).any(|w| {
+            w.first() == Some(&b'%')
+                && matches!(
+                    (
+                        w.get(1).map(u8::to_ascii_lowercase),
+                        w.get(2).map(u8::to_ascii_lowercase)
+                    ),
+                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c'))
+                )
+        });
+        if encoded_separator || path.contains('\\') {
             return Err(bad("path has an encoded '/', '.' or '\\'"));
         }
         if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {

@@ -1,0 +1,209 @@
+//! Zero heap allocations in the steady state: a counting global allocator proves that a token
+//! verify (HS256, ES256, EdDSA) and an allowed `Engine::check_into` allocate nothing once their
+//! buffers are warm. A behaviour test (a count), not a timing.
+//!
+//! RSA is the exception the crypto library imposes: `ring` allocates inside every RSA
+//! verification. For RS256 the test proves Tollgate adds nothing to what bare `ring` allocates.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tollgate::scenario::Table;
+use tollgate::{
+    keygen, mint, Algorithm, Decision, Engine, KeySet, Request, SigningKey, TokenBuffer,
+    Validation, Verifier,
+};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates to the system allocator; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(mut f: impl FnMut()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+const NOW: u64 = 1_767_225_600;
+
+fn claims() -> Vec<u8> {
+    serde_json::json!({
+        "iss": "https://idp.example", "aud": ["api", "other"], "sub": "user-123", "exp": NOW + 600,
+        "iat": NOW - 10, "jti": "b4f0c1", "scope": "items:read items:write",
+        "roles": ["viewer", "editor"], "tenants": {"A": ["Admin"]}, "email": "user@example.com"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn verifier_for(alg: Algorithm) -> (Verifier, String) {
+    let (signer, jwks) = if alg.is_symmetric() {
+        let secret = [7u8; 64];
+        let jwk = serde_json::json!({"kty": "oct", "alg": alg.name(), "kid": "k1",
+            "k": tollgate::base64url::encode(&secret)});
+        (SigningKey::hmac(alg, &secret, Some("k1")).unwrap(), jwk)
+    } else {
+        let g = keygen::generate(alg).unwrap();
+        let signer = SigningKey::from_pem_or_der(alg, g.private.as_bytes(), Some("k1")).unwrap();
+        (signer.with_kid(Some("k1")), g.public_jwk.unwrap())
+    };
+    let mut jwk = jwks;
+    jwk["kid"] = "k1".into();
+    let keys = KeySet::from_jwks(jwk.to_string().as_bytes()).unwrap();
+    let validation = Validation::default()
+        .with_issuer("https://idp.example")
+        .with_audience("api");
+    let token = mint(&signer, &claims(), None).unwrap();
+    (Verifier::new(Arc::new(keys), validation).unwrap(), token)
+}
+
+#[test]
+fn steady_state_paths_allocate_nothing() {
+    for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA] {
+        let (verifier, token) = verifier_for(alg);
+        let mut buf = TokenBuffer::new();
+        for _ in 0..3 {
+            assert!(verifier.verify(token.as_bytes(), NOW, &mut buf).is_ok());
+        }
+        let n = allocations_during(|| {
+            for _ in 0..100 {
+                let t = verifier.verify(token.as_bytes(), NOW, &mut buf).unwrap();
+                assert!(t.claims().subject().is_some());
+            }
+        });
+        assert_eq!(n, 0, "{alg}: {n} allocations in 100 verifies");
+    }
+
+    // RS256: exactly what bare ring allocates for the same signature, nothing more.
+    let ring_rsa = ring_rsa_allocations_per_verify();
+    assert!(
+        ring_rsa > 0,
+        "ring no longer allocates for RSA: tighten this test"
+    );
+
+    // An allowed check in each deployment, through reused decision buffers.
+    let mut counts: Vec<(&str, String, usize)> = Vec::new();
+    for name in [
+        "project-oidc",
+        "workspace-api",
+        "service-accounts",
+        "tenant-path",
+    ] {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(name);
+        let engine =
+            Engine::from_policy_json(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
+        engine
+            .swap_snapshot_json(&std::fs::read(dir.join("snapshot.json")).unwrap())
+            .unwrap();
+        let table = Table::from_json(&std::fs::read(dir.join("scenarios.json")).unwrap()).unwrap();
+        let case = table
+            .cases
+            .iter()
+            .find(|c| c.expect.status == 200 && c.expect.tenant.is_some())
+            .unwrap();
+        let headers = table.headers(case);
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = Request::new(&case.request.method, &case.request.path, &pairs);
+        let mut decision = Decision::default();
+        for _ in 0..50 {
+            engine.check_into(&request, table.now, &mut decision);
+            assert!(decision.is_allowed(), "{name}: {}", decision.message);
+        }
+        let n = allocations_during(|| {
+            for _ in 0..100 {
+                engine.check_into(&request, table.now, &mut decision);
+            }
+        });
+        assert!(decision.is_allowed());
+        counts.push((name, case.name.clone(), n));
+    }
+    for (name, case, n) in &counts {
+        // project-oidc verifies RS256 access tokens.
+        let expected = if *name == "project-oidc" {
+            100 * ring_rsa
+        } else {
+            0
+        };
+        assert_eq!(
+            *n, expected,
+            "{name} ({case}): {n} allocations in 100 checks; all: {counts:?}"
+        );
+    }
+}
+
+/// Allocations of one bare `ring` RS256 verification (through the raw harness entry point), and
+/// proof that a full RS256 token verify allocates exactly that much.
+fn ring_rsa_allocations_per_verify() -> usize {
+    let pem = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc/idp-rs256.key"),
+    )
+    .unwrap();
+    let signer = SigningKey::from_pem_or_der(Algorithm::RS256, &pem, Some("k1")).unwrap();
+    let jwk = signer.public_jwk().unwrap();
+    let n = tollgate::base64url::decode(jwk["n"].as_str().unwrap().as_bytes()).unwrap();
+    let e = tollgate::base64url::decode(jwk["e"].as_str().unwrap().as_bytes()).unwrap();
+    let token = mint(&signer, &claims(), None).unwrap();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = tollgate::base64url::decode(sig.as_bytes()).unwrap();
+    let raw = allocations_during(|| {
+        for _ in 0..10 {
+            assert!(tollgate::crypto::verify_rsa_raw(
+                Algorithm::RS256,
+                &n,
+                &e,
+                input.as_bytes(),
+                &sig
+            ));
+        }
+    }) / 10;
+    let keys = KeySet::from_jwks(jwk.to_string().as_bytes()).unwrap();
+    let validation = Validation::default()
+        .with_issuer("https://idp.example")
+        .with_audience("api");
+    let verifier = Verifier::new(Arc::new(keys), validation).unwrap();
+    let mut buf = TokenBuffer::new();
+    for _ in 0..3 {
+        assert!(verifier.verify(token.as_bytes(), NOW, &mut buf).is_ok());
+    }
+    let full = allocations_during(|| {
+        for _ in 0..10 {
+            assert!(verifier.verify(token.as_bytes(), NOW, &mut buf).is_ok());
+        }
+    });
+    assert_eq!(
+        full,
+        10 * raw,
+        "RS256 verify allocates more than ring itself"
+    );
+    raw
+}
