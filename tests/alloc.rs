@@ -97,6 +97,18 @@ fn steady_state_paths_allocate_nothing() {
             }
         });
         assert_eq!(n, 0, "{alg}: {n} allocations in 100 verifies");
+
+        // Through the verified-token cache: hits allocate nothing either.
+        let cached = verifier.with_cache(tollgate::cache::CacheConfig::default());
+        for _ in 0..3 {
+            assert!(cached.verify(token.as_bytes(), NOW, &mut buf).is_ok());
+        }
+        let n = allocations_during(|| {
+            for _ in 0..100 {
+                assert!(cached.verify(token.as_bytes(), NOW, &mut buf).is_ok());
+            }
+        });
+        assert_eq!(n, 0, "{alg}: {n} allocations in 100 cache hits");
     }
 
     // RS256: exactly what bare ring allocates for the same signature, nothing more.

@@ -19,6 +19,7 @@
 //! check sees one snapshot from start to end.
 
 use crate::apikey;
+use crate::cache::{CacheConfig, TokenCache};
 use crate::claims::Claims;
 use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
@@ -33,6 +34,7 @@ use crate::routes::{Requirement, Route};
 use crate::snapshot::{Snapshot, UserRecord};
 use crate::tenant::{self, TenantError};
 use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The policy engine.
@@ -40,6 +42,9 @@ pub struct Engine {
     policy: Arc<CompiledPolicy>,
     snapshot: ArcSwap<Snapshot>,
     unknown_route: Route,
+    cache: Option<TokenCache>,
+    /// The generation the next swapped-in snapshot gets (cache entries of older ones never hit).
+    next_generation: AtomicU64,
 }
 
 impl core::fmt::Debug for Engine {
@@ -118,7 +123,17 @@ impl Engine {
                 principals: None,
                 providers: None,
             },
+            cache: None,
+            next_generation: AtomicU64::new(1),
         })
+    }
+
+    /// Adds a verified-token cache (see [`crate::cache`]): a repeat of a JWT under the same key
+    /// snapshot skips its signature check; every other step runs again. Every snapshot swap
+    /// starts it afresh.
+    pub fn with_cache(mut self, config: CacheConfig) -> Engine {
+        self.cache = Some(TokenCache::new(config));
+        self
     }
 
     /// The compiled policy.
@@ -139,7 +154,12 @@ impl Engine {
                 reason: "built for another engine's policy".to_owned(),
             });
         }
+        let mut snapshot = snapshot;
+        snapshot.generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         self.snapshot.store(Arc::new(snapshot));
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
         Ok(())
     }
 
@@ -368,34 +388,76 @@ impl Engine {
         buf: &'s mut TokenBuffer,
         principal: &mut Principal,
     ) -> Result<Authenticated<'s>, Refusal> {
-        let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
-        let (provider_id, provider) = self.provider_for(source, parsed.unverified_payload())?;
-        let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
-            Refusal::new(
-                ErrorCode::Internal,
-                "snapshot has no entry for the provider",
-            )
-        })?;
-        if !provider.algorithms.contains(&parsed.header().alg()) {
-            return Err(Refusal::new(
-                ErrorCode::AlgorithmMismatch,
-                format!(
-                    "provider {:?} does not accept {}",
-                    provider.name,
-                    parsed.header().alg()
-                ),
-            ));
-        }
-        let verified = parsed.verify(keys).map_err(|e| {
-            let mut r = Refusal::from(e.clone());
-            if let Some(kid) = e.refresh_hint() {
-                r.refresh = Some(RefreshHint {
-                    provider: provider.name.clone(),
-                    kid: kid.to_owned(),
-                });
+        // A token verified before, under this snapshot and through the same provider, skips its
+        // signature (see `crate::cache`); everything after the signature runs again.
+        let hit = self.cache.as_ref().and_then(|cache| {
+            cache
+                .with_hit(token.as_bytes(), now, |e| {
+                    (e.generation == snapshot.generation).then(|| {
+                        buf.load(&e.decoded);
+                        (e.decoded.len(), e.header_len, e.provider)
+                    })
+                })
+                .flatten()
+        });
+        let hit = hit.filter(|&(len, header_len, cached)| {
+            buf.get(header_len..len)
+                .and_then(|payload| self.provider_for(source, payload).ok())
+                .is_some_and(|(id, _)| id == cached)
+        });
+        let (provider_id, provider, verified) = match hit {
+            Some((len, header_len, provider_id)) => {
+                let provider = self
+                    .policy
+                    .providers
+                    .get(provider_id)
+                    .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
+                let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
+                    Refusal::new(
+                        ErrorCode::Internal,
+                        "snapshot has no entry for the provider",
+                    )
+                })?;
+                let depth = provider.validation.limits.max_json_depth;
+                (
+                    provider_id,
+                    provider,
+                    jws::restore(buf, len, header_len, depth, keys)?,
+                )
             }
-            r
-        })?;
+            None => {
+                let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
+                let (provider_id, provider) =
+                    self.provider_for(source, parsed.unverified_payload())?;
+                let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
+                    Refusal::new(
+                        ErrorCode::Internal,
+                        "snapshot has no entry for the provider",
+                    )
+                })?;
+                if !provider.algorithms.contains(&parsed.header().alg()) {
+                    return Err(Refusal::new(
+                        ErrorCode::AlgorithmMismatch,
+                        format!(
+                            "provider {:?} does not accept {}",
+                            provider.name,
+                            parsed.header().alg()
+                        ),
+                    ));
+                }
+                let verified = parsed.verify(keys).map_err(|e| {
+                    let mut r = Refusal::from(e.clone());
+                    if let Some(kid) = e.refresh_hint() {
+                        r.refresh = Some(RefreshHint {
+                            provider: provider.name.clone(),
+                            kid: kid.to_owned(),
+                        });
+                    }
+                    r
+                })?;
+                (provider_id, provider, verified)
+            }
+        };
         let claims = Claims::parse(
             verified.payload(),
             provider.validation.limits.max_json_depth,
@@ -403,6 +465,19 @@ impl Engine {
         provider
             .validation
             .validate(verified.header(), &claims, now)?;
+        if hit.is_none() {
+            if let Some(cache) = &self.cache {
+                cache.insert(
+                    token.as_bytes(),
+                    verified.header_bytes(),
+                    verified.payload(),
+                    provider_id,
+                    snapshot.generation,
+                    claims.expires_at(),
+                    now,
+                );
+            }
+        }
         if let Some(jti) = claims.jwt_id() {
             if snapshot.revoked_jti.contains(&*jti.to_cow()) {
                 return Err(Refusal::new(

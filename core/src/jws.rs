@@ -26,6 +26,22 @@ impl TokenBuffer {
         TokenBuffer::default()
     }
 
+    /// Puts `bytes` at the start of the buffer (growing it only if it is too small), for
+    /// [`restore`] to parse.
+    pub(crate) fn load(&mut self, bytes: &[u8]) {
+        if self.buf.len() < bytes.len() {
+            self.buf.resize(bytes.len(), 0);
+        }
+        if let Some(dst) = self.buf.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+    }
+
+    /// Bytes `range` of the buffer.
+    pub(crate) fn get(&self, range: core::ops::Range<usize>) -> Option<&[u8]> {
+        self.buf.get(range)
+    }
+
     /// A buffer already large enough for tokens of up to `max_token_bytes`.
     pub fn with_capacity(max_token_bytes: usize) -> TokenBuffer {
         TokenBuffer {
@@ -191,7 +207,6 @@ pub struct UnverifiedJws<'t, 'b> {
     header: Header<'b>,
     payload: &'b [u8],
     signature: &'b [u8],
-    max_json_depth: usize,
 }
 
 /// A JWS whose signature verified under a key from the caller's key set.
@@ -200,7 +215,6 @@ pub struct VerifiedJws<'b> {
     header: Header<'b>,
     payload: &'b [u8],
     kid: Option<&'b str>,
-    max_json_depth: usize,
 }
 
 /// The three segments of a compact token: header, payload, signature.
@@ -275,7 +289,6 @@ pub fn parse<'t, 'b>(
         header,
         payload,
         signature,
-        max_json_depth: limits.max_json_depth,
     })
 }
 
@@ -300,9 +313,33 @@ impl<'t, 'b> UnverifiedJws<'t, 'b> {
             header: self.header,
             payload: self.payload,
             kid: key.kid(),
-            max_json_depth: self.max_json_depth,
         })
     }
+}
+
+/// Rebuilds a verified JWS from a cache entry: its decoded header and payload, loaded into `buf`
+/// at `[..len]` (header first, `header_len` bytes). The header is parsed again and the key that
+/// verified it selected again (a lookup, not a signature check), so the result is exactly what
+/// the original verification returned.
+pub(crate) fn restore<'b>(
+    buf: &'b TokenBuffer,
+    len: usize,
+    header_len: usize,
+    max_json_depth: usize,
+    keys: &'b KeySet,
+) -> Result<VerifiedJws<'b>, Error> {
+    let internal = Error::Internal {
+        reason: "cache entry layout",
+    };
+    let bytes = buf.buf.get(..len).ok_or_else(|| internal.clone())?;
+    let (header_bytes, payload) = bytes.split_at_checked(header_len).ok_or(internal)?;
+    let header = Header::parse(header_bytes, max_json_depth)?;
+    let key = keys.select_json(header.alg, header.kid)?;
+    Ok(VerifiedJws {
+        header,
+        payload,
+        kid: key.kid(),
+    })
 }
 
 impl<'b> VerifiedJws<'b> {
@@ -321,7 +358,8 @@ impl<'b> VerifiedJws<'b> {
         self.kid
     }
 
-    pub(crate) fn max_json_depth(&self) -> usize {
-        self.max_json_depth
+    /// The decoded header bytes as verified (the header object's text).
+    pub(crate) fn header_bytes(&self) -> &'b [u8] {
+        self.header.object.as_str().as_bytes()
     }
 }

@@ -38,6 +38,7 @@
 pub mod alg;
 pub mod apikey;
 pub mod base64url;
+pub mod cache;
 pub mod claims;
 pub mod crypto;
 pub mod decision;

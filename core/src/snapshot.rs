@@ -90,6 +90,8 @@ pub struct Snapshot {
     pub(crate) users: HashMap<String, UserRecord>,
     pub(crate) api_keys: Vec<HashMap<[u8; 32], KeyRecord>>,
     pub(crate) peppers: Vec<Option<Vec<u8>>>,
+    /// Set by the engine when the snapshot is swapped in; cache entries carry it.
+    pub(crate) generation: u64,
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -112,6 +114,7 @@ impl Snapshot {
             users: HashMap::new(),
             api_keys: (0..n).map(|_| HashMap::new()).collect(),
             peppers: vec![None; n],
+            generation: 0,
         }
     }
 

@@ -4,6 +4,7 @@
 //! selection ([`KeySet::select`]), the signature, then claims parsing and [`Validation::validate`].
 //! Claims are parsed only after the signature holds.
 
+use crate::cache::{CacheConfig, TokenCache};
 use crate::claims::{Claims, Validation};
 use crate::error::Error;
 use crate::jws::{self, Header, TokenBuffer};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub struct Verifier {
     keys: Arc<KeySet>,
     validation: Validation,
+    cache: Option<Arc<TokenCache>>,
 }
 
 /// A token whose signature and claims were verified. Borrows from the [`TokenBuffer`].
@@ -46,7 +48,19 @@ impl Verifier {
     /// A verifier for `keys` under `validation`; fails if the options are out of range.
     pub fn new(keys: Arc<KeySet>, validation: Validation) -> Result<Verifier, Error> {
         validation.check()?;
-        Ok(Verifier { keys, validation })
+        Ok(Verifier {
+            keys,
+            validation,
+            cache: None,
+        })
+    }
+
+    /// Adds a verified-token cache (see [`crate::cache`]): a repeat of a token skips its
+    /// signature check until the earlier of its `exp` and the cache's TTL; its header and claims
+    /// are parsed and validated again at every `now`.
+    pub fn with_cache(mut self, config: CacheConfig) -> Verifier {
+        self.cache = Some(Arc::new(TokenCache::new(config)));
+        self
     }
 
     /// The key set.
@@ -66,9 +80,32 @@ impl Verifier {
         now: u64,
         buf: &'b mut TokenBuffer,
     ) -> Result<VerifiedToken<'b>, Error> {
-        let jws = jws::parse(token, self.validation.limits, buf)?.verify(&self.keys)?;
-        let claims = Claims::parse(jws.payload(), jws.max_json_depth())?;
+        let depth = self.validation.limits.max_json_depth;
+        let hit = self.cache.as_ref().and_then(|cache| {
+            cache.with_hit(token, now, |e| {
+                buf.load(&e.decoded);
+                (e.decoded.len(), e.header_len)
+            })
+        });
+        let jws = match hit {
+            Some((len, header_len)) => jws::restore(buf, len, header_len, depth, &self.keys)?,
+            None => jws::parse(token, self.validation.limits, buf)?.verify(&self.keys)?,
+        };
+        let claims = Claims::parse(jws.payload(), depth)?;
         self.validation.validate(jws.header(), &claims, now)?;
+        if hit.is_none() {
+            if let Some(cache) = &self.cache {
+                cache.insert(
+                    token,
+                    jws.header_bytes(),
+                    jws.payload(),
+                    0,
+                    0,
+                    claims.expires_at(),
+                    now,
+                );
+            }
+        }
         Ok(VerifiedToken {
             header: *jws.header(),
             claims,

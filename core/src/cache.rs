@@ -1,0 +1,240 @@
+//! The verified-token cache: a token seen again skips its signature check.
+//!
+//! - Keyed by the full token bytes: a SipHash of the signature segment (keyed per cache, so an
+//!   attacker cannot aim collisions) picks the slot, and the whole token is compared before a hit
+//!   counts. No SHA on the hot path.
+//! - An entry holds the decoded header and claims; a hit copies them into the caller's buffer and
+//!   parses them again, and the claims are validated again at the current `now`, so a hit yields
+//!   exactly what a fresh verify would. An entry lives until the earlier of the token's `exp` and
+//!   the cache's TTL.
+//! - Bounded in entries and bytes. Sharded read-write locks: many threads read at once, and a
+//!   miss takes a write lock only to insert, after its own verification, so misses never block
+//!   hits for the length of a signature check.
+//! - Never shared: a [`crate::Verifier`] owns its cache (its keys never change), and the engine
+//!   keeps one per key snapshot, so every snapshot swap (rotation, revocation, `jti` deny-list
+//!   change) starts from an empty cache.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::RwLock;
+
+const SHARDS: usize = 16;
+
+/// Cache bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Most entries.
+    pub max_entries: usize,
+    /// Most bytes held (tokens plus decoded header and claims).
+    pub max_bytes: usize,
+    /// Longest an entry lives, in seconds (it also never outlives the token's `exp`).
+    pub ttl_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 10_000,
+            max_bytes: 32 * 1024 * 1024,
+            ttl_secs: 300,
+        }
+    }
+}
+
+/// One cached verification.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    token: Box<[u8]>,
+    /// Decoded header, then decoded payload.
+    pub(crate) decoded: Box<[u8]>,
+    pub(crate) header_len: usize,
+    /// Which provider verified it (0 for a plain verifier).
+    pub(crate) provider: usize,
+    /// The snapshot generation it was verified under (0 for a plain verifier).
+    pub(crate) generation: u64,
+    valid_until: u64,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        self.token.len() + self.decoded.len() + 64
+    }
+}
+
+/// The cache.
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    config: CacheConfig,
+    hasher: RandomState,
+    shards: Vec<RwLock<HashMap<u64, Entry>>>,
+}
+
+/// The part of a token that picks its slot: its signature segment (unique per signed content).
+fn slot_key(token: &[u8]) -> &[u8] {
+    match token.iter().rposition(|&b| b == b'.') {
+        Some(i) => token.get(i..).unwrap_or(token),
+        None => token,
+    }
+}
+
+impl TokenCache {
+    pub(crate) fn new(config: CacheConfig) -> TokenCache {
+        TokenCache {
+            config,
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn locate(&self, token: &[u8]) -> (u64, Option<&RwLock<HashMap<u64, Entry>>>) {
+        let h = self.hasher.hash_one(slot_key(token));
+        let shard = usize::try_from(h % SHARDS as u64).unwrap_or(0);
+        (h, self.shards.get(shard))
+    }
+
+    /// Calls `f` with the entry for `token` if there is a live one at `now`.
+    pub(crate) fn with_hit<R>(
+        &self,
+        token: &[u8],
+        now: u64,
+        f: impl FnOnce(&Entry) -> R,
+    ) -> Option<R> {
+        let (h, shard) = self.locate(token);
+        let map = shard?.read().ok()?;
+        let entry = map.get(&h)?;
+        if entry.valid_until <= now || *entry.token != *token {
+            return None;
+        }
+        Some(f(entry))
+    }
+
+    /// Remembers a verification done at `now` of a token expiring at `exp`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert(
+        &self,
+        token: &[u8],
+        header: &[u8],
+        payload: &[u8],
+        provider: usize,
+        generation: u64,
+        exp: Option<f64>,
+        now: u64,
+    ) {
+        let ttl_end = now.saturating_add(self.config.ttl_secs);
+        let valid_until = match exp {
+            // exp bounds the entry; `now >= exp` is expired, so the entry ends at floor-ish exp.
+            Some(e) if e.is_finite() && e >= 0.0 => {
+                let e = e.floor();
+                if e < ttl_end as f64 {
+                    e as u64
+                } else {
+                    ttl_end
+                }
+            }
+            Some(_) => return,
+            None => ttl_end,
+        };
+        if valid_until <= now {
+            return;
+        }
+        let mut decoded = Vec::with_capacity(header.len() + payload.len());
+        decoded.extend_from_slice(header);
+        decoded.extend_from_slice(payload);
+        let entry = Entry {
+            token: token.into(),
+            decoded: decoded.into_boxed_slice(),
+            header_len: header.len(),
+            provider,
+            generation,
+            valid_until,
+        };
+        let size = entry.size();
+        if size > self.config.max_bytes / SHARDS {
+            return;
+        }
+        let (h, shard) = self.locate(token);
+        let Some(shard) = shard else { return };
+        let Ok(mut map) = shard.write() else { return };
+        let per_shard_entries = (self.config.max_entries / SHARDS).max(1);
+        let per_shard_bytes = self.config.max_bytes / SHARDS;
+        // Make room: drop expired entries, then arbitrary ones, until this one fits.
+        let mut shard_bytes: usize = map.values().map(Entry::size).sum();
+        if map.len() >= per_shard_entries || shard_bytes + size > per_shard_bytes {
+            map.retain(|_, e| e.valid_until > now);
+            shard_bytes = map.values().map(Entry::size).sum();
+            while map.len() >= per_shard_entries || shard_bytes + size > per_shard_bytes {
+                let Some(victim) = map.keys().next().copied() else {
+                    break;
+                };
+                if let Some(old) = map.remove(&victim) {
+                    shard_bytes = shard_bytes.saturating_sub(old.size());
+                }
+            }
+        }
+        map.insert(h, entry);
+    }
+
+    /// Drops every entry (a snapshot swap frees the memory of the old generation at once).
+    pub(crate) fn clear(&self) {
+        for shard in &self.shards {
+            if let Ok(mut map) = shard.write() {
+                map.clear();
+            }
+        }
+    }
+
+    /// Entries held now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .filter_map(|s| s.read().ok().map(|m| m.len()))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_need_the_whole_token_and_a_live_entry() {
+        let cache = TokenCache::new(CacheConfig {
+            ttl_secs: 100,
+            ..CacheConfig::default()
+        });
+        cache.insert(b"h.p.sig", b"{\"a\":1}", b"{}", 3, 7, Some(150.0), 10);
+        assert_eq!(
+            cache.with_hit(b"h.p.sig", 50, |e| (e.provider, e.generation, e.header_len)),
+            Some((3, 7, 7))
+        );
+        // Same signature segment, other content: a miss, not a hit.
+        assert!(cache.with_hit(b"x.p.sig", 50, |_| ()).is_none());
+        // The TTL (10 + 100) ends the entry before exp (150).
+        assert!(cache.with_hit(b"h.p.sig", 110, |_| ()).is_none());
+        cache.insert(b"a.b.c", b"{}", b"{}", 0, 0, Some(30.0), 10);
+        assert!(cache.with_hit(b"a.b.c", 29, |_| ()).is_some());
+        assert!(cache.with_hit(b"a.b.c", 30, |_| ()).is_none());
+        // Already expired or unbounded-negative: never cached.
+        cache.insert(b"d.e.f", b"{}", b"{}", 0, 0, Some(5.0), 10);
+        assert!(cache.with_hit(b"d.e.f", 10, |_| ()).is_none());
+    }
+
+    #[test]
+    fn bounded_in_entries() {
+        let cache = TokenCache::new(CacheConfig {
+            max_entries: 32,
+            max_bytes: 1 << 20,
+            ttl_secs: 100,
+        });
+        for i in 0..1000u32 {
+            let token = format!("h.p.{i}");
+            cache.insert(token.as_bytes(), b"{}", b"{}", 0, 0, None, 0);
+        }
+        assert!(cache.len() <= 32, "{}", cache.len());
+        assert!(cache.len() >= 16);
+        cache.clear();
+        assert_eq!(cache.len(), 0);
+    }
+}

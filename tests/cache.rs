@@ -1,0 +1,151 @@
+//! The verified-token cache: hits give exactly what a fresh verify gives, expiry and revocation
+//! still apply on a hit, a swap empties it, and only the whole token can hit.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use tollgate::cache::CacheConfig;
+use tollgate::scenario::Table;
+use tollgate::{
+    keygen, mint, Algorithm, Engine, ErrorCode, KeySet, Request, SigningKey, TokenBuffer,
+    Validation, Verifier,
+};
+
+const NOW: u64 = 1_767_225_600;
+
+fn es256() -> (SigningKey, KeySet) {
+    let g = keygen::generate(Algorithm::ES256).unwrap();
+    let signer = SigningKey::from_pem_or_der(Algorithm::ES256, g.private.as_bytes(), Some("k1"))
+        .unwrap()
+        .with_kid(Some("k1"));
+    let mut jwk = g.public_jwk.unwrap();
+    jwk["kid"] = "k1".into();
+    (
+        signer,
+        KeySet::from_jwks(jwk.to_string().as_bytes()).unwrap(),
+    )
+}
+
+#[test]
+fn verifier_hits_match_fresh_verifies_and_still_validate() {
+    let (signer, keys) = es256();
+    let keys = Arc::new(keys);
+    let validation = Validation::default()
+        .with_issuer("https://idp")
+        .with_leeway(0);
+    let cached = Verifier::new(keys.clone(), validation.clone())
+        .unwrap()
+        .with_cache(CacheConfig::default());
+    let fresh = Verifier::new(keys, validation).unwrap();
+    let claims = serde_json::json!({"iss": "https://idp", "sub": "alice", "exp": NOW + 100, "nbf": NOW - 5, "roles": ["a"]});
+    let token = mint(&signer, claims.to_string().as_bytes(), None).unwrap();
+
+    for now in [NOW, NOW + 1, NOW + 50] {
+        let (mut b1, mut b2) = (TokenBuffer::new(), TokenBuffer::new());
+        let a = cached.verify(token.as_bytes(), now, &mut b1).unwrap();
+        let b = fresh.verify(token.as_bytes(), now, &mut b2).unwrap();
+        assert_eq!(a.claims().object().as_str(), b.claims().object().as_str());
+        assert_eq!(a.header().object().as_str(), b.header().object().as_str());
+        assert_eq!(a.key_id(), Some("k1"));
+        assert_eq!(a.key_id(), b.key_id());
+    }
+    // A hit is validated at its own `now`: expiry still applies.
+    let mut buf = TokenBuffer::new();
+    assert_eq!(
+        cached
+            .verify(token.as_bytes(), NOW + 100, &mut buf)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Expired
+    );
+    // Before nbf (time going backwards for the host) a hit is refused as a fresh verify would be.
+    let mut buf = TokenBuffer::new();
+    assert_eq!(
+        cached
+            .verify(token.as_bytes(), NOW - 10, &mut buf)
+            .unwrap_err()
+            .code(),
+        ErrorCode::NotYetValid
+    );
+
+    // Same signature segment, different claims: never a hit.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] =
+        tollgate::base64url::encode(br#"{"iss":"https://idp","sub":"mallory","exp":9999999999}"#);
+    let forged = parts.join(".");
+    let mut buf = TokenBuffer::new();
+    assert_eq!(
+        cached
+            .verify(forged.as_bytes(), NOW, &mut buf)
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidSignature
+    );
+}
+
+fn example(name: &str, file: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(name)
+            .join(file),
+    )
+    .unwrap()
+}
+
+#[test]
+fn cached_engines_decide_every_table_case_the_same_twice() {
+    for name in [
+        "project-oidc",
+        "workspace-api",
+        "service-accounts",
+        "tenant-path",
+    ] {
+        let engine = Engine::from_policy_json(&example(name, "policy.json"))
+            .unwrap()
+            .with_cache(CacheConfig::default());
+        engine
+            .swap_snapshot_json(&example(name, "snapshot.json"))
+            .unwrap();
+        let table = Table::from_json(&example(name, "scenarios.json")).unwrap();
+        for round in 0..2 {
+            for case in &table.cases {
+                let d = table.decide(&engine, case);
+                assert!(
+                    case.expect.check(&d).is_ok(),
+                    "{name} round {round}: {}: {:?}",
+                    case.name,
+                    case.expect.check(&d)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_swap_empties_the_cache_at_once() {
+    let engine = Engine::from_policy_json(&example("tenant-path", "policy.json"))
+        .unwrap()
+        .with_cache(CacheConfig::default());
+    engine
+        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    let table = Table::from_json(&example("tenant-path", "scenarios.json")).unwrap();
+    let token = table.tokens["alice"].clone();
+    let check = || {
+        engine
+            .check(
+                &Request::new("GET", "/api/tenants/A/items", &[("token", &token)]),
+                table.now,
+            )
+            .code
+    };
+    assert_eq!(check(), ErrorCode::Allowed);
+    assert_eq!(check(), ErrorCode::Allowed);
+    // The key is rotated away: the cached verification must not outlive it.
+    engine.swap_snapshot_json(br#"{"keys": {}}"#).unwrap();
+    assert_eq!(check(), ErrorCode::UnknownKid);
+    engine
+        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    assert_eq!(check(), ErrorCode::Allowed);
+}
