@@ -4,6 +4,7 @@
 //! each listed below with its reason.
 
 use std::sync::Arc;
+use tollgate::crypto::Backend;
 use tollgate::jws::{self, ParseLimits};
 use tollgate::{Algorithm, ErrorCode, KeySet, SigningKey, TokenBuffer, Validation, Verifier};
 use tollgate_tests::{load, Tally};
@@ -14,16 +15,38 @@ fn verify_jws(
     keys: &serde_json::Value,
     bind: Option<Algorithm>,
 ) -> Result<(), ErrorCode> {
-    let mut buf = TokenBuffer::new();
-    let parsed =
-        jws::parse(token.as_bytes(), ParseLimits::default(), &mut buf).map_err(|e| e.code())?;
-    let doc = keys.to_string();
-    let set = match bind {
-        Some(alg) => KeySet::from_jwks_bound(doc.as_bytes(), alg),
-        None => KeySet::from_jwks(doc.as_bytes()),
+    same_on_every_backend(token, |backend| {
+        let mut buf = TokenBuffer::new();
+        let parsed =
+            jws::parse(token.as_bytes(), ParseLimits::default(), &mut buf).map_err(|e| e.code())?;
+        let doc = keys.to_string();
+        let set = match bind {
+            Some(alg) => KeySet::from_jwks_bound(doc.as_bytes(), alg),
+            None => KeySet::from_jwks(doc.as_bytes()),
+        }
+        .and_then(|set| set.with_backend(backend))
+        .map_err(|e| e.code())?;
+        parsed.verify(&set).map(|_| ()).map_err(|e| e.code())
+    })
+}
+
+/// Runs `f` on every backend this build has and asserts they agree on the verdict and the reason
+/// code (with `--features aws-lc`: ring and aws-lc).
+fn same_on_every_backend(
+    case: &str,
+    f: impl Fn(Backend) -> Result<(), ErrorCode>,
+) -> Result<(), ErrorCode> {
+    let results: Vec<(Backend, Result<(), ErrorCode>)> =
+        Backend::available().iter().map(|&b| (b, f(b))).collect();
+    let first = results[0].1;
+    for (b, r) in &results {
+        assert_eq!(
+            *r, first,
+            "{case}: backend {b} disagrees with {}: {results:?}",
+            results[0].0
+        );
     }
-    .map_err(|e| e.code())?;
-    parsed.verify(&set).map(|_| ()).map_err(|e| e.code())
+    first
 }
 
 /// Wycheproof cases whose expectation Tollgate deliberately does not share (README "treat specially").
@@ -213,7 +236,6 @@ fn derived_attack_cases() {
             .iter()
             .map(|k| &k["jwk"])
             .collect();
-        let merged = KeySet::from_jwks(serde_json::json!({ "keys": jwks }).to_string().as_bytes());
         let mut validation = Validation::default().with_leeway(0);
         if let Some(policy) = c.get("policy") {
             if let Some(aud) = policy["expected_audience"].as_str() {
@@ -224,16 +246,17 @@ fn derived_attack_cases() {
                 validation = validation.with_required(Vec::<String>::new());
             }
         }
-        let got = merged.map_err(|e| e.code()).and_then(|set| {
-            let v = Verifier::new(Arc::new(set), validation).unwrap();
+        let token = c["token"].as_str().unwrap();
+        let got = same_on_every_backend(token, |backend| {
+            let doc = serde_json::json!({ "keys": jwks }).to_string();
+            let set = KeySet::from_jwks(doc.as_bytes())
+                .and_then(|s| s.with_backend(backend))
+                .map_err(|e| e.code())?;
+            let v = Verifier::new(Arc::new(set), validation.clone()).unwrap();
             let mut buf = TokenBuffer::new();
-            v.verify(
-                c["token"].as_str().unwrap().as_bytes(),
-                c["now"].as_u64().unwrap(),
-                &mut buf,
-            )
-            .map(|_| ())
-            .map_err(|e| e.code())
+            v.verify(token.as_bytes(), c["now"].as_u64().unwrap(), &mut buf)
+                .map(|_| ())
+                .map_err(|e| e.code())
         });
         let want = c["expected"] == "valid";
         tally.check(name, got.is_ok() == want, || {

@@ -14,7 +14,8 @@ const NOW: u64 = 1_700_000_000;
 struct Fixture {
     alg: Algorithm,
     signer: SigningKey,
-    keys: Arc<KeySet>,
+    /// The same keys, prepared for each backend this build has.
+    keys: Vec<Arc<KeySet>>,
 }
 
 fn rsa_private_jwk() -> serde_json::Value {
@@ -41,8 +42,9 @@ fn fixtures() -> &'static [Fixture] {
                 let keys = if alg.is_symmetric() {
                     let secret = [0x5au8; 64];
                     let signer = SigningKey::hmac(alg, &secret, Some("k")).unwrap();
-                    let set = KeySet::from_keys(vec![Key::hmac(alg, &secret, Some("k")).unwrap()]);
-                    (signer, set.unwrap())
+                    let build =
+                        move || KeySet::from_keys(vec![Key::hmac(alg, &secret, Some("k"))?]);
+                    (signer, per_backend(build))
                 } else {
                     let signer = match alg.key_family() {
                         KeyFamily::Rsa => {
@@ -58,13 +60,16 @@ fn fixtures() -> &'static [Fixture] {
                     // Verifiers get the public JWK, as a host would publish it.
                     let jwk = signer.public_jwk().unwrap();
                     assert_eq!(jwk["kid"], "k");
-                    let set = KeySet::from_jwks(jwk.to_string().as_bytes()).unwrap();
-                    (signer, set)
+                    let doc = jwk.to_string();
+                    (
+                        signer,
+                        per_backend(move || KeySet::from_jwks(doc.as_bytes())),
+                    )
                 };
                 Fixture {
                     alg,
                     signer: keys.0,
-                    keys: Arc::new(keys.1),
+                    keys: keys.1,
                 }
             })
             .collect()
@@ -75,17 +80,35 @@ fn fixture(alg: Algorithm) -> &'static Fixture {
     fixtures().iter().find(|f| f.alg == alg).unwrap()
 }
 
+/// Verifies on every backend; they must agree on the verdict, the reason and the claims.
 fn verify(
     f: &Fixture,
     token: &[u8],
     validation: Validation,
     now: u64,
 ) -> Result<serde_json::Value, ErrorCode> {
-    let v = Verifier::new(f.keys.clone(), validation).unwrap();
-    let mut buf = TokenBuffer::new();
-    v.verify(token, now, &mut buf)
-        .map(|t| serde_json::from_str(t.claims().object().as_str()).unwrap())
-        .map_err(|e| e.code())
+    let mut results = f.keys.iter().map(|keys| {
+        let v = Verifier::new(keys.clone(), validation.clone()).unwrap();
+        let mut buf = TokenBuffer::new();
+        v.verify(token, now, &mut buf)
+            .map(|t| {
+                serde_json::from_str::<serde_json::Value>(t.claims().object().as_str()).unwrap()
+            })
+            .map_err(|e| e.code())
+    });
+    let first = results.next().unwrap();
+    for other in results {
+        assert_eq!(other, first, "backends disagree");
+    }
+    first
+}
+
+/// The key set built once per backend this build has.
+fn per_backend(build: impl Fn() -> Result<KeySet, tollgate::Error>) -> Vec<Arc<KeySet>> {
+    tollgate::crypto::Backend::available()
+        .iter()
+        .map(|&b| Arc::new(build().unwrap().with_backend(b).unwrap()))
+        .collect()
 }
 
 fn sample_token(alg: Algorithm) -> String {

@@ -7,6 +7,7 @@ use clap::Args;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tollgate::crypto::Backend;
 use tollgate::{Algorithm, TokenBuffer, Validation, Verifier};
 
 /// Arguments of `tollgate verify`.
@@ -48,9 +49,24 @@ pub struct VerifyArgs {
     /// Check the token at this time (Unix seconds) instead of the system clock.
     #[arg(long, value_name = "UNIX")]
     pub now: Option<u64>,
+    /// The signature backend: `ring`, or `aws-lc` in builds with the `aws-lc` feature
+    /// (default: aws-lc when built in, else ring).
+    #[arg(long, value_name = "BACKEND", value_parser = parse_backend)]
+    pub backend: Option<Backend>,
     /// The token, or `-` to read it from standard input (one trailing newline is removed).
     #[arg(value_name = "TOKEN|-")]
     pub token: OsString,
+}
+
+/// Parses a backend name for clap, refusing one this build lacks.
+fn parse_backend(name: &str) -> Result<Backend, String> {
+    match Backend::from_name(name) {
+        Some(b) if b.is_available() => Ok(b),
+        Some(b) => Err(format!(
+            "this build has no {b} backend (build with --features aws-lc)"
+        )),
+        None => Err(format!("unknown backend {name:?} (ring, aws-lc)")),
+    }
 }
 
 /// Parses an algorithm name for clap (case-sensitive, `none` refused).
@@ -86,7 +102,10 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     let now = io::now(args.now)?;
     let token = io::token_bytes(&args.token)?;
 
-    let keys = keys.key_set_for(&token)?;
+    let keys = keys
+        .key_set_for(&token)?
+        .with_backend(args.backend.unwrap_or(Backend::preferred()))
+        .map_err(Failure::Config)?;
     let verifier = Verifier::new(Arc::new(keys), validation).map_err(Failure::Config)?;
     let mut buf = TokenBuffer::new();
     let verified = verifier

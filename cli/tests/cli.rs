@@ -1385,3 +1385,33 @@ fn apikey_check_and_hash_known_answers() {
         assert!(stdout(&out).contains("Examples:"), "{sub}");
     }
 }
+
+// ---- backends ------------------------------------------------------------------------------
+
+#[test]
+fn verify_runs_on_the_backend_asked_for() {
+    let dir = TempDir::new("backend");
+    let keys = dir.write("a1.jwk", A1_JWK);
+    let base = ["verify", "--keys", &keys, "--now", "1300819000"];
+    let with = |backend: &str| {
+        let mut args = base.to_vec();
+        args.extend(["--backend", backend, A1_TOKEN]);
+        run(&args)
+    };
+    let out = with("ring");
+    assert_ok(&out);
+    assert_eq!(json(&out)["claims"]["iss"], "joe");
+    let out = with("aws-lc");
+    if cfg!(feature = "aws-lc") {
+        assert_ok(&out);
+        assert_eq!(json(&out)["claims"]["iss"], "joe");
+    } else {
+        assert_eq!(code(&out), 2);
+        assert!(
+            stderr(&out).contains("no aws-lc backend"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(code(&with("openssl")), 2);
+}

@@ -2,7 +2,7 @@
 //! before it joins a key set.
 
 use crate::alg::{Algorithm, KeyFamily};
-use crate::crypto::VerifyingKey;
+use crate::crypto::{Backend, Material, VerifyingKey};
 use crate::error::{Error, KeyErrorCode};
 
 /// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3 requires 2048).
@@ -18,6 +18,7 @@ pub struct Key {
     pub(crate) kid: Option<Box<str>>,
     pub(crate) alg: Algorithm,
     pub(crate) inner: VerifyingKey,
+    material: Material,
 }
 
 impl Key {
@@ -59,10 +60,7 @@ impl Key {
                 ),
             ));
         }
-        let inner = VerifyingKey::hmac(alg, secret).ok_or(Error::Internal {
-            reason: "HMAC algorithm mapping",
-        })?;
-        Key::new(kid, alg, inner, &label)
+        Key::new(kid, alg, Material::Hmac(secret.into()), &label)
     }
 
     /// An RSA public key from big-endian modulus and exponent (leading zero bytes are ignored).
@@ -121,7 +119,15 @@ impl Key {
                 "RSA modulus has the ROCA fingerprint (CVE-2017-15361): it can be factored",
             ));
         }
-        Key::new(kid, alg, VerifyingKey::rsa(n, e), &label)
+        Key::new(
+            kid,
+            alg,
+            Material::Rsa {
+                n: n.into(),
+                e: e.into(),
+            },
+            &label,
+        )
     }
 
     /// An EC public key from its affine coordinates (each exactly the field size) for ES256 or
@@ -176,9 +182,7 @@ impl Key {
                 ),
             ));
         }
-        let inner = VerifyingKey::ec(alg.key_family(), point)
-            .map_err(|reason| Error::key(KeyErrorCode::InvalidKey, &label, reason))?;
-        Key::new(kid, alg, inner, &label)
+        Key::new(kid, alg, Material::Ec(point.into()), &label)
     }
 
     /// An Ed25519 public key (32 bytes) for EdDSA.
@@ -191,13 +195,14 @@ impl Key {
                 "Ed25519 public key must be 32 bytes",
             )
         })?;
-        Key::new(kid, Algorithm::EdDSA, VerifyingKey::ed25519(bytes), &label)
+        Key::new(kid, Algorithm::EdDSA, Material::Ed25519(bytes), &label)
     }
 
+    /// Prepares the key for the preferred backend (validating it there).
     fn new(
         kid: Option<&str>,
         alg: Algorithm,
-        inner: VerifyingKey,
+        material: Material,
         label: &str,
     ) -> Result<Key, Error> {
         if let Some(k) = kid {
@@ -209,11 +214,30 @@ impl Key {
                 ));
             }
         }
+        let inner = VerifyingKey::prepare(Backend::preferred(), alg, &material)
+            .map_err(|reason| Error::key(KeyErrorCode::InvalidKey, label, reason))?;
         Ok(Key {
             kid: kid.map(Into::into),
             alg,
             inner,
+            material,
         })
+    }
+
+    /// The backend this key verifies with.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    /// The same key, prepared for `backend` (an error if this build lacks it).
+    pub fn with_backend(self, backend: Backend) -> Result<Key, Error> {
+        if self.inner.backend() == backend {
+            return Ok(self);
+        }
+        let inner = VerifyingKey::prepare(backend, self.alg, &self.material).map_err(|reason| {
+            Error::key(KeyErrorCode::InvalidKey, &label(self.kid(), None), reason)
+        })?;
+        Ok(Key { inner, ..self })
     }
 
     /// Gives the key a (new) id.

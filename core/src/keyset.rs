@@ -95,6 +95,23 @@ impl KeySet {
         KeySet::from_keys(jwk::parse_document(document, Some(alg))?)
     }
 
+    /// The same keys, prepared for `backend` (see [`crate::crypto`]).
+    pub fn with_backend(self, backend: crate::crypto::Backend) -> Result<KeySet, Error> {
+        let keys = self
+            .keys
+            .into_iter()
+            .map(|k| k.with_backend(backend))
+            .collect::<Result<Vec<Key>, Error>>()?;
+        Ok(KeySet { keys, ..self })
+    }
+
+    /// The backend the keys verify with (the preferred one for an empty set).
+    pub fn backend(&self) -> crate::crypto::Backend {
+        self.keys
+            .first()
+            .map_or(crate::crypto::Backend::preferred(), Key::backend)
+    }
+
     /// The keys, in the order given.
     pub fn keys(&self) -> &[Key] {
         &self.keys

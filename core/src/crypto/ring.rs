@@ -1,30 +1,27 @@
-//! The only module that names the crypto library (`ring`). Everything cryptographic goes through
-//! here: HMAC, signature verification, signing, SHA-256 and randomness.
-//!
-//! Keys are prepared when a key set is built: an HMAC key is expanded once, and public-key bytes are
-//! validated then (an EC point must be on its curve, an RSA modulus the right size), so a bad key
-//! fails at build time and never per token. Failures here say only "invalid": the caller maps that
-//! to `invalid_signature` without detail.
+//! The `ring` backend: verification keys prepared as far as `ring` allows (an HMAC key expanded
+//! once; public-key bytes validated at build time, since `ring` has no parsed-key type and parses
+//! them again on every verification), and everything else cryptographic: signing, key
+//! generation, SHA-256, HMAC for API keys and webhooks, randomness.
 
 use crate::alg::{Algorithm, KeyFamily};
-use ring::{agreement, digest, hmac, rand, signature};
+use ::ring::{agreement, digest, hmac, rand, signature};
 
-/// A verification key, prepared once.
-pub(crate) enum VerifyingKey {
+/// A verification key, prepared for `ring`.
+pub(crate) enum RingKey {
     Hmac(hmac::Key),
     Rsa { n: Box<[u8]>, e: Box<[u8]> },
     Ec(Box<[u8]>),
     Ed25519([u8; 32]),
 }
 
-impl core::fmt::Debug for VerifyingKey {
+impl core::fmt::Debug for RingKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Never print key material (HMAC keys are secrets).
         f.write_str(match self {
-            VerifyingKey::Hmac(_) => "VerifyingKey::Hmac(..)",
-            VerifyingKey::Rsa { .. } => "VerifyingKey::Rsa(..)",
-            VerifyingKey::Ec(_) => "VerifyingKey::Ec(..)",
-            VerifyingKey::Ed25519(_) => "VerifyingKey::Ed25519(..)",
+            RingKey::Hmac(_) => "RingKey::Hmac(..)",
+            RingKey::Rsa { .. } => "RingKey::Rsa(..)",
+            RingKey::Ec(_) => "RingKey::Ec(..)",
+            RingKey::Ed25519(_) => "RingKey::Ed25519(..)",
         })
     }
 }
@@ -53,25 +50,22 @@ fn verification_algorithm(alg: Algorithm) -> &'static dyn signature::Verificatio
     }
 }
 
-impl VerifyingKey {
+impl RingKey {
     /// An HMAC key for `alg` (length policy is the caller's).
-    pub(crate) fn hmac(alg: Algorithm, secret: &[u8]) -> Option<VerifyingKey> {
-        Some(VerifyingKey::Hmac(hmac::Key::new(
-            hmac_algorithm(alg)?,
-            secret,
-        )))
+    pub(crate) fn hmac(alg: Algorithm, secret: &[u8]) -> Option<RingKey> {
+        Some(RingKey::Hmac(hmac::Key::new(hmac_algorithm(alg)?, secret)))
     }
 
     /// An RSA key from big-endian `n` and `e` without leading zeros (size policy is the caller's).
-    pub(crate) fn rsa(n: &[u8], e: &[u8]) -> VerifyingKey {
-        VerifyingKey::Rsa {
+    pub(crate) fn rsa(n: &[u8], e: &[u8]) -> RingKey {
+        RingKey::Rsa {
             n: n.into(),
             e: e.into(),
         }
     }
 
     /// An EC key from an uncompressed SEC1 point, checked to be on the curve.
-    pub(crate) fn ec(family: KeyFamily, point: &[u8]) -> Result<VerifyingKey, &'static str> {
+    pub(crate) fn ec(family: KeyFamily, point: &[u8]) -> Result<RingKey, &'static str> {
         let agreement_alg = match family {
             KeyFamily::P256 => &agreement::ECDH_P256,
             KeyFamily::P384 => &agreement::ECDH_P384,
@@ -86,27 +80,27 @@ impl VerifyingKey {
         let peer = agreement::UnparsedPublicKey::new(agreement_alg, point);
         agreement::agree_ephemeral(ephemeral, &peer, |_| ())
             .map_err(|_| "point is not on the curve")?;
-        Ok(VerifyingKey::Ec(point.into()))
+        Ok(RingKey::Ec(point.into()))
     }
 
     /// An Ed25519 public key (32 bytes).
-    pub(crate) fn ed25519(key: [u8; 32]) -> VerifyingKey {
-        VerifyingKey::Ed25519(key)
+    pub(crate) fn ed25519(key: [u8; 32]) -> RingKey {
+        RingKey::Ed25519(key)
     }
 
     /// Verifies `sig` over `msg`. The caller has already checked that `alg` is the key's algorithm.
     pub(crate) fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
         let ok = match self {
-            VerifyingKey::Hmac(key) => hmac::verify(key, msg, sig).is_ok(),
-            VerifyingKey::Rsa { n, e } => signature::RsaPublicKeyComponents { n, e }
+            RingKey::Hmac(key) => hmac::verify(key, msg, sig).is_ok(),
+            RingKey::Rsa { n, e } => signature::RsaPublicKeyComponents { n, e }
                 .verify(rsa_params(alg).ok_or(())?, msg, sig)
                 .is_ok(),
-            VerifyingKey::Ec(point) => {
+            RingKey::Ec(point) => {
                 signature::UnparsedPublicKey::new(verification_algorithm(alg), point)
                     .verify(msg, sig)
                     .is_ok()
             }
-            VerifyingKey::Ed25519(pk) => signature::UnparsedPublicKey::new(&signature::ED25519, pk)
+            RingKey::Ed25519(pk) => signature::UnparsedPublicKey::new(&signature::ED25519, pk)
                 .verify(msg, sig)
                 .is_ok(),
         };
@@ -130,10 +124,8 @@ fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
     })
 }
 
-/// Raw primitive verification for the known-answer harnesses (Wycheproof): the same ring calls
-/// the token path makes, without the JWS layer.
-#[doc(hidden)]
-pub fn verify_raw(alg: Algorithm, public_key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+/// Raw primitive verification for the known-answer harnesses.
+pub(crate) fn verify_raw(alg: Algorithm, public_key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     match alg.key_family() {
         KeyFamily::Hmac => match hmac_algorithm(alg) {
             Some(a) => hmac::verify(&hmac::Key::new(a, public_key), msg, sig).is_ok(),
@@ -145,9 +137,8 @@ pub fn verify_raw(alg: Algorithm, public_key: &[u8], msg: &[u8], sig: &[u8]) -> 
     }
 }
 
-/// Raw RSA verification from components (Wycheproof RSA files give `n` and `e`).
-#[doc(hidden)]
-pub fn verify_rsa_raw(alg: Algorithm, n: &[u8], e: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+/// Raw RSA verification from components.
+pub(crate) fn verify_rsa_raw(alg: Algorithm, n: &[u8], e: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     match rsa_params(alg) {
         Some(p) => signature::RsaPublicKeyComponents { n, e }
             .verify(p, msg, sig)
@@ -225,8 +216,8 @@ impl SigningKey {
     }
 
     pub(crate) fn rsa_from_parts(parts: &RsaPrivateParts<'_>) -> Result<SigningKey, &'static str> {
-        signature::RsaKeyPair::from_components(&ring::rsa::KeyPairComponents {
-            public_key: ring::rsa::PublicKeyComponents {
+        signature::RsaKeyPair::from_components(&::ring::rsa::KeyPairComponents {
+            public_key: ::ring::rsa::PublicKeyComponents {
                 n: parts.n,
                 e: parts.e,
             },
@@ -307,7 +298,7 @@ impl SigningKey {
         match self {
             SigningKey::Hmac(_) => None,
             SigningKey::Rsa(pair) => {
-                let c: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
+                let c: ::ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
                 Some((c.n, c.e))
             }
             SigningKey::Ecdsa(pair) => Some((pair.public_key().as_ref().to_vec(), Vec::new())),
@@ -363,7 +354,7 @@ pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // ring's comparison is constant-time for equal lengths; lengths are not secret here.
     #[allow(deprecated)]
-    let equal = ring::constant_time::verify_slices_are_equal(a, b).is_ok();
+    let equal = ::ring::constant_time::verify_slices_are_equal(a, b).is_ok();
     equal
 }
 
