@@ -24,7 +24,7 @@ use crate::claims::Claims;
 use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
 use crate::json::Object;
-use crate::jws::{self, ParseLimits, TokenBuffer};
+use crate::jws::{self, ParseLimits, SignatureInput, TokenBuffer};
 use crate::policy::{CompiledPolicy, KeyHashing, Location, Provider, ProviderType, UnknownRoutes};
 use crate::principal::lists_tenant;
 use crate::principal::PrincipalKind;
@@ -72,6 +72,9 @@ struct Authenticated<'a> {
     scopes: Bits,
     membership: Membership<'a>,
 }
+
+/// The signature check a host supplies to [`Engine::check_with`]; `None` verifies in process.
+type HostCheck<'c> = Option<&'c mut dyn FnMut(&SignatureInput<'_>) -> Result<(), Error>>;
 
 /// A refusal on the way to a decision. Refusals may allocate (for their messages); the allowed
 /// path does not.
@@ -178,9 +181,57 @@ impl Engine {
     /// Decides `request` at time `now`, overwriting `decision` in place. Reusing one decision per
     /// thread keeps its buffers warm: an allowed check then allocates nothing.
     pub fn check_into(&self, request: &Request<'_>, now: u64, decision: &mut Decision) {
+        let snapshot = self.snapshot.load();
+        self.run(request, now, &snapshot, decision, None);
+    }
+
+    /// The snapshot checks run against now. Pinning it lets a host run one check in two halves
+    /// on the same keys (see [`Engine::check_with`]) while swaps go on.
+    pub fn current_snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Decides `request` like [`Engine::check`], in the same order, against `snapshot` (from
+    /// [`Engine::current_snapshot`]), with each JWT signature decided by `check` (see
+    /// [`jws::UnverifiedJws::verify_with`]; `|s| s.verify()` is the in-process check).
+    ///
+    /// For hosts that verify signatures with their own crypto, such as a runtime's WebCrypto,
+    /// which is asynchronous: a first call whose `check` records the [`SignatureInput`] and fails
+    /// stops at the signature; once the host has its verdict, a second call on the same snapshot
+    /// whose `check` returns that verdict for that input finishes the check. The check is a pure
+    /// function of the request, `now` and the snapshot, so both calls reach the same signature.
+    /// A snapshot built for another engine gives an `internal_error` decision.
+    pub fn check_with(
+        &self,
+        snapshot: &Snapshot,
+        request: &Request<'_>,
+        now: u64,
+        check: &mut dyn FnMut(&SignatureInput<'_>) -> Result<(), Error>,
+    ) -> Decision {
+        let mut decision = Decision::default();
+        if !Arc::ptr_eq(&snapshot.policy, &self.policy) {
+            decision.status = ErrorCode::Internal.http_status();
+            decision
+                .message
+                .push_str("the snapshot was built for another engine");
+            return decision;
+        }
+        self.run(request, now, snapshot, &mut decision, Some(check));
+        decision
+    }
+
+    /// The body of every check: `signature` decides JWT signatures, or `None` for the
+    /// in-process check.
+    fn run(
+        &self,
+        request: &Request<'_>,
+        now: u64,
+        snapshot: &Snapshot,
+        decision: &mut Decision,
+        signature: HostCheck<'_>,
+    ) {
         use core::fmt::Write as _;
         decision.reset();
-        let snapshot = self.snapshot.load();
         if let Some(name) = self.policy.correlation_header.as_deref() {
             if let Some(value) = request.header_values(name).next() {
                 if value.len() <= 256 && value.bytes().all(|b| b.is_ascii_graphic()) {
@@ -197,10 +248,11 @@ impl Engine {
         let outcome = self.decide(
             request,
             now,
-            &snapshot,
+            snapshot,
             decision,
             &mut principal,
             &mut scratch,
+            signature,
         );
         decision.scratch = scratch;
         let realm = &self.policy.realm;
@@ -249,6 +301,7 @@ impl Engine {
 
     /// Runs the checks; fills `principal` as it goes. `Ok(true)`: allowed with a principal;
     /// `Ok(false)`: allowed without one (a public route).
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
         request: &Request<'_>,
@@ -257,6 +310,7 @@ impl Engine {
         decision: &mut Decision,
         principal: &mut Principal,
         scratch: &mut TokenBuffer,
+        signature: HostCheck<'_>,
     ) -> Result<bool, Refusal> {
         let path = request.checked_path()?;
         let matched = self.policy.router.at(request.method, path);
@@ -281,7 +335,9 @@ impl Engine {
         let (source, token) = self.credential(request)?;
         let mut authn = match self.key_provider_for(source, token) {
             Some(id) => self.authenticate_key(id, token, now, snapshot, principal)?,
-            None => self.authenticate_jwt(source, token, now, snapshot, scratch, principal)?,
+            None => {
+                self.authenticate_jwt(source, token, now, snapshot, scratch, principal, signature)?
+            }
         };
         let kind = principal.kind;
         if route
@@ -378,7 +434,9 @@ impl Engine {
     }
 
     /// Verifies a JWT under the provider its credential place and issuer choose, filling
-    /// `principal` (subject, kind, provider, expiry, claims).
+    /// `principal` (subject, kind, provider, expiry, claims). `signature` decides the signature
+    /// instead of the in-process check when given (see [`Engine::check_with`]).
+    #[allow(clippy::too_many_arguments)]
     fn authenticate_jwt<'s>(
         &'s self,
         source: usize,
@@ -387,6 +445,7 @@ impl Engine {
         snapshot: &'s Snapshot,
         buf: &'s mut TokenBuffer,
         principal: &mut Principal,
+        signature: HostCheck<'_>,
     ) -> Result<Authenticated<'s>, Refusal> {
         // A token verified before, under this snapshot and through the same provider, skips its
         // signature (see `crate::cache`); everything after the signature runs again.
@@ -445,7 +504,11 @@ impl Engine {
                         ),
                     ));
                 }
-                let verified = parsed.verify(keys).map_err(|e| {
+                let verified = match signature {
+                    None => parsed.verify(keys),
+                    Some(check) => parsed.verify_with(keys, |input| check(input)),
+                };
+                let verified = verified.map_err(|e| {
                     let mut r = Refusal::from(e.clone());
                     if let Some(kid) = e.refresh_hint() {
                         r.refresh = Some(RefreshHint {
@@ -860,5 +923,138 @@ mod tests {
         is::<Engine>();
         is::<Decision>();
         is::<crate::principal::PrincipalKind>();
+    }
+
+    /// A signature a first `check_with` pass stopped at.
+    #[derive(Debug, PartialEq)]
+    struct Deferred {
+        alg: crate::Algorithm,
+        signing_input: Vec<u8>,
+        signature: Vec<u8>,
+        public: bool,
+    }
+
+    /// Every case of the four deployments, checked in two halves as a WebCrypto host does (stop
+    /// at a public-key signature, verify it, finish with the verdict), decides exactly as
+    /// `check`; a false verdict gives `invalid_signature`; a swap between the halves changes
+    /// nothing for the pinned snapshot.
+    #[test]
+    fn checks_in_two_halves_decide_as_check() {
+        let deployments: [(&[u8], &[u8], &[u8]); 4] = [
+            (
+                include_bytes!("../../examples/project-oidc/policy.json"),
+                include_bytes!("../../examples/project-oidc/snapshot.json"),
+                include_bytes!("../../examples/project-oidc/scenarios.json"),
+            ),
+            (
+                include_bytes!("../../examples/workspace-api/policy.json"),
+                include_bytes!("../../examples/workspace-api/snapshot.json"),
+                include_bytes!("../../examples/workspace-api/scenarios.json"),
+            ),
+            (
+                include_bytes!("../../examples/service-accounts/policy.json"),
+                include_bytes!("../../examples/service-accounts/snapshot.json"),
+                include_bytes!("../../examples/service-accounts/scenarios.json"),
+            ),
+            (
+                include_bytes!("../../examples/tenant-path/policy.json"),
+                include_bytes!("../../examples/tenant-path/snapshot.json"),
+                include_bytes!("../../examples/tenant-path/scenarios.json"),
+            ),
+        ];
+        let mut deferred_count = 0;
+        for (policy, snapshot, table) in deployments {
+            let engine = Engine::from_policy_json(policy).unwrap();
+            engine.swap_snapshot_json(snapshot).unwrap();
+            let table = crate::scenario::Table::from_json(table).unwrap();
+            for case in &table.cases {
+                let headers = table.headers(case);
+                let pairs: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let request = Request::new(&case.request.method, &case.request.path, &pairs);
+                let want = engine.check(&request, table.now).to_json();
+
+                let pinned = engine.current_snapshot();
+                let mut seen = None;
+                let first = engine.check_with(&pinned, &request, table.now, &mut |s| {
+                    if s.key.public_key().is_none() {
+                        return s.verify();
+                    }
+                    seen = Some(Deferred {
+                        alg: s.alg,
+                        signing_input: s.signing_input.to_vec(),
+                        signature: s.signature.to_vec(),
+                        public: true,
+                    });
+                    Err(Error::Internal { reason: "deferred" })
+                });
+                let Some(job) = seen else {
+                    assert_eq!(first.to_json(), want, "{}", case.name);
+                    continue;
+                };
+                deferred_count += 1;
+                // The host's verdict: here ring's, through the same input.
+                let finish = |ok: Option<bool>| {
+                    engine.check_with(&pinned, &request, table.now, &mut |s| {
+                        let again = Deferred {
+                            alg: s.alg,
+                            signing_input: s.signing_input.to_vec(),
+                            signature: s.signature.to_vec(),
+                            public: s.key.public_key().is_some(),
+                        };
+                        assert_eq!(
+                            again, job,
+                            "{}: the second half reached another signature",
+                            case.name
+                        );
+                        if ok.unwrap_or_else(|| s.verify().is_ok()) {
+                            Ok(())
+                        } else {
+                            Err(Error::InvalidSignature)
+                        }
+                    })
+                };
+                // A swap between the halves does not reach the pinned snapshot.
+                engine
+                    .swap_snapshot(Snapshot::empty(engine.policy().clone()))
+                    .unwrap();
+                assert_eq!(finish(None).to_json(), want, "{}", case.name);
+                let refused = finish(Some(false));
+                assert_eq!(
+                    (refused.status, refused.code),
+                    (401, ErrorCode::InvalidSignature),
+                    "{}",
+                    case.name
+                );
+                engine.swap_snapshot_json(snapshot).unwrap();
+            }
+        }
+        assert!(
+            deferred_count > 20,
+            "only {deferred_count} cases reached a public-key signature"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_another_engine_is_refused() {
+        let policy = include_bytes!("../../examples/tenant-path/policy.json");
+        let a = Engine::from_policy_json(policy).unwrap();
+        let b = Engine::from_policy_json(policy).unwrap();
+        let d = a.check_with(
+            &b.current_snapshot(),
+            &Request::new("GET", "/api/health", &[]),
+            0,
+            &mut |s| s.verify(),
+        );
+        assert_eq!((d.status, d.code), (500, ErrorCode::Internal));
+        let d = a.check_with(
+            &a.current_snapshot(),
+            &Request::new("GET", "/api/health", &[]),
+            0,
+            &mut |s| s.verify(),
+        );
+        assert_eq!((d.status, d.code), (200, ErrorCode::Allowed));
     }
 }

@@ -10,6 +10,7 @@ use crate::alg::Algorithm;
 use crate::base64url;
 use crate::error::{truncated, Error};
 use crate::json::{self, JsonStr};
+use crate::key::Key;
 use crate::keyset::KeySet;
 use crate::limits;
 
@@ -317,6 +318,58 @@ impl<'t, 'b> UnverifiedJws<'t, 'b> {
     }
 }
 
+/// One signature check, as [`UnverifiedJws::verify_with`] hands it to a host that verifies
+/// signatures with its own crypto (a runtime's WebCrypto). Everything before the signature has
+/// run: the header is strict and names a supported `alg`, the key was selected (by `kid`, bound
+/// to that `alg`), and the signature has the algorithm's exact length. (An RSA signature must be
+/// as long as the modulus: in-process verification enforces that, and a host's must too.)
+#[derive(Clone, Copy, Debug)]
+pub struct SignatureInput<'a> {
+    /// The algorithm: the key's, which the header agreed with.
+    pub alg: Algorithm,
+    /// The selected key ([`Key::public_key`] gives its public material).
+    pub key: &'a Key,
+    /// The signed bytes: the token's `header.payload`, as sent.
+    pub signing_input: &'a [u8],
+    /// The decoded signature (`r || s` for ECDSA, as WebCrypto expects).
+    pub signature: &'a [u8],
+}
+
+impl SignatureInput<'_> {
+    /// Verifies the signature in process, exactly as [`UnverifiedJws::verify`] does.
+    pub fn verify(&self) -> Result<(), Error> {
+        self.key
+            .inner
+            .verify(self.alg, self.signing_input, self.signature)
+            .map_err(|()| Error::InvalidSignature)
+    }
+}
+
+impl<'t, 'b> UnverifiedJws<'t, 'b> {
+    /// Selects the key like [`UnverifiedJws::verify`], then lets `check` decide the signature:
+    /// `Ok(())` accepts it, an error (normally [`Error::InvalidSignature`]) is returned as is.
+    /// For hosts with their own signature crypto; [`SignatureInput::verify`] is the in-process
+    /// check, so `|s| s.verify()` behaves exactly as `verify`.
+    pub fn verify_with(
+        self,
+        keys: &'b KeySet,
+        check: impl FnOnce(&SignatureInput<'_>) -> Result<(), Error>,
+    ) -> Result<VerifiedJws<'b>, Error> {
+        let key = keys.select_json(self.header.alg, self.header.kid)?;
+        check(&SignatureInput {
+            alg: self.header.alg,
+            key,
+            signing_input: self.signing_input,
+            signature: self.signature,
+        })?;
+        Ok(VerifiedJws {
+            header: self.header,
+            payload: self.payload,
+            kid: key.kid(),
+        })
+    }
+}
+
 /// Rebuilds a verified JWS from a cache entry: its decoded header and payload, loaded into `buf`
 /// at `[..len]` (header first, `header_len` bytes). The header is parsed again and the key that
 /// verified it selected again (a lookup, not a signature check), so the result is exactly what
@@ -361,5 +414,124 @@ impl<'b> VerifiedJws<'b> {
     /// The decoded header bytes as verified (the header object's text).
     pub(crate) fn header_bytes(&self) -> &'b [u8] {
         self.header.object.as_str().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::PublicKey;
+    use crate::{keygen, mint, SigningKey};
+
+    /// `verify_with` hands over exactly the selected key, the signed bytes and the signature;
+    /// `|s| s.verify()` decides as `verify`; a refusal comes back as given.
+    #[test]
+    fn verify_with_hands_the_signature_to_the_host() {
+        for alg in [
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::EdDSA,
+            Algorithm::HS256,
+        ] {
+            let generated = keygen::generate(alg).unwrap();
+            let signer = if alg.is_symmetric() {
+                SigningKey::from_jwk(generated.private.as_bytes(), Some(alg)).unwrap()
+            } else {
+                SigningKey::from_pem_or_der(alg, generated.private.as_bytes(), Some(&generated.kid))
+                    .unwrap()
+            };
+            let jwk = generated
+                .public_jwk
+                .clone()
+                .unwrap_or_else(|| serde_json::from_str(&generated.private).unwrap());
+            let keys = KeySet::from_jwks(jwk.to_string().as_bytes()).unwrap();
+            let token = mint(&signer, br#"{"sub":"a"}"#, None).unwrap();
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let mut tampered = token.clone();
+            tampered.insert(input.len() - 1, 'A');
+
+            for t in [&token, &tampered] {
+                let mut buf = TokenBuffer::new();
+                let plain = parse(t.as_bytes(), ParseLimits::default(), &mut buf)
+                    .and_then(|p| p.verify(&keys).map(|v| v.payload().to_vec()));
+                let mut buf = TokenBuffer::new();
+                let hosted = parse(t.as_bytes(), ParseLimits::default(), &mut buf).and_then(|p| {
+                    p.verify_with(&keys, |s| s.verify())
+                        .map(|v| v.payload().to_vec())
+                });
+                assert_eq!(plain, hosted, "{alg}");
+            }
+
+            let mut buf = TokenBuffer::new();
+            let parsed = parse(token.as_bytes(), ParseLimits::default(), &mut buf).unwrap();
+            let mut calls = 0;
+            let verified = parsed
+                .verify_with(&keys, |s| {
+                    calls += 1;
+                    assert_eq!(s.alg, alg);
+                    assert_eq!(s.signing_input, input.as_bytes());
+                    assert_eq!(
+                        s.signature,
+                        base64url::decode(sig.as_bytes()).unwrap().as_slice()
+                    );
+                    match (s.key.public_key(), alg) {
+                        (None, Algorithm::HS256) => {}
+                        (Some(PublicKey::Ec { point }), Algorithm::ES256) => {
+                            assert_eq!(point.len(), 65)
+                        }
+                        (Some(PublicKey::Ec { point }), Algorithm::ES384) => {
+                            assert_eq!(point.len(), 97)
+                        }
+                        (Some(PublicKey::Ed25519 { .. }), Algorithm::EdDSA) => {}
+                        other => panic!("unexpected public key {other:?}"),
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(calls, 1);
+            assert_eq!(verified.payload(), br#"{"sub":"a"}"#);
+
+            let mut buf = TokenBuffer::new();
+            let parsed = parse(token.as_bytes(), ParseLimits::default(), &mut buf).unwrap();
+            assert_eq!(
+                parsed
+                    .verify_with(&keys, |_| Err(Error::InvalidSignature))
+                    .unwrap_err(),
+                Error::InvalidSignature
+            );
+        }
+    }
+
+    /// Key selection fails before the host is asked anything.
+    #[test]
+    fn verify_with_selects_the_key_first() {
+        let signer = SigningKey::hmac(Algorithm::HS256, &[7; 32], Some("other")).unwrap();
+        let keys = KeySet::from_keys(vec![
+            Key::hmac(Algorithm::HS256, &[7; 32], Some("k1")).unwrap()
+        ])
+        .unwrap();
+        let token = mint(&signer, br#"{"sub":"a"}"#, None).unwrap();
+        let mut buf = TokenBuffer::new();
+        let parsed = parse(token.as_bytes(), ParseLimits::default(), &mut buf).unwrap();
+        let err = parsed
+            .verify_with(&keys, |_| panic!("asked about a key that was not selected"))
+            .unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::UnknownKid);
+    }
+
+    /// RSA public material comes back without leading zeros.
+    #[test]
+    fn rsa_public_material() {
+        let mut n = vec![0u8, 0xc5];
+        n.extend(std::iter::repeat_n(0xc5, 254));
+        n.push(0xc7);
+        let key = Key::rsa(Algorithm::RS256, &n, &[0, 1, 0, 1], None).unwrap();
+        match key.public_key() {
+            Some(PublicKey::Rsa { n: got_n, e }) => {
+                assert_eq!(got_n, &n[1..]);
+                assert_eq!(e, &[1, 0, 1]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

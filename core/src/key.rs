@@ -12,6 +12,31 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// Longest `kid` accepted, in bytes.
 pub const MAX_KID_LEN: usize = 256;
 
+/// A key's public material, for a host that verifies signatures with its own crypto (a
+/// runtime's WebCrypto; see [`crate::jws::SignatureInput`]). Validated when the key was built:
+/// RSA sizes and exponent, EC points on their curve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublicKey<'a> {
+    /// RSA: big-endian modulus and public exponent, without leading zero bytes.
+    Rsa {
+        /// The modulus.
+        n: &'a [u8],
+        /// The public exponent.
+        e: &'a [u8],
+    },
+    /// P-256 or P-384: the uncompressed SEC1 point `04 || x || y`.
+    Ec {
+        /// The point.
+        point: &'a [u8],
+    },
+    /// Ed25519: the 32-byte public key.
+    Ed25519 {
+        /// The key.
+        key: &'a [u8; 32],
+    },
+}
+
 /// A public key or shared secret that verifies signatures of exactly one [`Algorithm`].
 #[derive(Debug)]
 pub struct Key {
@@ -30,6 +55,16 @@ impl Key {
     /// The one algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
+    }
+
+    /// The key's public material; `None` for an HMAC secret, which is not public.
+    pub fn public_key(&self) -> Option<PublicKey<'_>> {
+        match &self.material {
+            Material::Hmac(_) => None,
+            Material::Rsa { n, e } => Some(PublicKey::Rsa { n, e }),
+            Material::Ec(point) => Some(PublicKey::Ec { point }),
+            Material::Ed25519(key) => Some(PublicKey::Ed25519 { key }),
+        }
     }
 
     /// An HMAC secret for `alg`. It must be at least as long as the hash output (RFC 7518 §3.2).

@@ -7,7 +7,7 @@
 use crate::cache::{CacheConfig, TokenCache};
 use crate::claims::{Claims, Validation};
 use crate::error::Error;
-use crate::jws::{self, Header, TokenBuffer};
+use crate::jws::{self, Header, SignatureInput, TokenBuffer};
 use crate::keyset::KeySet;
 use std::sync::Arc;
 
@@ -106,6 +106,26 @@ impl Verifier {
                 );
             }
         }
+        Ok(VerifiedToken {
+            header: *jws.header(),
+            claims,
+            key_id: jws.key_id(),
+        })
+    }
+
+    /// Verifies `token` like [`Verifier::verify`], in the same order, except that `check`
+    /// decides the signature (see [`jws::UnverifiedJws::verify_with`]): for hosts that verify
+    /// signatures with their own crypto, such as a runtime's WebCrypto. The cache is not used.
+    pub fn verify_with<'b>(
+        &'b self,
+        token: &[u8],
+        now: u64,
+        buf: &'b mut TokenBuffer,
+        check: impl FnOnce(&SignatureInput<'_>) -> Result<(), Error>,
+    ) -> Result<VerifiedToken<'b>, Error> {
+        let jws = jws::parse(token, self.validation.limits, buf)?.verify_with(&self.keys, check)?;
+        let claims = Claims::parse(jws.payload(), self.validation.limits.max_json_depth)?;
+        self.validation.validate(jws.header(), &claims, now)?;
         Ok(VerifiedToken {
             header: *jws.header(),
             claims,
