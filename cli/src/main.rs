@@ -17,6 +17,7 @@ mod keygen;
 mod keys;
 mod mint;
 mod output;
+mod serve;
 mod verify;
 mod webhook;
 
@@ -62,6 +63,8 @@ enum Command {
     Webhook(webhook::WebhookArgs),
     /// Make API keys and personal access tokens, check their form, hash them.
     Apikey(apikey::ApikeyArgs),
+    /// Run the forward-auth service for nginx, Caddy, Traefik and Envoy.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Apikey(args) => apikey::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

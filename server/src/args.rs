@@ -1,0 +1,84 @@
+//! The command line of `tollgate serve`.
+
+use crate::server::{Config, Listen};
+use crate::state::Clock;
+use crate::DEFAULT_ENVOY_PREFIX;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Arguments of `tollgate serve`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Endpoints (point the proxy at one; see examples/nginx, caddy, traefik and envoy):
+  /auth/nginx      nginx auth_request: X-Original-Method, X-Original-URI. Refusals other than 401
+                   and 403 travel as 403 with the exact status in X-Tollgate-Status.
+  /auth/forward    Caddy forward_auth, Traefik ForwardAuth: X-Forwarded-Method, -Uri, -Host.
+  /ext_authz/...   Envoy ext_authz HTTP service: the original path after the prefix.
+  /healthz /readyz /metrics
+
+The policy and key files are reloaded on SIGHUP and when they change (checked every
+--watch-interval seconds); a file that does not load keeps the engine in use, and the log says
+why. SIGTERM or SIGINT stops accepting connections and lets open requests finish.
+
+Never expose the service to clients directly: the headers that carry the original request are
+trusted, so only the proxy may reach it.
+
+Exit codes: 0 stopped by a signal; 2 unusable options, policy or key file, or address.
+
+Examples:
+  tollgate serve --policy policy.json --keys snapshot.json
+  tollgate serve --listen unix:/run/tollgate.sock --policy policy.json --keys snapshot.json
+  tollgate serve --policy examples/tenant-path/policy.json \\
+      --keys examples/tenant-path/snapshot.json --now 1767225600")]
+pub struct ServeArgs {
+    /// Where to listen: `HOST:PORT`, or `unix:PATH` for a Unix socket.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9180", value_parser = Listen::parse)]
+    pub listen: Listen,
+    /// The policy document (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The key snapshot document (JSON): each provider's JWKS, API-key records, user records.
+    #[arg(long, value_name = "FILE")]
+    pub keys: PathBuf,
+    /// Decide every request at this time (Unix seconds) instead of the system clock. For tests
+    /// and demos whose tokens are dated; never in production.
+    #[arg(long, value_name = "UNIX")]
+    pub now: Option<u64>,
+    /// Verify every token in full, without the verified-token cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The path prefix of the Envoy ext_authz endpoint (Envoy's `path_prefix`).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_ENVOY_PREFIX)]
+    pub envoy_prefix: String,
+    /// How often to look for changed policy and key files, in seconds (0: only on SIGHUP).
+    #[arg(long, value_name = "SECS", default_value_t = 2)]
+    pub watch_interval: u64,
+    /// How long open requests may run after SIGTERM, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub shutdown_grace: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// The lowest level logged: error, warn, info or debug (debug logs every allowed request).
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: tracing::Level,
+}
+
+impl ServeArgs {
+    /// The service configuration these arguments describe.
+    pub fn config(&self) -> Config {
+        Config {
+            listen: self.listen.clone(),
+            policy: self.policy.clone(),
+            keys: self.keys.clone(),
+            clock: self.now.map_or(Clock::System, Clock::Fixed),
+            cache: !self.no_cache,
+            envoy_prefix: self.envoy_prefix.clone(),
+            watch_interval: (self.watch_interval > 0)
+                .then(|| Duration::from_secs(self.watch_interval)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            signals: true,
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! What every connection shares: the engine in use (swapped whole, without a lock on the decision
+//! path), the metrics, the clock, and the files the engine is reloaded from.
+
+use crate::metrics::Metrics;
+use arc_swap::ArcSwap;
+use hyper::header::HeaderName;
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tollgate::cache::CacheConfig;
+use tollgate::policy::MAX_POLICY_BYTES;
+use tollgate::snapshot::MAX_SNAPSHOT_BYTES;
+use tollgate::Engine;
+
+/// Where decisions take `now` from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// A fixed time (Unix seconds), for tests and demos whose tokens are dated.
+    Fixed(u64),
+}
+
+impl Clock {
+    /// The current time in Unix seconds.
+    pub fn now(self) -> u64 {
+        match self {
+            Clock::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// An engine with what the handlers need to know about its policy.
+pub(crate) struct Loaded {
+    /// The engine: compiled policy and its key snapshot.
+    pub(crate) engine: Engine,
+    /// Every header name the policy forwards, lowercase, in policy order: the names upstreams
+    /// trust, which the service sets or clears on every allowed request.
+    pub(crate) reserved: Vec<HeaderName>,
+}
+
+/// Why a policy and key pair could not be loaded.
+#[derive(Debug)]
+pub(crate) enum LoadError {
+    /// The policy file is unreadable or invalid.
+    Policy(String),
+    /// The key file is unreadable or does not fit the policy.
+    Keys(String),
+}
+
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LoadError::Policy(m) => write!(f, "policy: {m}"),
+            LoadError::Keys(m) => write!(f, "keys: {m}"),
+        }
+    }
+}
+
+impl Loaded {
+    /// Compiles `policy`, adds the cache if asked, and loads `keys` into it.
+    pub(crate) fn build(policy: &[u8], keys: &[u8], cache: bool) -> Result<Loaded, LoadError> {
+        let engine = Engine::from_policy_json(policy)
+            .map_err(|e| LoadError::Policy(format!("[{}] {e}", e.code().name())))?;
+        let engine = if cache {
+            engine.with_cache(CacheConfig::default())
+        } else {
+            engine
+        };
+        engine
+            .swap_snapshot_json(keys)
+            .map_err(|e| LoadError::Keys(format!("[{}] {e}", e.code().name())))?;
+        let f = &engine.policy().forward;
+        let mut reserved: Vec<HeaderName> = Vec::new();
+        let names = [&f.subject, &f.tenant, &f.roles, &f.kind, &f.provider]
+            .into_iter()
+            .flatten()
+            .chain(f.claims.iter().map(|c| &c.header));
+        for name in names {
+            let header =
+                HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                    LoadError::Policy(format!("forward header {name:?} is not a header name"))
+                })?;
+            if !reserved.contains(&header) {
+                reserved.push(header);
+            }
+        }
+        Ok(Loaded { engine, reserved })
+    }
+
+    /// The policy's name, for logs and metrics.
+    pub(crate) fn policy_name(&self) -> &str {
+        &self.engine.policy().name
+    }
+}
+
+/// What identifies one version of a file: a replaced file (a rename, a Kubernetes symlink swap)
+/// has a new inode, an edited one a new size or modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Fingerprint {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec(),
+    })
+}
+
+/// Reads at most `limit` bytes of `path` (a larger file is an error, not a truncation).
+pub(crate) fn read_capped(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(cap)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!("{} is larger than {limit} bytes", path.display()));
+    }
+    Ok(bytes)
+}
+
+/// The last versions of the files a reload attempted.
+#[derive(Default)]
+struct Seen {
+    policy: Option<Fingerprint>,
+    keys: Option<Fingerprint>,
+}
+
+/// What a reload did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReloadReport {
+    /// The policy (with its keys) was recompiled: `Some(Ok)` swapped in, `Some(Err)` kept the old.
+    pub(crate) policy: Option<Result<(), String>>,
+    /// The keys alone were reloaded into the engine in use.
+    pub(crate) keys: Option<Result<(), String>>,
+}
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    /// The engine in use. A reload stores a new one; a check loads it without a lock.
+    pub(crate) loaded: ArcSwap<Loaded>,
+    pub(crate) metrics: Metrics,
+    pub(crate) clock: Clock,
+    pub(crate) envoy_prefix: String,
+    policy_path: PathBuf,
+    keys_path: PathBuf,
+    cache: bool,
+    draining: AtomicBool,
+    /// Serialises reloads (never taken by a check).
+    seen: Mutex<Seen>,
+}
+
+impl Shared {
+    /// Loads the policy and keys for the first time.
+    pub(crate) fn load(
+        policy_path: PathBuf,
+        keys_path: PathBuf,
+        cache: bool,
+        clock: Clock,
+        envoy_prefix: String,
+    ) -> Result<Shared, LoadError> {
+        let seen = Seen {
+            policy: fingerprint(&policy_path),
+            keys: fingerprint(&keys_path),
+        };
+        let policy = read_capped(&policy_path, MAX_POLICY_BYTES).map_err(LoadError::Policy)?;
+        let keys = read_capped(&keys_path, MAX_SNAPSHOT_BYTES).map_err(LoadError::Keys)?;
+        let loaded = Loaded::build(&policy, &keys, cache)?;
+        let metrics = Metrics::new();
+        metrics.policy_reload(true);
+        metrics.key_refresh(true);
+        metrics.set_ready(true);
+        Ok(Shared {
+            loaded: ArcSwap::from_pointee(loaded),
+            metrics,
+            clock,
+            envoy_prefix,
+            policy_path,
+            keys_path,
+            cache,
+            draining: AtomicBool::new(false),
+            seen: Mutex::new(seen),
+        })
+    }
+
+    /// Marks the service as shutting down: `/readyz` fails from now on.
+    pub(crate) fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.metrics.set_ready(false);
+    }
+
+    /// Whether the service is ready: keys loaded and not draining.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.metrics.is_ready() && !self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Reloads what changed since the last attempt, or everything when `force` (`SIGHUP`). A
+    /// changed policy is compiled with the current keys into a new engine that replaces the old
+    /// one whole; changed keys alone are swapped into the engine in use. Anything that fails
+    /// leaves the engine in use as it was, and says why.
+    pub(crate) fn reload(&self, force: bool) -> ReloadReport {
+        let mut seen = match self.seen.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut report = ReloadReport::default();
+        let policy_fp = fingerprint(&self.policy_path);
+        let keys_fp = fingerprint(&self.keys_path);
+        let policy_changed = force || policy_fp != seen.policy;
+        let mut keys_changed = force || keys_fp != seen.keys;
+        if policy_changed {
+            seen.policy = policy_fp;
+            let built = read_capped(&self.policy_path, MAX_POLICY_BYTES)
+                .map_err(LoadError::Policy)
+                .and_then(|policy| {
+                    let keys = read_capped(&self.keys_path, MAX_SNAPSHOT_BYTES)
+                        .map_err(LoadError::Keys)?;
+                    Loaded::build(&policy, &keys, self.cache)
+                });
+            match built {
+                Ok(loaded) => {
+                    let name = loaded.policy_name().to_owned();
+                    self.loaded.store(Arc::new(loaded));
+                    seen.keys = keys_fp;
+                    keys_changed = false;
+                    self.metrics.policy_reload(true);
+                    self.metrics.key_refresh(true);
+                    tracing::info!(policy = %name, file = %self.policy_path.display(), "policy and keys reloaded");
+                    report.policy = Some(Ok(()));
+                }
+                Err(e @ LoadError::Policy(_)) => {
+                    self.metrics.policy_reload(false);
+                    tracing::error!(error = %e, file = %self.policy_path.display(), "policy reload failed; keeping the engine in use");
+                    report.policy = Some(Err(e.to_string()));
+                }
+                Err(e @ LoadError::Keys(_)) => {
+                    // The new policy compiled but the keys do not fit it: keep the old pair.
+                    seen.keys = keys_fp;
+                    keys_changed = false;
+                    self.metrics.key_refresh(false);
+                    tracing::error!(error = %e, file = %self.keys_path.display(), "reload failed: the keys do not load; keeping the engine in use");
+                    report.keys = Some(Err(e.to_string()));
+                }
+            }
+        }
+        if keys_changed {
+            seen.keys = keys_fp;
+            let current = self.loaded.load();
+            let swapped = read_capped(&self.keys_path, MAX_SNAPSHOT_BYTES).and_then(|keys| {
+                current
+                    .engine
+                    .swap_snapshot_json(&keys)
+                    .map_err(|e| format!("[{}] {e}", e.code().name()))
+            });
+            match swapped {
+                Ok(()) => {
+                    self.metrics.key_refresh(true);
+                    tracing::info!(file = %self.keys_path.display(), "keys reloaded");
+                    report.keys = Some(Ok(()));
+                }
+                Err(e) => {
+                    self.metrics.key_refresh(false);
+                    tracing::error!(error = %e, file = %self.keys_path.display(), "key reload failed; keeping the keys in use");
+                    report.keys = Some(Err(e));
+                }
+            }
+        }
+        report
+    }
+}
