@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the Tollgate WebAssembly package: pkg/node (CommonJS, for Node) and pkg/web (an ES
+# module for Cloudflare Workers / workerd, Deno, Vercel Edge and browsers), each with TypeScript
+# types generated from the Rust doc comments, optimised with wasm-opt -Oz (binaryen from npm).
+#
+# Needs: the wasm32-unknown-unknown target, clang and llvm-ar (ring's C code), wasm-bindgen-cli at
+# exactly the version of the wasm-bindgen crate in Cargo.lock, and `npm ci` in this directory
+# (run here when node_modules is missing). .ci/run installs all of them.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=..
+
+lock_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$root/Cargo.lock")
+have_version=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have_version" != "$lock_version" ]; then
+  echo "error: wasm-bindgen-cli ${have_version:-is missing}; Cargo.lock has wasm-bindgen $lock_version" >&2
+  echo "       cargo install wasm-bindgen-cli --version $lock_version" >&2
+  exit 1
+fi
+[ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+
+# A size-tuned profile of our own (the workspace's release profile plus opt-level "z"), given on
+# the command line so that the workspace manifest stays as it is; its output directory is its own.
+echo "== cargo build (wasm32-unknown-unknown, size profile)"
+cargo build -p tollgate-wasm --locked --target wasm32-unknown-unknown \
+  --config 'profile.wasm-size.inherits="release"' \
+  --config 'profile.wasm-size.opt-level="z"' \
+  --profile wasm-size
+wasm="$root/target/wasm32-unknown-unknown/wasm-size/tollgate_wasm.wasm"
+
+exports_of() {
+  # The values (classes and functions) a generated .d.ts exports, for the ES entry point to
+  # re-export; its index.d.ts re-exports the types.
+  sed -n -E 's/^export (declare )?(class|function) ([A-Za-z_][A-Za-z0-9_]*).*/\3/p' "$1" | sort -u
+}
+
+optimise() {
+  node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-multivalue --enable-reference-types "$1" -o "$2"
+}
+
+rm -rf pkg
+for target in node web; do
+  out="pkg/$target"
+  mkdir -p "$out"
+  echo "== wasm-bindgen --target $([ $target = node ] && echo nodejs || echo web) -> $out"
+  wasm-bindgen --target "$([ $target = node ] && echo nodejs || echo web)" \
+    --out-dir "$out" --out-name tollgate \
+    --remove-name-section --remove-producers-section "$wasm"
+  # Both targets get the same .wasm (only the JS glue differs): optimise it once.
+  if [ $target = web ] && cmp -s pkg/node/tollgate_bg.unoptimised.wasm "$out/tollgate_bg.wasm"; then
+    cp pkg/node/tollgate_bg.wasm "$out/tollgate_bg.wasm"
+  else
+    echo "== wasm-opt -Oz ($target)"
+    cp "$out/tollgate_bg.wasm" "$out/tollgate_bg.unoptimised.wasm"
+    optimise "$out/tollgate_bg.unoptimised.wasm" "$out/tollgate_bg.wasm"
+  fi
+
+  if [ $target = node ]; then
+    {
+      echo "'use strict';"
+      echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden)."
+      cat js/harden.js
+      echo "module.exports = harden(require('./tollgate.js'));"
+    } > "$out/index.js"
+    printf "export * from './tollgate';\n" > "$out/index.d.ts"
+    type=commonjs
+  else
+    names=$(exports_of "$out/tollgate.d.ts" | paste -sd, -)
+    {
+      echo "// Tollgate for edge runtimes (workerd, Deno, Vercel Edge): the wasm-bindgen bindings"
+      echo "// (tollgate.js), hardened (see harden). Initialise once: \`await init()\` (fetches"
+      echo "// tollgate_bg.wasm beside this file) or \`initSync({ module })\` with a compiled module."
+      echo "import * as raw from './tollgate.js';"
+      cat js/harden.js
+      echo "const api = harden(raw);"
+      echo "export const { ${names} } = api;"
+      echo "export default api.default;"
+    } > "$out/index.js"
+    printf "export * from './tollgate.js';\nexport { default } from './tollgate.js';\n" > "$out/index.d.ts"
+    type=module
+  fi
+  cat > "$out/package.json" <<JSON
+{
+  "name": "tollgate-$target",
+  "version": "$(awk -F'"' '/^version = /{ print $2; exit }' "$root/Cargo.toml")",
+  "description": "Tollgate token validation and policy engine (WebAssembly, $target)",
+  "license": "Apache-2.0",
+  "type": "$type",
+  "main": "index.js",
+  "types": "index.d.ts",
+  "files": ["index.js", "index.d.ts", "tollgate.js", "tollgate.d.ts", "tollgate_bg.wasm", "tollgate_bg.wasm.d.ts"]
+}
+JSON
+done
+
+rm -f pkg/*/tollgate_bg.unoptimised.wasm
+raw=$(wc -c < pkg/web/tollgate_bg.wasm)
+gz=$(gzip -9 -c pkg/web/tollgate_bg.wasm | wc -c)
+echo "$gz" > pkg/wasm-gzip-bytes
+echo "== tollgate_bg.wasm: $raw bytes, $gz gzipped (gzip -9)"

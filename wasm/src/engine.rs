@@ -1,0 +1,161 @@
+//! `Engine`: a compiled policy and its key snapshot; `check` decides a request.
+//!
+//! ```js
+//! const engine = Engine.fromPolicy(policyJson);
+//! engine.swapKeys(snapshotJson);                 // again whenever keys rotate
+//! const d = engine.check({method: "GET", path: "/api/tenants/A/items", headers: {token}});
+//! const d2 = await engine.checkAsync(request);   // signatures on WebCrypto
+//! if (d.status !== 200) return new Response(JSON.stringify(d), {status: d.status});
+//! ```
+
+use crate::error::{from_core, guard, parse_json};
+use crate::request::{document, now_secs, OwnedRequest};
+use crate::webcrypto::{self, SignatureJob};
+use js_sys::Promise;
+use std::sync::Arc;
+use tollgate::{Decision, ErrorCode};
+use wasm_bindgen::prelude::*;
+
+/// The policy engine: a policy compiled once, and a key snapshot (keys, `jti` deny-list, user
+/// and API-key records) replaced whole by `swapKeys`.
+///
+/// `check` and `checkAsync` never throw for a refused request: the decision says why (`status`,
+/// `reason`). They throw only for arguments that are not a request or a time.
+#[wasm_bindgen]
+pub struct Engine {
+    inner: Arc<tollgate::Engine>,
+}
+
+/// The decision as the shared JSON shape (the CLI's and every binding's).
+fn decision_js(decision: &Decision) -> Result<JsValue, JsValue> {
+    parse_json(&decision.to_json().to_string())
+}
+
+/// The first half of an asynchronous check.
+enum Start {
+    /// Decided without a public-key signature (a refusal before it, an HMAC token, an API key).
+    Done(JsValue),
+    /// Stopped at a signature; the rest runs on the same snapshot once WebCrypto has answered.
+    Signature {
+        request: OwnedRequest,
+        now: u64,
+        snapshot: Arc<tollgate::Snapshot>,
+        job: SignatureJob,
+    },
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Compiles a policy (JSON text, its UTF-8 bytes, or an object) into an engine with an empty
+    /// key snapshot. Throws `invalid_policy`, with the place in the document, when it is not
+    /// valid.
+    #[wasm_bindgen(js_name = fromPolicy)]
+    pub fn from_policy(
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] policy: JsValue,
+    ) -> Result<Engine, JsValue> {
+        guard(|| {
+            let bytes = document(&policy, "policy", ErrorCode::InvalidPolicy)?;
+            let inner = tollgate::Engine::from_policy_json(&bytes).map_err(|e| from_core(&e))?;
+            Ok(Engine {
+                inner: Arc::new(inner),
+            })
+        })
+    }
+
+    /// Replaces the key snapshot atomically: `{"keys": {"<provider>": JWKS}, "revoked_jti": [..],
+    /// "users": {..}, "api_keys": {..}, "peppers": {..}}` (JSON text, bytes, or an object).
+    /// Checks already under way (an awaited `checkAsync`) finish on the snapshot they started
+    /// with. Throws `invalid_snapshot` (the old snapshot then stays).
+    ///
+    /// In Cloudflare Workers, call it while handling a request, not at module load: building a
+    /// snapshot with EC keys draws randomness, which Workers refuse outside a request.
+    #[wasm_bindgen(js_name = swapKeys)]
+    pub fn swap_keys(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] snapshot: JsValue,
+    ) -> Result<(), JsValue> {
+        guard(|| {
+            let bytes = document(&snapshot, "snapshot", ErrorCode::InvalidSnapshot)?;
+            self.inner
+                .swap_snapshot_json(&bytes)
+                .map_err(|e| from_core(&e))
+        })
+    }
+
+    /// Decides a request `{method, path | url, headers}` at `now` (Unix seconds; default: the
+    /// clock), verifying signatures in WebAssembly. Returns the decision: `status` (200 lets the
+    /// request through; 400, 401, 403 or 404 refuses it), `reason`, the `principal`, the
+    /// `www_authenticate` challenge, `forward_headers`, `correlation_id` and `refresh_hint`.
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
+    pub fn check(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CheckRequest")] request: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        guard(|| {
+            let request = OwnedRequest::from_js(&request)?;
+            let now = now_secs(now)?;
+            let decision = request.with(|r| self.inner.check(r, now));
+            decision_js(&decision)
+        })
+    }
+
+    /// Decides like `check`, with the same verdicts, but verifies RSA, ECDSA and Ed25519
+    /// signatures with the runtime's WebCrypto (`crypto.subtle`), which is much faster than
+    /// WebAssembly. Everything else (parsing, claims, policy) runs in WebAssembly, in the same
+    /// order; HMAC stays there too. Without WebCrypto it verifies in WebAssembly. Resolves to the
+    /// decision; rejects only where `check` would throw.
+    #[wasm_bindgen(js_name = checkAsync, unchecked_return_type = "Promise<Decision>")]
+    pub fn check_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CheckRequest")] request: JsValue,
+        now: Option<f64>,
+    ) -> Promise {
+        let start = guard(|| {
+            let request = OwnedRequest::from_js(&request)?;
+            let now = now_secs(now)?;
+            let snapshot = self.inner.current_snapshot();
+            let mut job = None;
+            let decision = request.with(|r| {
+                self.inner
+                    .check_with(&snapshot, r, now, &mut |s| SignatureJob::defer(s, &mut job))
+            });
+            Ok(match job {
+                None => Start::Done(decision_js(&decision)?),
+                Some(job) => Start::Signature {
+                    request,
+                    now,
+                    snapshot,
+                    job,
+                },
+            })
+        });
+        match start {
+            Err(e) => Promise::reject(&e),
+            Ok(Start::Done(decision)) => Promise::resolve(&decision),
+            Ok(Start::Signature {
+                request,
+                now,
+                snapshot,
+                job,
+            }) => {
+                let engine = self.inner.clone();
+                wasm_bindgen_futures::future_to_promise(async move {
+                    let verdict = webcrypto::verify(&job).await;
+                    guard(|| {
+                        let decision = request.with(|r| {
+                            engine.check_with(&snapshot, r, now, &mut |s| job.finish(s, verdict))
+                        });
+                        decision_js(&decision)
+                    })
+                })
+            }
+        }
+    }
+
+    /// The policy's name.
+    #[wasm_bindgen(getter, js_name = policyName)]
+    pub fn policy_name(&self) -> Result<String, JsValue> {
+        guard(|| Ok(self.inner.policy().name.clone()))
+    }
+}

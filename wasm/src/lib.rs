@@ -1,0 +1,60 @@
+//! Tollgate for JavaScript: the policy engine and the JWT verifier as WebAssembly, built with
+//! wasm-bindgen for Node (`pkg/node`) and for edge runtimes and Deno (`pkg/web`).
+//!
+//! One module per JS concept: [`engine`] (`Engine`: `fromPolicy`, `swapKeys`, `check`,
+//! `checkAsync`), [`verifier`] (`Verifier`, `verify`, `verifyAsync`), [`request`] (how a JS
+//! request object is read), [`error`] (the `Error` every failure throws, with its stable `code`),
+//! [`webcrypto`] (the asynchronous paths' signature check on the runtime's `crypto.subtle`).
+//!
+//! The core does the work and no IO; this layer only converts values, reads the clock when the
+//! caller gives no `now`, and hands public-key signatures to WebCrypto on the async paths. Both
+//! paths run the core's one order of checks; see [`tollgate::Engine::check_with`].
+//!
+//! Every exported function runs inside [`error::guard`]: a failure is a thrown `Error` with a
+//! `code`, never a panic. (On `wasm32-unknown-unknown`, stable Rust's `std` aborts on panic, so
+//! the guard's `catch_unwind` takes effect on host builds; on wasm the JS entry point turns an
+//! abort into an `internal_error` and refuses further calls into the aborted instance. The code
+//! itself is written not to panic: `unwrap`, `expect`, indexing and `panic!` are denied.)
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+pub mod engine;
+pub mod error;
+pub mod request;
+pub mod verifier;
+pub mod webcrypto;
+
+mod types;
+
+use wasm_bindgen::prelude::*;
+
+/// The library version (the `tollgate` crate's).
+#[wasm_bindgen]
+pub fn version() -> Result<String, JsValue> {
+    error::guard(|| Ok(tollgate::VERSION.to_owned()))
+}
+
+/// Every error code: its stable `name` (the `code` of a thrown `Error` and a decision's
+/// `reason`), `number` and HTTP `status`, and a one-line `summary`.
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCodeInfo[]")]
+pub fn error_codes() -> Result<JsValue, JsValue> {
+    error::guard(|| {
+        let list: Vec<serde_json::Value> = tollgate::ErrorCode::ALL
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.name(),
+                    "number": c.number(),
+                    "status": c.http_status(),
+                    "summary": c.summary(),
+                })
+            })
+            .collect();
+        error::parse_json(&serde_json::Value::Array(list).to_string())
+    })
+}

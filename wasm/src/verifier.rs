@@ -1,0 +1,364 @@
+//! `Verifier` and `verify`: plain JWT (and JWS) verification without a policy.
+//!
+//! ```js
+//! const v = new Verifier(jwks, {issuers: ["https://idp.example"], audiences: ["api"]});
+//! const {header, claims} = v.verify(token);            // throws Error{code: "expired", …}
+//! const same = await v.verifyAsync(token);             // signature on WebCrypto
+//! verify(token, jwks, {audiences: ["api"], now: 1700000000});   // one-off
+//! ```
+
+use crate::error::{from_core, guard, js_error, parse_json};
+use crate::request::{document, now_secs};
+use crate::webcrypto::{self, SignatureJob};
+use js_sys::{Promise, Reflect, Uint8Array};
+use serde::Deserialize;
+use std::sync::Arc;
+use tollgate::jws::{self, ParseLimits};
+use tollgate::{
+    Algorithm, Error, ErrorCode, Key, KeySet, SignatureInput, TokenBuffer, Validation, VerifiedJws,
+    VerifiedToken,
+};
+use wasm_bindgen::prelude::*;
+
+/// The options object of `new Verifier` and `verify` (camelCase; unknown members are refused).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
+    #[serde(default)]
+    issuers: Vec<String>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    leeway: Option<u64>,
+    typ: Option<String>,
+    required: Option<Vec<String>>,
+    max_lifetime: Option<u64>,
+    reject_future_iat: Option<bool>,
+    max_token_bytes: Option<usize>,
+    max_json_depth: Option<usize>,
+    alg: Option<String>,
+    kid: Option<String>,
+    /// Only for the one-off functions (`verify`, `verifyAsync`); a `Verifier` takes `now` per call.
+    now: Option<f64>,
+}
+
+fn invalid_options(reason: impl core::fmt::Display) -> JsValue {
+    js_error(
+        ErrorCode::InvalidOptions,
+        &format!("invalid options: {reason}"),
+    )
+}
+
+impl Options {
+    fn from_js(value: &JsValue) -> Result<Options, JsValue> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Options::default());
+        }
+        let text = document(value, "options", ErrorCode::InvalidOptions)?;
+        serde_json::from_slice(&text).map_err(invalid_options)
+    }
+
+    /// The key set and rules (the same members, meaning and checks as the C ABI's options).
+    fn build(self, keys: &[u8]) -> Result<tollgate::Verifier, JsValue> {
+        let alg = self
+            .alg
+            .as_deref()
+            .map(Algorithm::from_name)
+            .transpose()
+            .map_err(|e| invalid_options(format_args!("alg: {e}")))?;
+        let set = if keys.trim_ascii_start().first() == Some(&b'{') {
+            match alg {
+                Some(alg) => KeySet::from_jwks_bound(keys, alg),
+                None => KeySet::from_jwks(keys),
+            }
+        } else {
+            let alg = alg.ok_or_else(|| {
+                invalid_options(
+                    "a PEM or DER public key needs \"alg\" (JSON keys are a JWKS or JWK)",
+                )
+            })?;
+            Key::from_public_key(alg, keys, self.kid.as_deref())
+                .and_then(|k| KeySet::from_keys(vec![k]))
+        }
+        .map_err(|e| from_core(&e))?;
+        let mut v = Validation::default();
+        v.issuers = self.issuers;
+        v.audiences = self.audiences;
+        if let Some(leeway) = self.leeway {
+            v.leeway = leeway;
+        }
+        v.typ = self.typ;
+        if let Some(required) = self.required {
+            v.required = required;
+        }
+        v.max_lifetime = self.max_lifetime;
+        if let Some(reject) = self.reject_future_iat {
+            v.reject_future_iat = reject;
+        }
+        let defaults = ParseLimits::default();
+        v.limits.max_token_bytes = self.max_token_bytes.unwrap_or(defaults.max_token_bytes);
+        v.limits.max_json_depth = self.max_json_depth.unwrap_or(defaults.max_json_depth);
+        tollgate::Verifier::new(Arc::new(set), v).map_err(|e| from_core(&e))
+    }
+}
+
+/// A token's text: a string (anything else is `malformed_token`).
+fn token_text(token: &JsValue) -> Result<String, JsValue> {
+    token
+        .as_string()
+        .ok_or_else(|| js_error(ErrorCode::MalformedToken, "the token must be a string"))
+}
+
+/// `{"keyId": …}` as JSON text.
+fn key_id_json(kid: Option<&str>) -> String {
+    kid.and_then(|k| serde_json::to_string(k).ok())
+        .unwrap_or_else(|| "null".to_owned())
+}
+
+/// A verified JWT as `{header, claims, algorithm, keyId}`.
+fn token_js(t: &VerifiedToken<'_>) -> Result<JsValue, JsValue> {
+    parse_json(&format!(
+        r#"{{"header":{},"claims":{},"algorithm":"{}","keyId":{}}}"#,
+        t.header().object().as_str(),
+        t.claims().object().as_str(),
+        t.header().alg().name(),
+        key_id_json(t.key_id()),
+    ))
+}
+
+/// A verified JWS as `{header, payload, algorithm, keyId}` (`payload` a `Uint8Array`).
+fn jws_js(j: &VerifiedJws<'_>) -> Result<JsValue, JsValue> {
+    let value = parse_json(&format!(
+        r#"{{"header":{},"algorithm":"{}","keyId":{}}}"#,
+        j.header().object().as_str(),
+        j.header().alg().name(),
+        key_id_json(j.key_id()),
+    ))?;
+    let payload = Uint8Array::from(j.payload());
+    Reflect::set(&value, &"payload".into(), &payload)
+        .map_err(|_| js_error(ErrorCode::Internal, "internal error: cannot set payload"))?;
+    Ok(value)
+}
+
+/// What is verified: a JWT (signature and claims) or a JWS (signature only).
+#[derive(Clone, Copy)]
+enum Mode {
+    Jwt,
+    Jws,
+}
+
+/// Verifies `token` in `mode`, with `check` deciding the signature. The outer error is the
+/// core's refusal, still a Rust value (the async path's first half discards it unconverted:
+/// making a JS `Error` captures a stack, which costs microseconds).
+fn run(
+    verifier: &tollgate::Verifier,
+    mode: Mode,
+    token: &str,
+    now: u64,
+    check: impl FnOnce(&SignatureInput<'_>) -> Result<(), Error>,
+) -> Result<Result<JsValue, JsValue>, Error> {
+    let mut buf = TokenBuffer::new();
+    Ok(match mode {
+        Mode::Jwt => token_js(&verifier.verify_with(token.as_bytes(), now, &mut buf, check)?),
+        Mode::Jws => {
+            let limits = verifier.validation().limits;
+            let j = jws::parse(token.as_bytes(), limits, &mut buf)?
+                .verify_with(verifier.keys(), check)?;
+            jws_js(&j)
+        }
+    })
+}
+
+/// [`run`] with its refusal as a JS `Error`.
+fn run_js(
+    verifier: &tollgate::Verifier,
+    mode: Mode,
+    token: &str,
+    now: u64,
+    check: impl FnOnce(&SignatureInput<'_>) -> Result<(), Error>,
+) -> Result<JsValue, JsValue> {
+    run(verifier, mode, token, now, check).unwrap_or_else(|e| Err(from_core(&e)))
+}
+
+/// The asynchronous form of [`run`]: a public-key signature goes to WebCrypto.
+fn run_async(
+    verifier: Arc<tollgate::Verifier>,
+    mode: Mode,
+    token: &JsValue,
+    now: Option<f64>,
+) -> Promise {
+    let start = guard(|| {
+        let token = token_text(token)?;
+        let now = now_secs(now)?;
+        let mut job = None;
+        let first = run(&verifier, mode, &token, now, |s| {
+            SignatureJob::defer(s, &mut job)
+        });
+        Ok(match job {
+            None => Err(first.unwrap_or_else(|e| Err(from_core(&e)))),
+            Some(job) => Ok((token, now, job)),
+        })
+    });
+    match start {
+        Err(e) | Ok(Err(Err(e))) => Promise::reject(&e),
+        Ok(Err(Ok(value))) => Promise::resolve(&value),
+        Ok(Ok((token, now, job))) => wasm_bindgen_futures::future_to_promise(async move {
+            let verdict = webcrypto::verify(&job).await;
+            guard(|| run_js(&verifier, mode, &token, now, |s| job.finish(s, verdict)))
+        }),
+    }
+}
+
+/// A key set and the rules tokens must satisfy, built once for many tokens.
+///
+/// `keys`: a JWKS (`{"keys": [...]}`) or a single JWK (text, bytes or object), each key bound to
+/// its own `alg` (or its curve's); or a PEM / DER public key, which needs `alg`.
+///
+/// `options` (all optional): `issuers` (exact match; empty accepts any), `audiences` (any match;
+/// empty means the token must carry no `aud`), `leeway` (seconds, default 60, at most 600),
+/// `typ` (e.g. `"at+jwt"`), `required` (default `["exp"]`), `maxLifetime`, `rejectFutureIat`
+/// (default true), `maxTokenBytes` (default 8192, at most 65536), `maxJsonDepth`, `alg` (binds
+/// every key), `kid` (names a PEM/DER key). Unknown members are refused (`invalid_options`).
+#[wasm_bindgen]
+pub struct Verifier {
+    inner: Arc<tollgate::Verifier>,
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// Builds a verifier; throws `invalid_options`, `invalid_key_set`, `weak_key`, … when the
+    /// keys or options are not usable.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] keys: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions")] options: JsValue,
+    ) -> Result<Verifier, JsValue> {
+        guard(|| {
+            let options = Options::from_js(&options)?;
+            if options.now.is_some() {
+                return Err(invalid_options(
+                    "now is given to verify() and verifyAsync(), not to the Verifier",
+                ));
+            }
+            let keys = document(&keys, "keys", ErrorCode::InvalidKeySet)?;
+            Ok(Verifier {
+                inner: Arc::new(options.build(&keys)?),
+            })
+        })
+    }
+
+    /// Verifies a JWT at `now` (Unix seconds; default: the clock), signature in WebAssembly:
+    /// returns `{header, claims, algorithm, keyId}`, or throws an `Error` whose `code` says why
+    /// (`expired`, `invalid_signature`, `unknown_kid`, …).
+    #[wasm_bindgen(unchecked_return_type = "VerifiedToken")]
+    pub fn verify(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        guard(|| {
+            let token = token_text(&token)?;
+            run_js(&self.inner, Mode::Jwt, &token, now_secs(now)?, |s| {
+                s.verify()
+            })
+        })
+    }
+
+    /// Verifies like `verify`, with the same verdicts, but checks RSA, ECDSA and Ed25519
+    /// signatures with the runtime's WebCrypto.
+    #[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<VerifiedToken>")]
+    pub fn verify_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+        now: Option<f64>,
+    ) -> Promise {
+        run_async(self.inner.clone(), Mode::Jwt, &token, now)
+    }
+
+    /// Verifies a JWS's signature only (its payload need not be JWT claims): returns `{header,
+    /// payload, algorithm, keyId}` with the payload as bytes.
+    #[wasm_bindgen(js_name = verifyJws, unchecked_return_type = "VerifiedJws")]
+    pub fn verify_jws(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        guard(|| {
+            let token = token_text(&token)?;
+            run_js(&self.inner, Mode::Jws, &token, 0, |s| s.verify())
+        })
+    }
+
+    /// Verifies like `verifyJws`, with the signature on WebCrypto.
+    #[wasm_bindgen(js_name = verifyJwsAsync, unchecked_return_type = "Promise<VerifiedJws>")]
+    pub fn verify_jws_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+    ) -> Promise {
+        run_async(self.inner.clone(), Mode::Jws, &token, None)
+    }
+}
+
+/// Builds a one-off verifier from `keys` and `options` (as `new Verifier`, plus `options.now`).
+fn one_off(
+    keys: &JsValue,
+    options: &JsValue,
+) -> Result<(Arc<tollgate::Verifier>, Option<f64>), JsValue> {
+    let options = Options::from_js(options)?;
+    let now = options.now;
+    let keys = document(keys, "keys", ErrorCode::InvalidKeySet)?;
+    Ok((Arc::new(options.build(&keys)?), now))
+}
+
+/// Verifies one JWT against `keys` under `options` (those of `new Verifier`, plus `now`):
+/// `{header, claims, algorithm, keyId}`, or a thrown `Error` with a `code`. Builds the key set
+/// each time: for many tokens, make a `Verifier` once.
+#[wasm_bindgen(unchecked_return_type = "VerifiedToken")]
+pub fn verify(
+    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] keys: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions & { now?: number }")]
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    guard(|| {
+        let token = token_text(&token)?;
+        let (verifier, now) = one_off(&keys, &options)?;
+        run_js(&verifier, Mode::Jwt, &token, now_secs(now)?, |s| s.verify())
+    })
+}
+
+/// Verifies like `verify`, with the signature on WebCrypto.
+#[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<VerifiedToken>")]
+pub fn verify_async(
+    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] keys: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions & { now?: number }")]
+    options: JsValue,
+) -> Promise {
+    match guard(|| one_off(&keys, &options)) {
+        Err(e) => Promise::reject(&e),
+        Ok((verifier, now)) => run_async(verifier, Mode::Jwt, &token, now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_camel_case_and_strict() {
+        let o: Options = serde_json::from_str(
+            r#"{"issuers":["i"],"audiences":["a"],"leeway":0,"maxLifetime":600,"rejectFutureIat":false,"maxTokenBytes":100,"maxJsonDepth":4,"required":[],"typ":"JWT","alg":"HS256","kid":"k","now":5}"#,
+        )
+        .unwrap();
+        assert_eq!(o.max_lifetime, Some(600));
+        assert_eq!(o.reject_future_iat, Some(false));
+        assert_eq!(o.now, Some(5.0));
+        assert!(serde_json::from_str::<Options>(r#"{"max_lifetime":1}"#).is_err());
+        assert!(serde_json::from_str::<Options>(r#"{"issuer":"i"}"#).is_err());
+    }
+
+    #[test]
+    fn key_ids_are_json() {
+        assert_eq!(key_id_json(None), "null");
+        assert_eq!(key_id_json(Some("a\"b")), r#""a\"b""#);
+    }
+}

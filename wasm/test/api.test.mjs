@@ -1,0 +1,218 @@
+// The JS API of the built package beyond the shared tables: failures as Errors with stable codes,
+// the accepted argument shapes, the clock default, the async path's pinned snapshot and its
+// fallback without WebCrypto, and the abort guard of the entry point.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { tollgate, wasmDir, deployment, caseHeaders, webcrypto } from './common.mjs';
+
+const { Engine, Verifier, verify, verifyAsync, errorCodes, version } = tollgate;
+
+/** Asserts that `f` throws an Error with `code` (and the code's number and status). */
+function throwsCode(f, code) {
+  assert.throws(f, (e) => {
+    assert.ok(e instanceof Error, 'an Error');
+    assert.equal(e.code, code, e.message);
+    const info = errorCodes().find((c) => c.name === code);
+    assert.equal(e.number, info.number);
+    assert.equal(e.status, info.status);
+    return true;
+  });
+}
+
+async function rejectsCode(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof Error);
+    assert.equal(e.code, code, e.message);
+    return true;
+  });
+}
+
+function tenantPath() {
+  const { policy, snapshot, table } = deployment('tenant-path');
+  const engine = Engine.fromPolicy(policy);
+  engine.swapKeys(snapshot);
+  const byName = (name) => table.cases.find((c) => c.name === name);
+  return { engine, table, snapshot, byName };
+}
+
+test('failures are Errors with a stable code, number and status', async () => {
+  throwsCode(() => Engine.fromPolicy('{'), 'invalid_policy');
+  throwsCode(() => Engine.fromPolicy(42), 'invalid_policy');
+  throwsCode(() => Engine.fromPolicy({ version: 1 }), 'invalid_policy');
+  const { engine } = tenantPath();
+  throwsCode(() => engine.swapKeys('{"keys": {"nobody": {"keys": []}}}'), 'invalid_snapshot');
+  throwsCode(() => engine.swapKeys(null), 'invalid_snapshot');
+  throwsCode(() => engine.check(null), 'invalid_request');
+  throwsCode(() => engine.check({ method: 'GET' }), 'invalid_request');
+  throwsCode(() => engine.check({ method: 'GET', path: '/', headers: [['a']] }), 'invalid_request');
+  throwsCode(() => engine.check({ method: 'GET', path: '/', headers: 'a: b' }), 'invalid_request');
+  throwsCode(() => engine.check({ method: 'GET', path: '/api/health' }, -1), 'invalid_options');
+  throwsCode(() => engine.check({ method: 'GET', path: '/api/health' }, Number.NaN), 'invalid_options');
+  await rejectsCode(engine.checkAsync(null), 'invalid_request');
+  await rejectsCode(engine.checkAsync({ method: 'GET', path: '/' }, Infinity), 'invalid_options');
+  throwsCode(() => new Verifier({ keys: [] }, { issuer: 'x' }), 'invalid_options');
+  throwsCode(() => new Verifier({ keys: [] }, { now: 1 }), 'invalid_options');
+  throwsCode(() => new Verifier('-----BEGIN PUBLIC KEY-----'), 'invalid_options');
+  throwsCode(() => new Verifier({ kty: 'oct', k: 'AAAA', alg: 'HS256' }), 'weak_key');
+  throwsCode(() => new Verifier({ keys: [] }).verify(7), 'malformed_token');
+  throwsCode(() => new Verifier({ keys: [] }).verify('a.b'), 'malformed_token');
+  engine.free();
+});
+
+test('a refused snapshot leaves the old one in place', () => {
+  const { engine, table, byName } = tenantPath();
+  const c = byName('Admin in A writes items in A');
+  const request = { ...c.request, headers: caseHeaders(table, c) };
+  throwsCode(() => engine.swapKeys('{"keys": {"app": {"keys": [{"kty": "oct", "k": "AA"}]}}}'), 'invalid_snapshot');
+  assert.equal(engine.check(request, table.now).status, 200);
+  engine.swapKeys({});
+  assert.equal(engine.check(request, table.now).reason, 'unknown_kid');
+  engine.free();
+});
+
+test('every request shape decides the same', () => {
+  const { engine, table, byName } = tenantPath();
+  const c = byName('Admin in A writes items in A');
+  const [[name, value]] = caseHeaders(table, c);
+  const shapes = [
+    { method: c.request.method, path: c.request.path, headers: [[name, value]] },
+    { method: c.request.method, path: c.request.path, headers: { [name.toUpperCase()]: value } },
+    { method: c.request.method, path: c.request.path, headers: { [name]: [value] } },
+    { method: c.request.method, path: c.request.path, headers: new Headers({ [name]: value }) },
+    { method: c.request.method, path: c.request.path, headers: new Map([[name, value]]) },
+    { method: c.request.method, url: `https://gw.example${c.request.path}?q=1#f`, headers: [[name, value]] },
+    new Request(`https://gw.example${c.request.path}`, { method: c.request.method, headers: { [name]: value } }),
+  ];
+  const want = engine.check(shapes[0], table.now);
+  assert.equal(want.status, 200);
+  for (const shape of shapes) assert.deepEqual(engine.check(shape, table.now), want);
+  assert.equal(engine.check({ method: 'GET', path: '/api/health' }, table.now).status, 200);
+  assert.equal(engine.policyName, 'tenant-in-the-path');
+  engine.free();
+});
+
+test('now defaults to the clock', async () => {
+  const { engine, table, byName } = tenantPath();
+  const c = byName('Admin in A writes items in A');
+  const request = { ...c.request, headers: caseHeaders(table, c) };
+  assert.ok(Date.now() / 1000 > table.now + 3600, 'the table is in the past');
+  assert.equal(engine.check(request, table.now).status, 200);
+  assert.equal(engine.check(request).reason, 'expired');
+  assert.equal((await engine.checkAsync(request)).reason, 'expired');
+  engine.free();
+});
+
+test('checkAsync finishes on the snapshot it started with', async () => {
+  const { policy, snapshot, table } = deployment('project-oidc');
+  const engine = Engine.fromPolicy(policy);
+  engine.swapKeys(snapshot);
+  const c = table.cases.find((x) => x.expect.status === 200 && caseHeaders(table, x).some(([n]) => n.toLowerCase() === 'authorization'));
+  const request = { ...c.request, headers: caseHeaders(table, c) };
+  const before = webcrypto.verify;
+  const pending = engine.checkAsync(request, table.now);
+  engine.swapKeys({}); // rotation while the signature is on WebCrypto
+  const decision = await pending;
+  assert.equal(decision.status, 200, decision.message);
+  assert.ok(webcrypto.verify > before, 'the signature went to WebCrypto');
+  assert.equal(engine.check(request, table.now).status, 401);
+  engine.free();
+});
+
+test('without WebCrypto, checkAsync verifies in WebAssembly with the same verdicts', async () => {
+  const { policy, snapshot, table } = deployment('project-oidc');
+  const engine = Engine.fromPolicy(policy);
+  engine.swapKeys(snapshot);
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+  const counted = webcrypto.verify;
+  Object.defineProperty(globalThis, 'crypto', { configurable: true, value: undefined });
+  try {
+    for (const c of table.cases) {
+      const request = { ...c.request, headers: caseHeaders(table, c) };
+      assert.deepEqual(await engine.checkAsync(request, table.now), engine.check(request, table.now), c.name);
+    }
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', descriptor);
+  }
+  assert.equal(webcrypto.verify, counted);
+  engine.free();
+});
+
+test('verify and Verifier', async () => {
+  const { snapshot, table } = deployment('project-oidc');
+  const jwks = JSON.parse(snapshot).keys.zitadel;
+  const c = table.cases.find((x) => x.expect.status === 200 && x.expect.kind === 'user');
+  const [, auth] = caseHeaders(table, c).find(([n]) => n.toLowerCase() === 'authorization');
+  const token = auth.slice('Bearer '.length);
+  const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+  const options = { audiences: [].concat(claims.aud ?? []), now: table.now };
+  const one = verify(token, jwks, options);
+  assert.deepEqual(Object.keys(one).sort(), ['algorithm', 'claims', 'header', 'keyId']);
+  assert.equal(one.algorithm, 'RS256');
+  assert.deepEqual(one.claims, claims);
+  assert.equal(one.keyId, jwks.keys[0].kid);
+  assert.deepEqual(await verifyAsync(token, jwks, options), one);
+  const { now, ...rest } = options;
+  const v = new Verifier(JSON.stringify(jwks), rest);
+  assert.ok(v instanceof Verifier);
+  assert.deepEqual(v.verify(token, now), one);
+  assert.deepEqual(await v.verifyAsync(token, now), one);
+  throwsCode(() => v.verify(token, claims.exp + 3600), 'expired');
+  await rejectsCode(v.verifyAsync(token, claims.exp + 3600), 'expired');
+  const tampered = `${token.slice(0, -4)}${token.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+  throwsCode(() => v.verify(tampered, now), 'invalid_signature');
+  await rejectsCode(v.verifyAsync(tampered, now), 'invalid_signature');
+  v.free();
+});
+
+test('errorCodes, version and the TypeScript types', () => {
+  const codes = errorCodes();
+  assert.ok(codes.length > 50);
+  assert.deepEqual(codes.find((c) => c.name === 'expired'), { name: 'expired', number: 400, status: 401, summary: 'token has expired' });
+  assert.match(version(), /^\d+\.\d+\.\d+/);
+  for (const target of ['node', 'web']) {
+    const types = readFileSync(path.join(wasmDir, `pkg/${target}/tollgate.d.ts`), 'utf8');
+    for (const signature of [
+      'static fromPolicy(policy: string | Uint8Array | object): Engine;',
+      'checkAsync(request: CheckRequest, now?: number | null): Promise<Decision>;',
+      'check(request: CheckRequest, now?: number | null): Decision;',
+      'swapKeys(snapshot: string | Uint8Array | object): void;',
+      'export interface Decision {',
+      'export function verify(token: string, keys: string | Uint8Array | object, options?: VerifyOptions & { now?: number }): VerifiedToken;',
+    ]) {
+      assert.ok(types.includes(signature), `${target}: ${signature}`);
+    }
+    assert.match(types, /Decides like `check`, with the same verdicts/);
+  }
+});
+
+test('the entry point turns a WebAssembly abort into internal_error and refuses later calls', async () => {
+  const source = readFileSync(path.join(wasmDir, 'js/harden.js'), 'utf8');
+  for (const target of ['node', 'web']) {
+    assert.ok(readFileSync(path.join(wasmDir, `pkg/${target}/index.js`), 'utf8').includes(source), target);
+  }
+  const harden = new Function(`${source}; return harden;`)();
+  class Thing {
+    constructor(fail) { if (fail) throw new WebAssembly.RuntimeError('unreachable'); }
+    ok() { return 1; }
+    boom() { throw new WebAssembly.RuntimeError('unreachable'); }
+    refuse() { const e = new Error('no'); e.code = 'expired'; throw e; }
+    later() { return Promise.reject(new WebAssembly.RuntimeError('unreachable')); }
+  }
+  let api = harden({ Thing, plain: () => 2 });
+  const t = new api.Thing(false);
+  assert.ok(t instanceof api.Thing);
+  assert.equal(t.ok(), 1);
+  assert.equal(api.plain(), 2);
+  throwsLike(() => t.refuse(), 'expired');
+  throwsLike(() => t.boom(), 'internal_error');
+  throwsLike(() => t.ok(), 'internal_error');
+  throwsLike(() => api.plain(), 'internal_error');
+  api = harden({ Other: class { ok() { return 1; } later() { return Promise.reject(new WebAssembly.RuntimeError('x')); } } });
+  await assert.rejects(new api.Other().later(), (e) => e.code === 'internal_error' && e.cause instanceof WebAssembly.RuntimeError);
+
+  function throwsLike(f, code) {
+    assert.throws(f, (e) => e.code === code);
+  }
+});
