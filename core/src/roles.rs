@@ -75,11 +75,23 @@ impl Bits {
 
     /// The members, ascending.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(wi, &w)| {
-            (0..64)
-                .filter(move |b| w & (1u64 << b) != 0)
-                .map(move |b| wi * 64 + b)
-        })
+        // Empty words are skipped whole and set bits found with trailing_zeros: the cost follows
+        // the members, not the 1,024 possible ids.
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0)
+            .flat_map(|(wi, &w)| {
+                let mut rest = w;
+                core::iter::from_fn(move || {
+                    if rest == 0 {
+                        return None;
+                    }
+                    let b = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
+                    rest &= rest - 1;
+                    Some(wi * 64 + b)
+                })
+            })
     }
 }
 
