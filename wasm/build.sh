@@ -26,7 +26,7 @@ cargo build -p tollgate-wasm --locked --target wasm32-unknown-unknown \
   --config 'profile.wasm-size.inherits="release"' \
   --config 'profile.wasm-size.opt-level="z"' \
   --profile wasm-size
-wasm="$root/target/wasm32-unknown-unknown/wasm-size/tollgate_wasm.wasm"
+wasm="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/wasm-size/tollgate_wasm.wasm"
 
 exports_of() {
   # The values (classes and functions) a generated .d.ts exports, for the ES entry point to
