@@ -1,0 +1,625 @@
+"""Tollgate for Python: the policy engine and the JWT verifier of libtollgate.so, through ctypes.
+
+    engine = tollgate.Engine(policy_json)
+    engine.swap_keys(snapshot_json)            # again whenever keys rotate
+    d = engine.check("GET", "/api/tenants/A/items", {"authorization": "Bearer ..."})
+    if d.status != 200: ...
+
+    header, claims = tollgate.verify(token, jwks, issuer="https://idp", audience="api")
+
+Every failure raises TollgateError (a rejected token: its subclass TokenError) with the stable
+`code` name and `number` of docs/errors.md. Engines and verifiers are shared by any number of
+threads (the library releases the GIL while it works); their native handles are freed by
+`close()` (or a `with` block), at the latest when the object is collected.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import functools
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _ffi
+
+__all__ = [
+    "Decision",
+    "Engine",
+    "TokenError",
+    "TollgateError",
+    "VerifiedToken",
+    "Verifier",
+    "error_message",
+    "error_name",
+    "verify",
+    "verify_jws",
+    "__version__",
+]
+
+#: A document the library reads: JSON text, its UTF-8 bytes, or a value json.dumps accepts.
+Document = Union[str, bytes, bytearray, memoryview, Mapping[str, Any], Sequence[Any]]
+#: Request headers: a mapping, or (name, value) pairs (a name may repeat); str or bytes.
+Headers = Union[Mapping[Any, Any], Iterable[Tuple[Any, Any]]]
+
+__version__: str = _ffi.tg_version().decode()
+
+
+def error_name(number: int) -> str:
+    """The stable snake_case name of an error number (`expired` for 400; `unknown` if none)."""
+    return str(_ffi.tg_error_name(number).decode())
+
+
+def error_message(number: int) -> str:
+    """A one-line description of an error number."""
+    return str(_ffi.tg_error_message(number).decode())
+
+
+class TollgateError(Exception):
+    """Any failure reported by the library.
+
+    `code` is the stable name (`invalid_policy`, `weak_key`, …), `number` its stable number,
+    `status` the HTTP status that goes with it, `message` the library's message for logs.
+    """
+
+    def __init__(self, number: int, message: Optional[str] = None) -> None:
+        self.number: int = number
+        self.code: str = error_name(number)
+        self.status: int = int(_ffi.tg_error_http_status(number))
+        self.message: str = message or error_message(number)
+        super().__init__(f"{self.code}: {self.message}")
+
+
+class TokenError(TollgateError):
+    """A token was rejected (malformed, bad signature, expired, wrong issuer, unknown kid, …)."""
+
+
+def _error_class(number: int) -> "type[TollgateError]":
+    return TokenError if 100 <= number < 500 else TollgateError
+
+
+def _bytes(value: Any, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
+    raise TypeError(f"{what} must be str, bytes or a JSON-compatible mapping/sequence, not {type(value).__name__}")
+
+
+def _now(now: Optional[float]) -> int:
+    if now is None:
+        return int(time.time())
+    if isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise TypeError(f"now must be Unix seconds (int), not {type(now).__name__}")
+    if now < 0 or now >= 2**64:
+        raise ValueError(f"now out of range: {now}")
+    return int(now)
+
+
+def _take_string(ptr: ctypes.c_void_p) -> Optional[str]:
+    """Reads and frees a `char *` the library wrote."""
+    if not ptr.value:
+        return None
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8", "replace")
+    finally:
+        _ffi.tg_string_free(ptr.value)
+
+
+def _fail(status: int, error: ctypes.c_void_p) -> TollgateError:
+    return _error_class(status)(status, _take_string(error))
+
+
+def _get(getter: Callable[..., Any], handle: int) -> Optional[str]:
+    n = ctypes.c_size_t(0)
+    p = getter(handle, ctypes.byref(n))
+    if not p:
+        return None
+    return ctypes.string_at(p, n.value).decode("utf-8")
+
+
+class _Handle:
+    """An owned native handle: freed once, after the last call using it returns."""
+
+    _free: Callable[[int], None]
+
+    def __init__(self) -> None:
+        self._handle: Optional[int] = None
+        self._lock = threading.Lock()
+        self._active = 0
+        self._closing = False
+
+    def _acquire(self) -> int:
+        with self._lock:
+            if self._handle is None or self._closing:
+                raise TollgateError(2000, f"{type(self).__name__} is closed")
+            self._active += 1
+            return self._handle
+
+    def _release(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._closing and self._active == 0:
+                self._free_now()
+
+    def _free_now(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            type(self)._free(handle)
+
+    def close(self) -> None:
+        """Frees the native handle (once the calls running on other threads return)."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            self._closing = True
+            if self._active == 0:
+                self._free_now()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision on one request (the fields of the shared decision JSON, flattened)."""
+
+    status: int
+    """HTTP status to answer with: 200 lets the request through."""
+    reason: str
+    """Stable reason name (`ok`, `expired`, `not_found`, …)."""
+    code: int
+    """The reason's stable number (0 when allowed)."""
+    message: str
+    route: Optional[str] = None
+    subject: Optional[str] = None
+    kind: Optional[str] = None
+    provider: Optional[str] = None
+    tenant: Optional[str] = None
+    roles: Tuple[str, ...] = ()
+    permissions: Tuple[str, ...] = ()
+    expires_at: Optional[float] = None
+    claims: Optional[Dict[str, Any]] = None
+    www_authenticate: Optional[str] = None
+    forward_headers: Dict[str, str] = field(default_factory=dict)
+    correlation_id: Optional[str] = None
+    refresh_provider: Optional[str] = None
+    refresh_kid: Optional[str] = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    @classmethod
+    def _read(cls, d: int) -> "Decision":
+        f = _ffi
+        roles = tuple(
+            ctypes.string_at(p, n.value).decode()
+            for i in range(f.tg_decision_roles_count(d))
+            for n in [ctypes.c_size_t()]
+            for p in [f.tg_decision_role(d, i, ctypes.byref(n))]
+            if p
+        )
+        permissions = tuple(
+            ctypes.string_at(p, n.value).decode()
+            for i in range(f.tg_decision_permissions_count(d))
+            for n in [ctypes.c_size_t()]
+            for p in [f.tg_decision_permission(d, i, ctypes.byref(n))]
+            if p
+        )
+        forward: Dict[str, str] = {}
+        h = _ffi.Header()
+        for i in range(f.tg_decision_forward_headers_count(d)):
+            if f.tg_decision_forward_header(d, i, ctypes.byref(h)) == 0:
+                forward[ctypes.string_at(h.name, h.name_len).decode()] = ctypes.string_at(
+                    h.value, h.value_len
+                ).decode()
+        exp = ctypes.c_double()
+        claims_json = _get(f.tg_decision_claims_json, d)
+        return cls(
+            status=int(f.tg_decision_status(d)),
+            reason=_get(f.tg_decision_reason_name, d) or "",
+            code=int(f.tg_decision_reason(d)),
+            message=_get(f.tg_decision_message, d) or "",
+            route=_get(f.tg_decision_route, d),
+            subject=_get(f.tg_decision_subject, d),
+            kind=_get(f.tg_decision_kind, d),
+            provider=_get(f.tg_decision_provider, d),
+            tenant=_get(f.tg_decision_tenant, d),
+            roles=roles,
+            permissions=permissions,
+            expires_at=exp.value if f.tg_decision_expires_at(d, ctypes.byref(exp)) else None,
+            claims=json.loads(claims_json) if claims_json is not None else None,
+            www_authenticate=_get(f.tg_decision_www_authenticate, d),
+            forward_headers=forward,
+            correlation_id=_get(f.tg_decision_correlation_id, d),
+            refresh_provider=_get(f.tg_decision_refresh_provider, d),
+            refresh_kid=_get(f.tg_decision_refresh_kid, d),
+        )
+
+
+def _header_array(headers: Headers) -> Tuple[Any, int, List[bytes]]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    keep: List[bytes] = []
+    pairs = []
+    for name, value in items:
+        n = _bytes(name, "header name") if not isinstance(name, bytes) else name
+        v = _bytes(value, "header value") if not isinstance(value, bytes) else value
+        keep.append(n)
+        keep.append(v)
+        pairs.append((n, v))
+    if not pairs:
+        return None, 0, keep
+    array = (_ffi.Header * len(pairs))()
+    for i, (n, v) in enumerate(pairs):
+        array[i].name = ctypes.cast(n, ctypes.c_void_p).value  # type: ignore[arg-type]
+        array[i].name_len = len(n)
+        array[i].value = ctypes.cast(v, ctypes.c_void_p).value  # type: ignore[arg-type]
+        array[i].value_len = len(v)
+    return array, len(pairs), keep
+
+
+class Engine(_Handle):
+    """A compiled policy and its current key snapshot; share one across threads.
+
+    `policy` is the policy document (docs/policy.md); `snapshot`, if given, is swapped in at once
+    (otherwise every token fails until `swap_keys`). Raises TollgateError (`invalid_policy`, …).
+    """
+
+    _free = staticmethod(_ffi.tg_engine_free)
+
+    def __init__(self, policy: Document, snapshot: Optional[Document] = None) -> None:
+        super().__init__()
+        data = _bytes(policy, "policy")
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        st = _ffi.tg_engine_new(data, len(data), ctypes.byref(out), ctypes.byref(err))
+        if st != 0:
+            raise _fail(st, err)
+        self._handle = out.value
+        if snapshot is not None:
+            self.swap_keys(snapshot)
+
+    def swap_keys(self, snapshot: Document) -> None:
+        """Builds a key snapshot (keys per provider, revoked jti, users, API keys) and swaps it in
+        atomically; checks running on other threads finish on the old one. On failure
+        (`invalid_snapshot`, `weak_key`, …) the engine keeps its current keys."""
+        data = _bytes(snapshot, "snapshot")
+        err = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_engine_swap_snapshot_json(handle, data, len(data), ctypes.byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+
+    def check(
+        self,
+        method: Union[str, bytes],
+        path: Union[str, bytes],
+        headers: Headers = (),
+        now: Optional[float] = None,
+    ) -> Decision:
+        """Decides a request at `now` (Unix seconds; the clock when None). Always returns a
+        Decision (refusals included); raises only for a misuse (closed engine, bad types)."""
+        m = _bytes(method, "method")
+        p = _bytes(path, "path")
+        array, count, keep = _header_array(headers)
+        t = _now(now)
+        out = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_engine_check(handle, m, len(m), p, len(p), array, count, t, ctypes.byref(out))
+        finally:
+            self._release()
+        del keep
+        if st != 0:
+            raise TollgateError(st)
+        try:
+            return Decision._read(out.value)  # type: ignore[arg-type]
+        finally:
+            _ffi.tg_decision_free(out.value)
+
+
+class VerifiedToken:
+    """A token whose signature (and claims, from `verify`) verified. Unpacks as (header, claims).
+
+    `header` and `claims` are the verified JSON objects as dicts (`claims` is None from
+    `verify_jws`; `header` is decoded on first use), `algorithm` the algorithm that verified it,
+    `key_id` the verifying key's `kid`, `payload` the verified payload bytes."""
+
+    __slots__ = ("_header", "_header_b64", "claims", "key_id", "payload", "_algorithm")
+
+    claims: Optional[Dict[str, Any]]
+    key_id: Optional[str]
+    payload: bytes
+
+    def __init__(
+        self,
+        header_b64: bytes,
+        claims: Optional[Dict[str, Any]],
+        algorithm: Optional[str],
+        key_id: Optional[str],
+        payload: bytes,
+    ) -> None:
+        self._header: Optional[Dict[str, Any]] = None
+        self._header_b64 = header_b64
+        self.claims = claims
+        self._algorithm = algorithm
+        self.key_id = key_id
+        self.payload = payload
+
+    @property
+    def header(self) -> Dict[str, Any]:
+        """The protected header (the signed bytes of the token's first segment, as a dict)."""
+        if self._header is None:
+            raw = self._header_b64
+            self._header = _loads(base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)))
+        return self._header
+
+    @property
+    def algorithm(self) -> str:
+        """The algorithm that verified the token (`RS256`, `EdDSA`, …)."""
+        if self._algorithm is None:
+            # A key is only ever used with the algorithm it is bound to: the header's.
+            self._algorithm = str(self.header["alg"])
+        return self._algorithm
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.header
+        yield self.claims
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VerifiedToken):
+            return NotImplemented
+        return (self.header, self.claims, self.algorithm, self.key_id, self.payload) == (
+            other.header,
+            other.claims,
+            other.algorithm,
+            other.key_id,
+            other.payload,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"VerifiedToken(header={self.header!r}, claims={self.claims!r}, algorithm={self.algorithm!r}, key_id={self.key_id!r})"
+
+
+def _options(
+    issuer: Union[str, Sequence[str], None],
+    audience: Union[str, Sequence[str], None],
+    leeway: Optional[int],
+    typ: Optional[str],
+    required: Optional[Sequence[str]],
+    max_lifetime: Optional[int],
+    alg: Optional[str],
+    kid: Optional[str],
+    cache: Union[bool, Mapping[str, int], None],
+) -> bytes:
+    o: Dict[str, Any] = {}
+    if issuer is not None:
+        o["issuers"] = [issuer] if isinstance(issuer, str) else list(issuer)
+    if audience is not None:
+        o["audiences"] = [audience] if isinstance(audience, str) else list(audience)
+    if leeway is not None:
+        o["leeway"] = leeway
+    if typ is not None:
+        o["typ"] = typ
+    if required is not None:
+        o["required"] = list(required)
+    if max_lifetime is not None:
+        o["max_lifetime"] = max_lifetime
+    if alg is not None:
+        o["alg"] = alg
+    if kid is not None:
+        o["kid"] = kid
+    if cache:
+        o["cache"] = {} if cache is True else dict(cache)
+    return json.dumps(o, separators=(",", ":"), sort_keys=True).encode() if o else b""
+
+
+_time = time.time
+_verify = _ffi.tg_verifier_verify
+
+
+class Verifier(_Handle):
+    """A key set and the rules tokens must satisfy; immutable, share it across threads.
+
+    `keys`: a JWKS, a single JWK, or a PEM/DER public key (then `alg` is needed). `issuer` and
+    `audience`: one value or several (a token with `aud` needs `audience`); `leeway` in seconds
+    (at most 600); `required` claims (default `["exp"]`); `cache=True` keeps a verified-token cache.
+    Raises TollgateError (`invalid_key_set`, `weak_key`, `invalid_options`, …).
+    """
+
+    _free = staticmethod(_ffi.tg_verifier_free)
+
+    def __init__(
+        self,
+        keys: Document,
+        *,
+        issuer: Union[str, Sequence[str], None] = None,
+        audience: Union[str, Sequence[str], None] = None,
+        leeway: Optional[int] = None,
+        typ: Optional[str] = None,
+        required: Optional[Sequence[str]] = None,
+        max_lifetime: Optional[int] = None,
+        alg: Optional[str] = None,
+        kid: Optional[str] = None,
+        cache: Union[bool, Mapping[str, int], None] = None,
+    ) -> None:
+        super().__init__()
+        k = _bytes(keys, "keys")
+        o = _options(issuer, audience, leeway, typ, required, max_lifetime, alg, kid, cache)
+        self._init(k, o)
+
+    def _init(self, keys: bytes, options: bytes) -> None:
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        st = _ffi.tg_verifier_new(keys, len(keys), options or None, len(options), ctypes.byref(out), ctypes.byref(err))
+        if st != 0:
+            raise _fail(st, err)
+        self._handle = out.value
+
+    @classmethod
+    def _from_bytes(cls, keys: bytes, options: bytes) -> "Verifier":
+        v = cls.__new__(cls)
+        _Handle.__init__(v)
+        v._init(keys, options)
+        return v
+
+    def verify(self, token: Union[str, bytes], now: Optional[float] = None) -> VerifiedToken:
+        """Verifies a JWT at `now` (the clock when None): form, header, key, signature, claims.
+        Raises TokenError (`expired`, `invalid_signature`, `unknown_kid`, …)."""
+        t = token.encode() if isinstance(token, str) else _bytes(token, "token")
+        n = int(_time()) if now is None else _now(now)
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _verify(handle, t, len(t), n, _byref(out), _byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+        return _read_token(out.value, t, True)  # type: ignore[arg-type]
+
+    def verify_jws(self, token: Union[str, bytes]) -> VerifiedToken:
+        """Verifies only a JWS's form, header and signature (no claims; any payload bytes)."""
+        t = _bytes(token, "token")
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_verifier_verify_jws(handle, t, len(t), ctypes.byref(out), ctypes.byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+        return _read_token(out.value, t, False)  # type: ignore[arg-type]
+
+
+_string_at = ctypes.string_at
+_byref = ctypes.byref
+_size_t = ctypes.c_size_t
+_loads = json.loads
+
+
+def _raw(getter: Callable[..., Any], handle: int) -> Optional[bytes]:
+    n = _size_t()
+    p = getter(handle, _byref(n))
+    return _string_at(p, n.value) if p else None
+
+
+def _read_token(t: int, token: bytes, jwt: bool) -> VerifiedToken:
+    try:
+        f = _ffi
+        kid = _raw(f.tg_token_key_id, t)
+        header_b64 = token[: token.index(b".")]
+        if jwt:
+            # A JWT's payload is its claims.
+            payload = _raw(f.tg_token_claims_json, t) or b""
+            claims: Optional[Dict[str, Any]] = _loads(payload)
+            algorithm = None
+        else:
+            payload = _raw(f.tg_token_payload, t) or b""
+            claims = None
+            algorithm = (_raw(f.tg_token_algorithm, t) or b"").decode()
+        return VerifiedToken(header_b64, claims, algorithm, kid.decode() if kid is not None else None, payload)
+    finally:
+        _ffi.tg_token_free(t)
+
+
+# verify() builds verifiers (parsing keys is the expensive part) once per (keys, options).
+_CACHE_SIZE = 32
+_cache: "OrderedDict[Tuple[bytes, bytes], Verifier]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached_verifier(keys: bytes, options: bytes) -> Verifier:
+    key = (keys, options)
+    with _cache_lock:
+        v = _cache.get(key)
+        if v is not None:
+            _cache.move_to_end(key)
+            return v
+    v = Verifier._from_bytes(keys, options)
+    with _cache_lock:
+        _cache[key] = v
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)  # freed when no thread still holds it
+    return v
+
+
+@functools.lru_cache(maxsize=64)
+def _options_memo(
+    issuer: Union[str, Sequence[str], None],
+    audience: Union[str, Sequence[str], None],
+    leeway: Optional[int],
+    typ: Optional[str],
+    required: Optional[Sequence[str]],
+    max_lifetime: Optional[int],
+    alg: Optional[str],
+) -> bytes:
+    return _options(issuer, audience, leeway, typ, required, max_lifetime, alg, None, None)
+
+
+def verify(
+    token: Union[str, bytes],
+    keys: Document,
+    *,
+    issuer: Union[str, Sequence[str], None] = None,
+    audience: Union[str, Sequence[str], None] = None,
+    leeway: Optional[int] = None,
+    now: Optional[float] = None,
+    typ: Optional[str] = None,
+    required: Optional[Sequence[str]] = None,
+    max_lifetime: Optional[int] = None,
+    alg: Optional[str] = None,
+) -> VerifiedToken:
+    """Verifies a JWT with `keys` (see Verifier); returns its header and claims
+    (`header, claims = verify(...)`). Raises TokenError for a rejected token and TollgateError
+    for unusable keys or options. Verifiers are cached per (keys, options)."""
+    k = keys.encode() if isinstance(keys, str) else _bytes(keys, "keys")
+    try:
+        o = _options_memo(issuer, audience, leeway, typ, required, max_lifetime, alg)
+    except TypeError:  # lists are not hashable
+        o = _options(issuer, audience, leeway, typ, required, max_lifetime, alg, None, None)
+    with _cache_lock:
+        v = _cache.get((k, o))
+    if v is None:
+        v = _cached_verifier(k, o)
+    return v.verify(token, now)
+
+
+def verify_jws(token: Union[str, bytes], keys: Document, *, alg: Optional[str] = None) -> VerifiedToken:
+    """Verifies a JWS's signature only (no claims are read); see Verifier.verify_jws."""
+    k = _bytes(keys, "keys")
+    o = _options(None, None, None, None, None, None, alg, None, None)
+    return _cached_verifier(k, o).verify_jws(token)

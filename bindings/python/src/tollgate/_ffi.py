@@ -1,0 +1,120 @@
+"""ctypes declarations of include/tollgate.h (the subset this package uses)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import (
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_double,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+
+
+class Header(Structure):
+    """tg_header: name and value as pointer + length."""
+
+    _fields_ = [
+        ("name", c_void_p),
+        ("name_len", c_size_t),
+        ("value", c_void_p),
+        ("value_len", c_size_t),
+    ]
+
+
+def _load() -> ctypes.CDLL:
+    path = os.environ.get("TOLLGATE_LIBRARY") or str(Path(__file__).with_name("libtollgate.so"))
+    return ctypes.CDLL(path)
+
+
+lib = _load()
+
+_P = c_void_p  # opaque handles
+_OUT = POINTER(c_void_p)  # handle_out
+_STR_OUT = POINTER(c_void_p)  # char **: kept as void* so it can be freed with tg_string_free
+_LEN = POINTER(c_size_t)
+
+
+def _fn(name: str, restype, *argtypes):  # type: ignore[no-untyped-def]
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+tg_version = _fn("tg_version", c_char_p)
+tg_error_name = _fn("tg_error_name", c_char_p, c_uint32)
+tg_error_message = _fn("tg_error_message", c_char_p, c_uint32)
+tg_error_http_status = _fn("tg_error_http_status", c_uint16, c_uint32)
+tg_string_free = _fn("tg_string_free", None, c_void_p)
+
+tg_decision_free = _fn("tg_decision_free", None, _P)
+tg_decision_status = _fn("tg_decision_status", c_uint16, _P)
+tg_decision_reason = _fn("tg_decision_reason", c_uint32, _P)
+_STRING_GETTER = (c_void_p, _P, _LEN)
+tg_decision_reason_name = _fn("tg_decision_reason_name", *_STRING_GETTER)
+tg_decision_message = _fn("tg_decision_message", *_STRING_GETTER)
+tg_decision_route = _fn("tg_decision_route", *_STRING_GETTER)
+tg_decision_subject = _fn("tg_decision_subject", *_STRING_GETTER)
+tg_decision_kind = _fn("tg_decision_kind", *_STRING_GETTER)
+tg_decision_provider = _fn("tg_decision_provider", *_STRING_GETTER)
+tg_decision_tenant = _fn("tg_decision_tenant", *_STRING_GETTER)
+tg_decision_roles_count = _fn("tg_decision_roles_count", c_size_t, _P)
+tg_decision_role = _fn("tg_decision_role", c_void_p, _P, c_size_t, _LEN)
+tg_decision_permissions_count = _fn("tg_decision_permissions_count", c_size_t, _P)
+tg_decision_permission = _fn("tg_decision_permission", c_void_p, _P, c_size_t, _LEN)
+tg_decision_expires_at = _fn("tg_decision_expires_at", c_bool, _P, POINTER(c_double))
+tg_decision_claims_json = _fn("tg_decision_claims_json", *_STRING_GETTER)
+tg_decision_www_authenticate = _fn("tg_decision_www_authenticate", *_STRING_GETTER)
+tg_decision_forward_headers_count = _fn("tg_decision_forward_headers_count", c_size_t, _P)
+tg_decision_forward_header = _fn(
+    "tg_decision_forward_header", c_uint32, _P, c_size_t, POINTER(Header)
+)
+tg_decision_correlation_id = _fn("tg_decision_correlation_id", *_STRING_GETTER)
+tg_decision_refresh_provider = _fn("tg_decision_refresh_provider", *_STRING_GETTER)
+tg_decision_refresh_kid = _fn("tg_decision_refresh_kid", *_STRING_GETTER)
+tg_decision_to_json = _fn("tg_decision_to_json", c_uint32, _P, _STR_OUT)
+
+tg_engine_new = _fn("tg_engine_new", c_uint32, c_char_p, c_size_t, _OUT, _STR_OUT)
+tg_engine_free = _fn("tg_engine_free", None, _P)
+tg_engine_swap_snapshot_json = _fn(
+    "tg_engine_swap_snapshot_json", c_uint32, _P, c_char_p, c_size_t, _STR_OUT
+)
+tg_engine_check = _fn(
+    "tg_engine_check",
+    c_uint32,
+    _P,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    POINTER(Header),
+    c_size_t,
+    c_uint64,
+    _OUT,
+)
+
+tg_verifier_new = _fn(
+    "tg_verifier_new", c_uint32, c_char_p, c_size_t, c_char_p, c_size_t, _OUT, _STR_OUT
+)
+tg_verifier_free = _fn("tg_verifier_free", None, _P)
+tg_verifier_verify = _fn(
+    "tg_verifier_verify", c_uint32, _P, c_char_p, c_size_t, c_uint64, _OUT, _STR_OUT
+)
+tg_verifier_verify_jws = _fn(
+    "tg_verifier_verify_jws", c_uint32, _P, c_char_p, c_size_t, _OUT, _STR_OUT
+)
+tg_token_free = _fn("tg_token_free", None, _P)
+tg_token_header_json = _fn("tg_token_header_json", *_STRING_GETTER)
+tg_token_claims_json = _fn("tg_token_claims_json", *_STRING_GETTER)
+tg_token_payload = _fn("tg_token_payload", *_STRING_GETTER)
+tg_token_algorithm = _fn("tg_token_algorithm", *_STRING_GETTER)
+tg_token_key_id = _fn("tg_token_key_id", *_STRING_GETTER)
