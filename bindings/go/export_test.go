@@ -1,0 +1,4 @@
+package tollgate
+
+// AllErrors exposes the sentinel list to the external tests.
+var AllErrors = allErrors

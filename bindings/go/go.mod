@@ -1,0 +1,3 @@
+module github.com/tollgate/tollgate/bindings/go
+
+go 1.19

@@ -1,0 +1,62 @@
+// Package tollgate is the Go binding of Tollgate, an embedded token-validation engine: a policy
+// engine that decides HTTP requests (who is calling, for which tenant, with which permissions,
+// and which status to answer), and a plain JWT / JWS verifier.
+//
+// It calls the C ABI (include/tollgate.h) through cgo, linked statically against
+// target/release/libtollgate.a (build it first: cargo build --release -p tollgate-ffi).
+//
+//	engine, err := tollgate.NewEngine(policyJSON)
+//	if err != nil { … }
+//	defer engine.Close()
+//	if err := engine.SwapKeys(snapshotJSON); err != nil { … } // again whenever keys rotate
+//	http.Handle("/", engine.Middleware(app))                  // or engine.Check(r, time.Now())
+//
+// Every value this package returns is plain Go data copied out of the library: no C handle
+// escapes. An Engine or a Verifier is safe for concurrent use by any number of goroutines,
+// including SwapKeys while others check; Close frees it once the calls in flight have finished
+// (a finalizer frees a forgotten one). Every failure is a *Error (see errors.As and the Err…
+// sentinels).
+package tollgate
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libtollgate.a -lpthread -ldl -lm
+#include <stdlib.h>
+#include <tollgate.h>
+*/
+import "C"
+
+import (
+	"math"
+	"time"
+	"unsafe"
+)
+
+// Version is the library's version ("0.1.0").
+func Version() string {
+	return C.GoString(C.tg_version())
+}
+
+// bytesArg gives a (pointer, length) pair for Go bytes the library reads during one call. The
+// bytes hold no Go pointers, so passing them is within cgo's rules; the library keeps nothing.
+func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
+}
+
+// unixSeconds is now as the library's Unix seconds (a time before 1970 is 0).
+func unixSeconds(now time.Time) C.uint64_t {
+	s := now.Unix()
+	if s < 0 {
+		return 0
+	}
+	return C.uint64_t(s)
+}
+
+// fromUnix turns the library's (possibly fractional) Unix seconds into a time.Time.
+func fromUnix(seconds float64) time.Time {
+	whole, frac := math.Modf(seconds)
+	return time.Unix(int64(whole), int64(math.Round(frac*1e9)))
+}
