@@ -174,8 +174,12 @@ fn decode_key_text(text: &str, what: &str, max_bytes: usize) -> Result<Vec<u8>, 
     })
 }
 
-/// Refuses a key whose prefix says it is another kind than the one expected.
-fn refuse_other_prefixes(text: &str, expected: &str) -> Result<(), Error> {
+/// The base64 body of a serialized key: `text` without its own `prefix` (which is optional), or an
+/// error naming what the text is when it carries another kind's prefix.
+fn key_body<'a>(text: &'a str, prefix: &str, expected: &str) -> Result<&'a str, Error> {
+    if let Some(body) = text.strip_prefix(prefix) {
+        return Ok(body);
+    }
     for (prefix, kind) in [
         (SECRET_PREFIX, "an HMAC secret (v1)"),
         (PUBLIC_KEY_PREFIX, "an Ed25519 public key (v1a)"),
@@ -187,7 +191,7 @@ fn refuse_other_prefixes(text: &str, expected: &str) -> Result<(), Error> {
             )));
         }
     }
-    Ok(())
+    Ok(text)
 }
 
 /// An HMAC-SHA256 secret for the `v1` scheme: 24 to 64 bytes.
@@ -206,13 +210,7 @@ impl WebhookSecret {
     /// Parses `whsec_<base64>` (the prefix is optional): canonical padded standard base64 of a
     /// 24- to 64-byte key.
     pub fn parse(text: &str) -> Result<WebhookSecret, Error> {
-        let body = match text.strip_prefix(SECRET_PREFIX) {
-            Some(body) => body,
-            None => {
-                refuse_other_prefixes(text, "an HMAC secret (whsec_)")?;
-                text
-            }
-        };
+        let body = key_body(text, SECRET_PREFIX, "an HMAC secret (whsec_)")?;
         let key = decode_key_text(body, "the webhook secret", MAX_SECRET_BYTES)?;
         WebhookSecret::from_bytes(&key)
     }
@@ -259,13 +257,7 @@ impl WebhookPublicKey {
     /// Parses `whpk_<base64>` (the prefix is optional): canonical padded standard base64 of either
     /// the raw 32-byte key or its 44-byte DER SubjectPublicKeyInfo, told apart by length.
     pub fn parse(text: &str) -> Result<WebhookPublicKey, Error> {
-        let body = match text.strip_prefix(PUBLIC_KEY_PREFIX) {
-            Some(body) => body,
-            None => {
-                refuse_other_prefixes(text, "an Ed25519 public key (whpk_)")?;
-                text
-            }
-        };
+        let body = key_body(text, PUBLIC_KEY_PREFIX, "an Ed25519 public key (whpk_)")?;
         let bytes = decode_key_text(body, "the webhook public key", 44)?;
         let raw = match bytes.len() {
             32 => bytes.as_slice(),
@@ -324,13 +316,7 @@ impl WebhookSigningKey {
     /// 32-byte seed, of 64 bytes `seed || public key` (the public half must match the seed), or of
     /// the 48-byte DER PKCS#8 v1 document.
     pub fn parse(text: &str) -> Result<WebhookSigningKey, Error> {
-        let body = match text.strip_prefix(SIGNING_KEY_PREFIX) {
-            Some(body) => body,
-            None => {
-                refuse_other_prefixes(text, "an Ed25519 signing key (whsk_)")?;
-                text
-            }
-        };
+        let body = key_body(text, SIGNING_KEY_PREFIX, "an Ed25519 signing key (whsk_)")?;
         let bytes = decode_key_text(body, "the webhook signing key", 64)?;
         let (seed, public) = match bytes.len() {
             32 => (bytes.as_slice(), None),
