@@ -96,7 +96,10 @@ impl<'a> ParsedApiKey<'a> {
 /// Checks a key's form and checksum against the accepted `prefixes` (longest match wins).
 pub fn parse<'a, P: AsRef<str>>(key: &'a str, prefixes: &[P]) -> Result<ParsedApiKey<'a>, Error> {
     if key.len() > MAX_KEY_LEN {
-        return Err(malformed("API key is too long"));
+        return Err(malformed(&format!(
+            "API key is {} bytes, more than the limit of {MAX_KEY_LEN}",
+            key.len()
+        )));
     }
     let prefix_len = prefixes
         .iter()

@@ -36,7 +36,7 @@ fn numeric_date(v: json::Value<'_>, claim: &'static str) -> Result<f64, Error> {
     if !n.is_finite() || n.abs() > limits::MAX_NUMERIC_DATE {
         return Err(Error::InvalidClaim {
             claim,
-            reason: "NumericDate is out of range",
+            reason: "NumericDate is not finite or beyond the limit of 2^53 (9007199254740992) in magnitude",
         });
     }
     Ok(n)
@@ -52,11 +52,19 @@ fn string<'a>(v: json::Value<'a>, claim: &'static str) -> Result<JsonStr<'a>, Er
 impl<'a> Claims<'a> {
     /// Parses and type-checks a claims set.
     pub fn parse(payload: &'a [u8], max_depth: usize) -> Result<Claims<'a>, Error> {
-        let object =
-            json::parse_object(payload, max_depth).map_err(|reason| Error::InvalidJson {
-                part: "claims",
-                reason,
-            })?;
+        let object = json::parse_object(payload, max_depth).map_err(|reason| {
+            if reason == json::TOO_DEEP {
+                Error::JsonTooDeep {
+                    part: "claims",
+                    max: max_depth,
+                }
+            } else {
+                Error::InvalidJson {
+                    part: "claims",
+                    reason,
+                }
+            }
+        })?;
         let mut c = Claims {
             object,
             iss: None,

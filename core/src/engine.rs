@@ -375,6 +375,13 @@ impl Engine {
                     TenantError::Invalid => {
                         Refusal::new(ErrorCode::InvalidTenant, "the tenant is malformed")
                     }
+                    TenantError::TooLong(len) => Refusal::new(
+                        ErrorCode::InvalidTenant,
+                        format!(
+                            "the tenant is {len} bytes, more than the limit of {}",
+                            tenant::MAX_TENANT_LEN
+                        ),
+                    ),
                 })?;
             let member = self.member(&authn.membership, tenant, &mut authn.held);
             principal.set_tenant(tenant);
@@ -773,7 +780,11 @@ impl Engine {
         source: usize,
         unverified_payload: &[u8],
     ) -> Result<(usize, &Provider), Refusal> {
-        let payload = crate::json::parse_object(unverified_payload, 16).ok();
+        // Read to the deepest nesting any provider may allow, so that a payload too deep for
+        // the chosen provider fails there, with its own limit in the message, rather than
+        // here as a token without an issuer.
+        let payload =
+            crate::json::parse_object(unverified_payload, crate::limits::MAX_JSON_DEPTH).ok();
         let iss = payload.and_then(|o| o.get("iss")).and_then(|v| v.as_str());
         let mut fallback = None;
         for (i, p) in self.policy.providers.iter().enumerate() {

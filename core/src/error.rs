@@ -223,6 +223,13 @@ pub enum Error {
         /// What the parser found.
         reason: &'static str,
     },
+    /// The header or the claims nest deeper than the configured limit.
+    JsonTooDeep {
+        /// `header` or `claims`.
+        part: &'static str,
+        /// The limit, in levels (the object itself is level 1).
+        max: usize,
+    },
     /// A header member is missing or has the wrong type.
     InvalidHeader {
         /// What is wrong.
@@ -261,6 +268,14 @@ pub enum Error {
     },
     /// The signature does not verify.
     InvalidSignature,
+    /// The signature segment is longer than any supported signature: it cannot verify, and is
+    /// refused before it is decoded.
+    SignatureTooLarge {
+        /// Its length in base64url characters.
+        chars: usize,
+        /// The largest signature accepted, in bytes.
+        max: usize,
+    },
     /// The token has expired.
     Expired {
         /// Its `exp`.
@@ -408,7 +423,7 @@ impl Error {
             Error::TokenTooLarge { .. } => ErrorCode::TokenTooLarge,
             Error::MalformedToken { .. } => ErrorCode::MalformedToken,
             Error::InvalidBase64 { .. } => ErrorCode::InvalidBase64,
-            Error::InvalidJson { .. } => ErrorCode::InvalidJson,
+            Error::InvalidJson { .. } | Error::JsonTooDeep { .. } => ErrorCode::InvalidJson,
             Error::InvalidHeader { .. } => ErrorCode::InvalidHeader,
             Error::UnsupportedAlgorithm { .. } => ErrorCode::UnsupportedAlgorithm,
             Error::AlgNone => ErrorCode::AlgNone,
@@ -416,7 +431,9 @@ impl Error {
             Error::UnknownKid { .. } => ErrorCode::UnknownKid,
             Error::NoMatchingKey { .. } => ErrorCode::NoMatchingKey,
             Error::AlgorithmMismatch { .. } => ErrorCode::AlgorithmMismatch,
-            Error::InvalidSignature => ErrorCode::InvalidSignature,
+            Error::InvalidSignature | Error::SignatureTooLarge { .. } => {
+                ErrorCode::InvalidSignature
+            }
             Error::Expired { .. } => ErrorCode::Expired,
             Error::NotYetValid { .. } => ErrorCode::NotYetValid,
             Error::IssuedInFuture { .. } => ErrorCode::IssuedInFuture,
@@ -476,6 +493,10 @@ impl fmt::Display for Error {
                 write!(f, "{segment} is not canonical unpadded base64url")
             }
             Error::InvalidJson { part, reason } => write!(f, "{part} is not valid: {reason}"),
+            Error::JsonTooDeep { part, max } => write!(
+                f,
+                "{part} is not valid: nesting is deeper than the limit of {max} levels"
+            ),
             Error::InvalidHeader { reason } => write!(f, "invalid header: {reason}"),
             Error::UnsupportedAlgorithm { alg } => write!(
                 f,
@@ -501,6 +522,10 @@ impl fmt::Display for Error {
                 "header says {header_alg} but the key is bound to {key_alg}"
             ),
             Error::InvalidSignature => f.write_str("signature is invalid"),
+            Error::SignatureTooLarge { chars, max } => write!(
+                f,
+                "signature is invalid: its segment is {chars} characters, more than a {max}-byte signature (the limit) takes"
+            ),
             Error::Expired { exp, now, leeway } => write!(
                 f,
                 "token expired: exp {exp} <= now {now} - leeway {leeway}s"

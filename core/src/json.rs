@@ -52,6 +52,19 @@ pub enum Kind {
     Null,
 }
 
+/// The error [`parse_object`] returns when the nesting exceeds its `max_depth`.
+pub const TOO_DEEP: &str = "nesting is too deep";
+
+/// A [`parse_object`] error as text for a message, naming the depth limit when that was the
+/// failure.
+pub(crate) fn describe(reason: &'static str, max_depth: usize) -> String {
+    if reason == TOO_DEEP {
+        format!("nesting is deeper than the limit of {max_depth} levels")
+    } else {
+        reason.to_owned()
+    }
+}
+
 /// Checks `bytes` as one strict JSON object with at most `max_depth` levels of nesting (the object
 /// itself is level 1). Errors say what was wrong, never where in a secret.
 pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Object<'_>, &'static str> {
@@ -408,7 +421,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> Result<(), &'static str> {
         self.depth += 1;
         if self.depth > self.max_depth {
-            return Err("nesting is too deep");
+            return Err(TOO_DEEP);
         }
         self.pos += 1;
         Ok(())

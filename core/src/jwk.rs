@@ -52,8 +52,12 @@ pub(crate) fn parse_document(doc: &[u8], bind: Option<Algorithm>) -> Result<Vec<
             limits::MAX_KEY_SET_BYTES
         )));
     }
-    let object = json::parse_object(doc, limits::MAX_KEY_SET_DEPTH)
-        .map_err(|r| jwks(format!("not a strict JSON object: {r}")))?;
+    let object = json::parse_object(doc, limits::MAX_KEY_SET_DEPTH).map_err(|r| {
+        jwks(format!(
+            "not a strict JSON object: {}",
+            json::describe(r, limits::MAX_KEY_SET_DEPTH)
+        ))
+    })?;
     if object.get("keys").is_some() {
         let set: Jwks = serde_json::from_str(object.as_str())
             .map_err(|e| jwks(format!("\"keys\" must be an array of JWK objects: {e}")))?;

@@ -113,9 +113,18 @@ impl<'a> Header<'a> {
     }
 
     fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Header<'a>, Error> {
-        let object = json::parse_object(bytes, max_depth).map_err(|reason| Error::InvalidJson {
-            part: "header",
-            reason,
+        let object = json::parse_object(bytes, max_depth).map_err(|reason| {
+            if reason == json::TOO_DEEP {
+                Error::JsonTooDeep {
+                    part: "header",
+                    max: max_depth,
+                }
+            } else {
+                Error::InvalidJson {
+                    part: "header",
+                    reason,
+                }
+            }
         })?;
         let string = |v: json::Value<'a>, what: &'static str| {
             v.as_str().ok_or(Error::InvalidHeader { reason: what })
@@ -187,7 +196,7 @@ impl<'a> Header<'a> {
         }
         if kid.is_some_and(|k| k.raw().len() > crate::key::MAX_KID_LEN * 6) {
             return Err(Error::InvalidHeader {
-                reason: "kid is too long",
+                reason: "kid is longer than the limit of 1536 bytes of JSON text (256 bytes, each possibly escaped)",
             });
         }
         Ok(Header {
@@ -217,6 +226,9 @@ pub struct VerifiedJws<'b> {
     payload: &'b [u8],
     kid: Option<&'b str>,
 }
+
+/// Base64url characters of the largest signature accepted ([`limits::MAX_SIGNATURE_BYTES`]).
+const MAX_SIGNATURE_CHARS: usize = (limits::MAX_SIGNATURE_BYTES * 4).div_ceil(3);
 
 /// The three segments of a compact token: header, payload, signature.
 type Segments<'t> = (&'t [u8], &'t [u8], &'t [u8]);
@@ -276,8 +288,13 @@ pub fn parse<'t, 'b>(
     let (header_bytes, rest) = decode_segment(h, &mut buf.buf, "header")?;
     let header = Header::parse(header_bytes, limits.max_json_depth)?;
     let (payload, rest) = decode_segment(p, rest, "payload")?;
-    if s.len() > base64url::max_decoded_len(limits::MAX_SIGNATURE_BYTES) {
-        return Err(Error::InvalidSignature);
+    // Compared as base64url text, before decoding: at most the characters of a
+    // MAX_SIGNATURE_BYTES signature.
+    if s.len() > MAX_SIGNATURE_CHARS {
+        return Err(Error::SignatureTooLarge {
+            chars: s.len(),
+            max: limits::MAX_SIGNATURE_BYTES,
+        });
     }
     let (signature, _) = decode_segment(s, rest, "signature")?;
     if let Some(len) = header.alg.fixed_signature_len() {

@@ -22,7 +22,7 @@ pub fn is_pem(bytes: &[u8]) -> bool {
 /// Decodes the first PEM block in `text`. Text outside the block is ignored, as RFC 7468 allows.
 pub fn decode(text: &[u8]) -> Result<Pem, &'static str> {
     if text.len() > MAX_PEM_BYTES {
-        return Err("PEM document is too large");
+        return Err("PEM document is larger than the limit of 65536 bytes");
     }
     let text = core::str::from_utf8(text).map_err(|_| "PEM is not UTF-8 text")?;
     let begin = text.find("-----BEGIN ").ok_or("no PEM BEGIN line")?;
@@ -71,6 +71,7 @@ mod tests {
         let back = decode(pem.as_bytes()).unwrap();
         assert_eq!(back.label, "PUBLIC KEY");
         assert_eq!(back.der, der);
+        assert_eq!(MAX_PEM_BYTES, 65536, "the error message names the limit");
         let wrong = pem.replace("END PUBLIC", "END PRIVATE");
         assert_eq!(decode(wrong.as_bytes()), Err("no matching PEM END line"));
         let bad = pem.replacen('A', "*", 1);

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 /// Largest policy document accepted, in bytes.
 pub const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest JSON nesting of a policy document (the document itself is level 1).
+pub const MAX_POLICY_DEPTH: usize = 32;
 
 /// The policy document, as written.
 #[derive(Debug, Deserialize)]
@@ -445,8 +447,15 @@ impl CompiledPolicy {
                 format!("{} bytes; the limit is {MAX_POLICY_BYTES}", bytes.len()),
             ));
         }
-        crate::json::parse_object(bytes, 32)
-            .map_err(|r| invalid("(document)", format!("not a strict JSON object: {r}")))?;
+        crate::json::parse_object(bytes, MAX_POLICY_DEPTH).map_err(|r| {
+            invalid(
+                "(document)",
+                format!(
+                    "not a strict JSON object: {}",
+                    crate::json::describe(r, MAX_POLICY_DEPTH)
+                ),
+            )
+        })?;
         let doc: PolicyDocument = serde_json::from_slice(bytes).map_err(|e| {
             invalid(
                 format!("line {}, column {}", e.line(), e.column()),
@@ -482,7 +491,7 @@ impl CompiledPolicy {
             if permissions.len() > roles::MAX_BITS {
                 return Err(invalid(
                     format!("permissions[{i}]"),
-                    format!("more than {} permissions", roles::MAX_BITS),
+                    format!("more than the limit of {} permissions", roles::MAX_BITS),
                 ));
             }
         }
@@ -609,6 +618,16 @@ impl CompiledPolicy {
                         ));
                     }
                     for (j, prefix) in p.prefixes.iter().enumerate() {
+                        if prefix.len() > crate::apikey::MAX_PREFIX_LEN {
+                            return Err(invalid(
+                                at(&format!("prefixes[{j}]")),
+                                format!(
+                                    "prefix is {} bytes, more than the limit of {}",
+                                    prefix.len(),
+                                    crate::apikey::MAX_PREFIX_LEN
+                                ),
+                            ));
+                        }
                         if !crate::apikey::valid_prefix(prefix) {
                             return Err(invalid(
                                 at(&format!("prefixes[{j}]")),

@@ -52,17 +52,26 @@ impl<'a> Request<'a> {
     pub(crate) fn checked_path(&self) -> Result<&'a str, Error> {
         if self.headers.len() > MAX_HEADERS {
             return Err(bad(format!(
-                "{} headers; the limit is {MAX_HEADERS}",
+                "the request has {} headers, more than the limit of {MAX_HEADERS}",
                 self.headers.len()
             )));
         }
-        if self.headers.iter().any(|(_, v)| v.len() > MAX_HEADER_VALUE) {
+        if let Some((name, value)) = self
+            .headers
+            .iter()
+            .find(|(_, v)| v.len() > MAX_HEADER_VALUE)
+        {
             return Err(bad(format!(
-                "a header value exceeds {MAX_HEADER_VALUE} bytes"
+                "header {:?} is {} bytes, more than the limit of {MAX_HEADER_VALUE}",
+                crate::error::truncated(name, 64),
+                value.len()
             )));
         }
         if self.path.len() > MAX_PATH {
-            return Err(bad(format!("path exceeds {MAX_PATH} bytes")));
+            return Err(bad(format!(
+                "the path is {} bytes, more than the limit of {MAX_PATH}",
+                self.path.len()
+            )));
         }
         if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(bad("method must be uppercase letters"));

@@ -178,11 +178,11 @@ pub struct RoleSpec<'a> {
 /// Compiles roles: resolves inheritance, rejects unknown parents and cycles (naming the role and
 /// the cycle), and precomputes closures. Errors are `(role index, message)`.
 pub fn compile(specs: &[RoleSpec<'_>]) -> Result<Roles, (usize, String)> {
+    if specs.len() > MAX_BITS {
+        return Err((MAX_BITS, format!("more than the limit of {MAX_BITS} roles")));
+    }
     let mut names = Names::default();
     for (i, s) in specs.iter().enumerate() {
-        if specs.len() > MAX_BITS {
-            return Err((i, format!("more than {MAX_BITS} roles")));
-        }
         if !names.add(s.name) {
             return Err((i, format!("role {:?} is defined twice", s.name)));
         }
@@ -260,8 +260,9 @@ pub fn compile(specs: &[RoleSpec<'_>]) -> Result<Roles, (usize, String)> {
         )
         .map_err(|cycle| {
             let names_in_cycle: Vec<&str> = cycle.iter().map(|&i| names.name(i)).collect();
+            // The error names a role in the cycle (the walk may have started outside it).
             (
-                r,
+                cycle.first().copied().unwrap_or(r),
                 format!(
                     "role hierarchy has a cycle: {}",
                     names_in_cycle.join(" -> ")

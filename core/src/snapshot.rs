@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 /// Largest snapshot document, in bytes.
 pub const MAX_SNAPSHOT_BYTES: usize = 16 * 1024 * 1024;
+/// Deepest JSON nesting of a snapshot document (the document itself is level 1).
+pub const MAX_SNAPSHOT_DEPTH: usize = 16;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,8 +128,15 @@ impl Snapshot {
                 format!("{} bytes; the limit is {MAX_SNAPSHOT_BYTES}", bytes.len()),
             ));
         }
-        crate::json::parse_object(bytes, 16)
-            .map_err(|r| invalid("(document)", format!("not a strict JSON object: {r}")))?;
+        crate::json::parse_object(bytes, MAX_SNAPSHOT_DEPTH).map_err(|r| {
+            invalid(
+                "(document)",
+                format!(
+                    "not a strict JSON object: {}",
+                    crate::json::describe(r, MAX_SNAPSHOT_DEPTH)
+                ),
+            )
+        })?;
         let doc: SnapshotDoc = serde_json::from_slice(bytes).map_err(|e| {
             invalid(
                 format!("line {}, column {}", e.line(), e.column()),

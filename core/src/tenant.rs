@@ -13,6 +13,8 @@ pub enum TenantError {
     Missing,
     /// Present but malformed.
     Invalid,
+    /// Longer than [`MAX_TENANT_LEN`]: its length in bytes.
+    TooLong(usize),
 }
 
 /// Reads the tenant for `request` under `rule`, given the route's path parameters.
@@ -36,7 +38,10 @@ pub fn extract<'a>(
     if value.is_empty() {
         return Err(TenantError::Missing);
     }
-    if value.len() > MAX_TENANT_LEN || !value.bytes().all(|b| b.is_ascii_graphic()) {
+    if value.len() > MAX_TENANT_LEN {
+        return Err(TenantError::TooLong(value.len()));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(TenantError::Invalid);
     }
     match rule.format {
