@@ -384,3 +384,86 @@ proptest! {
         }
     }
 }
+
+/// Hostile policies: cycles of any length in the role hierarchy, routes that two entries claim
+/// (the same method twice, overlapping method lists, the same path under other parameter
+/// names), permissions nobody declared and names declared twice are all refused at load, and
+/// the error says exactly where.
+#[test]
+fn hostile_policies_are_refused_at_load_with_the_exact_place() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        (
+            "a role that inherits itself",
+            Box::new(|p| p["roles"][1]["inherits"] = serde_json::json!(["billing-reader"])),
+            r#"roles[1]: role hierarchy has a cycle: billing-reader -> billing-reader"#,
+        ),
+        (
+            "a cycle through three roles",
+            Box::new(|p| {
+                p["roles"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"name": "auditor", "inherits": ["billing-admin"]}));
+                p["roles"][1]["inherits"] = serde_json::json!(["auditor"]);
+            }),
+            r#"roles[0]: role hierarchy has a cycle: billing-admin -> billing-reader -> auditor -> billing-admin"#,
+        ),
+        (
+            "a role defined twice",
+            Box::new(|p| {
+                let dup = p["roles"][1].clone();
+                p["roles"].as_array_mut().unwrap().push(dup);
+            }),
+            r#"roles[2]: role "billing-reader" is defined twice"#,
+        ),
+        (
+            "a permission declared twice",
+            Box::new(|p| {
+                p["permissions"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push("invoices:read".into())
+            }),
+            r#"permissions[4]: permission "invoices:read" is declared twice"#,
+        ),
+        (
+            "the same method twice in one route",
+            Box::new(|p| p["routes"][3]["method"] = serde_json::json!(["POST", "POST"])),
+            r#"routes[3].path: duplicate route: POST /v1/orgs/{org_id}/webhooks"#,
+        ),
+        (
+            "overlapping method lists",
+            Box::new(|p| {
+                p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+                    "method": ["GET", "DELETE"], "path": "/v1/orgs/{org_id}/webhooks",
+                    "tenant": true, "requires": ["webhooks:manage"]
+                }))
+            }),
+            r#"routes[6].path: duplicate route: DELETE /v1/orgs/{org_id}/webhooks"#,
+        ),
+        (
+            "the same path under another parameter name",
+            Box::new(|p| {
+                p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+                    "method": "PUT", "path": "/v1/orgs/{org}/invoices", "requires": []
+                }))
+            }),
+            r#"routes[6].path: path "/v1/orgs/{org}/invoices": Insertion failed due to conflict with previously registered route: /v1/orgs/{org_id}/invoices"#,
+        ),
+        (
+            "an undeclared permission in an any-of group",
+            Box::new(|p| p["routes"][4]["requires"][0][0] = "keys:manage-all".into()),
+            r#"routes[4].requires[0][0]: unknown permission "keys:manage-all""#,
+        ),
+        (
+            "an undeclared route provider",
+            Box::new(|p| p["routes"][0]["providers"] = serde_json::json!(["sa-jwt", "oidc"])),
+            r#"routes[0].providers[1]: unknown provider "oidc""#,
+        ),
+    ];
+    for (what, edit, want) in &cases {
+        let mut p = base();
+        edit(&mut p);
+        assert_eq!(policy_error(p), *want, "{what}");
+    }
+}
