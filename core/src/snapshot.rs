@@ -90,10 +90,26 @@ pub struct Snapshot {
     pub(crate) signers: Vec<Option<SigningKey>>,
     pub(crate) revoked_jti: HashSet<String>,
     pub(crate) users: HashMap<String, UserRecord>,
-    pub(crate) api_keys: Vec<HashMap<[u8; 32], KeyRecord>>,
+    /// Per provider, API-key records by the lookup id of their digests ([`split_key_digest`]).
+    pub(crate) api_keys: Vec<HashMap<[u8; KEY_LOOKUP_ID_LEN], KeyRecord>>,
     pub(crate) peppers: Vec<Option<Vec<u8>>>,
     /// Set by the engine when the snapshot is swapped in; cache entries carry it.
     pub(crate) generation: u64,
+}
+
+/// How many leading bytes of an API key's digest pick its record. A hash-map lookup compares them
+/// with ordinary, early-exit equality, so timing may reveal them; the other 16 bytes decide the
+/// match and are compared in constant time (`Engine::authenticate_key`). Knowing part of a stored
+/// digest yields no key: the digest is SHA-256 or HMAC-SHA256 of a key of about 190 random bits.
+pub(crate) const KEY_LOOKUP_ID_LEN: usize = 16;
+
+/// Splits an API key's digest into its lookup id and the rest, which is compared in constant time.
+pub(crate) fn split_key_digest(digest: &[u8; 32]) -> ([u8; KEY_LOOKUP_ID_LEN], &[u8]) {
+    let (id, rest) = digest.split_at(KEY_LOOKUP_ID_LEN);
+    (
+        <[u8; KEY_LOOKUP_ID_LEN]>::try_from(id).unwrap_or_default(),
+        rest,
+    )
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -284,8 +300,11 @@ impl Snapshot {
                     revoked: r.revoked,
                     claims: public.to_string(),
                 };
-                if map.insert(digest, record).is_some() {
-                    return Err(invalid(&at, "two records share a hash"));
+                if map.insert(split_key_digest(&digest).0, record).is_some() {
+                    return Err(invalid(
+                        &at,
+                        "two records share a hash (or its first 16 bytes, the lookup id)",
+                    ));
                 }
             }
             if let Some(slot) = snap.api_keys.get_mut(id) {
