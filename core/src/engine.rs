@@ -37,6 +37,13 @@ use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// With the test-only `fault-injection` feature, a check of a request with this method panics
+/// (after the decision's buffers were taken for the check), so that tests can show a panic never
+/// crosses the C ABI or the WebAssembly boundary. No real method looks like it: methods are
+/// uppercase letters only.
+#[cfg(feature = "fault-injection")]
+pub const FAULT_INJECTION_METHOD: &str = "TOLLGATE-FAULT-INJECTION";
+
 /// The policy engine.
 pub struct Engine {
     policy: Arc<CompiledPolicy>,
@@ -312,6 +319,16 @@ impl Engine {
         scratch: &mut TokenBuffer,
         signature: HostCheck<'_>,
     ) -> Result<bool, Refusal> {
+        #[cfg(feature = "fault-injection")]
+        if request.method == FAULT_INJECTION_METHOD {
+            #[allow(
+                clippy::panic,
+                reason = "the test-only fault-injection feature exists to panic here, mid-check"
+            )]
+            {
+                panic!("fault injection: a test asked the engine to panic");
+            }
+        }
         let path = request.checked_path()?;
         let matched = self.policy.router.at(request.method, path);
         let (route, params) = match &matched {

@@ -24,6 +24,15 @@
 //! assert_eq!(err.code().name(), "expired");
 //! # Ok::<(), tollgate::Error>(())
 //! ```
+//!
+//! # Cargo features
+//!
+//! - `aws-lc`: a second signature backend (see [`crypto`]).
+//! - `fault-injection`: **for tests only, never in a shipped build.** [`Engine::check`] (and every
+//!   other check) panics when the request's method is exactly
+//!   `engine::FAULT_INJECTION_METHOD` (`TOLLGATE-FAULT-INJECTION`), so the C ABI's and the
+//!   WebAssembly layer's tests can prove that a panic inside the engine never crosses their
+//!   boundary. `tollgate-ffi` and `tollgate-wasm` forward it under the same name.
 
 #![cfg_attr(
     not(test),

@@ -16,6 +16,11 @@
 //!
 //! `unsafe` is confined to this crate; every block states why it is sound, relying on the
 //! documented pointer contract of the function it is in.
+//!
+//! Cargo feature `fault-injection` (tests only, never in a shipped library): forwards the core's
+//! feature of that name, under which `tg_engine_check` of the method `TOLLGATE-FAULT-INJECTION`
+//! panics inside the engine; `tests/c/panic.c` shows the panic comes back as `TG_STATUS_PANIC`
+//! and the engine keeps working.
 
 // The `extern "C"` functions take raw pointers from C and dereference them under the contract
 // their documentation states (the header's conventions): C has no notion of Rust's `unsafe fn`,

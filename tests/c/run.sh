@@ -3,7 +3,8 @@
 # tollgate.pc made from ffi/tollgate.pc.in, compiles every program in tests/c with the flags
 # pkg-config gives, runs them, runs them linked against the shared library, runs them again under
 # Valgrind (no errors, no definite or indirect leaks; the hammer with fewer iterations), then
-# builds and runs an ASan/UBSan variant.
+# builds and runs an ASan/UBSan variant; last, panic.c against a debug library with the test-only
+# fault-injection feature, natively and under Valgrind.
 #
 # Needs gcc, valgrind, pkg-config and libcjson-dev (.ci/run installs them), and
 # ../shared/vectors beside the repository.
@@ -89,5 +90,25 @@ echo "-- AddressSanitizer + UndefinedBehaviorSanitizer"
 build "$out/asan" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   run_all "$out/asan" long env
+
+# panic.c needs a library no one ships: a debug build (no LTO: seconds) with the test-only cargo
+# feature `fault-injection`, under which a check of the method TOLLGATE-FAULT-INJECTION panics
+# inside the engine. Staged in a prefix of its own so that nothing else links it. The panic
+# message on stderr is expected.
+echo "-- a panic inside the engine comes back as TG_STATUS_PANIC (debug library, fault-injection)"
+cargo build --locked -p tollgate-ffi --features fault-injection
+faults=$out/faults
+mkdir -p "$faults/include" "$faults/lib/pkgconfig"
+cp include/tollgate.h "$faults/include/"
+cp "$target/debug/libtollgate.a" "$faults/lib/"
+sed -e "s|@prefix@|$faults|" -e "s|@version@|$version|" ffi/tollgate.pc.in \
+  >"$faults/lib/pkgconfig/tollgate.pc"
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Itests/c \
+  $(PKG_CONFIG_PATH=$faults/lib/pkgconfig pkg-config --cflags tollgate) -O1 -o "$faults/panic" \
+  tests/c/panic.c $(PKG_CONFIG_PATH=$faults/lib/pkgconfig pkg-config --libs --static tollgate) -lcjson
+RUST_BACKTRACE=0 "$faults/panic"
+RUST_BACKTRACE=0 valgrind -q --error-exitcode=1 --leak-check=full \
+  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect "$faults/panic"
 
 echo "-- C tests passed in $((SECONDS - start)) s"
