@@ -467,3 +467,64 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
         assert_eq!(policy_error(p), *want, "{what}");
     }
 }
+
+/// The request of the named scenario case, as owned (name, value) pairs, and its path.
+fn case_request(table: &Table, name: &str) -> (String, String, Vec<(String, String)>) {
+    let case = table.cases.iter().find(|c| c.name == name).unwrap();
+    (
+        case.request.method.clone(),
+        case.request.path.clone(),
+        table.headers(case),
+    )
+}
+
+#[test]
+fn a_tenant_header_given_twice_is_refused_whichever_value_comes_first() {
+    // Tenant confusion: a gateway or backend that reads the other copy of the header must not
+    // see a different tenant than the one Tollgate authorised.
+    let (engine, table) = deployment("project-oidc");
+    let (method, path, headers) = case_request(&table, "viewer reads items in their project");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert!(engine
+        .check(&Request::new(&method, &path, &pairs), table.now)
+        .is_allowed());
+    let (_, project) = pairs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-project-id"))
+        .copied()
+        .unwrap();
+    let other = "00000000-0000-4000-8000-000000000000";
+    for doubled in [[project, other], [other, project], [project, project]] {
+        let mut with_two = pairs.clone();
+        with_two.retain(|(n, _)| !n.eq_ignore_ascii_case("x-project-id"));
+        with_two.push(("X-Project-ID", doubled[0]));
+        with_two.push(("x-project-id", doubled[1]));
+        let d = engine.check(&Request::new(&method, &path, &with_two), table.now);
+        assert!(!d.is_allowed(), "{doubled:?}: {}", d.message);
+        assert_eq!(d.status, 400, "{doubled:?}: {}", d.message);
+    }
+}
+
+#[test]
+fn a_path_tenant_is_never_taken_from_a_header_or_the_token() {
+    // Tenant in the URL: alice is Admin in A only. A header naming A, or a claim, must not lend
+    // her A's roles on B's or C's path.
+    let (engine, table) = deployment("tenant-path");
+    let (path, headers) = alice_request(&table);
+    assert!(path.contains("/tenants/A/"), "{path}");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    for tenant in ["C", "a", "A%2F..", "A/../C"] {
+        let other = path.replacen("/tenants/A/", &format!("/tenants/{tenant}/"), 1);
+        let mut with_header = pairs.clone();
+        with_header.push(("X-Tenant-ID", "A"));
+        with_header.push(("X-Project-ID", "A"));
+        let d = engine.check(&Request::new("POST", &other, &with_header), table.now);
+        assert!(!d.is_allowed(), "{other}: {}", d.message);
+    }
+}

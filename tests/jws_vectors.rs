@@ -2,6 +2,10 @@
 //! the RFC examples (`rfc-jws.json`) and the derived attack cases (`jws-derived-cases.json`).
 //! Every case must agree; the few exceptions are the ones `../shared/vectors/README.md` documents,
 //! each listed below with its reason.
+//!
+//! At the end, hand-written cases for the attack classes those files do not cover (header members
+//! that carry keys, kid tricks, unknown-kid floods, JSON whitespace and escapes); SECURITY.md maps
+//! every attack class to the tests that prove it.
 
 use std::sync::Arc;
 use tollgate::crypto::Backend;
@@ -264,4 +268,171 @@ fn derived_attack_cases() {
         });
     }
     tally.finish();
+}
+
+// Attack classes the shared vector files do not cover (SECURITY.md lists which test proves what).
+
+const OUR_SECRET: &[u8; 32] = b"tollgate-security-test-secret-01";
+const ATTACKER_SECRET: &[u8; 32] = b"attacker-chosen-secret-000000001";
+const NOW: u64 = 1_767_225_600;
+
+/// A verifier trusting one HS256 key, kid `k1`, and, with `extra`, other keys too.
+fn hs256_verifier(extra: &[serde_json::Value]) -> Verifier {
+    let mut keys = vec![serde_json::json!({
+        "kty": "oct", "alg": "HS256", "kid": "k1", "k": tollgate::base64url::encode(OUR_SECRET),
+    })];
+    keys.extend_from_slice(extra);
+    let set =
+        KeySet::from_jwks(serde_json::json!({ "keys": keys }).to_string().as_bytes()).unwrap();
+    Verifier::new(Arc::new(set), Validation::default()).unwrap()
+}
+
+/// A token from the exact header and payload texts, MACed with `secret`.
+fn hs256_token(secret: &[u8], header: &str, payload: &str) -> String {
+    let key = SigningKey::hmac(Algorithm::HS256, secret, None).unwrap();
+    let input = format!(
+        "{}.{}",
+        tollgate::base64url::encode(header.as_bytes()),
+        tollgate::base64url::encode(payload.as_bytes())
+    );
+    let mac = key.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", tollgate::base64url::encode(&mac))
+}
+
+fn payload() -> String {
+    format!(r#"{{"sub":"alice","exp":{}}}"#, NOW + 600)
+}
+
+fn verdict(v: &Verifier, token: &str) -> Result<(), ErrorCode> {
+    let mut buf = TokenBuffer::new();
+    v.verify(token.as_bytes(), NOW, &mut buf)
+        .map(|_| ())
+        .map_err(|e| e.code())
+}
+
+#[test]
+fn key_carrying_header_members_are_never_consulted() {
+    // jwk / jku / x5u / x5c name the attacker's key: a token MACed with it is refused, and one
+    // MACed with our key verifies as if the member were absent (the member is never read).
+    let v = hs256_verifier(&[]);
+    let attacker_jwk = format!(
+        r#"{{"kty":"oct","k":"{}"}}"#,
+        tollgate::base64url::encode(ATTACKER_SECRET)
+    );
+    let members = [
+        format!(r#""jwk":{attacker_jwk}"#),
+        r#""jku":"https://attacker.example/jwks.json""#.to_owned(),
+        r#""x5u":"https://attacker.example/cert.pem""#.to_owned(),
+        r#""x5c":["MIIBszCCAVmgAwIBAgIUQ4F1Kk0y"]"#.to_owned(),
+    ];
+    for member in &members {
+        for kid in ["", r#","kid":"k1""#] {
+            let header = format!(r#"{{"alg":"HS256"{kid},{member}}}"#);
+            let forged = hs256_token(ATTACKER_SECRET, &header, &payload());
+            assert_eq!(
+                verdict(&v, &forged),
+                Err(ErrorCode::InvalidSignature),
+                "{header}"
+            );
+            let ours = hs256_token(OUR_SECRET, &header, &payload());
+            assert_eq!(verdict(&v, &ours), Ok(()), "{header}");
+        }
+    }
+}
+
+#[test]
+fn kid_tricks_select_no_key() {
+    // A kid is matched byte for byte (after JSON unescaping) against the set's kids: never as a
+    // path, pattern, prefix or case-insensitively, and it must be a string.
+    let v = hs256_verifier(&[]);
+    let long = format!(r#""k1{}""#, "/..".repeat(80));
+    for kid in [
+        r#""../k1""#,
+        r#""k1/../k1""#,
+        r#""./k1""#,
+        r#""K1""#,
+        r#""k1 ""#,
+        r#"" k1""#,
+        r#""k1' OR '1'='1""#,
+        r#""k1\u0000""#,
+        r#""k%31""#,
+        r#""*""#,
+        r#""""#,
+        long.as_str(),
+    ] {
+        let header = format!(r#"{{"alg":"HS256","kid":{kid}}}"#);
+        for secret in [OUR_SECRET, ATTACKER_SECRET] {
+            let token = hs256_token(secret, &header, &payload());
+            assert_eq!(verdict(&v, &token), Err(ErrorCode::UnknownKid), "{kid}");
+        }
+    }
+    for kid in ["1", "null", r#"["k1"]"#, r#"{"kid":"k1"}"#] {
+        let header = format!(r#"{{"alg":"HS256","kid":{kid}}}"#);
+        let token = hs256_token(OUR_SECRET, &header, &payload());
+        assert_eq!(verdict(&v, &token), Err(ErrorCode::InvalidHeader), "{kid}");
+    }
+    // The same string spelled with an escape is the same kid (RFC 8259), not another one.
+    let escaped = hs256_token(OUR_SECRET, r#"{"alg":"HS256","kid":"k\u0031"}"#, &payload());
+    assert_eq!(verdict(&v, &escaped), Ok(()));
+}
+
+#[test]
+fn unknown_kid_floods_leave_no_state() {
+    // Every unknown kid is answered alike (unknown_kid, whose hint lets the host refresh at the
+    // rate it chooses) and the verifier keeps nothing from them: the real key still works.
+    let v = hs256_verifier(&[]);
+    for i in 0..10_000 {
+        let header = format!(r#"{{"alg":"HS256","kid":"flood-{i}"}}"#);
+        let token = hs256_token(ATTACKER_SECRET, &header, &payload());
+        let mut buf = TokenBuffer::new();
+        let e = v.verify(token.as_bytes(), NOW, &mut buf).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::UnknownKid);
+        assert_eq!(e.refresh_hint(), Some(format!("flood-{i}").as_str()));
+    }
+    let good = hs256_token(OUR_SECRET, r#"{"alg":"HS256","kid":"k1"}"#, &payload());
+    assert_eq!(verdict(&v, &good), Ok(()));
+}
+
+#[test]
+fn json_whitespace_and_escapes_mean_what_rfc_8259_says() {
+    // Whitespace and escapes are JSON, so they are accepted; but an escaped name is the same
+    // name, so it can never smuggle a second alg, kid or exp past the duplicate check, and an
+    // escaped "none" is still none.
+    let v = hs256_verifier(&[]);
+    let exp = NOW + 600;
+    let past = NOW - 600;
+    let header_cases: [(&str, Result<(), ErrorCode>); 6] = [
+        (r#"{ "alg" : "HS256" , "kid" : "k1" }"#, Ok(())),
+        ("{\"alg\":\"HS256\",\r\n\t\"kid\":\"k1\"}", Ok(())),
+        (r#"{"\u0061lg":"HS25\u0036","kid":"k1"}"#, Ok(())),
+        (r#"{"alg":"\u006eone","kid":"k1"}"#, Err(ErrorCode::AlgNone)),
+        (
+            r#"{"alg":"none","\u0061lg":"HS256","kid":"k1"}"#,
+            Err(ErrorCode::InvalidJson),
+        ),
+        (
+            r#"{"alg":"HS256","kid":"k1","k\u0069d":"k2"}"#,
+            Err(ErrorCode::InvalidJson),
+        ),
+    ];
+    for (header, want) in header_cases {
+        let token = hs256_token(OUR_SECRET, header, &payload());
+        assert_eq!(verdict(&v, &token), want, "{header}");
+    }
+    let payload_cases = [
+        (format!(r#"{{ "sub" : "alice" , "exp" : {exp} }}"#), Ok(())),
+        (format!(r#"{{"sub":"alice","\u0065xp":{exp}}}"#), Ok(())),
+        (
+            format!(r#"{{"sub":"alice","exp":{past},"\u0065xp":{exp}}}"#),
+            Err(ErrorCode::InvalidJson),
+        ),
+        (
+            format!(r#"{{"sub":"alice","\u0065xp":{past}}}"#),
+            Err(ErrorCode::Expired),
+        ),
+    ];
+    for (p, want) in payload_cases {
+        let token = hs256_token(OUR_SECRET, r#"{"alg":"HS256","kid":"k1"}"#, &p);
+        assert_eq!(verdict(&v, &token), want, "{p}");
+    }
 }
