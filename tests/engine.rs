@@ -391,7 +391,8 @@ proptest! {
 /// the error says exactly where.
 #[test]
 fn hostile_policies_are_refused_at_load_with_the_exact_place() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "a role that inherits itself",
             Box::new(|p| p["roles"][1]["inherits"] = serde_json::json!(["billing-reader"])),

@@ -281,8 +281,10 @@ fn limit_signature_bytes_at_and_past() {
         let signature = base64url::encode(&vec![1u8; bytes]);
         format!("{header}.{payload}.{signature}")
     };
-    let mut validation = ParseLimits::default();
-    validation.max_token_bytes = limits::MAX_TOKEN_BYTES;
+    let validation = ParseLimits {
+        max_token_bytes: limits::MAX_TOKEN_BYTES,
+        ..ParseLimits::default()
+    };
     let at = token(limits::MAX_SIGNATURE_BYTES);
     jws::parse(at.as_bytes(), validation, &mut TokenBuffer::new()).unwrap();
     let past = token(limits::MAX_SIGNATURE_BYTES + 1);
@@ -806,7 +808,7 @@ fn limit_webhook_secret_bytes_at_and_past() {
     // Padded standard base64, from the URL alphabet.
     let text = |key: &[u8]| {
         let mut b64 = base64url::encode(key).replace('-', "+").replace('_', "/");
-        while b64.len() % 4 != 0 {
+        while !b64.len().is_multiple_of(4) {
             b64.push('=');
         }
         format!("whsec_{b64}")
