@@ -6,9 +6,19 @@
 # Needs: the wasm32-unknown-unknown target, clang and llvm-ar (ring's C code), wasm-bindgen-cli at
 # exactly the version of the wasm-bindgen crate in Cargo.lock, and `npm ci` in this directory
 # (run here when node_modules is missing). .ci/run installs all of them.
+#
+# `build.sh --faults` builds instead pkg-faults/node (git-ignored), for test/panic.test.mjs only: a
+# debug build with the test-only cargo feature `fault-injection` (a check of the method
+# TOLLGATE-FAULT-INJECTION panics inside the engine), not optimised. Never ship it.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=..
+faults=""
+case "${1:-}" in
+  "") ;;
+  --faults) faults=1 ;;
+  *) echo "usage: $0 [--faults]" >&2; exit 2 ;;
+esac
 
 lock_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$root/Cargo.lock")
 have_version=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
@@ -18,6 +28,39 @@ if [ "$have_version" != "$lock_version" ]; then
   exit 1
 fi
 [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+
+# The bindings get wasm-bindgen's __wbg_reset_state: after a WebAssembly abort (a Rust panic) the
+# entry point (js/harden.js) replaces the aborted instance with a fresh one.
+bindgen() { # target (nodejs | web), output directory, input .wasm
+  wasm-bindgen --target "$1" --out-dir "$2" --out-name tollgate --experimental-reset-state-function \
+    --remove-name-section --remove-producers-section "$3"
+  # The entry point keeps __wbg_reset_state to itself: the types do not offer it.
+  sed -i '/^export function __wbg_reset_state(/d' "$2/tollgate.d.ts"
+}
+
+# Node's entry point: the bindings (tollgate.js), hardened.
+node_entry() { # output directory
+  {
+    echo "'use strict';"
+    echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden)."
+    cat js/harden.js
+    echo "module.exports = harden(require('./tollgate.js'));"
+  } > "$1/index.js"
+  printf "export * from './tollgate';\n" > "$1/index.d.ts"
+}
+
+if [ -n "$faults" ]; then
+  echo "== cargo build (wasm32-unknown-unknown, debug, --features fault-injection)"
+  cargo build -p tollgate-wasm --locked --target wasm32-unknown-unknown --features fault-injection
+  rm -rf pkg-faults
+  mkdir -p pkg-faults/node
+  bindgen nodejs pkg-faults/node "${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/debug/tollgate_wasm.wasm"
+  node_entry pkg-faults/node
+  echo '{ "name": "tollgate-node-faults", "private": true, "type": "commonjs", "main": "index.js" }' \
+    > pkg-faults/node/package.json
+  echo "== pkg-faults/node: for test/panic.test.mjs only (fault injection on)"
+  exit 0
+fi
 
 # A size-tuned profile of our own (the workspace's release profile plus opt-level "z"), given on
 # the command line so that the workspace manifest stays as it is; its output directory is its own.
@@ -31,7 +74,8 @@ wasm="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/wasm-size/tollgat
 exports_of() {
   # The values (classes and functions) a generated .d.ts exports, for the ES entry point to
   # re-export; its index.d.ts re-exports the types.
-  sed -n -E 's/^export (declare )?(class|function) ([A-Za-z_][A-Za-z0-9_]*).*/\3/p' "$1" | sort -u
+  # (not wasm-bindgen's own __ names, which the entry point keeps to itself).
+  sed -n -E 's/^export (declare )?(class|function) ([A-Za-z_][A-Za-z0-9_]*).*/\3/p' "$1" | grep -v '^__' | sort -u
 }
 
 optimise() {
@@ -45,9 +89,7 @@ for target in node web; do
   out="pkg/$target"
   mkdir -p "$out"
   echo "== wasm-bindgen --target $([ $target = node ] && echo nodejs || echo web) -> $out"
-  wasm-bindgen --target "$([ $target = node ] && echo nodejs || echo web)" \
-    --out-dir "$out" --out-name tollgate \
-    --remove-name-section --remove-producers-section "$wasm"
+  bindgen "$([ $target = node ] && echo nodejs || echo web)" "$out" "$wasm"
   # Both targets get the same .wasm (only the JS glue differs): optimise it once.
   if [ $target = web ] && cmp -s pkg/node/tollgate_bg.unoptimised.wasm "$out/tollgate_bg.wasm"; then
     cp pkg/node/tollgate_bg.wasm "$out/tollgate_bg.wasm"
@@ -58,13 +100,7 @@ for target in node web; do
   fi
 
   if [ $target = node ]; then
-    {
-      echo "'use strict';"
-      echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden)."
-      cat js/harden.js
-      echo "module.exports = harden(require('./tollgate.js'));"
-    } > "$out/index.js"
-    printf "export * from './tollgate';\n" > "$out/index.d.ts"
+    node_entry "$out"
     type=commonjs
   else
     names=$(exports_of "$out/tollgate.d.ts" | paste -sd, -)

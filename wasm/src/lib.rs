@@ -15,6 +15,11 @@
 //! the guard's `catch_unwind` takes effect on host builds; on wasm the JS entry point turns an
 //! abort into an `internal_error` and refuses further calls into the aborted instance. The code
 //! itself is written not to panic: `unwrap`, `expect`, indexing and `panic!` are denied.)
+//!
+//! Cargo feature `fault-injection` (tests only, never in `pkg/node` or `pkg/web`): forwards the
+//! core's feature of that name, under which a check of the method `TOLLGATE-FAULT-INJECTION`
+//! panics inside the engine. `build.sh --faults` builds it into `pkg-faults/node` for
+//! `test/panic.test.mjs`.
 
 #![deny(
     clippy::unwrap_used,
