@@ -1,0 +1,85 @@
+//! Replays, without libFuzzer, every input under `fuzz/regressions/<target>/` (what the fuzzers
+//! found, kept as regression tests; fuzz/run.sh replays them under libFuzzer too). A few known
+//! answers pin the harnesses.
+
+use std::path::Path;
+
+type Target = fn(&[u8]);
+
+const TARGETS: [(&str, Target); 10] = [
+    ("jws_verify", crate::jws_verify),
+    ("jwks_parse", crate::jwks_parse),
+    ("claims_validate", crate::claims_validate),
+    ("policy_load", crate::policy_load),
+    ("engine_check", crate::engine_check),
+    ("apikey_check", crate::apikey_check),
+    ("webhook_verify", crate::webhook_verify),
+    ("route_match", crate::route_match),
+    ("ffi_entry", crate::ffi_entry),
+    (
+        "differential_jsonwebtoken",
+        crate::differential_jsonwebtoken,
+    ),
+];
+
+fn replay(dir: &str) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut n = 0;
+    for (name, target) in TARGETS {
+        let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("dir entry").path();
+            let data = std::fs::read(&path).expect("input");
+            eprintln!("{}", path.display());
+            target(&data);
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn regressions_replay() {
+    let n = replay("regressions");
+    eprintln!("{n} regression inputs replayed");
+    assert!(n > 0, "fuzz/regressions/ holds inputs: none were found");
+}
+
+#[test]
+fn the_deployments_load_and_decide_their_tables() {
+    // The first case of tenant-path: the public health route.
+    let d = &crate::deployments()[3];
+    let decision = d
+        .engine
+        .check(&tollgate::Request::new("GET", "/api/health", &[]), d.now);
+    assert_eq!(decision.status, 200);
+    assert!(crate::verifiers().len() >= 10, "example and RFC key sets");
+}
+
+#[test]
+fn differential_known_answers() {
+    use crate::differential::{jsonwebtoken_verdict, tollgate_verdict, STRICTNESS_RULES};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = format!(r#"{{"sub":"a","exp":{}}}"#, now + 3600);
+    let plain = crate::differential::sign(br#"{"alg":"HS256"}"#, claims.as_bytes());
+    assert_eq!(tollgate_verdict(&plain, now), Ok(()));
+    assert_eq!(jsonwebtoken_verdict(&plain), Ok(()));
+    // A `crit` header: jsonwebtoken ignores it, Tollgate refuses it, and a rule says why.
+    let header = br#"{"alg":"HS256","crit":["x"],"x":"1"}"#;
+    let crit = crate::differential::sign(header, claims.as_bytes());
+    assert!(tollgate_verdict(&crit, now).is_err());
+    assert_eq!(jsonwebtoken_verdict(&crit), Ok(()));
+    assert!(STRICTNESS_RULES
+        .iter()
+        .any(|(_, rule)| rule(header, claims.as_bytes(), now)));
+    // Expired for both.
+    let old = crate::differential::sign(br#"{"alg":"HS256"}"#, br#"{"exp":1000}"#);
+    assert!(tollgate_verdict(&old, now).is_err());
+    assert!(jsonwebtoken_verdict(&old).is_err());
+    crate::differential_jsonwebtoken(claims.as_bytes());
+}
