@@ -90,6 +90,12 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
         },
     ),
     (
+        "numbers beyond the range of an f64 in members Tollgate does not read: RFC 8259 §6 leaves \
+         the range to implementations; Tollgate accepts the document and refuses such a number \
+         wherever it reads one, serde_json refuses the whole document",
+        |h, p, _| out_of_range(h) || out_of_range(p),
+    ),
+    (
         "unknown header members that are not strings: RFC 7515 §4 allows any JSON value; \
          jsonwebtoken 10 reads them as strings (Header::extras) and rejects the token",
         |h, _, _| {
@@ -118,6 +124,12 @@ fn member(json: &[u8], name: &str) -> Option<Value> {
 
 fn number(json: &[u8], name: &str) -> Option<f64> {
     member(json, name)?.as_f64()
+}
+
+/// Whether serde_json refuses `json` only for a number out of its range.
+fn out_of_range(json: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(json)
+        .is_err_and(|e| e.to_string().starts_with("number out of range"))
 }
 
 /// Deepest nesting of objects and arrays, counted on the raw text outside strings.
