@@ -211,6 +211,18 @@ enum tg_status
      */
     TG_STATUS_UNSUPPORTED_KEY_ALGORITHM = 507,
     /**
+     * Fetching a key set failed; the last good set, if any, stays in use.
+     */
+    TG_STATUS_KEY_SET_FETCH_FAILED = 508,
+    /**
+     * No key set was fetched within the stale-after limit: tokens are refused until one is.
+     */
+    TG_STATUS_KEY_SET_STALE = 509,
+    /**
+     * An OpenID Provider configuration document is invalid, or names another issuer.
+     */
+    TG_STATUS_INVALID_DISCOVERY = 510,
+    /**
      * Signing a token failed (bad claims document or signing key).
      */
     TG_STATUS_SIGNING_FAILED = 600,

@@ -44,6 +44,9 @@ var (
 	ErrInvalidKeySet                  = sentinel(505, "invalid_key_set")
 	ErrInvalidOptions                 = sentinel(506, "invalid_options")
 	ErrUnsupportedKeyAlgorithm        = sentinel(507, "unsupported_key_algorithm")
+	ErrKeySetFetchFailed              = sentinel(508, "key_set_fetch_failed")
+	ErrKeySetStale                    = sentinel(509, "key_set_stale")
+	ErrInvalidDiscovery               = sentinel(510, "invalid_discovery")
 	ErrSigningFailed                  = sentinel(600, "signing_failed")
 	ErrKeyGenerationFailed            = sentinel(601, "key_generation_failed")
 	ErrInvalidRequest                 = sentinel(700, "invalid_request")
@@ -110,6 +113,9 @@ var allErrors = []*Error{
 	ErrInvalidKeySet,
 	ErrInvalidOptions,
 	ErrUnsupportedKeyAlgorithm,
+	ErrKeySetFetchFailed,
+	ErrKeySetStale,
+	ErrInvalidDiscovery,
 	ErrSigningFailed,
 	ErrKeyGenerationFailed,
 	ErrInvalidRequest,

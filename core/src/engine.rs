@@ -173,6 +173,36 @@ impl Engine {
         Ok(())
     }
 
+    /// Replaces provider `provider`'s key set in the current snapshot (a refreshed JWKS, see
+    /// [`crate::refresh`]), keeping every other key set and record. Like any swap it drops the
+    /// verified-token cache. Run swaps from one task: a snapshot swapped in by another thread
+    /// between this call's read and its write would be overwritten.
+    pub fn swap_provider_keys(
+        &self,
+        provider: &str,
+        keys: Arc<crate::KeySet>,
+    ) -> Result<(), Error> {
+        let current = self.snapshot.load_full();
+        self.swap_snapshot(current.with_provider_keys(provider, keys)?)
+    }
+
+    /// Refresh settings for provider `provider`'s JWKS: the defaults, keeping only keys of the
+    /// algorithms the provider allows. Errors if the policy has no provider by that name.
+    pub fn refresh_config(&self, provider: &str) -> Result<crate::refresh::RefreshConfig, Error> {
+        let p = self
+            .policy
+            .providers
+            .iter()
+            .find(|p| p.name == provider)
+            .ok_or_else(|| Error::InvalidOptions {
+                reason: format!("the policy has no provider {provider:?}"),
+            })?;
+        Ok(crate::refresh::RefreshConfig {
+            algorithms: p.algorithms.clone(),
+            ..Default::default()
+        })
+    }
+
     /// Parses a snapshot document and swaps it in.
     pub fn swap_snapshot_json(&self, document: &[u8]) -> Result<(), Error> {
         self.swap_snapshot(self.snapshot_from_json(document)?)

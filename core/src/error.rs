@@ -131,6 +131,14 @@ error_codes! {
     InvalidOptions = 506, "invalid_options", 500, "verification options are invalid";
     /// A key names an algorithm Tollgate cannot use with it.
     UnsupportedKeyAlgorithm = 507, "unsupported_key_algorithm", 500, "key algorithm is not supported";
+    /// Fetching a key set failed (a network error, a status other than 200, a body that is not a
+    /// usable JWKS); the last good set, if any, stays in use.
+    KeySetFetchFailed = 508, "key_set_fetch_failed", 503, "key set could not be fetched";
+    /// No key set has been fetched successfully within the stale-after limit: tokens are refused
+    /// until a fetch succeeds.
+    KeySetStale = 509, "key_set_stale", 503, "key set is stale";
+    /// An OpenID Provider configuration document is invalid, or names another issuer.
+    InvalidDiscovery = 510, "invalid_discovery", 500, "OpenID discovery document is invalid";
 
     /// Signing a token failed (bad claims document or signing key).
     SigningFailed = 600, "signing_failed", 500, "token could not be signed";
@@ -348,6 +356,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A key-source failure (fetching, staleness, discovery), with its code (508–510).
+    KeySource {
+        /// The code.
+        code: ErrorCode,
+        /// What happened.
+        reason: String,
+    },
     /// Options are out of range.
     InvalidOptions {
         /// What is wrong.
@@ -452,6 +467,7 @@ impl Error {
                 KeyErrorCode::UnsupportedAlgorithm => ErrorCode::UnsupportedKeyAlgorithm,
             },
             Error::InvalidKeySet { .. } => ErrorCode::InvalidKeySet,
+            Error::KeySource { code, .. } => *code,
             Error::InvalidOptions { .. } => ErrorCode::InvalidOptions,
             Error::SigningFailed { .. } => ErrorCode::SigningFailed,
             Error::KeyGenerationFailed { .. } => ErrorCode::KeyGenerationFailed,
@@ -549,6 +565,7 @@ impl fmt::Display for Error {
             Error::InvalidType { expected } => write!(f, "typ must be {expected:?}"),
             Error::Key { key, reason, .. } => write!(f, "key {key}: {reason}"),
             Error::InvalidKeySet { reason } => write!(f, "invalid key set: {reason}"),
+            Error::KeySource { reason, .. } => f.write_str(reason),
             Error::InvalidOptions { reason } => write!(f, "invalid options: {reason}"),
             Error::SigningFailed { reason } => write!(f, "signing failed: {reason}"),
             Error::KeyGenerationFailed { reason } => write!(f, "key generation failed: {reason}"),
@@ -604,8 +621,10 @@ mod tests {
             if (100..500).contains(&n) {
                 assert_eq!(c.http_status(), 401, "{c}");
             }
+            // A key set that cannot be fetched, or has gone stale, is an outage: 503.
+            let unavailable = matches!(c, ErrorCode::KeySetFetchFailed | ErrorCode::KeySetStale);
             if (500..700).contains(&n) || (800..900).contains(&n) || n == 1 {
-                assert_eq!(c.http_status(), 500, "{c}");
+                assert_eq!(c.http_status(), if unavailable { 503 } else { 500 }, "{c}");
             }
         }
         assert_eq!(ErrorCode::Allowed.http_status(), 200);

@@ -44,6 +44,43 @@ struct Jwks {
 /// Parses a JWKS (`{"keys":[…]}`) or a single JWK into keys. `bind` is the algorithm the caller
 /// names for every key (`None`: each key's own `alg`, or its curve's).
 pub(crate) fn parse_document(doc: &[u8], bind: Option<Algorithm>) -> Result<Vec<Key>, Error> {
+    parse(doc, bind, Strictness::WholeSet)
+        .map(|(keys, _)| keys.into_iter().map(|(_, k)| k).collect())
+}
+
+/// A key left out of a fetched key set, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// Its position in `keys`.
+    pub index: usize,
+    /// Its `kid`, if it has a readable one.
+    pub kid: Option<String>,
+    /// Why, as a stable code (`unsupported_key_algorithm`, `weak_key`, `duplicate_kid`, …).
+    pub code: crate::error::ErrorCode,
+    /// Why, for logs.
+    pub reason: String,
+}
+
+/// Parses a JWKS served by an identity provider: keys Tollgate cannot use (an unsupported
+/// algorithm or key type, encryption keys, weak or malformed keys, HMAC secrets, every key of a
+/// `kid` given twice) are left out and reported, not fatal to the set. The document itself must
+/// still be a strict JWKS within the size and key-count limits. Each key comes with its position.
+pub(crate) fn parse_document_lenient(doc: &[u8], bind: Option<Algorithm>) -> Result<Parsed, Error> {
+    parse(doc, bind, Strictness::EachKey)
+}
+
+/// Keys with their positions in the document, and the keys left out.
+pub(crate) type Parsed = (Vec<(usize, Key)>, Vec<SkippedKey>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    /// Any unusable key rejects the whole document (keys the host configured).
+    WholeSet,
+    /// Unusable keys are skipped and reported (keys fetched from an identity provider).
+    EachKey,
+}
+
+fn parse(doc: &[u8], bind: Option<Algorithm>, strictness: Strictness) -> Result<Parsed, Error> {
     let jwks = |reason: String| Error::InvalidKeySet { reason };
     if doc.len() > limits::MAX_KEY_SET_BYTES {
         return Err(jwks(format!(
@@ -58,56 +95,110 @@ pub(crate) fn parse_document(doc: &[u8], bind: Option<Algorithm>) -> Result<Vec<
             json::describe(r, limits::MAX_KEY_SET_DEPTH)
         ))
     })?;
-    if object.get("keys").is_some() {
-        let set: Jwks = serde_json::from_str(object.as_str())
-            .map_err(|e| jwks(format!("\"keys\" must be an array of JWK objects: {e}")))?;
-        if set.keys.len() > limits::MAX_KEYS {
-            return Err(jwks(format!(
-                "{} keys; the limit is {}",
-                set.keys.len(),
-                limits::MAX_KEYS
-            )));
+    if object.get("keys").is_none() {
+        if strictness == Strictness::EachKey || object.get("kty").is_none() {
+            let what = if strictness == Strictness::EachKey {
+                "not a JWKS (no \"keys\")"
+            } else {
+                "neither a JWKS (no \"keys\") nor a JWK (no \"kty\")"
+            };
+            return Err(jwks(what.to_owned()));
         }
-        let jwks = set
-            .keys
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                serde_json::from_value::<Jwk>(v).map_err(|e| {
-                    Error::key(
-                        KeyErrorCode::InvalidKey,
-                        &format!("keys[{i}]"),
-                        e.to_string(),
-                    )
-                })
-            })
-            .collect::<Result<Vec<Jwk>, Error>>()?;
-        // Duplicate kids first: the clearest error, before any key material is decoded.
-        let mut seen = std::collections::HashSet::new();
-        for (i, jwk) in jwks.iter().enumerate() {
-            if let Some(kid) = jwk.kid.as_deref() {
-                if !seen.insert(kid) {
+        let jwk: Jwk = serde_json::from_str(object.as_str())
+            .map_err(|e| Error::key(KeyErrorCode::InvalidKey, "(jwk)", e.to_string()))?;
+        return Ok((vec![(0, jwk_to_key(&jwk, None, bind)?)], Vec::new()));
+    }
+    let set: Jwks = serde_json::from_str(object.as_str())
+        .map_err(|e| jwks(format!("\"keys\" must be an array of JWK objects: {e}")))?;
+    if set.keys.len() > limits::MAX_KEYS {
+        return Err(jwks(format!(
+            "{} keys; the limit is {}",
+            set.keys.len(),
+            limits::MAX_KEYS
+        )));
+    }
+    let mut skipped = Vec::new();
+    let mut skip = |index: usize, kid: Option<&str>, e: Error| -> Result<(), Error> {
+        match strictness {
+            Strictness::WholeSet => Err(e),
+            Strictness::EachKey => {
+                skipped.push(SkippedKey {
+                    index,
+                    kid: kid.map(str::to_owned),
+                    code: e.code(),
+                    reason: e.to_string(),
+                });
+                Ok(())
+            }
+        }
+    };
+    let mut parsed = Vec::with_capacity(set.keys.len());
+    for (i, v) in set.keys.into_iter().enumerate() {
+        let kid = v.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
+        match serde_json::from_value::<Jwk>(v) {
+            Ok(jwk) => parsed.push((i, jwk)),
+            Err(e) => skip(
+                i,
+                kid.as_deref(),
+                Error::key(
+                    KeyErrorCode::InvalidKey,
+                    &format!("keys[{i}]"),
+                    e.to_string(),
+                ),
+            )?,
+        }
+    }
+    // Duplicate kids first: the clearest error, before any key material is decoded. Skipping,
+    // every key of a repeated kid goes: which of them the issuer signs with is unknowable.
+    let mut seen = std::collections::HashMap::new();
+    let mut repeated = std::collections::HashSet::new();
+    for (i, jwk) in &parsed {
+        if let Some(kid) = jwk.kid.as_deref() {
+            if seen.insert(kid, *i).is_some() {
+                if strictness == Strictness::WholeSet {
                     return Err(Error::key(
                         KeyErrorCode::DuplicateKid,
-                        &label(Some(kid), Some(i)),
+                        &label(Some(kid), Some(*i)),
                         "another key in the set has the same kid",
                     ));
                 }
+                repeated.insert(kid);
             }
         }
-        jwks.iter()
-            .enumerate()
-            .map(|(i, jwk)| jwk_to_key(jwk, Some(i), bind))
-            .collect()
-    } else if object.get("kty").is_some() {
-        let jwk: Jwk = serde_json::from_str(object.as_str())
-            .map_err(|e| Error::key(KeyErrorCode::InvalidKey, "(jwk)", e.to_string()))?;
-        Ok(vec![jwk_to_key(&jwk, None, bind)?])
-    } else {
-        Err(jwks(
-            "neither a JWKS (no \"keys\") nor a JWK (no \"kty\")".to_owned(),
-        ))
     }
+    let mut keys = Vec::with_capacity(parsed.len());
+    for (i, jwk) in &parsed {
+        let kid = jwk.kid.as_deref();
+        if kid.is_some_and(|k| repeated.contains(k)) {
+            skip(
+                *i,
+                kid,
+                Error::key(
+                    KeyErrorCode::DuplicateKid,
+                    &label(kid, Some(*i)),
+                    "another key in the set has the same kid",
+                ),
+            )?;
+            continue;
+        }
+        if strictness == Strictness::EachKey && jwk.kty == "oct" {
+            skip(
+                *i,
+                kid,
+                Error::key(
+                    KeyErrorCode::MixedKeySet,
+                    &label(kid, Some(*i)),
+                    "a fetched key set holds public keys only; an HMAC secret is never served",
+                ),
+            )?;
+            continue;
+        }
+        match jwk_to_key(jwk, Some(*i), bind) {
+            Ok(key) => keys.push((*i, key)),
+            Err(e) => skip(*i, kid, e)?,
+        }
+    }
+    Ok((keys, skipped))
 }
 
 /// Decodes a base64url JWK member.

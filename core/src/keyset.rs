@@ -95,6 +95,37 @@ impl KeySet {
         KeySet::from_keys(jwk::parse_document(document, Some(alg))?)
     }
 
+    /// Parses a JWKS fetched from an identity provider, keeping the keys Tollgate can use and
+    /// reporting the others instead of refusing the set: unsupported or weak keys, encryption keys,
+    /// HMAC secrets, every key of a repeated `kid`, and keys whose algorithm is not in `allowed`
+    /// (empty: any). With exactly one allowed algorithm, keys without `alg` are bound to it. The
+    /// document itself must be a strict JWKS within the size and key-count limits.
+    pub fn from_jwks_lenient(
+        document: &[u8],
+        allowed: &[Algorithm],
+    ) -> Result<(KeySet, Vec<jwk::SkippedKey>), Error> {
+        let bind = match allowed {
+            [only] => Some(*only),
+            _ => None,
+        };
+        let (keys, mut skipped) = jwk::parse_document_lenient(document, bind)?;
+        let mut kept = Vec::with_capacity(keys.len());
+        for (i, key) in keys {
+            if allowed.is_empty() || allowed.contains(&key.alg) {
+                kept.push(key);
+            } else {
+                skipped.push(jwk::SkippedKey {
+                    index: i,
+                    kid: key.kid().map(str::to_owned),
+                    code: crate::error::ErrorCode::UnsupportedKeyAlgorithm,
+                    reason: format!("{} is not among the algorithms allowed here", key.alg),
+                });
+            }
+        }
+        skipped.sort_by_key(|s| s.index);
+        Ok((KeySet::from_keys(kept)?, skipped))
+    }
+
     /// The same keys, prepared for `backend` (see [`crate::crypto`]).
     pub fn with_backend(self, backend: crate::crypto::Backend) -> Result<KeySet, Error> {
         let keys = self

@@ -87,7 +87,7 @@ pub struct KeyRecord {
 pub struct Snapshot {
     pub(crate) policy: Arc<CompiledPolicy>,
     pub(crate) keys: Vec<Arc<KeySet>>,
-    pub(crate) signers: Vec<Option<SigningKey>>,
+    pub(crate) signers: Vec<Option<Arc<SigningKey>>>,
     pub(crate) revoked_jti: HashSet<String>,
     pub(crate) users: HashMap<String, UserRecord>,
     /// Per provider, API-key records by the lookup id of their digests ([`split_key_digest`]).
@@ -207,7 +207,7 @@ impl Snapshot {
                     .transpose()
                     .map_err(|e| invalid(&at, e.to_string()))?;
                 if let Some(slot) = snap.signers.get_mut(id) {
-                    *slot = signer;
+                    *slot = signer.map(Arc::new);
                 }
             }
             if let Some(slot) = snap.keys.get_mut(id) {
@@ -326,6 +326,52 @@ impl Snapshot {
             snap.users.insert(subject, record);
         }
         Ok(snap)
+    }
+
+    /// This snapshot with provider `name`'s key set replaced by `keys` (a refreshed JWKS); every
+    /// other key set and record is shared or copied. Errors: no provider by that name, or a key
+    /// bound to an algorithm the provider does not allow.
+    pub fn with_provider_keys(&self, name: &str, keys: Arc<KeySet>) -> Result<Snapshot, Error> {
+        let at = format!("keys.{name}");
+        let id = self
+            .policy
+            .providers
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| invalid(&at, "no provider has this name"))?;
+        let provider = self
+            .policy
+            .providers
+            .get(id)
+            .ok_or_else(|| invalid(&at, "provider index"))?;
+        if let Some((i, key)) = keys
+            .keys()
+            .iter()
+            .enumerate()
+            .find(|(_, k)| !provider.algorithms.contains(&k.algorithm()))
+        {
+            return Err(invalid(
+                format!("{at}[{i}]"),
+                format!(
+                    "key is bound to {}, which provider {name:?} does not allow",
+                    key.algorithm()
+                ),
+            ));
+        }
+        let mut all = self.keys.clone();
+        if let Some(slot) = all.get_mut(id) {
+            *slot = keys;
+        }
+        Ok(Snapshot {
+            policy: Arc::clone(&self.policy),
+            keys: all,
+            signers: self.signers.clone(),
+            revoked_jti: self.revoked_jti.clone(),
+            users: self.users.clone(),
+            api_keys: self.api_keys.clone(),
+            peppers: self.peppers.clone(),
+            generation: 0,
+        })
     }
 
     /// The key set of provider `name`, if the policy has one by that name.

@@ -94,6 +94,12 @@ pub enum Status {
     InvalidOptions = 506,
     /// A key names an algorithm Tollgate cannot use with it.
     UnsupportedKeyAlgorithm = 507,
+    /// Fetching a key set failed; the last good set, if any, stays in use.
+    KeySetFetchFailed = 508,
+    /// No key set was fetched within the stale-after limit: tokens are refused until one is.
+    KeySetStale = 509,
+    /// An OpenID Provider configuration document is invalid, or names another issuer.
+    InvalidDiscovery = 510,
 
     /// Signing a token failed (bad claims document or signing key).
     SigningFailed = 600,
@@ -201,6 +207,9 @@ pub(crate) const NAMES: &[(Status, &CStr)] = &[
         Status::UnsupportedKeyAlgorithm,
         c"unsupported_key_algorithm",
     ),
+    (Status::KeySetFetchFailed, c"key_set_fetch_failed"),
+    (Status::KeySetStale, c"key_set_stale"),
+    (Status::InvalidDiscovery, c"invalid_discovery"),
     (Status::SigningFailed, c"signing_failed"),
     (Status::KeyGenerationFailed, c"key_generation_failed"),
     (Status::InvalidRequest, c"invalid_request"),
