@@ -120,6 +120,7 @@ def main():
     for doc in jwks:
         text = json.dumps(doc)
         c.add("jwks_parse", text)
+        c.add("key_source", "public, max-age=600\n" + text)
         c.add("ffi_entry", b"\x00" + text.encode() + SEP + b'{"leeway": 600}' + SEP + tokens[0].encode())
 
     # Fresh claims (the differential target runs at the real clock), around every boundary.
@@ -161,6 +162,12 @@ def main():
             if token.count(".") != 2:
                 c.add("apikey_check", token)
                 c.add("ffi_entry", b"\x04" + token.encode() + SEP + b"fln_live fln_test")
+
+    for name in ("key-a", "key-b"):
+        with open(os.path.join(ROOT, "tests", "keysource", name + ".pub.jwk"), "rb") as f:
+            c.add("key_source", b"max-age=3600\n" + f.read())
+    c.add("key_source", json.dumps({"issuer": "https://issuer.example",
+                                    "jwks_uri": "https://issuer.example/jwks"}))
 
     hooks = load(os.path.join(VECTORS, "standard-webhooks.json"))
     for case in hooks["cases"]:

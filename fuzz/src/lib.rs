@@ -481,6 +481,52 @@ pub fn route_match(data: &[u8]) {
     }
 }
 
+/// A fetched JWKS and an OpenID configuration, as the key-source hosts see them. Input: the
+/// `Cache-Control` value on the first line, the body after it.
+///
+/// Invariants: a good fetch serves exactly the keys it reports, schedules the next fetch within
+/// the configured bounds and reports skipped keys once each, in document order; a bad one keeps
+/// the previous set and backs off; a `jwks_uri` taken from a configuration is itself fetchable.
+pub fn key_source(data: &[u8]) {
+    let (cache_control, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (
+            std::str::from_utf8(data.get(..i).unwrap_or_default()).unwrap_or(""),
+            data.get(i + 1..).unwrap_or_default(),
+        ),
+        None => ("", data),
+    };
+    let config = tollgate::refresh::RefreshConfig::default();
+    let (min, max) = (config.min_ttl, config.max_ttl);
+    let mut r = tollgate::refresh::Refresher::new(config).expect("defaults");
+    let headers = [("Cache-Control", cache_control)];
+    match r.on_fetched(200, &headers, body, NOW) {
+        Ok(fetched) => {
+            let set = r.key_set(NOW).expect("a good fetch serves its set");
+            assert_eq!(set.len(), fetched.keys);
+            assert!(fetched.keys > 0);
+            assert!((NOW + min..=NOW + max).contains(&fetched.next_fetch));
+            let indices: Vec<usize> = r.skipped().iter().map(|s| s.index).collect();
+            assert!(indices.windows(2).all(|w| w[0] < w[1]), "{indices:?}");
+            assert_eq!(fetched.skipped, indices.len());
+            // A later bad fetch keeps the set.
+            assert!(r.on_fetched(500, &[], b"", NOW + max).is_err());
+            assert_eq!(r.key_set(NOW + max).expect("kept").len(), fetched.keys);
+        }
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::KeySetFetchFailed);
+            assert!(r.key_set(NOW).is_err());
+            assert_eq!(
+                r.poll(NOW),
+                tollgate::refresh::Poll::Wait { until: NOW + 5 }
+            );
+        }
+    }
+    let issuer = "https://issuer.example";
+    if let Ok(uri) = tollgate::discovery::jwks_uri(body, issuer) {
+        assert!(tollgate::discovery::check_url(&uri, "jwks_uri").is_ok());
+    }
+}
+
 /// Builds one HMAC key set (used by the differential target and the C ABI target).
 pub fn hs256_keys(secret: &[u8]) -> KeySet {
     KeySet::from_keys(vec![Key::hmac(Algorithm::HS256, secret, None).expect("key")])

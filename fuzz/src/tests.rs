@@ -6,7 +6,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 10] = [
+const TARGETS: [(&str, Target); 11] = [
     ("jws_verify", crate::jws_verify),
     ("jwks_parse", crate::jwks_parse),
     ("claims_validate", crate::claims_validate),
@@ -20,6 +20,7 @@ const TARGETS: [(&str, Target); 10] = [
         "differential_jsonwebtoken",
         crate::differential_jsonwebtoken,
     ),
+    ("key_source", crate::key_source),
 ];
 
 fn replay(dir: &str) -> usize {
