@@ -67,10 +67,25 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
     (
         "header members of the wrong JSON type (`typ`, `cty`, `kid` not strings; `b64`)",
         |h, _, _| {
-            ["typ", "cty", "kid", "jku", "x5u"]
+            ["typ", "cty", "kid"]
                 .iter()
                 .any(|m| member(h, m).is_some_and(|v| !v.is_string()))
                 || member(h, "b64").is_some()
+        },
+    ),
+    (
+        "key-carrying header members (`jwk`, `jku`, `x5u`, `x5c`, `x5t`, `x5t#S256`) that \
+         jsonwebtoken types strictly and Tollgate never reads: a `jwk` of any form, an `x5c` that \
+         is not an array of strings, the others not strings",
+        |h, _, _| {
+            member(h, "jwk").is_some()
+                || member(h, "x5c").is_some_and(|v| {
+                    v.as_array()
+                        .is_none_or(|items| !items.iter().all(Value::is_string))
+                })
+                || ["jku", "x5u", "x5t", "x5t#S256"]
+                    .iter()
+                    .any(|m| member(h, m).is_some_and(|v| !v.is_string()))
         },
     ),
     (
