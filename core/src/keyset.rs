@@ -114,15 +114,20 @@ impl KeySet {
             if allowed.is_empty() || allowed.contains(&key.alg) {
                 kept.push(key);
             } else {
-                skipped.push(jwk::SkippedKey {
-                    index: i,
-                    kid: key.kid().map(str::to_owned),
-                    code: crate::error::ErrorCode::UnsupportedKeyAlgorithm,
-                    reason: format!("{} is not among the algorithms allowed here", key.alg),
-                });
+                // In index order, without a sort (a stable sort's code is kilobytes of the
+                // WebAssembly package).
+                let at = skipped.partition_point(|s| s.index < i);
+                skipped.insert(
+                    at,
+                    jwk::SkippedKey {
+                        index: i,
+                        kid: key.kid().map(str::to_owned),
+                        code: crate::error::ErrorCode::UnsupportedKeyAlgorithm,
+                        reason: format!("{} is not among the algorithms allowed here", key.alg),
+                    },
+                );
             }
         }
-        skipped.sort_by_key(|s| s.index);
         Ok((KeySet::from_keys(kept)?, skipped))
     }
 
