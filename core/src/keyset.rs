@@ -114,20 +114,22 @@ impl KeySet {
             if allowed.is_empty() || allowed.contains(&key.alg) {
                 kept.push(key);
             } else {
-                // In index order, without a sort (a stable sort's code is kilobytes of the
-                // WebAssembly package).
-                let at = skipped.partition_point(|s| s.index < i);
-                skipped.insert(
-                    at,
-                    jwk::SkippedKey {
-                        index: i,
-                        kid: key.kid().map(str::to_owned),
-                        code: crate::error::ErrorCode::UnsupportedKeyAlgorithm,
-                        reason: format!("{} is not among the algorithms allowed here", key.alg),
-                    },
-                );
+                skipped.push(jwk::SkippedKey {
+                    index: i,
+                    kid: key.kid().map(str::to_owned),
+                    code: crate::error::ErrorCode::UnsupportedKeyAlgorithm,
+                    reason: format!("{} is not among the algorithms allowed here", key.alg),
+                });
             }
         }
+        // Into index order (the parser reports in several passes) by binary insertion: at most
+        // MAX_KEYS entries, and a library sort's code is kilobytes of the WebAssembly package.
+        let mut ordered: Vec<jwk::SkippedKey> = Vec::with_capacity(skipped.len());
+        for s in skipped {
+            let at = ordered.partition_point(|o| o.index < s.index);
+            ordered.insert(at, s);
+        }
+        let skipped = ordered;
         Ok((KeySet::from_keys(kept)?, skipped))
     }
 
