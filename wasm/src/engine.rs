@@ -9,11 +9,12 @@
 //! ```
 
 use crate::error::{from_core, guard, parse_json};
+use crate::refresher::Refresher;
 use crate::request::{document, now_secs, OwnedRequest};
 use crate::webcrypto::{self, SignatureJob};
 use js_sys::Promise;
 use std::sync::Arc;
-use tollgate::{Decision, ErrorCode};
+use tollgate::{Decision, ErrorCode, KeySet};
 use wasm_bindgen::prelude::*;
 
 /// The policy engine: a policy compiled once, and a key snapshot (keys, `jti` deny-list, user
@@ -42,6 +43,13 @@ enum Start {
         snapshot: Arc<tollgate::Snapshot>,
         job: SignatureJob,
     },
+}
+
+impl Engine {
+    /// The core engine.
+    pub(crate) fn core(&self) -> &tollgate::Engine {
+        &self.inner
+    }
 }
 
 #[wasm_bindgen]
@@ -79,6 +87,30 @@ impl Engine {
             self.inner
                 .swap_snapshot_json(&bytes)
                 .map_err(|e| from_core(&e))
+        })
+    }
+
+    /// Replaces the keys of the policy provider `provider` with the key set `refresher` serves at
+    /// `now` (Unix seconds; default: the clock), keeping the rest of the snapshot. When the
+    /// refresher has no set to serve (none fetched yet, or the last is stale), the provider's keys
+    /// are emptied, so its tokens are refused, and the call throws `key_set_fetch_failed` or
+    /// `key_set_stale`. Throws `invalid_snapshot` for a provider the policy lacks.
+    #[wasm_bindgen(js_name = swapProviderKeys)]
+    pub fn swap_provider_keys(
+        &self,
+        provider: &str,
+        refresher: &Refresher,
+        now: Option<f64>,
+    ) -> Result<(), JsValue> {
+        guard(|| {
+            let served = refresher.key_set(now_secs(now)?);
+            let keys = served
+                .as_ref()
+                .map_or_else(|_| Arc::new(KeySet::empty()), Arc::clone);
+            self.inner
+                .swap_provider_keys(provider, keys)
+                .map_err(|e| from_core(&e))?;
+            served.map(|_| ()).map_err(|e| from_core(&e))
         })
     }
 

@@ -17,9 +17,14 @@ pub fn js_error(code: ErrorCode, message: &str) -> JsValue {
     error.into()
 }
 
-/// A core error as a JS `Error` (its message and code).
+/// A core error as a JS `Error` (its message and code; for `unknown_kid`, also the `kid`, which
+/// a host hands to its key source's `onUnknownKid`).
 pub fn from_core(error: &Error) -> JsValue {
-    js_error(error.code(), &error.to_string())
+    let value = js_error(error.code(), &error.to_string());
+    if let Some(kid) = error.refresh_hint() {
+        let _ = Reflect::set(&value, &"kid".into(), &kid.into());
+    }
+    value
 }
 
 /// Runs an exported function's body behind the panic boundary: a panic becomes a thrown `Error`

@@ -2,7 +2,9 @@
 //! wasm-bindgen for Node (`pkg/node`) and for edge runtimes and Deno (`pkg/web`).
 //!
 //! One module per JS concept: [`engine`] (`Engine`: `fromPolicy`, `swapKeys`, `check`,
-//! `checkAsync`), [`verifier`] (`Verifier`, `verify`, `verifyAsync`), [`request`] (how a JS
+//! `checkAsync`, `swapProviderKeys`), [`verifier`] (`Verifier`, `verify`, `verifyAsync`),
+//! [`refresher`] (`Refresher`, the JWKS refresher a host drives with `fetch`, and OpenID
+//! discovery; `js/keysource.js` builds the package's `KeySource` on it), [`request`] (how a JS
 //! request object is read), [`error`] (the `Error` every failure throws, with its stable `code`),
 //! [`webcrypto`] (the asynchronous paths' signature check on the runtime's `crypto.subtle`).
 //!
@@ -30,6 +32,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod refresher;
 pub mod request;
 pub mod verifier;
 pub mod webcrypto;

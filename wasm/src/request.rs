@@ -135,7 +135,7 @@ fn push_value(
 }
 
 /// Reads headers in any of the accepted shapes (see the module docs).
-fn read_headers(headers: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
+pub fn read_headers(headers: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
     let mut out = Vec::new();
     if headers.is_undefined() || headers.is_null() {
         return Ok(out);

@@ -104,6 +104,59 @@ export interface TollgateError extends Error {
   number: number;
   /** The HTTP status the code maps to. */
   status: number;
+  /** For `unknown_kid`: the token's kid (hand it to `KeySource.onUnknownKid`). */
+  kid?: string;
+}
+
+/** Config of `new Refresher` and `Refresher.forProvider` (all optional; durations in seconds). */
+export interface RefresherConfig {
+  /** Shortest time between good fetches, whatever `max-age` says (default 300). */
+  minTtl?: number;
+  /** Longest time between good fetches (default 86400). */
+  maxTtl?: number;
+  /** Time to the next fetch when the response has no `max-age` (default 900). */
+  defaultTtl?: number;
+  /** Least time between two early fetches for unknown kids (default 30). */
+  unknownKidInterval?: number;
+  /** First retry delay after a failure, doubled per consecutive failure (default 5). */
+  retryInitial?: number;
+  /** Longest retry delay (default 300). */
+  retryMax?: number;
+  /** A set not refreshed for this long is no longer served (default 172800; above `maxTtl`). */
+  staleAfter?: number;
+  /** Largest key set body in bytes (default and most 1048576). */
+  maxBodyBytes?: number;
+  /** The algorithms whose keys are kept (others are skipped); empty or absent: any. */
+  algorithms?: string[];
+}
+
+/** What a good fetch brought. */
+export interface FetchedKeys {
+  /** Usable keys in the new set. */
+  keys: number;
+  /** Keys left out (see `RefresherStatus.skipped`). */
+  skipped: number;
+  /** When the next fetch is due (Unix seconds). */
+  nextFetch: number;
+}
+
+/** A refresher's state at a time. */
+export interface RefresherStatus {
+  /** Whether a key set is served (fetched, and not stale). */
+  usable: boolean;
+  /** The served set's kids (`""` for a key without one); `null` when none is served. */
+  keyIds: string[] | null;
+  /** When the current set was fetched (Unix seconds), if ever. */
+  fetchedAt: number | null;
+  /** When the next fetch is due (Unix seconds; 0 before the first). */
+  nextFetch: number;
+  /** Consecutive failures since the last good fetch. */
+  failures: number;
+  /** The last failure until a fetch succeeds; when nothing is served, why
+   *  (`key_set_fetch_failed`, `key_set_stale`). */
+  lastError: { code: string; message: string } | null;
+  /** Keys the last good fetch left out, and why. */
+  skipped: Array<{ index: number; kid: string | null; code: string; reason: string }>;
 }
 
 /** One entry of `errorCodes()`. */

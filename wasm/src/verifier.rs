@@ -8,6 +8,7 @@
 //! ```
 
 use crate::error::{from_core, guard, js_error, parse_json};
+use crate::refresher::Refresher;
 use crate::request::{document, now_secs};
 use crate::webcrypto::{self, SignatureJob};
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -59,13 +60,19 @@ impl Options {
 
     /// The key set and rules (the same members, meaning and checks as the C ABI's options).
     fn build(self, keys: &[u8]) -> Result<tollgate::Verifier, JsValue> {
+        let set = self.key_set(keys)?;
+        self.rules(Arc::new(set))
+    }
+
+    /// The key set `keys` holds, bound by `alg` and `kid`.
+    fn key_set(&self, keys: &[u8]) -> Result<KeySet, JsValue> {
         let alg = self
             .alg
             .as_deref()
             .map(Algorithm::from_name)
             .transpose()
             .map_err(|e| invalid_options(format_args!("alg: {e}")))?;
-        let set = if keys.trim_ascii_start().first() == Some(&b'{') {
+        if keys.trim_ascii_start().first() == Some(&b'{') {
             match alg {
                 Some(alg) => KeySet::from_jwks_bound(keys, alg),
                 None => KeySet::from_jwks(keys),
@@ -79,7 +86,11 @@ impl Options {
             Key::from_public_key(alg, keys, self.kid.as_deref())
                 .and_then(|k| KeySet::from_keys(vec![k]))
         }
-        .map_err(|e| from_core(&e))?;
+        .map_err(|e| from_core(&e))
+    }
+
+    /// A verifier over `set` with these rules.
+    fn rules(self, set: Arc<KeySet>) -> Result<tollgate::Verifier, JsValue> {
         let mut v = Validation::default();
         v.issuers = self.issuers;
         v.audiences = self.audiences;
@@ -97,7 +108,7 @@ impl Options {
         let defaults = ParseLimits::default();
         v.limits.max_token_bytes = self.max_token_bytes.unwrap_or(defaults.max_token_bytes);
         v.limits.max_json_depth = self.max_json_depth.unwrap_or(defaults.max_json_depth);
-        tollgate::Verifier::new(Arc::new(set), v).map_err(|e| from_core(&e))
+        tollgate::Verifier::new(set, v).map_err(|e| from_core(&e))
     }
 }
 
@@ -242,6 +253,33 @@ impl Verifier {
             let keys = document(&keys, "keys", ErrorCode::InvalidKeySet)?;
             Ok(Verifier {
                 inner: Arc::new(options.build(&keys)?),
+            })
+        })
+    }
+
+    /// A verifier over the key set `refresher` serves at `now` (Unix seconds; default: the
+    /// clock), with `options` as for `new Verifier` (but not `alg` or `kid`: the refresher's
+    /// config binds its keys). The verifier keeps that set: make a new one when
+    /// `refresher.version(now)` changes (the package's `KeySource` does). Throws
+    /// `key_set_fetch_failed` before the first good fetch, `key_set_stale` once the set is stale.
+    #[wasm_bindgen(js_name = fromRefresher)]
+    pub fn from_refresher(
+        refresher: &Refresher,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions | null | undefined")] options: JsValue,
+        now: Option<f64>,
+    ) -> Result<Verifier, JsValue> {
+        guard(|| {
+            let options = Options::from_js(&options)?;
+            if options.now.is_some() || options.alg.is_some() || options.kid.is_some() {
+                return Err(invalid_options(
+                    "a verifier over a refresher takes no now, alg or kid (the refresher's config binds its keys)",
+                ));
+            }
+            let set = refresher
+                .key_set(now_secs(now)?)
+                .map_err(|e| from_core(&e))?;
+            Ok(Verifier {
+                inner: Arc::new(options.rules(set)?),
             })
         })
     }

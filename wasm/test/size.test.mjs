@@ -10,7 +10,10 @@ import path from 'node:path';
 import { wasmDir } from './common.mjs';
 
 const TARGET = 100 * 1024;
-const CEILING = 256 * 1024;
+// Raised from 256 KB when the key source (Refresher, discovery, per-provider key swaps) came in:
+// it adds 13.6 KB gzipped (250,674 → 264,304 bytes, gzip -9), most of it the core's refresher, lenient JWKS
+// parser and discovery, and the bindings' per-export glue.
+const CEILING = 272 * 1024;
 
 test('the gzipped .wasm: reported against the 100 KB target, guarded against growth', () => {
   const node = readFileSync(path.join(wasmDir, 'pkg/node/tollgate_bg.wasm'));
