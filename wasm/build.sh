@@ -38,15 +38,20 @@ bindgen() { # target (nodejs | web), output directory, input .wasm
   sed -i '/^export function __wbg_reset_state(/d' "$2/tollgate.d.ts"
 }
 
-# Node's entry point: the bindings (tollgate.js), hardened.
+# Node's entry point: the bindings (tollgate.js), hardened, plus KeySource (js/keysource.js, a
+# JWKS kept fresh with fetch, over the hardened Refresher; its types are js/keysource.d.ts).
 node_entry() { # output directory
   {
     echo "'use strict';"
-    echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden)."
-    cat js/harden.js
-    echo "module.exports = harden(require('./tollgate.js'));"
+    echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden), and"
+    echo "// KeySource (see makeKeySource)."
+    cat js/harden.js js/keysource.js
+    echo "const api = harden(require('./tollgate.js'));"
+    echo "api.KeySource = makeKeySource(api);"
+    echo "module.exports = api;"
   } > "$1/index.js"
-  printf "export * from './tollgate';\n" > "$1/index.d.ts"
+  printf "export * from './tollgate';\nexport * from './keysource';\n" > "$1/index.d.ts"
+  cp js/keysource.d.ts "$1/keysource.d.ts"
 }
 
 if [ -n "$faults" ]; then
@@ -109,12 +114,14 @@ for target in node web; do
       echo "// (tollgate.js), hardened (see harden). Initialise once: \`await init()\` (fetches"
       echo "// tollgate_bg.wasm beside this file) or \`initSync({ module })\` with a compiled module."
       echo "import * as raw from './tollgate.js';"
-      cat js/harden.js
+      cat js/harden.js js/keysource.js
       echo "const api = harden(raw);"
       echo "export const { ${names} } = api;"
+      echo "export const KeySource = makeKeySource(api);"
       echo "export default api.default;"
     } > "$out/index.js"
-    printf "export * from './tollgate.js';\nexport { default } from './tollgate.js';\n" > "$out/index.d.ts"
+    printf "export * from './tollgate.js';\nexport * from './keysource.js';\nexport { default } from './tollgate.js';\n" > "$out/index.d.ts"
+    cp js/keysource.d.ts "$out/keysource.d.ts"
     type=module
   fi
   cat > "$out/package.json" <<JSON
@@ -126,7 +133,7 @@ for target in node web; do
   "type": "$type",
   "main": "index.js",
   "types": "index.d.ts",
-  "files": ["index.js", "index.d.ts", "tollgate.js", "tollgate.d.ts", "tollgate_bg.wasm", "tollgate_bg.wasm.d.ts"]
+  "files": ["index.js", "index.d.ts", "keysource.d.ts", "tollgate.js", "tollgate.d.ts", "tollgate_bg.wasm", "tollgate_bg.wasm.d.ts"]
 }
 JSON
 done

@@ -1,0 +1,324 @@
+// `KeySource`: a JWKS kept fresh with `fetch`, for Node and for Workers (build.sh inlines this
+// file into pkg/node/index.js and pkg/web/index.js after harden.js; types in keysource.d.ts).
+//
+// All the rules (when to fetch, backoff, staleness, unknown-kid rate limit, which keys are
+// usable) are the core's, through the hardened `Refresher`; this file only does the IO: `fetch`
+// with a timeout (AbortSignal) and a body cap, a coalesced refresh, an optional timer for Node,
+// and rebuilding verifiers and engine keys when the set changes. Time comes from `now()` (Unix
+// seconds), so tests drive it without sleeping.
+
+/**
+ * @param {Record<string, any>} api the hardened exports (Refresher, Verifier, discovery…)
+ * @returns {Function} the KeySource class
+ */
+function makeKeySource(api) {
+  const DISCOVERY_MAX_BYTES = 64 * 1024;
+  let codes = null;
+  /** An Error with a stable code, shaped as the package's own. */
+  const coded = (code, message, cause) => {
+    codes ??= new Map(api.errorCodes().map((c) => [c.name, c]));
+    const error = new Error(message, cause === undefined ? undefined : { cause });
+    const info = codes.get(code);
+    error.code = code;
+    error.number = info?.number;
+    error.status = info?.status;
+    return error;
+  };
+  const systemNow = () => Math.floor(Date.now() / 1000);
+  const defaultFetch = (...args) => globalThis.fetch(...args);
+
+  /** A response's body, read up to `cap` bytes; past it the stream is cancelled. */
+  async function readCapped(response, cap) {
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > cap) {
+      await response.body?.cancel().catch(() => {});
+      throw new RangeError(`the body is ${declared} bytes; the limit is ${cap}`);
+    }
+    if (!response.body) return new Uint8Array(0);
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > cap) {
+        await reader.cancel().catch(() => {});
+        throw new RangeError(`the body is over ${cap} bytes, the limit`);
+      }
+      chunks.push(value);
+    }
+    const body = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return body;
+  }
+
+  /** GET `url` within `timeoutMs`: `{status, headers, body}` (the body only for a 200). */
+  async function get(fetchFn, url, cap, timeoutMs) {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const response = await fetchFn(url, { headers: { accept: 'application/json' }, signal });
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {});
+      return { status: response.status, headers: response.headers, body: new Uint8Array(0) };
+    }
+    return { status: 200, headers: response.headers, body: await readCapped(response, cap) };
+  }
+
+  const options = (o) => ({
+    fetch: o.fetch ?? defaultFetch,
+    now: o.now ?? systemNow,
+    timeoutMs: o.timeoutMs ?? 10_000,
+    onError: o.onError ?? null,
+  });
+
+  /** Verifies tokens with the source's current set; rebuilt when the set changes. */
+  class KeySourceVerifier {
+    #source;
+    #options;
+    #version = null;
+    #verifier = null;
+
+    constructor(source, verifyOptions) {
+      this.#source = source;
+      this.#options = verifyOptions ?? {};
+      // Refuse bad options now, not at the first token.
+      if (source.status().usable) this.#current(source.now());
+    }
+
+    #current(now) {
+      const version = this.#source.refresher.version(now); // throws key_set_fetch_failed / _stale
+      if (version !== this.#version || !this.#verifier) {
+        const next = api.Verifier.fromRefresher(this.#source.refresher, this.#options, now);
+        this.#verifier?.free();
+        this.#verifier = next;
+        this.#version = version;
+      }
+      return this.#verifier;
+    }
+
+    /** Verifies `token` in WebAssembly; an unknown kid starts a refresh (rate limited) and
+     *  throws `unknown_kid`. */
+    verify(token, now = this.#source.now()) {
+      try {
+        return this.#current(now).verify(token, now);
+      } catch (e) {
+        if (e?.code === 'unknown_kid' && typeof e.kid === 'string') this.#source.onUnknownKid(e.kid);
+        throw e;
+      }
+    }
+
+    /** Verifies with the signature on WebCrypto; an unknown kid that the source may fetch for is
+     *  fetched and the token tried once more. */
+    async verifyAsync(token, now) {
+      const at = () => now ?? this.#source.now();
+      try {
+        return await this.#current(at()).verifyAsync(token, at());
+      } catch (e) {
+        if (e?.code !== 'unknown_kid' || typeof e.kid !== 'string' || !this.#source.onUnknownKid(e.kid)) throw e;
+        await this.#source.refresh();
+        return this.#current(at()).verifyAsync(token, at());
+      }
+    }
+
+    /** Frees the WebAssembly verifier (a later call makes a new one). */
+    free() {
+      this.#verifier?.free();
+      this.#verifier = null;
+    }
+  }
+
+  /**
+   * A JWKS URL kept fresh with `fetch`: see keysource.d.ts for the API.
+   */
+  class KeySource {
+    #url;
+    #io;
+    #inflight = null;
+    #inflightSince = 0;
+    #timer = null;
+    #running = false;
+    #targets = [];
+
+    constructor(jwksUrl, sourceOptions = {}) {
+      api.discoveryCheckUrl(jwksUrl);
+      this.#url = jwksUrl;
+      this.#io = options(sourceOptions);
+      /** The `Refresher` holding the rules and the current set. */
+      this.refresher = sourceOptions.refresher
+        ?? (sourceOptions.engine
+          ? api.Refresher.forProvider(sourceOptions.engine, sourceOptions.provider, sourceOptions.config)
+          : new api.Refresher(sourceOptions.config));
+      if (sourceOptions.engine) this.swapInto(sourceOptions.engine, sourceOptions.provider);
+    }
+
+    /** A source for `issuer`'s `jwks_uri`, found by OpenID discovery (one fetch, now). */
+    static async fromIssuer(issuer, sourceOptions = {}) {
+      const io = options(sourceOptions);
+      const url = api.discoveryConfigurationUrl(issuer);
+      let response;
+      try {
+        response = await get(io.fetch, url, DISCOVERY_MAX_BYTES, io.timeoutMs);
+      } catch (e) {
+        throw coded('key_set_fetch_failed', `fetching ${url} failed: ${e?.message ?? e}`, e);
+      }
+      if (response.status !== 200) {
+        throw coded('key_set_fetch_failed', `${url} answered HTTP ${response.status}`);
+      }
+      return new KeySource(api.discoveryJwksUri(response.body, issuer), sourceOptions);
+    }
+
+    /** The key set URL. */
+    get url() { return this.#url; }
+
+    /** The injected clock's time (Unix seconds). */
+    now() { return this.#io.now(); }
+
+    /** The refresher's state now (see `RefresherStatus`). */
+    status() { return this.refresher.status(this.now()); }
+
+    /**
+     * Fetches once if a fetch is due (first use, schedule, backoff over, or an unknown kid asked
+     * for one); a refresh already under way is joined, not repeated. Resolves to `true` when a
+     * new set came in. Never rejects for a failed fetch: the failure is in `status().lastError`
+     * (and goes to `onError`), and the last good set stays.
+     */
+    refresh() {
+      // A fetch under way is joined, unless it has outlived its timeout: a Worker cancels a
+      // request's unfinished IO when the request ends (unless it was given to waitUntil), and
+      // its promise then never settles. (Real time, not `now()`: this is about the IO.)
+      if (this.#inflight && Date.now() - this.#inflightSince <= this.#io.timeoutMs + 1000) {
+        return this.#inflight;
+      }
+      const now = this.now();
+      if (!this.refresher.poll(now).fetch) {
+        this.#sync(now);
+        return Promise.resolve(false);
+      }
+      const inflight = this.#fetchOnce().finally(() => {
+        if (this.#inflight === inflight) this.#inflight = null;
+      });
+      this.#inflight = inflight;
+      this.#inflightSince = Date.now();
+      return inflight;
+    }
+
+    async #fetchOnce() {
+      let fetched = false;
+      let response = null;
+      try {
+        response = await get(this.#io.fetch, this.#url, this.refresher.maxBodyBytes, this.#io.timeoutMs);
+      } catch (e) {
+        this.refresher.onFetchFailed(String(e?.message ?? e), this.now());
+        this.#report(this.status().lastError);
+      }
+      if (response) {
+        try {
+          this.refresher.onFetched(response.status, response.headers, response.body, this.now());
+          fetched = true;
+        } catch (e) {
+          if (e?.code !== 'key_set_fetch_failed') throw e;
+          this.#report(e);
+        }
+      }
+      this.#sync(this.now());
+      return fetched;
+    }
+
+    #report(error) {
+      if (this.#io.onError && error) {
+        try { this.#io.onError(error); } catch { /* a logger's failure is not the source's */ }
+      }
+    }
+
+    /**
+     * The host saw a token whose kid the set lacks (a `unknown_kid` Error's `kid`, or a
+     * decision's `refresh_hint.kid`). Returns `true` when that starts a fetch: at most once per
+     * `unknownKidInterval`, never during a backoff, so a flood of forged kids costs one fetch per
+     * interval. The fetch runs in the background; `refresh()` joins it (in a Worker, end the
+     * request with `ctx.waitUntil(source.refresh())` so that it outlives the response).
+     */
+    onUnknownKid(kid) {
+      if (!this.refresher.onUnknownKid(String(kid), this.now())) return false;
+      this.refresh().catch((e) => this.#report(e));
+      return true;
+    }
+
+    /** A verifier (`verify`, `verifyAsync`) over the current set with `verifyOptions` (as for
+     *  `new Verifier`, without `alg`/`kid`), following rotations. */
+    verifier(verifyOptions) {
+      return new KeySourceVerifier(this, verifyOptions);
+    }
+
+    /**
+     * Keeps `engine`'s keys for `provider` equal to this source's set: now, and after every
+     * refresh. While the source has no set to serve (before the first good fetch, or stale) the
+     * provider's keys are empty and its tokens refused.
+     */
+    swapInto(engine, provider) {
+      const target = { engine, provider, version: undefined };
+      this.#swap(target, this.now());
+      this.#targets.push(target);
+      return this;
+    }
+
+    #swap(target, now) {
+      let version;
+      try {
+        version = this.refresher.version(now);
+      } catch (e) {
+        version = e?.code ?? 'unusable';
+      }
+      if (version === target.version) return;
+      try {
+        target.engine.swapProviderKeys(target.provider, this.refresher, now);
+      } catch (e) {
+        if (e?.code !== 'key_set_fetch_failed' && e?.code !== 'key_set_stale') throw e;
+      }
+      target.version = version;
+    }
+
+    #sync(now) {
+      for (const target of this.#targets) this.#swap(target, now);
+    }
+
+    /**
+     * Node (or any runtime with timers outside requests): refreshes now and then whenever the
+     * schedule says, on a timer that does not keep the process alive. In a Worker, call
+     * `refresh()` per request instead: awaited while `status().usable` is false, otherwise in
+     * `ctx.waitUntil` after the token is checked.
+     */
+    start() {
+      if (this.#running) return this;
+      this.#running = true;
+      const tick = async () => {
+        this.#timer = null;
+        try {
+          await this.refresh();
+        } catch (e) {
+          this.#report(e);
+        }
+        if (!this.#running) return;
+        const poll = this.refresher.poll(this.now());
+        const wait = poll.fetch ? 1 : Math.max(1, poll.until - this.now());
+        this.#timer = setTimeout(tick, Math.min(wait, 86_400) * 1000);
+        this.#timer.unref?.();
+      };
+      tick();
+      return this;
+    }
+
+    /** Stops the timer `start` set. */
+    stop() {
+      this.#running = false;
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+      return this;
+    }
+  }
+
+  return KeySource;
+}
