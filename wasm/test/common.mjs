@@ -3,6 +3,8 @@
 // the repository) and the deployments' tables from ../examples.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -104,4 +106,36 @@ export const webcrypto = { importKey: 0, verify: 0 };
       },
     });
   }
+}
+
+/** The shared key-source fixtures (tests/keysource): keys a, b, c and their tokens. */
+export const keysourceDir = path.resolve(wasmDir, '../tests/keysource');
+
+/**
+ * Starts the shared JWKS server (tests/keysource/jwks_server.py) on 127.0.0.1: `{base, control,
+ * hits, stop}`. `control(change)` steers it (POST /control), `hits()` reads its counts.
+ */
+export async function startJwksServer() {
+  const child = spawn('python3', [path.join(keysourceDir, 'jwks_server.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const first = await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`jwks_server.py exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+  const port = /^listening (\d+)$/.exec(first)?.[1];
+  if (!port) throw new Error(`jwks_server.py said ${first}`);
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    async control(change) {
+      const res = await fetch(`${base}/control`, { method: 'POST', body: JSON.stringify(change) });
+      if (res.status !== 200) throw new Error(`POST /control answered ${res.status}`);
+    },
+    async hits() {
+      return (await fetch(`${base}/hits`)).json();
+    },
+    stop() {
+      child.kill();
+    },
+  };
 }

@@ -12,12 +12,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
-import { tollgate, wasmDir, deployments, deployment, caseHeaders } from './common.mjs';
+import { readFileSync } from 'node:fs';
+import { tollgate, wasmDir, deployments, deployment, caseHeaders, keysourceDir, startJwksServer } from './common.mjs';
 
 let mf;
 let origin;
+let jwks;
 
 before(async () => {
+  jwks = await startJwksServer();
   const data = Object.fromEntries(deployments.map((name) => {
     const { policy, snapshot } = deployment(name);
     return [name, { policy, snapshot }];
@@ -40,6 +43,7 @@ before(async () => {
 
 after(async () => {
   await mf?.dispose();
+  jwks?.stop();
 });
 
 /** Sends one request with node:http, which keeps the path and repeated headers as given. */
@@ -122,4 +126,39 @@ test("checkAsync verified the public-key signatures with workerd's WebCrypto", a
   const { webcryptoVerify } = await stats();
   console.log(`workerd WebCrypto: ${webcryptoVerify} signatures verified`);
   assert.ok(webcryptoVerify > 0);
+});
+
+test('KeySource in the Worker: fetch to the JWKS server, refreshed per request without timers, through a rotation', async () => {
+  const token = (k) => readFileSync(path.join(keysourceDir, `token-${k}.txt`), 'utf8').trim();
+  const T0 = 1_767_225_600;
+  const target = `/__tollgate/keysource?jwks=${encodeURIComponent(`${jwks.base}/jwks`)}`;
+  const ask = async (k, now, mode) => {
+    const res = await send('GET', target, { authorization: `Bearer ${token(k)}`, 'x-tollgate-now': String(now), 'x-tollgate-path': mode });
+    return JSON.parse(res.body).sub ?? JSON.parse(res.body).code;
+  };
+  await jwks.control({ keys: ['a'], mode: 'ok', max_age: 300, reset_hits: true });
+  for (const mode of ['sync', 'async']) {
+    assert.equal(await ask('a', T0, mode), 'user-a', mode);
+    assert.equal(await ask('b', T0, mode), 'unknown_kid', mode);
+  }
+  // One scheduled fetch, and one early fetch for b's unknown kid (then rate limited).
+  assert.deepEqual(await jwks.hits(), { jwks: 2, discovery: 0 });
+  await jwks.control({ keys: ['b'] });
+  // Due at +300: this request is answered with the set it has, and its waitUntil refresh brings
+  // b in for the requests after it (which may arrive before that fetch is done: ask again).
+  assert.equal(await ask('b', T0 + 300, 'sync'), 'unknown_kid');
+  let tries = 1;
+  while (await ask('b', T0 + 301, 'sync') !== 'user-b' && tries < 50) {
+    tries += 1;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (const mode of ['sync', 'async']) {
+    assert.equal(await ask('b', T0 + 301, mode), 'user-b', mode);
+    assert.equal(await ask('a', T0 + 301, mode), 'unknown_kid', mode);
+  }
+  // Three fetches: T0's first, b's unknown kid at T0, and +300, when the schedule and b's unknown
+  // kid (the 30 s interval over) share one; a's unknown kid at +301 is inside b's interval.
+  const hits = await jwks.hits();
+  console.log(`workerd KeySource: ${hits.jwks} fetches of /jwks through a rotation (b arrived after ${tries} request(s) at +301)`);
+  assert.deepEqual(hits, { jwks: 3, discovery: 0 });
 });
