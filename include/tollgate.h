@@ -37,11 +37,11 @@
  *            bindings should use (a subject read from claims may contain a NUL).
  *
  * Handles    Opaque pointers owned by the caller, each freed by its tg_<object>_free, which
- *            accepts NULL. tg_engine, tg_verifier, tg_webhook_verifier and tg_replay_guard are
- *            shared by any number of threads at once (swapping an engine's snapshot while other
- *            threads check is safe); tg_decision, tg_token and tg_snapshot are owned by one
- *            thread at a time (concurrent reads of a decision or token are safe). A handle must
- *            outlive every call that uses it and be freed once.
+ *            accepts NULL. tg_engine, tg_verifier, tg_webhook_verifier, tg_replay_guard and
+ *            tg_refresher are shared by any number of threads at once (swapping an engine's
+ *            snapshot while other threads check is safe); tg_decision, tg_token and tg_snapshot
+ *            are owned by one thread at a time (concurrent reads of a decision or token are
+ *            safe). A handle must outlive every call that uses it and be freed once.
  *
  * Time       Nothing reads the clock: `now` is Unix seconds, passed by the host.
  */
@@ -365,6 +365,17 @@ typedef struct tg_decision tg_decision;
  * call that uses it; free it once, after the last.
  */
 typedef struct tg_engine tg_engine;
+
+/**
+ * One JWKS URL's refresh state: when to fetch next, the last good key set, failures and backoff
+ * (the rules are in `core/src/refresh.rs`).
+ *
+ * Made by `tg_refresher_new` or `tg_refresher_new_for_provider`, freed by `tg_refresher_free`.
+ * Thread safety: every call takes the refresher's lock, so any number of threads may use one
+ * refresher at once (each call sees and leaves a whole state). It does no IO and reads no clock:
+ * the host fetches and passes `now` (Unix seconds). It must outlive every call that uses it.
+ */
+typedef struct tg_refresher tg_refresher;
 
 /**
  * Remembers the ids of accepted deliveries so that a replay inside the window is refused
@@ -794,6 +805,178 @@ tg_status tg_engine_reissue(const struct tg_engine *engine,
                             uint64_t now,
                             char **token_out,
                             char **error_out);
+
+/**
+ * Makes a refresher with no key set yet (its first `tg_refresher_poll` says fetch).
+ *
+ * `config`: JSON, or NULL / empty for the defaults. Members, all optional (seconds unless said):
+ * `"min_ttl": 300` and `"max_ttl": 86400` (bounds on the time between good fetches, whatever the
+ * response's `Cache-Control: max-age` says), `"default_ttl": 900` (without `max-age`),
+ * `"unknown_kid_interval": 30` (least time between two early fetches for unknown kids),
+ * `"retry_initial": 5` and `"retry_max": 300` (backoff after failures, doubling),
+ * `"stale_after": 172800` (a set not refreshed for this long is no longer served),
+ * `"max_body_bytes": 1048576` (at most that), `"algorithms": ["ES256"]` (keep only keys of these
+ * algorithms; with exactly one, keys without `alg` are bound to it; empty: any). Durations are
+ * 1..=2592000 with `min_ttl <= default_ttl <= max_ttl < stale_after` and
+ * `retry_initial <= retry_max`. Unknown members are refused.
+ *
+ * On success writes a new refresher to `*refresher_out` (free it with `tg_refresher_free`). On
+ * failure returns `TG_STATUS_INVALID_OPTIONS` (an unknown name in `"algorithms"` included) and
+ * the optional message.
+ */
+tg_status tg_refresher_new(const uint8_t *config,
+                           size_t config_len,
+                           struct tg_refresher **refresher_out,
+                           char **error_out);
+
+/**
+ * `tg_refresher_new` for the JWKS of `engine`'s provider named `provider`: the refresher keeps
+ * only keys of the algorithms the policy allows that provider; `config` (as for
+ * `tg_refresher_new`) overrides any member, `"algorithms"` included. The engine is only read
+ * here; swap the refresher's sets into it with `tg_refresher_swap_into`.
+ *
+ * Fails with `TG_STATUS_INVALID_OPTIONS` when the policy has no provider by that name.
+ */
+tg_status tg_refresher_new_for_provider(const struct tg_engine *engine,
+                                        const uint8_t *provider,
+                                        size_t provider_len,
+                                        const uint8_t *config,
+                                        size_t config_len,
+                                        struct tg_refresher **refresher_out,
+                                        char **error_out);
+
+/**
+ * Frees a refresher. NULL is a no-op. No other call may be using it; verifiers it made and key
+ * sets it swapped into engines stay valid.
+ */
+void tg_refresher_free(struct tg_refresher *refresher);
+
+/**
+ * Whether to fetch the key set at `now`: true means fetch now, then report with
+ * `tg_refresher_on_fetched` or `tg_refresher_on_fetch_failed`. False means wait: `*until_out`
+ * (when `until_out` is not NULL) gets the Unix second to poll again, unless
+ * `tg_refresher_on_unknown_kid` says fetch first. A NULL refresher gives false and writes
+ * nothing.
+ */
+bool tg_refresher_poll(const struct tg_refresher *refresher, uint64_t now, uint64_t *until_out);
+
+/**
+ * Reports a response to a fetch, at `now`: its HTTP status, its headers (`headers_len`
+ * `tg_header`s, NULL when 0; only `Cache-Control` is read, names case-insensitive, and a header
+ * that is not UTF-8 is ignored) and its body.
+ *
+ * Returns `TG_STATUS_OK` when the response brought a usable key set, which is now current; its
+ * `Cache-Control: max-age` sets the next fetch. Any other response (a status other than 200, a
+ * body over `max_body_bytes`, not a JWKS, no usable key) returns `TG_STATUS_KEY_SET_FETCH_FAILED`
+ * and the message: the last good set stays and the next fetch backs off. Other statuses
+ * (`TG_STATUS_NULL_PARAMETER`, …) mean nothing was reported.
+ */
+tg_status tg_refresher_on_fetched(const struct tg_refresher *refresher,
+                                  uint16_t status,
+                                  const struct tg_header *headers,
+                                  size_t headers_len,
+                                  const uint8_t *body,
+                                  size_t body_len,
+                                  uint64_t now,
+                                  char **error_out);
+
+/**
+ * Reports a fetch that got no response (connection refused, timeout, TLS error…) at `now`, with
+ * a reason for logs (bytes that are not UTF-8 become U+FFFD: the failure is always recorded).
+ * The last good set stays; the next fetch backs off. Returns `TG_STATUS_OK` once recorded.
+ */
+tg_status tg_refresher_on_fetch_failed(const struct tg_refresher *refresher,
+                                       const uint8_t *reason,
+                                       size_t reason_len,
+                                       uint64_t now);
+
+/**
+ * A token named `kid` and verification said `TG_STATUS_UNKNOWN_KID` (or a decision's refresh
+ * hint named it): true when the host should fetch now (then `tg_refresher_poll` says so too).
+ * At most once per `unknown_kid_interval` however many tokens carry unknown kids, never inside a
+ * failure backoff, never for a kid the current set has (nor one that is not UTF-8, or longer
+ * than any kid a set may hold). A NULL refresher gives false.
+ */
+bool tg_refresher_on_unknown_kid(const struct tg_refresher *refresher,
+                                 const uint8_t *kid,
+                                 size_t kid_len,
+                                 uint64_t now);
+
+/**
+ * Swaps the refresher's current key set into `engine` as the keys of its provider named
+ * `provider` (the rest of the engine's snapshot stays), atomically: checks already running
+ * finish on the old keys. Safe while other threads check or use the refresher.
+ *
+ * Fails, leaving the engine as it was, with `TG_STATUS_KEY_SET_FETCH_FAILED` before any good
+ * fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now`, or
+ * `TG_STATUS_INVALID_SNAPSHOT` when the policy has no such provider or it does not take keys.
+ */
+tg_status tg_refresher_swap_into(const struct tg_refresher *refresher,
+                                 const struct tg_engine *engine,
+                                 const uint8_t *provider,
+                                 size_t provider_len,
+                                 uint64_t now,
+                                 char **error_out);
+
+/**
+ * Makes a plain verifier over the refresher's current key set at `now` (later fetches do not
+ * change it: make a new one after a good fetch). `options` as for `tg_verifier_new`, except
+ * `"alg"` and `"kid"` (they say how to read keys, and these are read already:
+ * `TG_STATUS_INVALID_OPTIONS`).
+ *
+ * On success writes a new verifier to `*verifier_out` (free it with `tg_verifier_free`). Fails
+ * with `TG_STATUS_KEY_SET_FETCH_FAILED` before any good fetch, `TG_STATUS_KEY_SET_STALE` once
+ * the set is stale, or the options' reason.
+ */
+tg_status tg_refresher_verifier(const struct tg_refresher *refresher,
+                                const uint8_t *options,
+                                size_t options_len,
+                                uint64_t now,
+                                struct tg_verifier **verifier_out,
+                                char **error_out);
+
+/**
+ * The refresher's state at `now` as JSON, for health checks and logs:
+ * `{"fetched_at": u64 | null, "next_fetch": u64, "failures": u32, "stale": bool,
+ * "last_error": {"code": "…", "message": "…"} | null, "kids": ["…"],
+ * "skipped": [{"index": 0, "kid": "…" | null, "code": "…", "reason": "…"}]}`.
+ * `kids` are the kids of the last good set (stale or not; keys without a kid are not listed),
+ * `skipped` the keys its fetch left out; `last_error` is the last failure since then.
+ *
+ * On success writes the document to `*json_out` (free it with `tg_string_free`).
+ */
+tg_status tg_refresher_status_json(const struct tg_refresher *refresher,
+                                   uint64_t now,
+                                   char **json_out);
+
+/**
+ * Where `issuer`'s OpenID configuration lives: the issuer without a trailing `/`, then
+ * `/.well-known/openid-configuration`. The issuer must be an `https` URL (or `http` to a
+ * loopback host) without credentials, query or fragment.
+ *
+ * On success writes the URL to `*url_out` (free it with `tg_string_free`). On failure returns
+ * `TG_STATUS_INVALID_DISCOVERY` and the optional message.
+ */
+tg_status tg_discovery_configuration_url(const uint8_t *issuer,
+                                         size_t issuer_len,
+                                         char **url_out,
+                                         char **error_out);
+
+/**
+ * The `jwks_uri` of an OpenID configuration `document` fetched for `issuer`: the document's
+ * `issuer` must equal `issuer` exactly (no normalisation: a trailing `/` matters), and its
+ * `jwks_uri` must be an `https` URL (or `http` to a loopback host). Documents over 64 KiB are
+ * refused.
+ *
+ * On success writes the URI to `*uri_out` (free it with `tg_string_free`). On failure returns
+ * `TG_STATUS_INVALID_DISCOVERY` and the optional message.
+ */
+tg_status tg_discovery_jwks_uri(const uint8_t *document,
+                                size_t document_len,
+                                const uint8_t *issuer,
+                                size_t issuer_len,
+                                char **uri_out,
+                                char **error_out);
 
 /**
  * Makes a verifier from keys and options.

@@ -19,7 +19,7 @@ use tollgate_core::Request;
 /// its snapshot (each check sees one whole snapshot, the old or the new). It must outlive every
 /// call that uses it; free it once, after the last.
 pub struct Engine {
-    inner: tollgate_core::Engine,
+    pub(crate) inner: tollgate_core::Engine,
 }
 
 /// Key material built for one engine's policy (JSON keys, `jti` deny-list, user and API-key

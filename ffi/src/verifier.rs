@@ -76,12 +76,15 @@ fn options_error(reason: impl core::fmt::Display) -> Failure {
     Failure::new(Status::InvalidOptions, format!("invalid options: {reason}"))
 }
 
+fn parse_options(options: &[u8]) -> Result<Options, Failure> {
+    if options.is_empty() {
+        return Ok(Options::default());
+    }
+    serde_json::from_slice(options).map_err(options_error)
+}
+
 fn build(keys: &[u8], options: &[u8]) -> Result<tollgate_core::Verifier, Failure> {
-    let o: Options = if options.is_empty() {
-        Options::default()
-    } else {
-        serde_json::from_slice(options).map_err(options_error)?
-    };
+    let o = parse_options(options)?;
     let alg = o
         .alg
         .as_deref()
@@ -99,6 +102,27 @@ fn build(keys: &[u8], options: &[u8]) -> Result<tollgate_core::Verifier, Failure
         })?;
         KeySet::from_keys(vec![Key::from_public_key(alg, keys, o.kid.as_deref())?])?
     };
+    with_rules(Arc::new(set), o)
+}
+
+/// A verifier over a key set already made (a refresher's), with the options of `tg_verifier_new`
+/// except `"alg"` and `"kid"`, which say how to read keys and are refused here: the set's keys
+/// are already bound to their algorithms (by the refresher's `"algorithms"`).
+pub(crate) fn verifier_over(set: Arc<KeySet>, options: &[u8]) -> Result<Verifier, Failure> {
+    let o = parse_options(options)?;
+    if o.alg.is_some() || o.kid.is_some() {
+        return Err(options_error(
+            "\"alg\" and \"kid\" say how to read keys; this key set is already read (bind its \
+             algorithms with the refresher's \"algorithms\")",
+        ));
+    }
+    Ok(Verifier {
+        inner: with_rules(set, o)?,
+    })
+}
+
+/// The verifier for `set` under the rules of `o` (everything but how keys are read).
+fn with_rules(set: Arc<KeySet>, o: Options) -> Result<tollgate_core::Verifier, Failure> {
     let mut v = Validation::default();
     v.issuers = o.issuers;
     v.audiences = o.audiences;
@@ -116,7 +140,7 @@ fn build(keys: &[u8], options: &[u8]) -> Result<tollgate_core::Verifier, Failure
     let defaults = ParseLimits::default();
     v.limits.max_token_bytes = o.max_token_bytes.unwrap_or(defaults.max_token_bytes);
     v.limits.max_json_depth = o.max_json_depth.unwrap_or(defaults.max_json_depth);
-    let verifier = tollgate_core::Verifier::new(Arc::new(set), v)?;
+    let verifier = tollgate_core::Verifier::new(set, v)?;
     Ok(match o.cache {
         None => verifier,
         Some(c) => {
