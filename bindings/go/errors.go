@@ -98,3 +98,8 @@ func goBytes(p unsafe.Pointer, n C.size_t) []byte {
 	}
 	return C.GoBytes(p, C.int(n))
 }
+
+// errorWith is sentinel s with a message of this package's own (a Go-side failure).
+func errorWith(s *Error, message string) *Error {
+	return &Error{Code: s.Code, Number: s.Number, HTTPStatus: s.HTTPStatus, Message: message}
+}
