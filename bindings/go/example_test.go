@@ -1,8 +1,10 @@
 package tollgate_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -43,4 +45,45 @@ func ExampleVerify() {
 	// Output:
 	// joe HS256 <nil>
 	// expired 400 401 true
+}
+
+// A key source for an OpenID provider, swapping each refreshed key set into an engine, with a
+// verifier for code that checks tokens itself. (Not run: it needs the provider.)
+func ExampleKeySource() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	policy, _ := os.ReadFile("policy.json")
+	engine, err := tollgate.NewEngine(policy)
+	if err != nil {
+		panic(err)
+	}
+	defer engine.Close()
+
+	ks, err := tollgate.DiscoverKeySource(ctx, "https://auth.example.com",
+		tollgate.WithSwapInto(engine, "zitadel"),
+		tollgate.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
+	if err != nil {
+		panic(err)
+	}
+	defer ks.Close()
+	if err := ks.Refresh(ctx); err != nil { // the first set, before serving
+		panic(err)
+	}
+	go ks.Run(ctx) // refreshes in the background until ctx ends
+
+	http.Handle("/", engine.Middleware(http.NotFoundHandler(), tollgate.WithDenyHandler(
+		func(w http.ResponseWriter, r *http.Request, d *tollgate.Decision) {
+			if d.RefreshKid != "" {
+				ks.OnUnknownKID(d.RefreshKid) // a key the set lacks: Run fetches early (rate-limited)
+			}
+			tollgate.WriteRefusal(w, d)
+		})))
+
+	// Code that verifies tokens itself makes a verifier over the current set.
+	v, err := ks.Verifier(tollgate.WithIssuers("https://auth.example.com"), tollgate.WithAudiences("project-api"))
+	if errors.Is(err, tollgate.ErrKeySetStale) {
+		fmt.Println("the provider's keys have not been refreshed for two days")
+	} else if err == nil {
+		defer v.Close()
+	}
 }

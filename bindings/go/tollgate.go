@@ -11,6 +11,18 @@
 //	if err := engine.SwapKeys(snapshotJSON); err != nil { … } // again whenever keys rotate
 //	http.Handle("/", engine.Middleware(app))                  // or engine.Check(r, time.Now())
 //
+// A KeySource keeps a provider's keys fresh from its JWKS URL (or its issuer, by OpenID
+// Discovery), fetching with net/http in the background and swapping each good set into the
+// engine; the library decides when to fetch (Cache-Control max-age, backoff, staleness, at most
+// one early fetch per interval for unknown kids):
+//
+//	ks, err := tollgate.DiscoverKeySource(ctx, "https://issuer.example", tollgate.WithSwapInto(engine, "oidc"))
+//	if err != nil { … }
+//	defer ks.Close()
+//	if err := ks.Refresh(ctx); err != nil { … } // the first set, before serving
+//	go ks.Run(ctx)                              // then in the background until ctx ends
+//	// on a refusal with d.RefreshKid != "": ks.OnUnknownKID(d.RefreshKid) wakes Run early
+//
 // Every value this package returns is plain Go data copied out of the library: no C handle
 // escapes. An Engine or a Verifier is safe for concurrent use by any number of goroutines,
 // including SwapKeys while others check; Close frees it once the calls in flight have finished
