@@ -4,7 +4,8 @@
 # pkg-config gives, runs them, runs them linked against the shared library, runs them again under
 # Valgrind (no errors, no definite or indirect leaks; the hammer with fewer iterations), then
 # builds and runs an ASan/UBSan variant; last, panic.c against a debug library with the test-only
-# fault-injection feature, natively and under Valgrind.
+# fault-injection feature, natively and under Valgrind. keysource.c fetches from
+# tests/keysource/jwks_server.py, which this script starts on 127.0.0.1 and stops on exit.
 #
 # Needs gcc, valgrind, pkg-config and libcjson-dev (.ci/run installs them), and
 # ../shared/vectors beside the repository.
@@ -38,10 +39,25 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 cflags="-std=c11 -Wall -Wextra -Wpedantic -Werror -g -Itests/c $(pkg-config --cflags tollgate)"
 libs="$(pkg-config --libs --static tollgate) -lcjson"
 
-programs=(scenarios jws_vectors hammer errors surface)
+# keysource.c fetches from tests/keysource/jwks_server.py: one server for every run, on a free
+# port of 127.0.0.1, stopped on exit (each run resets its state and hit counts).
+python3 tests/keysource/jwks_server.py >"$out/jwks_server.out" 2>&1 &
+jwks_server=$!
+trap 'kill "$jwks_server" 2>/dev/null || true' EXIT
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$out/jwks_server.out")
+  [ -n "$port" ] && break
+  kill -0 "$jwks_server" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "error: jwks_server.py did not start:" >&2; cat "$out/jwks_server.out" >&2; exit 1; }
+
+programs=(scenarios jws_vectors hammer errors surface keysource)
 args_for() { # program, mode (long | short: the hammer's iterations)
   case $1 in
     scenarios | surface) echo "$root" ;;
+    keysource) echo "$root $port" ;;
     jws_vectors) echo "$vectors" ;;
     hammer) if [ "$2" = long ]; then echo "$root 300"; else echo "$root 3"; fi ;;
     errors) echo "" ;;
