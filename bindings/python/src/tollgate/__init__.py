@@ -7,6 +7,9 @@
 
     header, claims = tollgate.verify(token, jwks, issuer="https://idp", audience="api")
 
+    source = tollgate.KeySource.from_issuer("https://idp").start()   # JWKS kept fresh
+    verifier = source.verifier(issuer="https://idp", audience="api")
+
 Every failure raises TollgateError (a rejected token: its subclass TokenError) with the stable
 `code` name and `number` of docs/errors.md. Engines and verifiers are shared by any number of
 threads (the library releases the GIL while it works); their native handles are freed by
@@ -30,6 +33,7 @@ from . import _ffi
 __all__ = [
     "Decision",
     "Engine",
+    "KeySource",
     "TokenError",
     "TollgateError",
     "VerifiedToken",
@@ -38,6 +42,7 @@ __all__ = [
     "error_name",
     "verify",
     "verify_jws",
+    "discover",
     "__version__",
 ]
 
@@ -623,3 +628,7 @@ def verify_jws(token: Union[str, bytes], keys: Document, *, alg: Optional[str] =
     k = _bytes(keys, "keys")
     o = _options(None, None, None, None, None, None, alg, None, None)
     return _cached_verifier(k, o).verify_jws(token)
+
+
+# After everything it builds on: the key source uses Engine, Verifier and the helpers above.
+from ._keysource import KeySource, discover  # noqa: E402

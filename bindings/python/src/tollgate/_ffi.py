@@ -118,3 +118,49 @@ tg_token_claims_json = _fn("tg_token_claims_json", *_STRING_GETTER)
 tg_token_payload = _fn("tg_token_payload", *_STRING_GETTER)
 tg_token_algorithm = _fn("tg_token_algorithm", *_STRING_GETTER)
 tg_token_key_id = _fn("tg_token_key_id", *_STRING_GETTER)
+
+tg_refresher_new = _fn("tg_refresher_new", c_uint32, c_char_p, c_size_t, _OUT, _STR_OUT)
+tg_refresher_new_for_provider = _fn(
+    "tg_refresher_new_for_provider",
+    c_uint32,
+    _P,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    _OUT,
+    _STR_OUT,
+)
+tg_refresher_free = _fn("tg_refresher_free", None, _P)
+tg_refresher_poll = _fn("tg_refresher_poll", c_bool, _P, c_uint64, POINTER(c_uint64))
+tg_refresher_on_fetched = _fn(
+    "tg_refresher_on_fetched",
+    c_uint32,
+    _P,
+    c_uint16,
+    POINTER(Header),
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_uint64,
+    _STR_OUT,
+)
+tg_refresher_on_fetch_failed = _fn(
+    "tg_refresher_on_fetch_failed", c_uint32, _P, c_char_p, c_size_t, c_uint64
+)
+tg_refresher_on_unknown_kid = _fn(
+    "tg_refresher_on_unknown_kid", c_bool, _P, c_char_p, c_size_t, c_uint64
+)
+tg_refresher_swap_into = _fn(
+    "tg_refresher_swap_into", c_uint32, _P, _P, c_char_p, c_size_t, c_uint64, _STR_OUT
+)
+tg_refresher_verifier = _fn(
+    "tg_refresher_verifier", c_uint32, _P, c_char_p, c_size_t, c_uint64, _OUT, _STR_OUT
+)
+tg_refresher_status_json = _fn("tg_refresher_status_json", c_uint32, _P, c_uint64, _STR_OUT)
+tg_discovery_configuration_url = _fn(
+    "tg_discovery_configuration_url", c_uint32, c_char_p, c_size_t, _STR_OUT, _STR_OUT
+)
+tg_discovery_jwks_uri = _fn(
+    "tg_discovery_jwks_uri", c_uint32, c_char_p, c_size_t, c_char_p, c_size_t, _STR_OUT, _STR_OUT
+)

@@ -1,0 +1,361 @@
+"""KeySource: one JWKS URL kept fresh by the library's refresher (tg_refresher), fetched with the
+standard library. The schedule, backoff, staleness and unknown-kid rate limit are the library's
+(core/src/refresh.rs); this module only does the HTTP and the thread."""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _ffi
+from . import Document, Engine, TollgateError, Verifier, _bytes, _fail, _Handle, _header_array, _options, _take_string
+
+#: The library's largest (and default) JWKS body, limits::MAX_KEY_SET_BYTES.
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+#: The largest OpenID configuration the library reads (discovery::MAX_DISCOVERY_BYTES).
+MAX_DISCOVERY_BYTES = 64 << 10
+#: The longest the background thread sleeps at once, so that a clock jump is noticed.
+MAX_SLEEP_SECONDS = 60.0
+
+_KEY_SET_FETCH_FAILED = 508
+
+
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but never from https to anything else."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if req.full_url.startswith("https:") and not newurl.startswith("https:"):
+            raise urllib.error.HTTPError(newurl, code, f"refusing a redirect from https to {newurl}", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_NoDowngrade)
+
+
+def _get(url: str, timeout: float, cap: int) -> Tuple[int, List[Tuple[str, str]], bytes]:
+    """GETs `url`: (status, headers, at most cap + 1 bytes of body). Raises OSError (URLError,
+    timeouts) when no response came back."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            return int(response.status), list(response.headers.items()), response.read(cap + 1)
+    except urllib.error.HTTPError as e:
+        try:
+            body = e.read(cap + 1) if e.fp is not None else b""
+        except (OSError, http.client.HTTPException):
+            body = b""
+        finally:
+            e.close()
+        return int(e.code), list(e.headers.items()) if e.headers else [], body
+
+
+def _now(clock: Callable[[], float]) -> int:
+    return max(0, int(clock()))
+
+
+def discover(issuer: str, *, timeout: float = 10.0) -> str:
+    """OpenID Connect discovery: fetches `issuer`'s configuration and returns its `jwks_uri`.
+
+    The configuration's `issuer` must equal `issuer` exactly and `jwks_uri` must be https (or
+    http to a loopback host): otherwise TollgateError `invalid_discovery`. A fetch that fails
+    raises TollgateError `key_set_fetch_failed`."""
+    i = issuer.encode("utf-8")
+    out = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    st = _ffi.tg_discovery_configuration_url(i, len(i), ctypes.byref(out), ctypes.byref(err))
+    if st != 0:
+        raise _fail(st, err)
+    url = _take_string(out) or ""
+    try:
+        status, _headers, body = _get(url, timeout, MAX_DISCOVERY_BYTES)
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        raise TollgateError(_KEY_SET_FETCH_FAILED, f"fetching the OpenID configuration {url} failed: {e}") from e
+    if status != 200:
+        raise TollgateError(_KEY_SET_FETCH_FAILED, f"the OpenID configuration {url} answered HTTP {status}")
+    out = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    st = _ffi.tg_discovery_jwks_uri(body, len(body), i, len(i), ctypes.byref(out), ctypes.byref(err))
+    if st != 0:
+        raise _fail(st, err)
+    return _take_string(out) or ""
+
+
+class KeySource(_Handle):
+    """One JWKS URL's key set, kept fresh: thread-safe, share it across threads.
+
+        source = tollgate.KeySource("https://idp.example/jwks")   # or KeySource.from_issuer(...)
+        source.start()                                            # a background refresher
+        verifier = source.verifier(issuer="https://idp.example", audience="api")
+
+    The library decides when to fetch (the response's `Cache-Control: max-age` within `min_ttl`..
+    `max_ttl`; exponential backoff after failures, the last good set kept meanwhile; a set not
+    refreshed for `stale_after` is no longer served: `key_set_stale`) and whether an unknown `kid`
+    justifies an early fetch (at most once per `unknown_kid_interval`, however many tokens carry
+    them). `config` takes tg_refresher_new's members: `min_ttl`, `max_ttl`, `default_ttl`,
+    `unknown_kid_interval`, `retry_initial`, `retry_max`, `stale_after` (seconds),
+    `max_body_bytes`, `algorithms` (e.g. `["ES256"]`).
+
+    `engine` and `provider` (together): the refresher keeps only the keys the engine's policy
+    allows that provider, and every good fetch is swapped into the engine as its keys. `clock`
+    returns Unix seconds (default `time.time`; tests pass a fake one). `timeout` bounds each fetch
+    in seconds. Nothing is fetched until `refresh()`, `refresh_if_due()` or `start()`.
+
+    `close()` (or a `with` block) stops the thread and frees the native refresher; verifiers it
+    made stay valid. Raises TollgateError `invalid_options` for a bad config or unknown provider.
+    """
+
+    _free = staticmethod(_ffi.tg_refresher_free)
+
+    def __init__(
+        self,
+        jwks_uri: str,
+        *,
+        config: Optional[Mapping[str, Any]] = None,
+        engine: Optional[Engine] = None,
+        provider: Optional[str] = None,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__()
+        if (engine is None) != (provider is None):
+            raise TypeError("engine and provider go together")
+        self.jwks_uri: str = jwks_uri
+        self._engine = engine
+        self._provider = provider.encode("utf-8") if provider is not None else None
+        self._clock = clock
+        self._timeout = timeout
+        cfg = dict(config or {})
+        cap = cfg.get("max_body_bytes")
+        # A bad value is the library's to refuse; until then read at most its largest body.
+        self._cap = cap if isinstance(cap, int) and 0 < cap <= DEFAULT_MAX_BODY_BYTES else DEFAULT_MAX_BODY_BYTES
+        document = json.dumps(cfg, separators=(",", ":")).encode() if cfg else b""
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        if engine is not None and self._provider is not None:
+            handle = engine._acquire()
+            try:
+                st = _ffi.tg_refresher_new_for_provider(
+                    handle,
+                    self._provider,
+                    len(self._provider),
+                    document or None,
+                    len(document),
+                    ctypes.byref(out),
+                    ctypes.byref(err),
+                )
+            finally:
+                engine._release()
+        else:
+            st = _ffi.tg_refresher_new(document or None, len(document), ctypes.byref(out), ctypes.byref(err))
+        if st != 0:
+            raise _fail(st, err)
+        self._handle = out.value
+        # One fetch at a time (the background thread and refresh() callers); the native
+        # refresher has its own lock for its state.
+        self._fetching = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    @classmethod
+    def from_issuer(cls, issuer: str, **kwargs: Any) -> "KeySource":
+        """A KeySource for the `jwks_uri` of `issuer`'s OpenID configuration (see `discover`);
+        `kwargs` as for KeySource. Raises TollgateError `invalid_discovery` when the
+        configuration names another issuer or an unacceptable `jwks_uri`."""
+        return cls(discover(issuer, timeout=float(kwargs.get("timeout", 10.0))), **kwargs)
+
+    # -- fetching
+
+    def _now(self) -> int:
+        return _now(self._clock)
+
+    def _fetch(self) -> None:
+        """Fetches once and reports it (the caller holds `_fetching`); raises TollgateError for a
+        failed fetch, after recording it."""
+        try:
+            status, headers, body = _get(self.jwks_uri, self._timeout, self._cap)
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            reason = f"{type(e).__name__}: {e}".encode("utf-8", "replace")
+            now = self._now()
+            handle = self._acquire()
+            try:
+                _ffi.tg_refresher_on_fetch_failed(handle, reason, len(reason), now)
+            finally:
+                self._release()
+            raise TollgateError(_KEY_SET_FETCH_FAILED, f"fetching the key set failed: {reason.decode()}") from e
+        array, count, keep = _header_array([(n, v) for n, v in headers if n.lower() == "cache-control"])
+        err = ctypes.c_void_p()
+        now = self._now()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_refresher_on_fetched(handle, status, array, count, body, len(body), now, ctypes.byref(err))
+        finally:
+            self._release()
+        del keep
+        if st != 0:
+            raise _fail(st, err)
+        if self._engine is not None:
+            self.swap_into(self._engine, self._provider or b"")
+
+    def refresh(self) -> None:
+        """Fetches now, whatever the schedule says, and reports it (swapping into the bound engine
+        on success). Raises TollgateError `key_set_fetch_failed` when the fetch failed (the last
+        good set stays; the next scheduled attempt backs off)."""
+        with self._fetching:
+            self._fetch()
+
+    def refresh_if_due(self) -> bool:
+        """Fetches when the schedule (or an unknown kid) says so; True when it fetched. A failed
+        fetch is recorded (see `status()`), not raised."""
+        with self._fetching:
+            if not self.due():
+                return False
+            try:
+                self._fetch()
+            except TollgateError:
+                pass
+            return True
+
+    def due(self) -> bool:
+        """Whether a fetch is due at the clock's now."""
+        handle = self._acquire()
+        try:
+            return bool(_ffi.tg_refresher_poll(handle, self._now(), None))
+        finally:
+            self._release()
+
+    def next_fetch(self) -> int:
+        """When the next fetch is due (Unix seconds; the clock's now when due already)."""
+        until = ctypes.c_uint64(0)
+        now = self._now()
+        handle = self._acquire()
+        try:
+            due = _ffi.tg_refresher_poll(handle, now, ctypes.byref(until))
+        finally:
+            self._release()
+        return now if due else int(until.value)
+
+    def on_unknown_kid(self, kid: Union[str, bytes]) -> bool:
+        """Call when a token's `kid` was `unknown_kid`: True when a fetch is now due (at most once
+        per `unknown_kid_interval`; never inside a failure backoff, nor for a kid the set has).
+        Wakes the background thread when there is one; without one, call `refresh_if_due()`."""
+        k = kid.encode("utf-8") if isinstance(kid, str) else bytes(kid)
+        handle = self._acquire()
+        try:
+            fetch = bool(_ffi.tg_refresher_on_unknown_kid(handle, k, len(k), self._now()))
+        finally:
+            self._release()
+        if fetch:
+            self._wake.set()
+        return fetch
+
+    # -- using the set
+
+    def verifier(
+        self,
+        options: Optional[Document] = None,
+        *,
+        issuer: Union[str, Sequence[str], None] = None,
+        audience: Union[str, Sequence[str], None] = None,
+        leeway: Optional[int] = None,
+        typ: Optional[str] = None,
+        required: Optional[Sequence[str]] = None,
+        max_lifetime: Optional[int] = None,
+        cache: Union[bool, Mapping[str, int], None] = None,
+    ) -> Verifier:
+        """A Verifier over the current key set (later fetches do not change it: ask again after
+        one). `options` is tg_verifier_new's JSON (without `alg`/`kid`), or use the keywords of
+        Verifier. Raises TollgateError `key_set_fetch_failed` before any good fetch and
+        `key_set_stale` once the set is stale."""
+        if options is not None:
+            o = _bytes(options, "options")
+        else:
+            o = _options(issuer, audience, leeway, typ, required, max_lifetime, None, None, cache)
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        now = self._now()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_refresher_verifier(handle, o or None, len(o), now, ctypes.byref(out), ctypes.byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+        v = Verifier.__new__(Verifier)
+        _Handle.__init__(v)
+        v._handle = out.value
+        return v
+
+    def swap_into(self, engine: Engine, provider: Union[str, bytes]) -> None:
+        """Swaps the current set into `engine` as `provider`'s keys (atomically; the rest of its
+        snapshot stays). Raises TollgateError `key_set_fetch_failed` / `key_set_stale` (the engine
+        keeps its keys) or `invalid_snapshot` (no such provider)."""
+        p = provider.encode("utf-8") if isinstance(provider, str) else bytes(provider)
+        err = ctypes.c_void_p()
+        now = self._now()
+        handle = self._acquire()
+        try:
+            engine_handle = engine._acquire()
+            try:
+                st = _ffi.tg_refresher_swap_into(handle, engine_handle, p, len(p), now, ctypes.byref(err))
+            finally:
+                engine._release()
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+
+    def status(self) -> Dict[str, Any]:
+        """The refresher's state at the clock's now: `fetched_at`, `next_fetch`, `failures`,
+        `stale`, `last_error` ({`code`, `message`} or None), `kids`, `skipped`."""
+        out = ctypes.c_void_p()
+        now = self._now()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_refresher_status_json(handle, now, ctypes.byref(out))
+        finally:
+            self._release()
+        if st != 0:
+            raise TollgateError(st)
+        result: Dict[str, Any] = json.loads(_take_string(out) or "{}")
+        return result
+
+    # -- the background thread
+
+    def start(self) -> "KeySource":
+        """Starts a daemon thread that fetches whenever the schedule or `on_unknown_kid` says so
+        (once at once: the first poll is due). Returns self. Idempotent."""
+        with self._lock:
+            if self._closing:
+                raise TollgateError(2000, "KeySource is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"tollgate-keysource {self.jwks_uri}", daemon=True)
+                self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.refresh_if_due()
+                delay = float(self.next_fetch() - self._clock())
+            except TollgateError:  # closed meanwhile
+                return
+            self._wake.wait(min(max(delay, 0.0), MAX_SLEEP_SECONDS))
+
+    def close(self) -> None:
+        """Stops the background thread (waiting for a fetch under way) and frees the refresher."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+            self._wake.set()
+            thread = self._thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+        super().close()
