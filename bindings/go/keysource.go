@@ -133,12 +133,12 @@ func WithFetchTimeout(d time.Duration) KeySourceOption {
 	return func(o *keySourceOptions) { o.timeout = d }
 }
 
-// WithSwapInto swaps every good set into engine as provider's keys (the rest of the
+// WithSwapInto swaps the set into engine as provider's keys after every fetch (the rest of the
 // engine's snapshot stays). The refresher then keeps only keys of the algorithms the policy
 // allows that provider (tg_refresher_new_for_provider), unless RefreshConfig.Algorithms says
-// otherwise; an unknown provider fails NewKeySource with ErrInvalidOptions. A set that has gone
-// stale is not swapped in, but the engine keeps the last set it was given (the C ABI has no call
-// that empties one provider's keys): watch Status().Stale.
+// otherwise; an unknown provider fails NewKeySource with ErrInvalidOptions. After a failed
+// fetch the last good set stays in the engine until it goes stale; then the provider's keys are
+// emptied and its tokens refused (fail closed) until a fetch succeeds.
 func WithSwapInto(engine *Engine, provider string) KeySourceOption {
 	return func(o *keySourceOptions) { o.engine, o.provider = engine, provider }
 }
@@ -328,15 +328,26 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 		if cerr != nil {
 			return cerr
 		}
+		k.swapAfterFailure()
 		return errorWith(ErrKeySetFetchFailed, fmt.Sprintf("fetching the key set failed: %v", err))
 	}
 	if err := k.onFetched(status, header.Values("Cache-Control"), body); err != nil {
+		k.swapAfterFailure()
 		return err
 	}
 	if k.engine != nil {
 		return k.SwapInto(k.engine, k.provider)
 	}
 	return nil
+}
+
+// swapAfterFailure brings a failed fetch's consequence to the engine of WithSwapInto: the last
+// good set while it is fresh, no keys once it is stale (the fetch's own error is what Refresh
+// returns; this swap's error adds nothing to it).
+func (k *KeySource) swapAfterFailure() {
+	if k.engine != nil {
+		_ = k.SwapInto(k.engine, k.provider)
+	}
 }
 
 // onFetched reports a response; only Cache-Control is passed, the one header the library reads.

@@ -534,6 +534,26 @@ func TestKeySourceSwapsIntoEngine(t *testing.T) {
 	}
 	wantRefresh(t, ks, nil)
 	srv.wantJWKSHits(t, 3)
+
+	// An outage: the last good set stays in the engine until it goes stale (two days after the
+	// last good fetch), then the provider's keys are emptied, until a fetch succeeds again.
+	srv.control(t, map[string]any{"mode": "error", "status": 503})
+	clock.Advance(24 * time.Hour)
+	wantRefresh(t, ks, tollgate.ErrKeySetFetchFailed)
+	if d := check("b"); !d.Allowed() {
+		t.Fatalf("token-b during the outage: %+v", d)
+	}
+	clock.Advance(24 * time.Hour)
+	wantRefresh(t, ks, tollgate.ErrKeySetFetchFailed)
+	if d := check("b"); d.Allowed() {
+		t.Fatalf("token-b once the set is stale: %+v", d)
+	}
+	srv.control(t, map[string]any{"mode": "ok"})
+	clock.Advance(10 * time.Minute)
+	wantRefresh(t, ks, nil)
+	if d := check("b"); !d.Allowed() {
+		t.Fatalf("token-b after recovery: %+v", d)
+	}
 }
 
 func TestKeySourceRunStops(t *testing.T) {

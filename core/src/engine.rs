@@ -186,6 +186,27 @@ impl Engine {
         self.swap_snapshot(current.with_provider_keys(provider, keys)?)
     }
 
+    /// Swaps `refresher`'s current key set in as provider `provider`'s keys (see
+    /// [`swap_provider_keys`](Self::swap_provider_keys)). When the refresher has no set to serve
+    /// at `now` — none fetched yet, or the last one gone stale — the provider's keys are emptied,
+    /// so its tokens are refused (fail closed), and the refresher's error is returned
+    /// (`key_set_fetch_failed` or `key_set_stale`). A host bound to a refresher calls this after
+    /// every poll, good fetch or not, so that staleness reaches the engine.
+    pub fn swap_provider_keys_from(
+        &self,
+        provider: &str,
+        refresher: &crate::refresh::Refresher,
+        now: u64,
+    ) -> Result<(), Error> {
+        match refresher.key_set(now) {
+            Ok(set) => self.swap_provider_keys(provider, set),
+            Err(e) => {
+                self.swap_provider_keys(provider, Arc::new(crate::KeySet::empty()))?;
+                Err(e)
+            }
+        }
+    }
+
     /// Refresh settings for provider `provider`'s JWKS: the defaults, keeping only keys of the
     /// algorithms the provider allows. Errors if the policy has no provider by that name.
     pub fn refresh_config(&self, provider: &str) -> Result<crate::refresh::RefreshConfig, Error> {

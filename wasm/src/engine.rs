@@ -14,7 +14,7 @@ use crate::request::{document, now_secs, OwnedRequest};
 use crate::webcrypto::{self, SignatureJob};
 use js_sys::Promise;
 use std::sync::Arc;
-use tollgate::{Decision, ErrorCode, KeySet};
+use tollgate::{Decision, ErrorCode};
 use wasm_bindgen::prelude::*;
 
 /// The policy engine: a policy compiled once, and a key snapshot (keys, `jti` deny-list, user
@@ -103,14 +103,9 @@ impl Engine {
         now: Option<f64>,
     ) -> Result<(), JsValue> {
         guard(|| {
-            let served = refresher.key_set(now_secs(now)?);
-            let keys = served
-                .as_ref()
-                .map_or_else(|_| Arc::new(KeySet::empty()), Arc::clone);
             self.inner
-                .swap_provider_keys(provider, keys)
-                .map_err(|e| from_core(&e))?;
-            served.map(|_| ()).map_err(|e| from_core(&e))
+                .swap_provider_keys_from(provider, refresher.inner(), now_secs(now)?)
+                .map_err(|e| from_core(&e))
         })
     }
 

@@ -115,6 +115,11 @@ impl Refresher {
     pub(crate) fn key_set(&self, now: u64) -> Result<Arc<KeySet>, Error> {
         self.inner.key_set(now)
     }
+
+    /// The core refresher.
+    pub(crate) fn inner(&self) -> &refresh::Refresher {
+        &self.inner
+    }
 }
 
 /// An HTTP status code from a JS number: an integer 0..=999.

@@ -248,6 +248,21 @@ def test_an_engine_binding_swaps_every_good_fetch(server: Server) -> None:
         with pytest.raises(tollgate.TollgateError) as e:
             source.swap_into(engine, "nobody")
         assert e.value.code == "invalid_snapshot"
+        # An outage: the last good set stays in the engine until it goes stale (two days), then
+        # the provider's keys are emptied and its tokens refused, until a fetch succeeds again.
+        server.control(mode="error", status=503)
+        clock.t += 86_400
+        assert source.refresh_if_due()
+        assert source.status()["failures"] == 1
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
+        clock.t = T0 + 172_800
+        assert source.refresh_if_due()
+        assert source.status()["stale"]
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 401
+        server.control(mode="ok")
+        clock.t += 400
+        assert source.refresh_if_due()
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
     with pytest.raises(tollgate.TollgateError) as e:
         tollgate.KeySource(server.jwks, engine=engine, provider="nobody")
     assert e.value.code == "invalid_options"

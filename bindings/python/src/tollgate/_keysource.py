@@ -102,7 +102,9 @@ class KeySource(_Handle):
     `max_body_bytes`, `algorithms` (e.g. `["ES256"]`).
 
     `engine` and `provider` (together): the refresher keeps only the keys the engine's policy
-    allows that provider, and every good fetch is swapped into the engine as its keys. `clock`
+    allows that provider, and every good fetch is swapped into the engine as its keys; after a
+    failed fetch the last good set stays there until it goes stale, then the provider's keys are
+    emptied and its tokens refused until a fetch succeeds (fail closed). `clock`
     returns Unix seconds (default `time.time`; tests pass a fake one). `timeout` bounds each fetch
     in seconds. Nothing is fetched until `refresh()`, `refresh_if_due()` or `start()`.
 
@@ -188,6 +190,7 @@ class KeySource(_Handle):
                 _ffi.tg_refresher_on_fetch_failed(handle, reason, len(reason), now)
             finally:
                 self._release()
+            self._swap_after_failure()
             raise TollgateError(_KEY_SET_FETCH_FAILED, f"fetching the key set failed: {reason.decode()}") from e
         array, count, keep = _header_array([(n, v) for n, v in headers if n.lower() == "cache-control"])
         err = ctypes.c_void_p()
@@ -199,9 +202,21 @@ class KeySource(_Handle):
             self._release()
         del keep
         if st != 0:
-            raise _fail(st, err)
+            failure = _fail(st, err)
+            self._swap_after_failure()
+            raise failure
         if self._engine is not None:
             self.swap_into(self._engine, self._provider or b"")
+
+    def _swap_after_failure(self) -> None:
+        """Brings a failed fetch's consequence to the bound engine: the last good set while it is
+        fresh, no keys once it is stale (fail closed). The fetch's own error is what the caller
+        sees; this swap's error adds nothing to it."""
+        if self._engine is not None:
+            try:
+                self.swap_into(self._engine, self._provider or b"")
+            except TollgateError:
+                pass
 
     def refresh(self) -> None:
         """Fetches now, whatever the schedule says, and reports it (swapping into the bound engine
