@@ -1,8 +1,9 @@
 //! `tollgate`: verify, decode and mint JWTs, generate keys, and ask the policy engine about
 //! requests from the command line.
 //!
-//! The command-line tool is a host for the `tollgate` core: it reads files, standard input and the
-//! system clock, and hands bytes and times to the core, which does no IO.
+//! The command-line tool is a host for the `tollgate` core: it reads files, standard input, the
+//! system clock and (for `verify --jwks-url`) the network, and hands bytes and times to the core,
+//! which does no IO.
 //!
 //! Exit codes: 0 success (for `check`: a decision was made, whatever its status); 1 the token was
 //! rejected (or a demo request did not get its expected decision); 2 usage or configuration error
@@ -12,6 +13,7 @@ mod apikey;
 mod check;
 mod decode;
 mod demo;
+mod fetch;
 mod io;
 mod keygen;
 mod keys;
@@ -36,6 +38,7 @@ mismatch, 2 usage or configuration error.\n\n\
 Examples:\n  tollgate keygen --alg ES256 --out issuer\n  \
 tollgate mint --alg ES256 --key issuer.key --claim sub=alice --ttl 300 > token.jwt\n  \
 tollgate verify --keys issuer.pub.jwk - < token.jwt\n  \
+tollgate verify --issuer-discovery https://idp.example --audience api \"$TOKEN\"\n  \
 tollgate check --policy policy.json --keys snapshot.json --path /api/items -H \"token: $TOKEN\"\n  \
 tollgate demo"
 )]

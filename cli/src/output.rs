@@ -8,6 +8,9 @@ pub enum Failure {
     /// The token was rejected (exit 1): `error[<code>]: <message>`, plus a refresh hint for an
     /// unknown `kid`.
     Rejected(tollgate::Error),
+    /// The token names a `kid` that a fetched key set still lacks after one more fetch (exit 1):
+    /// `error[<code>]: <message>`, then a note that the set was fetched again.
+    RejectedAfterRefetch(tollgate::Error),
     /// The configuration is unusable (exit 2): a key, key set, claims set or option the core
     /// refused, reported as `error[<code>]: <message>`.
     Config(tollgate::Error),
@@ -21,7 +24,7 @@ impl Failure {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Rejected(_) | Failure::Unexpected(_) => 1,
+            Failure::Rejected(_) | Failure::RejectedAfterRefetch(_) | Failure::Unexpected(_) => 1,
             Failure::Config(_) | Failure::Other(_) => 2,
         }
     }
@@ -34,6 +37,15 @@ impl Failure {
                 if let Some(kid) = err.refresh_hint() {
                     text.push_str(&format!(
                         "\nhint: the key set has no kid {kid:?}; refresh it and retry"
+                    ));
+                }
+                note(&text);
+            }
+            Failure::RejectedAfterRefetch(err) => {
+                let mut text = error_line(err);
+                if let Some(kid) = err.refresh_hint() {
+                    text.push_str(&format!(
+                        "\nnote: the key set was fetched again and still has no kid {kid:?}"
                     ));
                 }
                 note(&text);
