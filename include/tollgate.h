@@ -907,9 +907,12 @@ bool tg_refresher_on_unknown_kid(const struct tg_refresher *refresher,
  * `provider` (the rest of the engine's snapshot stays), atomically: checks already running
  * finish on the old keys. Safe while other threads check or use the refresher.
  *
- * Fails, leaving the engine as it was, with `TG_STATUS_KEY_SET_FETCH_FAILED` before any good
- * fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now`, or
- * `TG_STATUS_INVALID_SNAPSHOT` when the policy has no such provider or it does not take keys.
+ * When the refresher has no set to serve — `TG_STATUS_KEY_SET_FETCH_FAILED` before any good
+ * fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now` — the
+ * provider's keys are emptied (its tokens are refused: fail closed) and that status returned;
+ * call this after every poll, good fetch or not, so that staleness reaches the engine. Fails
+ * with `TG_STATUS_INVALID_SNAPSHOT`, leaving the engine as it was, when the policy has no such
+ * provider or it does not take keys.
  */
 tg_status tg_refresher_swap_into(const struct tg_refresher *refresher,
                                  const struct tg_engine *engine,
