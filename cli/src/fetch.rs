@@ -1,76 +1,18 @@
 //! Key sets over HTTP(S) for `verify --jwks-url` and `--issuer-discovery`: the CLI is the IO half of
 //! a [`Refresher`], which decides what a response means, exactly as in every other host.
 //!
-//! The client (ureq; rustls on ring, with the system's roots) has one deadline per request, connection to
-//! last body byte, follows no redirect (a redirect could lead past [`discovery::check_url`]; a 3xx
-//! is a failed fetch like any status but 200), and reads at most one byte past each body's cap, so
-//! an oversized body is reported as such without being read whole.
+//! The client is the service's ([`tollgate_server::fetch`]): one deadline per request, no redirects,
+//! the system's roots, bodies capped.
 
 use crate::output::{note, Failure};
-use std::io::Read as _;
 use std::sync::Arc;
-use std::time::Duration;
 use tollgate::refresh::{Poll, RefreshConfig, Refresher};
 use tollgate::{discovery, Error, ErrorCode, KeySet};
-
-/// The most one request may take, from connecting to the last body byte.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A response, its body cut at the cap plus one byte.
-struct Response {
-    status: u16,
-    cache_control: Vec<String>,
-    body: Vec<u8>,
-}
-
-/// An HTTP(S) GET with [`TIMEOUT`], no redirects and statuses returned as they are.
-fn get(agent: &ureq::Agent, url: &str, limit: usize) -> Result<Response, String> {
-    let response = agent
-        .get(url)
-        .header("Accept", "application/json")
-        .call()
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let cache_control = response
-        .headers()
-        .get_all("cache-control")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    let mut body = Vec::new();
-    response
-        .into_body()
-        .into_with_config()
-        .reader()
-        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| format!("reading the body: {e}"))?;
-    Ok(Response {
-        status,
-        cache_control,
-        body,
-    })
-}
-
-fn agent() -> ureq::Agent {
-    // The system's roots, as curl would use (private CAs, inspecting proxies), on ring.
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_global(Some(TIMEOUT))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
-}
+use tollgate_server::fetch::Client;
 
 /// One JWKS URL and its refresher.
 pub struct KeySource {
-    agent: ureq::Agent,
+    client: Client,
     url: String,
     refresher: Refresher,
 }
@@ -81,7 +23,7 @@ impl KeySource {
     pub fn for_url(url: &str, config: RefreshConfig) -> Result<KeySource, Failure> {
         discovery::check_url(url, "the JWKS URL").map_err(Failure::Config)?;
         Ok(KeySource {
-            agent: agent(),
+            client: Client::new(),
             url: url.to_owned(),
             refresher: Refresher::new(config).map_err(Failure::Config)?,
         })
@@ -93,8 +35,9 @@ impl KeySource {
     /// `jwks_uri` that is plain http off loopback, not JSON) `invalid_discovery` (both exit 1).
     pub fn discover(issuer: &str, config: RefreshConfig) -> Result<KeySource, Failure> {
         let config_url = discovery::configuration_url(issuer).map_err(Failure::Config)?;
-        let agent = agent();
-        let response = get(&agent, &config_url, discovery::MAX_DISCOVERY_BYTES)
+        let client = Client::new();
+        let response = client
+            .get(&config_url, discovery::MAX_DISCOVERY_BYTES)
             .map_err(|e| fetch_failed(format!("fetching {config_url} failed: {e}")))?;
         if response.status != 200 {
             return Err(fetch_failed(format!(
@@ -104,7 +47,7 @@ impl KeySource {
         }
         let url = discovery::jwks_uri(&response.body, issuer).map_err(Failure::Rejected)?;
         Ok(KeySource {
-            agent,
+            client,
             url,
             refresher: Refresher::new(config).map_err(Failure::Config)?,
         })
@@ -118,13 +61,9 @@ impl KeySource {
             return self.refresher.key_set(now);
         }
         let limit = self.refresher.config().max_body_bytes;
-        let outcome = match get(&self.agent, &self.url, limit) {
+        let outcome = match self.client.get(&self.url, limit) {
             Ok(response) => {
-                let headers: Vec<(&str, &str)> = response
-                    .cache_control
-                    .iter()
-                    .map(|v| ("cache-control", v.as_str()))
-                    .collect();
+                let headers = response.headers();
                 self.refresher
                     .on_fetched(response.status, &headers, &response.body, now)
                     .map(|_| ())

@@ -32,6 +32,7 @@
 )]
 
 mod args;
+pub mod fetch;
 mod handler;
 mod logging;
 mod metrics;
