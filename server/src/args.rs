@@ -21,6 +21,16 @@ The policy and key files are reloaded on SIGHUP and when they change (checked ev
 --watch-interval seconds); a file that does not load keeps the engine in use, and the log says
 why. SIGTERM or SIGINT stops accepting connections and lets open requests finish.
 
+--jwks PROVIDER=URL fetches that provider's keys from a JWKS URL, in place of the key file's:
+at start, then when the response's Cache-Control max-age runs out (clamped to 5 minutes..24
+hours; 15 minutes without one), and early when a token names a kid the keys lack (at most once
+per 30 seconds, so a flood of unknown kids costs one fetch). A failed fetch keeps the last good
+set and retries with backoff (5 seconds doubling to 5 minutes); a set not refreshed for 48 hours
+is dropped and the provider's tokens are refused. A reload of the files keeps the fetched sets:
+for a --jwks provider the fetched set always wins over the key file. /readyz answers 503 until
+every --jwks provider has had a good fetch. The schedule runs on the system clock, even with
+--now.
+
 Never expose the service to clients directly: the headers that carry the original request are
 trusted, so only the proxy may reach it.
 
@@ -29,6 +39,8 @@ Exit codes: 0 stopped by a signal; 2 unusable options, policy or key file, or ad
 Examples:
   tollgate serve --policy policy.json --keys snapshot.json
   tollgate serve --listen unix:/run/tollgate.sock --policy policy.json --keys snapshot.json
+  tollgate serve --policy policy.json --keys snapshot.json \\
+      --jwks app=https://login.example.com/.well-known/jwks.json
   tollgate serve --policy examples/tenant-path/policy.json \\
       --keys examples/tenant-path/snapshot.json --now 1767225600")]
 pub struct ServeArgs {
@@ -60,6 +72,10 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Fetch provider PROVIDER's keys from URL (a JWKS; https, or http to 127.0.0.1, [::1] or
+    /// localhost) instead of the key file. Repeatable, one per provider.
+    #[arg(long, value_name = "PROVIDER=URL", value_parser = crate::jwks::parse_arg)]
+    pub jwks: Vec<(String, String)>,
     /// The lowest level logged: error, warn, info or debug (debug logs every allowed request).
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: tracing::Level,
@@ -79,6 +95,7 @@ impl ServeArgs {
                 .then(|| Duration::from_secs(self.watch_interval)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             signals: true,
+            jwks: self.jwks.clone(),
         }
     }
 }

@@ -90,11 +90,11 @@ fn route(shared: &Shared, request: &Incoming<'_>) -> Reply {
         }
         "/metrics" => {
             let loaded = shared.loaded.load();
-            plain(
-                StatusCode::OK,
-                "text/plain; version=0.0.4",
-                shared.metrics.render(loaded.policy_name()),
-            )
+            let mut text = shared
+                .metrics
+                .render(loaded.policy_name(), shared.is_ready());
+            crate::jwks::render(&shared.sources, &mut text);
+            plain(StatusCode::OK, "text/plain; version=0.0.4", text)
         }
         p if p.starts_with(shared.envoy_prefix.as_str()) => {
             authorize(shared, Protocol::Envoy, request)
@@ -182,8 +182,9 @@ fn authorize(shared: &Shared, protocol: Protocol, request: &Incoming<'_>) -> Rep
         let (reply, outcome) = respond(protocol, &loaded, decision);
         let elapsed = started.elapsed();
         shared.metrics.record(outcome, elapsed);
-        if decision.refresh_hint.is_some() {
+        if let Some(hint) = &decision.refresh_hint {
             shared.metrics.refresh_hint();
+            shared.unknown_kid(&hint.provider, &hint.kid);
         }
         log_decision(
             protocol,
@@ -400,6 +401,7 @@ mod tests {
             true,
             Clock::Fixed(1_767_225_600),
             crate::DEFAULT_ENVOY_PREFIX.to_owned(),
+            &[],
         )
         .unwrap()
     }
@@ -411,7 +413,7 @@ mod tests {
         assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(shared
             .metrics
-            .render("")
+            .render("", true)
             .contains("tollgate_handler_panics_total 1"));
         let headers = HeaderMap::new();
         let method = Method::GET;

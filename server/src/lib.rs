@@ -25,6 +25,11 @@
 //! Operations: the policy and key files are reloaded on `SIGHUP` and when they change, atomically
 //! (a bad file keeps the engine in use and logs why); `/healthz`, `/readyz` and `/metrics`
 //! (Prometheus text); JSON logs on stderr; graceful shutdown on `SIGTERM` and `SIGINT`.
+//!
+//! Key sets over HTTP(S) (`--jwks PROVIDER=URL`): one task per provider drives a
+//! [`tollgate::refresh::Refresher`] with the [`fetch`] client, fetching when its schedule says so
+//! or early when a token names a `kid` the keys lack (rate-limited), and swaps the set into the
+//! engine in use; the fetched set replaces the key file's keys for that provider, across reloads.
 
 #![cfg_attr(
     not(test),
@@ -34,6 +39,7 @@
 mod args;
 pub mod fetch;
 mod handler;
+mod jwks;
 mod logging;
 mod metrics;
 mod protocol;

@@ -122,8 +122,9 @@ impl Metrics {
         self.ready.load(Ordering::Relaxed)
     }
 
-    /// The metrics in the Prometheus text format (version 0.0.4).
-    pub(crate) fn render(&self, policy_name: &str) -> String {
+    /// The metrics in the Prometheus text format (version 0.0.4); `ready` is the service's
+    /// readiness, which also depends on what the metrics do not know.
+    pub(crate) fn render(&self, policy_name: &str, ready: bool) -> String {
         let mut out = String::with_capacity(4096);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
 
@@ -219,7 +220,7 @@ impl Metrics {
              tollgate_build_info{{version=\"{}\",policy=\"{}\"}} 1\n",
             load(&self.refresh_hints),
             load(&self.panics),
-            u8::from(self.is_ready()),
+            u8::from(ready),
             tollgate::VERSION,
             escape_label(policy_name),
         );
@@ -228,7 +229,7 @@ impl Metrics {
 }
 
 /// A label value escaped as the text format requires.
-fn escape_label(value: &str) -> String {
+pub(crate) fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -256,7 +257,7 @@ mod tests {
         m.record(Outcome::TooLarge, Duration::from_micros(30));
         m.record(Outcome::Malformed, Duration::from_micros(30));
         m.policy_reload(false);
-        let text = m.render("a \"b\"");
+        let text = m.render("a \"b\"", true);
         assert!(text.contains("tollgate_decisions_total{status=\"401\",reason=\"expired\"} 1"));
         assert!(text.contains("tollgate_decisions_total{status=\"200\",reason=\"ok\"} 1"));
         assert!(text.contains("{status=\"431\",reason=\"invalid_request\"} 1"));

@@ -72,6 +72,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Whether the service handles `SIGHUP` (reload) and `SIGTERM`/`SIGINT` (graceful stop).
     pub signals: bool,
+    /// Providers whose keys are fetched from a JWKS URL (provider, URL), replacing the key
+    /// file's keys for them. The service is not ready until each has had a good fetch.
+    pub jwks: Vec<(String, String)>,
 }
 
 impl Config {
@@ -88,6 +91,7 @@ impl Config {
             watch_interval: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(10),
             signals: false,
+            jwks: Vec::new(),
         }
     }
 }
@@ -205,6 +209,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         config.cache,
         config.clock,
         config.envoy_prefix.clone(),
+        &config.jwks,
     )?);
     let (listener, local) = bind(&config.listen).await?;
     let (stop, stopped) = watch::channel(false);
@@ -245,6 +250,11 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
                 let _ = tokio::task::spawn_blocking(move || s.reload(false)).await;
             }
         }));
+    }
+
+    for source in &shared.sources {
+        tracing::info!(provider = %source.provider, url = %source.url, "fetching the provider's keys from its JWKS URL");
+        helpers.push(tokio::spawn(source.clone().run(shared.clone())));
     }
 
     let loaded = shared.loaded.load();

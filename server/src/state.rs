@@ -1,6 +1,8 @@
 //! What every connection shares: the engine in use (swapped whole, without a lock on the decision
-//! path), the metrics, the clock, and the files the engine is reloaded from.
+//! path), the metrics, the clock, the files the engine is reloaded from, and the `--jwks` key
+//! sources whose sets replace the file's keys for their providers.
 
+use crate::jwks::{self, Source};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
 use hyper::header::HeaderName;
@@ -8,7 +10,7 @@ use std::io::Read as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate::cache::CacheConfig;
 use tollgate::policy::MAX_POLICY_BYTES;
@@ -52,6 +54,8 @@ pub(crate) enum LoadError {
     Policy(String),
     /// The key file is unreadable or does not fit the policy.
     Keys(String),
+    /// A `--jwks` source does not fit the policy.
+    Jwks(String),
 }
 
 impl core::fmt::Display for LoadError {
@@ -59,13 +63,20 @@ impl core::fmt::Display for LoadError {
         match self {
             LoadError::Policy(m) => write!(f, "policy: {m}"),
             LoadError::Keys(m) => write!(f, "keys: {m}"),
+            LoadError::Jwks(m) => f.write_str(m),
         }
     }
 }
 
 impl Loaded {
-    /// Compiles `policy`, adds the cache if asked, and loads `keys` into it.
-    pub(crate) fn build(policy: &[u8], keys: &[u8], cache: bool) -> Result<Loaded, LoadError> {
+    /// Compiles `policy`, adds the cache if asked, and loads `keys` into it, with the `sources`'
+    /// sets in place of the file's keys for their providers.
+    pub(crate) fn build(
+        policy: &[u8],
+        keys: &[u8],
+        cache: bool,
+        sources: &[Arc<Source>],
+    ) -> Result<Loaded, LoadError> {
         let engine = Engine::from_policy_json(policy)
             .map_err(|e| LoadError::Policy(format!("[{}] {e}", e.code().name())))?;
         let engine = if cache {
@@ -73,9 +84,7 @@ impl Loaded {
         } else {
             engine
         };
-        engine
-            .swap_snapshot_json(keys)
-            .map_err(|e| LoadError::Keys(format!("[{}] {e}", e.code().name())))?;
+        load_keys(&engine, keys, sources).map_err(LoadError::Keys)?;
         let f = &engine.policy().forward;
         let mut reserved: Vec<HeaderName> = Vec::new();
         let names = [&f.subject, &f.tenant, &f.roles, &f.kind, &f.provider]
@@ -98,6 +107,18 @@ impl Loaded {
     pub(crate) fn policy_name(&self) -> &str {
         &self.engine.policy().name
     }
+}
+
+/// Swaps the key document `keys` into `engine`, with each source's set (or no keys, before its
+/// first good fetch) in place of the document's keys for the source's provider: one swap, so no
+/// check ever sees the file's keys for a `--jwks` provider.
+fn load_keys(engine: &Engine, keys: &[u8], sources: &[Arc<Source>]) -> Result<(), String> {
+    let coded = |e: tollgate::Error| format!("[{}] {e}", e.code().name());
+    let snapshot = engine.snapshot_from_json(keys).map_err(coded)?;
+    let snapshot = jwks::overlay(sources, &snapshot)
+        .map_err(coded)?
+        .unwrap_or(snapshot);
+    engine.swap_snapshot(snapshot).map_err(coded)
 }
 
 /// What identifies one version of a file: a replaced file (a rename, a Kubernetes symlink swap)
@@ -137,9 +158,11 @@ pub(crate) fn read_capped(path: &Path, limit: usize) -> Result<Vec<u8>, String> 
     Ok(bytes)
 }
 
-/// The last versions of the files a reload attempted.
+/// The last versions of the files a reload attempted. Its mutex is also the swap lock: every
+/// change to the engine's snapshot (a reload, a `--jwks` task's swap) is made holding it, so none
+/// overwrites another.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     policy: Option<Fingerprint>,
     keys: Option<Fingerprint>,
 }
@@ -164,18 +187,22 @@ pub(crate) struct Shared {
     keys_path: PathBuf,
     cache: bool,
     draining: AtomicBool,
-    /// Serialises reloads (never taken by a check).
+    /// The `--jwks` key sources, in command-line order.
+    pub(crate) sources: Vec<Arc<Source>>,
+    /// Serialises reloads and key swaps (never taken by a check).
     seen: Mutex<Seen>,
 }
 
 impl Shared {
-    /// Loads the policy and keys for the first time.
+    /// Loads the policy and keys for the first time, and makes a key source for each `jwks`
+    /// (provider, URL): until its first good fetch, that provider has no keys.
     pub(crate) fn load(
         policy_path: PathBuf,
         keys_path: PathBuf,
         cache: bool,
         clock: Clock,
         envoy_prefix: String,
+        jwks: &[(String, String)],
     ) -> Result<Shared, LoadError> {
         let seen = Seen {
             policy: fingerprint(&policy_path),
@@ -183,7 +210,20 @@ impl Shared {
         };
         let policy = read_capped(&policy_path, MAX_POLICY_BYTES).map_err(LoadError::Policy)?;
         let keys = read_capped(&keys_path, MAX_SNAPSHOT_BYTES).map_err(LoadError::Keys)?;
-        let loaded = Loaded::build(&policy, &keys, cache)?;
+        let loaded = Loaded::build(&policy, &keys, cache, &[])?;
+        let mut sources: Vec<Arc<Source>> = Vec::new();
+        for (provider, url) in jwks {
+            if sources.iter().any(|s| &s.provider == provider) {
+                return Err(LoadError::Jwks(format!(
+                    "--jwks names provider {provider:?} twice"
+                )));
+            }
+            let source = Source::new(&loaded.engine, provider, url).map_err(LoadError::Jwks)?;
+            sources.push(Arc::new(source));
+        }
+        if !sources.is_empty() {
+            load_keys(&loaded.engine, &keys, &sources).map_err(LoadError::Keys)?;
+        }
         let metrics = Metrics::new();
         metrics.policy_reload(true);
         metrics.key_refresh(true);
@@ -197,6 +237,7 @@ impl Shared {
             keys_path,
             cache,
             draining: AtomicBool::new(false),
+            sources,
             seen: Mutex::new(seen),
         })
     }
@@ -207,20 +248,37 @@ impl Shared {
         self.metrics.set_ready(false);
     }
 
-    /// Whether the service is ready: keys loaded and not draining.
+    /// Whether the service is ready: keys loaded, a good fetch for every `--jwks` provider, and
+    /// not draining.
     pub(crate) fn is_ready(&self) -> bool {
-        self.metrics.is_ready() && !self.draining.load(Ordering::Relaxed)
+        self.metrics.is_ready()
+            && !self.draining.load(Ordering::Relaxed)
+            && self.sources.iter().all(|s| s.has_fetched())
+    }
+
+    /// The swap lock (see [`Seen`]).
+    pub(crate) fn swap_lock(&self) -> MutexGuard<'_, Seen> {
+        match self.seen.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// A decision named `kid`, which provider `provider`'s keys lack: lets its key source, if it
+    /// has one, fetch early.
+    pub(crate) fn unknown_kid(&self, provider: &str, kid: &str) {
+        if let Some(source) = self.sources.iter().find(|s| s.provider == provider) {
+            source.unknown_kid(kid);
+        }
     }
 
     /// Reloads what changed since the last attempt, or everything when `force` (`SIGHUP`). A
     /// changed policy is compiled with the current keys into a new engine that replaces the old
     /// one whole; changed keys alone are swapped into the engine in use. Anything that fails
-    /// leaves the engine in use as it was, and says why.
+    /// leaves the engine in use as it was, and says why. The `--jwks` sources' sets replace the
+    /// file's keys for their providers in what is swapped in: a reload never drops fetched keys.
     pub(crate) fn reload(&self, force: bool) -> ReloadReport {
-        let mut seen = match self.seen.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut seen = self.swap_lock();
         let mut report = ReloadReport::default();
         let policy_fp = fingerprint(&self.policy_path);
         let keys_fp = fingerprint(&self.keys_path);
@@ -233,7 +291,7 @@ impl Shared {
                 .and_then(|policy| {
                     let keys = read_capped(&self.keys_path, MAX_SNAPSHOT_BYTES)
                         .map_err(LoadError::Keys)?;
-                    Loaded::build(&policy, &keys, self.cache)
+                    Loaded::build(&policy, &keys, self.cache, &self.sources)
                 });
             match built {
                 Ok(loaded) => {
@@ -251,7 +309,7 @@ impl Shared {
                     tracing::error!(error = %e, file = %self.policy_path.display(), "policy reload failed; keeping the engine in use");
                     report.policy = Some(Err(e.to_string()));
                 }
-                Err(e @ LoadError::Keys(_)) => {
+                Err(e @ (LoadError::Keys(_) | LoadError::Jwks(_))) => {
                     // The new policy compiled but the keys do not fit it: keep the old pair.
                     seen.keys = keys_fp;
                     keys_changed = false;
@@ -264,12 +322,8 @@ impl Shared {
         if keys_changed {
             seen.keys = keys_fp;
             let current = self.loaded.load();
-            let swapped = read_capped(&self.keys_path, MAX_SNAPSHOT_BYTES).and_then(|keys| {
-                current
-                    .engine
-                    .swap_snapshot_json(&keys)
-                    .map_err(|e| format!("[{}] {e}", e.code().name()))
-            });
+            let swapped = read_capped(&self.keys_path, MAX_SNAPSHOT_BYTES)
+                .and_then(|keys| load_keys(&current.engine, &keys, &self.sources));
             match swapped {
                 Ok(()) => {
                     self.metrics.key_refresh(true);

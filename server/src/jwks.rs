@@ -1,0 +1,235 @@
+//! `--jwks PROVIDER=URL`: one [`Refresher`] per provider, driven by one task each. The task fetches
+//! when the refresher says so, or sooner when a decision names a `kid` the provider's keys lack
+//! and the refresher allows an early fetch (at most one per `unknown_kid_interval`, so a flood of
+//! forged kids costs one fetch), and swaps the refresher's set into the engine in use.
+//!
+//! A `--jwks` provider's keys come from its URL only: the key file's keys for it are replaced at
+//! every load and reload by the refresher's set, or by no keys before the first good fetch and
+//! once the set has gone stale (fail closed). Every snapshot change (a task's swap, a reload)
+//! happens under the reload lock, so none overwrites another.
+//!
+//! The schedule runs on the system clock, even with `--now` (which fixes decision time only).
+
+use crate::fetch::Client;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tollgate::refresh::{Poll, Refresher};
+use tollgate::{discovery, Engine, Error, KeySet, Snapshot};
+
+/// One `--jwks` provider: its URL, its refresher and what the metrics report.
+pub(crate) struct Source {
+    pub(crate) provider: String,
+    pub(crate) url: String,
+    refresher: Mutex<Refresher>,
+    wake: tokio::sync::Notify,
+    fetches_ok: AtomicU64,
+    fetches_failed: AtomicU64,
+    /// When the current set was fetched (Unix seconds); 0 before the first good fetch.
+    fetched_at: AtomicU64,
+}
+
+/// The system clock in Unix seconds.
+pub(crate) fn system_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Parses `PROVIDER=URL` (the URL checked as [`discovery::check_url`] does).
+pub(crate) fn parse_arg(text: &str) -> Result<(String, String), String> {
+    let (provider, url) = text
+        .split_once('=')
+        .filter(|(p, u)| !p.is_empty() && !u.is_empty())
+        .ok_or_else(|| format!("{text:?} is not PROVIDER=URL"))?;
+    discovery::check_url(url, "the JWKS URL").map_err(|e| e.to_string())?;
+    Ok((provider.to_owned(), url.to_owned()))
+}
+
+impl Source {
+    /// A source for `provider` of `engine`'s policy, with the provider's refresh settings.
+    pub(crate) fn new(engine: &Engine, provider: &str, url: &str) -> Result<Source, String> {
+        discovery::check_url(url, "the JWKS URL").map_err(|e| format!("--jwks {provider}: {e}"))?;
+        let refresher = engine
+            .refresh_config(provider)
+            .and_then(Refresher::new)
+            .map_err(|e| format!("--jwks {provider}: {e}"))?;
+        Ok(Source {
+            provider: provider.to_owned(),
+            url: url.to_owned(),
+            refresher: Mutex::new(refresher),
+            wake: tokio::sync::Notify::new(),
+            fetches_ok: AtomicU64::new(0),
+            fetches_failed: AtomicU64::new(0),
+            fetched_at: AtomicU64::new(0),
+        })
+    }
+
+    fn refresher(&self) -> MutexGuard<'_, Refresher> {
+        match self.refresher.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Whether a good fetch has happened.
+    pub(crate) fn has_fetched(&self) -> bool {
+        self.fetched_at.load(Ordering::Relaxed) != 0
+    }
+
+    /// A decision named `kid`, which this provider's keys lack: wakes the task if the refresher
+    /// allows an early fetch.
+    pub(crate) fn unknown_kid(&self, kid: &str) {
+        if self.refresher().on_unknown_kid(kid, system_now()) {
+            tracing::info!(provider = %self.provider, kid, "unknown kid: fetching the key set early");
+            self.wake.notify_one();
+        }
+    }
+
+    /// The set to serve for this provider now: the refresher's, or none (fail closed).
+    fn current(&self, now: u64) -> Result<Arc<KeySet>, Error> {
+        self.refresher().key_set(now)
+    }
+
+    /// Fetches once, reports to the refresher and swaps the result into the engine in use. The
+    /// network is awaited without a lock; the report and the swap happen under `swap_lock`.
+    async fn fetch(&self, client: &Client, shared: &crate::state::Shared) {
+        let limit = self.refresher().config().max_body_bytes;
+        let (c, url) = (client.clone(), self.url.clone());
+        let got = tokio::task::spawn_blocking(move || c.get(&url, limit))
+            .await
+            .unwrap_or_else(|e| Err(format!("the fetch task failed: {e}")));
+        let _swapping = shared.swap_lock();
+        let now = system_now();
+        let mut refresher = self.refresher();
+        let outcome = match got {
+            Ok(response) => refresher
+                .on_fetched(response.status, &response.headers(), &response.body, now)
+                .map(|f| (f.keys, f.next_fetch)),
+            Err(reason) => {
+                refresher.on_fetch_failed(&reason, now);
+                Err(refresher.last_error().cloned().unwrap_or(Error::KeySource {
+                    code: tollgate::ErrorCode::KeySetFetchFailed,
+                    reason,
+                }))
+            }
+        };
+        match outcome {
+            Ok((keys, next_fetch)) => {
+                self.fetches_ok.fetch_add(1, Ordering::Relaxed);
+                self.fetched_at.store(now.max(1), Ordering::Relaxed);
+                tracing::info!(provider = %self.provider, url = %self.url, keys, skipped = refresher.skipped().len(), next_fetch, "key set fetched");
+                for s in refresher.skipped() {
+                    tracing::warn!(provider = %self.provider, url = %self.url, kid = s.kid.as_deref().unwrap_or(""), index = s.index, reason = %s.reason, "key skipped");
+                }
+            }
+            Err(e) => {
+                self.fetches_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(provider = %self.provider, url = %self.url, error = %e, failures = refresher.failures(), retry_at = refresher.next_fetch(), serving_last_good = refresher.fetched_at().is_some(), "key set fetch failed");
+            }
+        }
+        let loaded = shared.loaded.load();
+        if let Err(e) = loaded
+            .engine
+            .swap_provider_keys_from(&self.provider, &refresher, now)
+        {
+            tracing::error!(provider = %self.provider, url = %self.url, error = %e, "no key set to serve: the provider's tokens are refused");
+        }
+    }
+
+    /// Runs until aborted: fetch when due, else sleep until due or woken by an unknown kid.
+    pub(crate) async fn run(self: Arc<Self>, shared: Arc<crate::state::Shared>) {
+        let client = Client::new();
+        loop {
+            let now = system_now();
+            let poll = self.refresher().poll(now);
+            match poll {
+                Poll::Fetch => self.fetch(&client, &shared).await,
+                Poll::Wait { until } => {
+                    // Also wake at staleness, so an expired set leaves the engine on time.
+                    let stale = {
+                        let r = self.refresher();
+                        r.fetched_at()
+                            .map(|at| at.saturating_add(r.config().stale_after))
+                    };
+                    let until = stale.map_or(until, |s| until.min(s));
+                    let wait = Duration::from_secs(until.saturating_sub(now).max(1));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.wake.notified() => {}
+                    }
+                    if stale.is_some_and(|s| system_now() >= s) {
+                        let _swapping = shared.swap_lock();
+                        let refresher = self.refresher();
+                        if let Err(e) = shared.loaded.load().engine.swap_provider_keys_from(
+                            &self.provider,
+                            &refresher,
+                            system_now(),
+                        ) {
+                            tracing::error!(provider = %self.provider, url = %self.url, error = %e, "no key set to serve: the provider's tokens are refused");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `snapshot` with each source's provider keys replaced by its current set (or by none); `None`
+/// without sources.
+pub(crate) fn overlay(
+    sources: &[Arc<Source>],
+    snapshot: &Snapshot,
+) -> Result<Option<Snapshot>, Error> {
+    let now = system_now();
+    let mut out: Option<Snapshot> = None;
+    for s in sources {
+        let set = s.current(now).unwrap_or_else(|_| Arc::new(KeySet::empty()));
+        let next = out
+            .as_ref()
+            .unwrap_or(snapshot)
+            .with_provider_keys(&s.provider, set)?;
+        out = Some(next);
+    }
+    Ok(out)
+}
+
+/// The key-source metrics, in the Prometheus text format.
+pub(crate) fn render(sources: &[Arc<Source>], out: &mut String) {
+    if sources.is_empty() {
+        return;
+    }
+    let label = crate::metrics::escape_label;
+    out.push_str(
+        "# HELP tollgate_jwks_fetches_total JWKS fetches (--jwks), by provider and result.\n\
+         # TYPE tollgate_jwks_fetches_total counter\n",
+    );
+    for s in sources {
+        let p = label(&s.provider);
+        let _ = writeln!(
+            out,
+            "tollgate_jwks_fetches_total{{provider=\"{p}\",result=\"ok\"}} {}\n\
+             tollgate_jwks_fetches_total{{provider=\"{p}\",result=\"failed\"}} {}",
+            s.fetches_ok.load(Ordering::Relaxed),
+            s.fetches_failed.load(Ordering::Relaxed),
+        );
+    }
+    out.push_str(
+        "# HELP tollgate_jwks_age_seconds Time since the provider's key set was last fetched \
+         (absent before the first good fetch).\n\
+         # TYPE tollgate_jwks_age_seconds gauge\n",
+    );
+    let now = system_now();
+    for s in sources {
+        let at = s.fetched_at.load(Ordering::Relaxed);
+        if at != 0 {
+            let _ = writeln!(
+                out,
+                "tollgate_jwks_age_seconds{{provider=\"{}\"}} {}",
+                label(&s.provider),
+                now.saturating_sub(at)
+            );
+        }
+    }
+}
