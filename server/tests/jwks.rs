@@ -1,0 +1,316 @@
+//! `--jwks PROVIDER=URL` end to end: the service fetches a provider's keys from the shared JWKS
+//! server (tests/keysource/jwks_server.py, python3), steered and counted per test: readiness waits
+//! for the first good fetch, a rotation reaches the engine through one early fetch woken by the
+//! new kid, an outage keeps the last good set, reloads keep fetched keys (and the key file's keys
+//! for other providers), and a flood of unknown kids costs one fetch.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+use tollgate::{mint, Algorithm, SigningKey};
+use tollgate_server::{Config, Listen};
+
+const LOCAL_SECRET: [u8; 32] = [7; 32];
+
+fn keysource(file: &str) -> PathBuf {
+    root().join("tests/keysource").join(file)
+}
+
+/// `token-<name>.txt`, without its newline.
+fn token(name: &str) -> String {
+    std::fs::read_to_string(keysource(&format!("token-{name}.txt")))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `idp` takes the shared fixtures' tokens (keys from --jwks); `local` HS256 tokens, whose key
+/// is in the key file.
+fn policy(name: &str) -> String {
+    format!(
+        r#"{{"version":1,"name":"{name}",
+        "credentials":[{{"name":"bearer","header":"Authorization","scheme":"Bearer"}}],
+        "providers":[
+          {{"name":"idp","credentials":["bearer"],"issuers":["https://issuer.test"],
+            "audiences":["api"],"algorithms":["ES256"]}},
+          {{"name":"local","credentials":["bearer"],"issuers":["https://local.test"],
+            "algorithms":["HS256"]}}],
+        "routes":[{{"method":"GET","path":"/v1/me"}}]}}"#
+    )
+}
+
+fn snapshot() -> String {
+    format!(
+        r#"{{"keys":{{"local":{{"keys":[{{"kty":"oct","alg":"HS256","kid":"l1","k":"{}"}}]}}}}}}"#,
+        tollgate::base64url::encode(&LOCAL_SECRET)
+    )
+}
+
+fn local_token() -> String {
+    let signer = SigningKey::hmac(Algorithm::HS256, &LOCAL_SECRET, Some("l1")).unwrap();
+    mint(
+        &signer,
+        br#"{"iss":"https://local.test","sub":"local-user","exp":4102444800}"#,
+        None,
+    )
+    .unwrap()
+}
+
+/// A plain HTTP/1.1 exchange with `Connection: close`: the status and the body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// The shared JWKS server, killed on drop.
+struct JwksServer {
+    child: Child,
+    port: u16,
+}
+
+impl JwksServer {
+    fn start() -> JwksServer {
+        let mut child = Command::new("python3")
+            .arg(keysource("jwks_server.py"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs tests/keysource/jwks_server.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("listening ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("jwks_server.py said {line:?}"));
+        JwksServer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/jwks", self.port)
+    }
+
+    fn control(&self, body: &str) {
+        let (status, reply) = http(self.port, "POST", "/control", body);
+        assert_eq!(status, 200, "control {body}: {reply}");
+    }
+
+    fn hits(&self) -> u64 {
+        let (_, body) = http(self.port, "GET", "/hits", "");
+        serde_json::from_str::<Value>(&body).unwrap()["jwks"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes the policy and key file into `dir` and starts the service with `--jwks idp=<url>`.
+fn service(dir: &Path, jwks: &JwksServer) -> Service {
+    std::fs::write(dir.join("policy.json"), policy("jwks")).unwrap();
+    std::fs::write(dir.join("snapshot.json"), snapshot()).unwrap();
+    let mut config = Config::new(
+        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        dir.join("policy.json"),
+        dir.join("snapshot.json"),
+    );
+    config.watch_interval = Some(Duration::from_millis(50));
+    config.jwks = vec![("idp".to_owned(), jwks.url())];
+    Service::start(config)
+}
+
+/// Asks the service about `GET /v1/me` with `token`, as Caddy would.
+fn check(addr: SocketAddr, token: &str) -> Reply {
+    let headers = [
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/v1/me"),
+        ("X-Forwarded-Host", "api.test"),
+        ("Authorization", &format!("Bearer {token}")),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()));
+    send(addr, "GET", "/auth/forward", &headers)
+}
+
+fn get(addr: SocketAddr, path: &str) -> Reply {
+    send(addr, "GET", path, &[])
+}
+
+/// Waits (at most `secs`) for `what` to hold.
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn metric(addr: SocketAddr, series: &str) -> Option<String> {
+    get(addr, "/metrics")
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ').map(str::to_owned))
+}
+
+#[test]
+fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
+    let jwks = JwksServer::start();
+    jwks.control(r#"{"mode":"error","status":503}"#);
+    let dir = TempDir::new("jwks");
+    let service = service(dir.path(), &jwks);
+    let addr = service.addr;
+
+    // The first fetch fails: not ready, the provider has no keys (the key file's other provider
+    // is served all along).
+    eventually(10, "the first fetch", || jwks.hits() >= 1);
+    let ready = get(addr, "/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(check(addr, &token("a")).status, 401);
+    assert_eq!(check(addr, &local_token()).status, 200);
+    eventually(5, "the failure counted", || {
+        metric(
+            addr,
+            "tollgate_jwks_fetches_total{provider=\"idp\",result=\"failed\"}",
+        )
+        .is_some_and(|n| n != "0")
+    });
+    assert_eq!(metric(addr, "tollgate_ready").as_deref(), Some("0"));
+
+    // The server recovers: the retry (after the 5 s backoff) makes the service ready.
+    jwks.control(r#"{"mode":"ok","keys":["a"]}"#);
+    eventually(20, "readiness after a good fetch", || {
+        get(addr, "/readyz").status == 200
+    });
+    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(jwks.hits(), 2, "one failed fetch, one good one");
+    assert_eq!(
+        metric(
+            addr,
+            "tollgate_jwks_fetches_total{provider=\"idp\",result=\"ok\"}"
+        )
+        .as_deref(),
+        Some("1")
+    );
+    assert!(metric(addr, "tollgate_jwks_age_seconds{provider=\"idp\"}").is_some());
+    assert_eq!(metric(addr, "tollgate_ready").as_deref(), Some("1"));
+
+    // Reloads (SIGHUP's, and a new policy from the file watcher) keep the fetched keys.
+    assert!(service.reload());
+    assert_eq!(check(addr, &token("a")).status, 200);
+    write_atomic(&dir.path().join("policy.json"), policy("jwks-2").as_bytes());
+    eventually(10, "the new policy", || {
+        get(addr, "/metrics").body.contains("policy=\"jwks-2\"")
+    });
+    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(check(addr, &local_token()).status, 200);
+    write_atomic(&dir.path().join("snapshot.json"), snapshot().as_bytes());
+    assert!(service.reload());
+    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(jwks.hits(), 2, "reloads fetch nothing");
+
+    // Rotation: b's kid is unknown, which wakes one early fetch; a is gone with it.
+    jwks.control(r#"{"keys":["b"],"reset_hits":true}"#);
+    let first = check(addr, &token("b"));
+    assert_eq!(first.status, 401, "{}", first.body);
+    eventually(10, "token-b allowed", || {
+        check(addr, &token("b")).status == 200
+    });
+    assert_eq!(jwks.hits(), 1, "one early fetch for the new kid");
+    assert_eq!(check(addr, &token("a")).status, 401);
+
+    // The server goes down: the last good set stays.
+    jwks.control(r#"{"mode":"down"}"#);
+    for _ in 0..5 {
+        assert_eq!(check(addr, &token("b")).status, 200);
+    }
+    assert_eq!(check(addr, &local_token()).status, 200);
+    assert_eq!(get(addr, "/readyz").status, 200);
+    assert_eq!(
+        metric(
+            addr,
+            "tollgate_jwks_fetches_total{provider=\"idp\",result=\"ok\"}"
+        )
+        .as_deref(),
+        Some("2")
+    );
+    assert_eq!(jwks.hits(), 1);
+}
+
+#[test]
+fn a_flood_of_unknown_kids_costs_one_fetch() {
+    let jwks = JwksServer::start();
+    let dir = TempDir::new("jwks-flood");
+    let service = service(dir.path(), &jwks);
+    let addr = service.addr;
+    eventually(10, "readiness", || get(addr, "/readyz").status == 200);
+    assert_eq!(jwks.hits(), 1);
+    jwks.control(r#"{"reset_hits":true}"#);
+
+    // token-c's kid is never published: 200 checks from 4 clients at once.
+    let c = token("c");
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || (0..50).filter(|_| check(addr, &c).status == 401).count())
+        })
+        .collect();
+    let refused: usize = clients.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(refused, 200);
+    eventually(10, "the one early fetch", || jwks.hits() >= 1);
+    thread::sleep(Duration::from_millis(500));
+    let hits = jwks.hits();
+    eprintln!("200 unknown-kid requests: {hits} fetch(es)");
+    assert_eq!(hits, 1, "a flood of unknown kids costs one fetch");
+    assert_eq!(check(addr, &token("a")).status, 200);
+    let hints = metric(addr, "tollgate_key_refresh_hints_total").unwrap();
+    assert_eq!(hints, "200");
+}
+
+#[test]
+fn a_jwks_provider_the_policy_lacks_stops_the_start() {
+    let dir = TempDir::new("jwks-bad");
+    std::fs::write(dir.path().join("policy.json"), policy("jwks")).unwrap();
+    std::fs::write(dir.path().join("snapshot.json"), snapshot()).unwrap();
+    let mut config = Config::new(
+        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        dir.path().join("policy.json"),
+        dir.path().join("snapshot.json"),
+    );
+    for (provider, url) in [
+        ("nope", "http://127.0.0.1:9/jwks"),
+        ("idp", "http://example.com/jwks"),
+    ] {
+        config.jwks = vec![(provider.to_owned(), url.to_owned())];
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = runtime
+            .block_on(tollgate_server::start(config.clone()))
+            .unwrap_err();
+        eprintln!("--jwks {provider}={url}: {err}");
+    }
+}
