@@ -184,19 +184,19 @@ fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
     let addr = service.addr;
 
     // The first fetch fails: not ready, the provider has no keys (the key file's other provider
-    // is served all along).
-    eventually(10, "the first fetch", || jwks.hits() >= 1);
-    let ready = get(addr, "/readyz");
-    assert_eq!(ready.status, 503, "{}", ready.body);
-    assert_eq!(check(addr, &token("a")).status, 401);
-    assert_eq!(check(addr, &local_token()).status, 200);
-    eventually(5, "the failure counted", || {
+    // is served all along). Wait for the service to take the failure in, not just for the
+    // server's hit: a token checked before that would spend the early fetch the rotation needs.
+    eventually(10, "the first fetch to fail", || {
         metric(
             addr,
             "tollgate_jwks_fetches_total{provider=\"idp\",result=\"failed\"}",
         )
         .is_some_and(|n| n != "0")
     });
+    let ready = get(addr, "/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(check(addr, &token("a")).status, 401);
+    assert_eq!(check(addr, &local_token()).status, 200);
     assert_eq!(metric(addr, "tollgate_ready").as_deref(), Some("0"));
 
     // The server recovers: the retry (after the 5 s backoff) makes the service ready.
