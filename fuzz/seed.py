@@ -169,6 +169,16 @@ def main():
     c.add("key_source", json.dumps({"issuer": "https://issuer.example",
                                     "jwks_uri": "https://issuer.example/jwks"}))
 
+    # The C ABI's key refresher (op 6: config, status, body, headers) and discovery (op 7).
+    for name in ("key-a", "key-b"):
+        with open(os.path.join(ROOT, "tests", "keysource", name + ".pub.jwk"), "rb") as f:
+            body = f.read()
+        c.add("ffi_entry", b"\x06" + b'{"algorithms": ["ES256"]}' + SEP + b"\xc8\x00" + SEP + body
+              + SEP + b"Cache-Control" + SEP + b"max-age=600")
+        c.add("ffi_entry", b"\x06" + SEP + b"\xf4\x01" + SEP + body)
+    c.add("ffi_entry", b"\x07https://issuer.example" + SEP
+          + b'{"issuer": "https://issuer.example", "jwks_uri": "https://issuer.example/jwks"}')
+
     hooks = load(os.path.join(VECTORS, "standard-webhooks.json"))
     for case in hooks["cases"]:
         key = case.get("secret") or case.get("public_key")

@@ -1,4 +1,5 @@
-//! The C ABI target: the `tg_` entry points called as a C host would, with arbitrary bytes and
+//! The C ABI target: the `tg_` entry points called as a C host would (engine, verifier, API keys,
+//! webhooks, key refresher, discovery), with arbitrary bytes and
 //! lengths (not necessarily UTF-8). The first input byte picks the entry point; the fields are
 //! separated by `0xFF` (a byte that is never UTF-8).
 //!
@@ -15,11 +16,14 @@ use std::sync::OnceLock;
 use tollgate_ffi::decision::{self as d, Decision};
 use tollgate_ffi::engine::{self as e, Engine, Header};
 use tollgate_ffi::status::Status;
-use tollgate_ffi::{apikey, verifier as v, webhook as w};
+use tollgate_ffi::{apikey, refresh as r, verifier as v, webhook as w};
 
 struct Shared {
     engine: *mut Engine,
     verifier: *mut v::Verifier,
+    /// The refresher op swaps into this one (project-oidc), never into `engine`, whose decisions
+    /// must not depend on earlier inputs.
+    swap_engine: *mut Engine,
 }
 
 // SAFETY: the ABI documents engines and verifiers as shareable by any number of threads; the
@@ -54,7 +58,15 @@ fn shared() -> &'static Shared {
             ptr::null_mut(),
         );
         assert_eq!(s, Status::Ok);
-        Shared { engine, verifier }
+        let (_, policy, _, _) = crate::DEPLOYMENTS[0];
+        let mut swap_engine = ptr::null_mut();
+        let s = e::tg_engine_new(ptr_of(policy), policy.len(), &mut swap_engine, ptr::null_mut());
+        assert_eq!(s, Status::Ok);
+        Shared {
+            engine,
+            verifier,
+            swap_engine,
+        }
     })
 }
 
@@ -141,7 +153,7 @@ pub fn ffi_entry(data: &[u8]) {
     let fields: Vec<&[u8]> = rest.split(|&b| b == 0xFF).collect();
     let f = |i| field(&fields, i);
     let mut message = ptr::null_mut();
-    match op % 6 {
+    match op % 8 {
         0 => {
             let (keys, options, token) = (f(0), f(1), f(2));
             let mut verifier = ptr::null_mut();
@@ -219,6 +231,30 @@ pub fn ffi_entry(data: &[u8]) {
             checked(s, ptr::null_mut());
             tollgate_ffi::tg_string_free(hash);
         }
+        6 => refresh(&fields),
+        7 => {
+            let (issuer, document) = (f(0), f(1));
+            let mut url = ptr::null_mut();
+            let s = r::tg_discovery_configuration_url(
+                ptr_of(issuer),
+                issuer.len(),
+                &mut url,
+                &mut message,
+            );
+            checked(s, message);
+            tollgate_ffi::tg_string_free(url);
+            let (mut uri, mut message) = (ptr::null_mut(), ptr::null_mut());
+            let s = r::tg_discovery_jwks_uri(
+                ptr_of(document),
+                document.len(),
+                ptr_of(issuer),
+                issuer.len(),
+                &mut uri,
+                &mut message,
+            );
+            checked(s, message);
+            tollgate_ffi::tg_string_free(uri);
+        }
         _ => {
             let (key, body) = (f(0), f(1));
             let hs = headers(fields.get(2..).unwrap_or_default());
@@ -239,6 +275,75 @@ pub fn ffi_entry(data: &[u8]) {
             checked(s, message);
         }
     }
+}
+
+/// A refresher fed a config (field 0), then a response: status (first two bytes of field 1), body
+/// (field 2), headers (the rest, in pairs); then an unknown kid, the engine swap and the status.
+fn refresh(fields: &[&[u8]]) {
+    let f = |i| field(fields, i);
+    let (config, status, body) = (f(0), f(1), f(2));
+    let mut refresher = ptr::null_mut();
+    let mut message = ptr::null_mut();
+    let s = r::tg_refresher_new(ptr_of(config), config.len(), &mut refresher, &mut message);
+    checked(s, message);
+    if s != Status::Ok {
+        return;
+    }
+    let status = u16::from_le_bytes([
+        status.first().copied().unwrap_or(200),
+        status.get(1).copied().unwrap_or(0),
+    ]);
+    let hs = headers(fields.get(3..).unwrap_or_default());
+    let now = crate::NOW;
+    let mut until = 0;
+    assert!(
+        r::tg_refresher_poll(refresher, now, &mut until),
+        "a new refresher fetches"
+    );
+    let mut message = ptr::null_mut();
+    let s = r::tg_refresher_on_fetched(
+        refresher,
+        status,
+        if hs.is_empty() {
+            ptr::null()
+        } else {
+            hs.as_ptr()
+        },
+        hs.len(),
+        ptr_of(body),
+        body.len(),
+        now,
+        &mut message,
+    );
+    checked(s, message);
+    assert!(matches!(s, Status::Ok | Status::KeySetFetchFailed), "{s:?}");
+    if !r::tg_refresher_poll(refresher, now, &mut until) {
+        assert!(until > now);
+    }
+    let kid = f(1);
+    r::tg_refresher_on_unknown_kid(refresher, ptr_of(kid), kid.len(), now);
+    let (mut message, provider) = (ptr::null_mut(), b"zitadel");
+    let s = r::tg_refresher_swap_into(
+        refresher,
+        shared().swap_engine,
+        provider.as_ptr(),
+        provider.len(),
+        now,
+        &mut message,
+    );
+    checked(s, message);
+    let mut json = ptr::null_mut();
+    checked(
+        r::tg_refresher_status_json(refresher, now, &mut json),
+        ptr::null_mut(),
+    );
+    tollgate_ffi::tg_string_free(json);
+    let reason = b"fuzz";
+    checked(
+        r::tg_refresher_on_fetch_failed(refresher, reason.as_ptr(), reason.len(), now + 1),
+        ptr::null_mut(),
+    );
+    r::tg_refresher_free(refresher);
 }
 
 fn verify(verifier: *const v::Verifier, token: &[u8]) {
