@@ -94,20 +94,59 @@ func (e *Engine) Check(r *http.Request, now time.Time) (Decision, error) {
 // string) and headers as ordered (name, value) pairs; names are matched case-insensitively and a
 // repeated name stays repeated. A zero now means time.Now().
 func (e *Engine) CheckRequest(method, path string, headers [][2]string, now time.Time) (Decision, error) {
+	d, _, err := e.check(method, path, len(headers), pairsSize(headers), now, pairHeaders(headers), false)
+	return d, err
+}
+
+func pairHeaders(headers [][2]string) func(add func(name, value string)) {
+	return func(add func(name, value string)) {
+		for _, h := range headers {
+			add(h[0], h[1])
+		}
+	}
+}
+
+func pairsSize(headers [][2]string) int {
 	size := 0
 	for _, h := range headers {
 		size += len(h[0]) + len(h[1])
 	}
-	return e.check(method, path, len(headers), size, now, func(add func(name, value string)) {
-		for _, h := range headers {
-			add(h[0], h[1])
-		}
-	})
+	return size
 }
 
 // CheckHeader is CheckRequest with the headers as an http.Header, plus host (sent as a Host
 // header unless header has one; "" for none), as net/http keeps it apart in Request.Host.
 func (e *Engine) CheckHeader(method, path string, header http.Header, host string, now time.Time) (Decision, error) {
+	d, _, err := e.checkHeader(method, path, header, host, now, false)
+	return d, err
+}
+
+// Reissue decides r as Check does and, when it is allowed, re-issues the token it carried
+// (tg_engine_reissue): the same claims with iat = now and exp = now + the provider's reissue_ttl,
+// signed with the provider's HMAC secret from the current snapshot, for deployments where a
+// valid token may mint a new one (examples/tenant-path).
+//
+// Decisions are Go values that keep no native handle, so the check and the re-issue are one
+// call, on one native decision, at one now. The Decision is returned in every case; the error is
+// ErrSigningFailed when it is a refusal (answer it with WriteRefusal) or the provider does not
+// re-issue, or the check's own error when no decision could be made.
+func (e *Engine) Reissue(r *http.Request, now time.Time) (string, Decision, error) {
+	path := r.RequestURI
+	if !strings.HasPrefix(path, "/") && r.URL != nil {
+		path = r.URL.RequestURI()
+	}
+	d, token, err := e.checkHeader(r.Method, path, r.Header, r.Host, now, true)
+	return token, d, err
+}
+
+// ReissueRequest is Reissue for a request given as CheckRequest takes it.
+func (e *Engine) ReissueRequest(method, path string, headers [][2]string, now time.Time) (string, Decision, error) {
+	d, token, err := e.check(method, path, len(headers), pairsSize(headers), now, pairHeaders(headers), true)
+	return token, d, err
+}
+
+func (e *Engine) checkHeader(method, path string, header http.Header, host string, now time.Time,
+	reissue bool) (Decision, string, error) {
 	count, size := 0, 0
 	for name, values := range header {
 		count += len(values)
@@ -130,14 +169,15 @@ func (e *Engine) CheckHeader(method, path string, header http.Header, host strin
 		if addHost {
 			add("Host", host)
 		}
-	})
+	}, reissue)
 }
 
 // check copies the request into one C allocation (the tg_header array, then every byte the
 // headers point to: cgo forbids C memory holding Go pointers), runs tg_engine_check, and copies
-// the decision out.
+// the decision out; with reissue, an allowed decision's token is re-issued before the native
+// decision is freed.
 func (e *Engine) check(method, path string, count, size int, now time.Time,
-	each func(add func(name, value string))) (Decision, error) {
+	each func(add func(name, value string)), reissue bool) (Decision, string, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -182,15 +222,24 @@ func (e *Engine) check(method, path string, count, size int, now time.Time,
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.ptr == nil {
-		return Decision{}, errClosed("engine")
+		return Decision{}, "", errClosed("engine")
 	}
 	var d *C.tg_decision
-	st := C.tg_engine_check(e.ptr, m, mlen, p, plen, hp, C.size_t(i), unixSeconds(now), &d)
+	t := unixSeconds(now)
+	st := C.tg_engine_check(e.ptr, m, mlen, p, plen, hp, C.size_t(i), t, &d)
 	if st != C.TG_STATUS_OK {
-		return Decision{}, newError(st, nil)
+		return Decision{}, "", newError(st, nil)
 	}
 	defer C.tg_decision_free(d)
-	return readDecision(d), nil
+	decision := readDecision(d)
+	if !reissue {
+		return decision, "", nil
+	}
+	var token, msg *C.char
+	if st := C.tg_engine_reissue(e.ptr, d, t, &token, &msg); st != C.TG_STATUS_OK {
+		return decision, "", newError(st, msg)
+	}
+	return decision, takeString(token), nil
 }
 
 // Decision is the answer to one request, copied out of the library: the HTTP status to answer,
