@@ -87,3 +87,52 @@ func ExampleKeySource() {
 		defer v.Close()
 	}
 }
+
+// A webhook receiver with replay detection, fed a delivery signed by the sender's side.
+func ExampleWebhookVerifier() {
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	guard, err := tollgate.NewReplayGuard(10000, 0)
+	if err != nil {
+		panic(err)
+	}
+	defer guard.Close()
+	wv, err := tollgate.NewWebhookVerifier(tollgate.WebhookConfig{Keys: []string{secret}, ReplayGuard: guard})
+	if err != nil {
+		panic(err)
+	}
+	defer wv.Close()
+
+	now := time.Unix(1614265330, 0)
+	body := []byte(`{"test": 2432232314}`)
+	sig, _ := tollgate.SignWebhook(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", now, body)
+	header := http.Header{}
+	header.Set("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek")
+	header.Set("webhook-timestamp", "1614265330")
+	header.Set("webhook-signature", sig)
+
+	fmt.Println(sig)
+	fmt.Println(wv.Verify(header, body, now))
+	err = wv.Verify(header, body, now) // the same delivery again
+	fmt.Println(errors.Is(err, tollgate.ErrWebhookReplayed))
+	// Output:
+	// v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=
+	// <nil>
+	// true
+}
+
+// An API key for a service account: the key is shown once, the record (with its hash) stored
+// in the snapshot's api_keys; CheckAPIKey refuses a mistyped key before any lookup.
+func ExampleGenerateAPIKey() {
+	g, err := tollgate.GenerateAPIKey("fln_live", "sa_billing", nil, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	hash, _ := tollgate.HashAPIKey(g.Key, nil)
+	fmt.Println(hash == g.Hash, tollgate.CheckAPIKey(g.Key, "fln_live"))
+
+	mistyped := g.Key[:len(g.Key)-1]
+	fmt.Println(errors.Is(tollgate.CheckAPIKey(mistyped, "fln_live"), tollgate.ErrMalformedAPIKey))
+	// Output:
+	// true <nil>
+	// true
+}

@@ -23,9 +23,22 @@
 //	go ks.Run(ctx)                              // then in the background until ctx ends
 //	// on a refusal with d.RefreshKid != "": ks.OnUnknownKID(d.RefreshKid) wakes Run early
 //
+// Webhooks (Standard Webhooks: v1 HMAC secrets, v1a Ed25519 keys) are verified with a
+// WebhookVerifier (a ReplayGuard refuses a delivery id seen before), or VerifyWebhook for one
+// key; senders use SignWebhook, GenerateWebhookSecret and GenerateWebhookKeyPair:
+//
+//	guard, err := tollgate.NewReplayGuard(100000, 0)
+//	wv, err := tollgate.NewWebhookVerifier(tollgate.WebhookConfig{Keys: []string{secret}, ReplayGuard: guard})
+//	err = wv.Verify(r.Header, body, time.Now()) // errors.Is(err, tollgate.ErrWebhookReplayed), …
+//
+// API keys: GenerateAPIKey (the key, shown once, and the record to store with its hash),
+// CheckAPIKey (form and checksum, before any lookup) and HashAPIKey. Engine.Reissue checks a
+// request and, when it is allowed, re-issues its token: a Decision keeps no native handle, so
+// both happen in one call.
+//
 // Every value this package returns is plain Go data copied out of the library: no C handle
-// escapes. An Engine or a Verifier is safe for concurrent use by any number of goroutines,
-// including SwapKeys while others check; Close frees it once the calls in flight have finished
+// escapes. An Engine, a Verifier, a WebhookVerifier and a ReplayGuard are safe for concurrent
+// use by any number of goroutines, including SwapKeys while others check; Close frees it once the calls in flight have finished
 // (a finalizer frees a forgotten one). Every failure is a *Error (see errors.As and the Err…
 // sentinels).
 package tollgate
