@@ -10,9 +10,14 @@
     source = tollgate.KeySource.from_issuer("https://idp").start()   # JWKS kept fresh
     verifier = source.verifier(issuer="https://idp", audience="api")
 
-Every failure raises TollgateError (a rejected token: its subclass TokenError) with the stable
-`code` name and `number` of docs/errors.md. Engines and verifiers are shared by any number of
-threads (the library releases the GIL while it works); their native handles are freed by
+    webhooks = tollgate.WebhookVerifier([secret], replay_guard=tollgate.ReplayGuard(100_000))
+    webhooks.verify(request_headers, raw_body)  # TollgateError `webhook_replayed`, …
+    key = tollgate.generate_api_key("fln_live", "sa_billing")  # key.key once, key.record stored
+    token, d = engine.reissue("POST", "/api/token", {"token": old})  # a valid token mints a new one
+
+Every failure raises TollgateError (a rejected token or API key: its subclass TokenError) with
+the stable `code` name and `number` of docs/errors.md. Engines, verifiers, webhook verifiers and
+replay guards are shared by any number of threads (the library releases the GIL while it works); their native handles are freed by
 `close()` (or a `with` block), at the latest when the object is collected.
 """
 
@@ -33,15 +38,25 @@ from . import _ffi
 __all__ = [
     "Decision",
     "Engine",
+    "GeneratedApiKey",
     "KeySource",
+    "ReplayGuard",
     "TokenError",
     "TollgateError",
     "VerifiedToken",
     "Verifier",
+    "WebhookVerifier",
+    "check_api_key",
     "error_message",
     "error_name",
+    "generate_api_key",
+    "generate_webhook_key_pair",
+    "generate_webhook_secret",
+    "hash_api_key",
+    "sign_webhook",
     "verify",
     "verify_jws",
+    "verify_webhook",
     "discover",
     "__version__",
 ]
@@ -70,6 +85,9 @@ class TollgateError(Exception):
     `code` is the stable name (`invalid_policy`, `weak_key`, …), `number` its stable number,
     `status` the HTTP status that goes with it, `message` the library's message for logs.
     """
+
+    #: The refused Decision, for an error from `Engine.reissue`; None otherwise.
+    decision: "Optional[Decision]" = None
 
     def __init__(self, number: int, message: Optional[str] = None) -> None:
         self.number: int = number
@@ -333,23 +351,59 @@ class Engine(_Handle):
     ) -> Decision:
         """Decides a request at `now` (Unix seconds; the clock when None). Always returns a
         Decision (refusals included); raises only for a misuse (closed engine, bad types)."""
+        return self._check(method, path, headers, now, False)[1]
+
+    def reissue(
+        self,
+        method: Union[str, bytes],
+        path: Union[str, bytes],
+        headers: Headers = (),
+        now: Optional[float] = None,
+    ) -> Tuple[str, Decision]:
+        """Decides a request as `check` does and, when it is allowed, re-issues the token it
+        carried: the same claims with `iat = now` and `exp = now + reissue_ttl`, signed with the
+        provider's HMAC secret from the current snapshot (deployments where a valid token may mint
+        a new one, like examples/tenant-path). Returns `(token, decision)`.
+
+        A Decision keeps no native handle, so the check and the re-issue happen in this one call,
+        at one `now`. A refusal, or a provider that does not re-issue, raises TollgateError
+        `signing_failed` whose `decision` attribute is the Decision (answer the refusal with it).
+        """
+        token, d = self._check(method, path, headers, now, True)
+        assert token is not None
+        return token, d
+
+    def _check(
+        self, method: Union[str, bytes], path: Union[str, bytes], headers: Headers, now: Optional[float], reissue: bool
+    ) -> Tuple[Optional[str], Decision]:
         m = _bytes(method, "method")
         p = _bytes(path, "path")
         array, count, keep = _header_array(headers)
         t = _now(now)
         out = ctypes.c_void_p()
+        token = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        rst = 0
         handle = self._acquire()
         try:
             st = _ffi.tg_engine_check(handle, m, len(m), p, len(p), array, count, t, ctypes.byref(out))
+            if st == 0 and reissue:
+                # Under the same acquisition: the decision must be re-issued by this engine.
+                rst = _ffi.tg_engine_reissue(handle, out.value, t, ctypes.byref(token), ctypes.byref(err))
         finally:
             self._release()
         del keep
         if st != 0:
             raise TollgateError(st)
         try:
-            return Decision._read(out.value)  # type: ignore[arg-type]
+            d = Decision._read(out.value)  # type: ignore[arg-type]
         finally:
             _ffi.tg_decision_free(out.value)
+        if rst != 0:
+            e = _fail(rst, err)
+            e.decision = d
+            raise e
+        return _take_string(token), d
 
 
 class VerifiedToken:
@@ -632,3 +686,12 @@ def verify_jws(token: Union[str, bytes], keys: Document, *, alg: Optional[str] =
 
 # After everything it builds on: the key source uses Engine, Verifier and the helpers above.
 from ._keysource import KeySource, discover  # noqa: E402
+from ._apikeys import GeneratedApiKey, check_api_key, generate_api_key, hash_api_key  # noqa: E402
+from ._webhooks import (  # noqa: E402
+    ReplayGuard,
+    WebhookVerifier,
+    generate_webhook_key_pair,
+    generate_webhook_secret,
+    sign_webhook,
+    verify_webhook,
+)

@@ -164,3 +164,65 @@ tg_discovery_configuration_url = _fn(
 tg_discovery_jwks_uri = _fn(
     "tg_discovery_jwks_uri", c_uint32, c_char_p, c_size_t, c_char_p, c_size_t, _STR_OUT, _STR_OUT
 )
+tg_engine_reissue = _fn("tg_engine_reissue", c_uint32, _P, _P, c_uint64, _STR_OUT, _STR_OUT)
+
+tg_apikey_generate = _fn(
+    "tg_apikey_generate",
+    c_uint32,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_uint64,
+    _STR_OUT,
+    _STR_OUT,
+    _STR_OUT,
+)
+tg_apikey_check = _fn("tg_apikey_check", c_uint32, c_char_p, c_size_t, c_char_p, c_size_t)
+tg_apikey_hash = _fn("tg_apikey_hash", c_uint32, c_char_p, c_size_t, c_char_p, c_size_t, _STR_OUT)
+
+tg_webhook_verifier_new = _fn("tg_webhook_verifier_new", c_uint32, c_char_p, c_size_t, _OUT, _STR_OUT)
+tg_webhook_verifier_free = _fn("tg_webhook_verifier_free", None, _P)
+tg_webhook_verifier_verify = _fn(
+    "tg_webhook_verifier_verify",
+    c_uint32,
+    _P,
+    _P,
+    POINTER(Header),
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_uint64,
+    _STR_OUT,
+)
+tg_webhook_verify = _fn(
+    "tg_webhook_verify",
+    c_uint32,
+    c_char_p,
+    c_size_t,
+    POINTER(Header),
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_uint64,
+    _STR_OUT,
+)
+tg_webhook_sign = _fn(
+    "tg_webhook_sign",
+    c_uint32,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_uint64,
+    c_char_p,
+    c_size_t,
+    _STR_OUT,
+    _STR_OUT,
+)
+tg_webhook_secret_generate = _fn("tg_webhook_secret_generate", c_uint32, _STR_OUT)
+tg_webhook_key_pair_generate = _fn("tg_webhook_key_pair_generate", c_uint32, _STR_OUT, _STR_OUT)
+tg_replay_guard_new = _fn("tg_replay_guard_new", c_uint32, c_size_t, c_uint64, _OUT, _STR_OUT)
+tg_replay_guard_free = _fn("tg_replay_guard_free", None, _P)
