@@ -3,7 +3,8 @@
 //! jwt-simple. Run with `cargo bench -p tollgate-benches --features peers,aws-lc --bench verify`.
 //!
 //! Ids: `tollgate` (full verify on the `ring` backend, the [`TokenBuffer`] reused as a host
-//! would), `tollgate_aws_lc` (the same on the aws-lc backend; feature `aws-lc`), `tollgate_cached`
+//! would), `tollgate_aws_lc` (the same on the aws-lc backend; feature `aws-lc`), `aws_lc_floor`
+//! (the floor on aws-lc-rs with a prepared key; feature `aws-lc`), `tollgate_cached`
 //! (the same token again through a verifier with the verified-token cache: a hit), `ring_floor`
 //! (base64url-decode the segments + ring's HMAC/signature check), `ring_floor_json` (the floor
 //! plus serde_json parsing of header and claims into borrowed structs and the same claim checks),
@@ -69,6 +70,28 @@ fn verify(c: &mut Criterion) {
                         .verify(black_box(token.as_bytes()), now, &mut buf)
                         .expect("verifies");
                     black_box(t.claims().expires_at());
+                })
+            });
+        }
+        #[cfg(feature = "aws-lc")]
+        {
+            let key = tollgate_benches::AwsLcFloorKey::new(&fx);
+            assert!(tollgate_benches::aws_lc_floor(
+                token.as_bytes(),
+                &key,
+                &mut scratch
+            ));
+            let mut bad = token.as_bytes().to_vec();
+            let last = bad.len() - 2;
+            bad[last] ^= 1;
+            assert!(!tollgate_benches::aws_lc_floor(&bad, &key, &mut scratch));
+            g.bench_function("aws_lc_floor", |b| {
+                b.iter(|| {
+                    assert!(tollgate_benches::aws_lc_floor(
+                        black_box(token.as_bytes()),
+                        &key,
+                        &mut scratch
+                    ))
                 })
             });
         }

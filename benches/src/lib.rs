@@ -3,9 +3,15 @@
 //! The token, keys, Tollgate verifier and the raw `ring` floor come from [`tollgate_callgrind`]
 //! (re-exported here), so the criterion tables and the CI instruction counts
 //! (`benches/callgrind.sh`) measure the same paths; so do the example deployments the engine
-//! benchmarks load. This crate adds the peer libraries (feature `peers`).
+//! benchmarks load. This crate adds the peer libraries (feature `peers`) and the aws-lc floor
+//! (feature `aws-lc`).
 
 pub use tollgate_callgrind::*;
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc_floor;
+#[cfg(feature = "aws-lc")]
+pub use aws_lc_floor::{aws_lc_floor, AwsLcFloorKey};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -328,16 +328,26 @@ fn check_signature(key: &FloorKey, msg: &[u8], sig: &[u8]) -> bool {
     }
 }
 
+/// The floor's decoding step, shared by the floors on each crypto library: base64url-decodes the
+/// three segments into `scratch` (header and payload too, though no floor reads them) and returns
+/// the signing input and the signature.
+#[inline(always)]
+pub fn floor_decode<'t, 's>(
+    token: &'t [u8],
+    scratch: &'s mut FloorScratch,
+) -> Option<(&'t [u8], &'s [u8])> {
+    let d = decode(token, scratch)?;
+    core::hint::black_box(d.header);
+    core::hint::black_box(d.payload);
+    Some((d.signing_input, d.signature))
+}
+
 /// The floor: base64url-decode the three segments, then ring's HMAC or signature verification of
 /// the signing input. No JSON, no claims. `true` when the signature holds.
 #[inline(never)]
 pub fn ring_floor(token: &[u8], key: &FloorKey, scratch: &mut FloorScratch) -> bool {
-    match decode(token, scratch) {
-        Some(d) => {
-            core::hint::black_box(d.header);
-            core::hint::black_box(d.payload);
-            check_signature(key, d.signing_input, d.signature)
-        }
+    match floor_decode(token, scratch) {
+        Some((signing_input, signature)) => check_signature(key, signing_input, signature),
         None => false,
     }
 }
