@@ -2,112 +2,17 @@
 //! shared JWKS server (tests/keysource/jwks_server.py, python3), steered and counted per test.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/keysource/harness.rs"]
+mod harness;
+
+use harness::{keysource, kid, token, JwksServer};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
-
-fn keysource(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/keysource")
-        .join(file)
-}
-
-/// `token-<name>.txt`, without its newline.
-fn token(name: &str) -> String {
-    std::fs::read_to_string(keysource(&format!("token-{name}.txt")))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-/// The `kid` of `key-<name>.pub.jwk`.
-fn kid(name: &str) -> String {
-    let jwk: Value =
-        serde_json::from_slice(&std::fs::read(keysource(&format!("key-{name}.pub.jwk"))).unwrap())
-            .unwrap();
-    jwk["keys"][0]["kid"].as_str().unwrap().to_owned()
-}
-
-/// A plain HTTP/1.1 exchange with `Connection: close`: the status and the body.
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
-
-/// The shared JWKS server, killed on drop.
-struct JwksServer {
-    child: Child,
-    port: u16,
-}
-
-impl JwksServer {
-    fn start() -> JwksServer {
-        let mut child = Command::new("python3")
-            .arg(keysource("jwks_server.py"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs tests/keysource/jwks_server.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("jwks_server.py said {line:?}"));
-        JwksServer { child, port }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn jwks_url(&self) -> String {
-        format!("{}/jwks", self.base())
-    }
-
-    /// POST /control; `reset_hits` is added, so each step counts from zero.
-    fn control(&self, change: Value) {
-        let mut change = change;
-        change["reset_hits"] = Value::Bool(true);
-        let (status, body) = http(self.port, "POST", "/control", &change.to_string());
-        assert_eq!(status, 200, "{body}");
-    }
-
-    /// (JWKS hits, discovery hits) since the last control.
-    fn hits(&self) -> (u64, u64) {
-        let (status, body) = http(self.port, "GET", "/hits", "");
-        assert_eq!(status, 200, "{body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        (
-            v["jwks"].as_u64().unwrap(),
-            v["discovery"].as_u64().unwrap(),
-        )
-    }
-}
-
-impl Drop for JwksServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn verify(args: &[&str], token: &str) -> Output {
     Command::new(BIN)
@@ -155,7 +60,7 @@ fn jwks_url_verifies_a_token_of_a_served_key() {
     assert_eq!(server.hits(), (1, 0));
 
     // --alg keeps only that algorithm's keys: with none left, the set is unusable.
-    server.control(serde_json::json!({}));
+    server.step(serde_json::json!({}));
     let out = verify(
         &["--jwks-url", &url, "--audience", "api", "--alg", "ES384"],
         &token("a"),
@@ -171,7 +76,7 @@ fn rotation_refetches_exactly_once_for_an_unknown_kid() {
     let args = ["--jwks-url", url.as_str(), "--audience", "api"];
 
     // Key a is retired: the first set lacks its kid, the one refetch too.
-    server.control(serde_json::json!({"keys": ["b"]}));
+    server.step(serde_json::json!({"keys": ["b"]}));
     let out = verify(&args, &token("a"));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -188,18 +93,18 @@ fn rotation_refetches_exactly_once_for_an_unknown_kid() {
     assert_eq!(server.hits(), (2, 0));
 
     // Key b's token passes on the first fetch.
-    server.control(serde_json::json!({}));
+    server.step(serde_json::json!({}));
     let out = verify(&args, &token("b"));
     assert_ok(&out);
     assert_eq!(json(&out)["kid"], kid("b").as_str());
     assert_eq!(server.hits(), (1, 0));
 
     // While both are served, both pass; c, never published, costs one refetch and fails.
-    server.control(serde_json::json!({"keys": ["a", "b"]}));
+    server.step(serde_json::json!({"keys": ["a", "b"]}));
     assert_ok(&verify(&args, &token("a")));
     assert_ok(&verify(&args, &token("b")));
     assert_eq!(server.hits(), (2, 0));
-    server.control(serde_json::json!({}));
+    server.step(serde_json::json!({}));
     let out = verify(&args, &token("c"));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("error[unknown_kid]: "));
@@ -229,7 +134,7 @@ fn unusable_responses_are_key_set_fetch_failed() {
             "fetching the key set failed",
         ),
     ] {
-        server.control(change.clone());
+        server.step(change.clone());
         let out = verify(&args, &token("a"));
         assert_one_error(&out, 1, "key_set_fetch_failed", needle);
         assert!(stderr(&out).contains(&url), "{}", stderr(&out));
@@ -279,18 +184,18 @@ fn issuer_discovery_finds_the_jwks_of_that_issuer_only() {
     assert_eq!(server.hits(), (1, 1));
 
     // Without --issuer, only the discovered issuer's tokens are accepted.
-    server.control(serde_json::json!({}));
+    server.step(serde_json::json!({}));
     let disc = ["--issuer-discovery", issuer.as_str(), "--audience", "api"];
     let out = verify(&disc, &token("a"));
     assert_one_error(&out, 1, "invalid_issuer", "issuer");
     assert_eq!(server.hits(), (1, 1));
 
     // A configuration for another issuer is refused, and its jwks_uri never fetched.
-    server.control(serde_json::json!({"issuer": "https://issuer.test"}));
+    server.step(serde_json::json!({"issuer": "https://issuer.test"}));
     let out = verify(&disc, &token("a"));
     assert_one_error(&out, 1, "invalid_discovery", "not \"http://127.0.0.1:");
     assert_eq!(server.hits(), (0, 1));
-    server.control(serde_json::json!({"issuer": format!("{issuer}/")}));
+    server.step(serde_json::json!({"issuer": format!("{issuer}/")}));
     assert_one_error(
         &verify(&disc, &token("a")),
         1,
@@ -299,10 +204,10 @@ fn issuer_discovery_finds_the_jwks_of_that_issuer_only() {
     );
 
     // A configuration that cannot be fetched, or is not JSON.
-    server.control(serde_json::json!({"issuer": null, "mode": "error", "status": 503}));
+    server.step(serde_json::json!({"issuer": null, "mode": "error", "status": 503}));
     let out = verify(&disc, &token("a"));
     assert_one_error(&out, 1, "key_set_fetch_failed", "answered HTTP 503");
-    server.control(serde_json::json!({"mode": "garbage"}));
+    server.step(serde_json::json!({"mode": "garbage"}));
     let out = verify(&disc, &token("a"));
     assert_one_error(&out, 1, "invalid_discovery", "not a strict JSON object");
     assert_eq!(server.hits(), (0, 1));

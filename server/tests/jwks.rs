@@ -5,31 +5,19 @@
 //! for other providers), and a flood of unknown kids costs one fetch.
 
 mod common;
+#[path = "../../tests/keysource/harness.rs"]
+mod harness;
 
 use common::*;
-use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use harness::{token, JwksServer};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 use tollgate::{mint, Algorithm, SigningKey};
 use tollgate_server::{Config, Listen};
 
 const LOCAL_SECRET: [u8; 32] = [7; 32];
-
-fn keysource(file: &str) -> PathBuf {
-    root().join("tests/keysource").join(file)
-}
-
-/// `token-<name>.txt`, without its newline.
-fn token(name: &str) -> String {
-    std::fs::read_to_string(keysource(&format!("token-{name}.txt")))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
 
 /// `idp` takes the shared fixtures' tokens (keys from --jwks); `local` HS256 tokens, whose key
 /// is in the key file.
@@ -63,72 +51,6 @@ fn local_token() -> String {
     .unwrap()
 }
 
-/// A plain HTTP/1.1 exchange with `Connection: close`: the status and the body.
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
-
-/// The shared JWKS server, killed on drop.
-struct JwksServer {
-    child: Child,
-    port: u16,
-}
-
-impl JwksServer {
-    fn start() -> JwksServer {
-        let mut child = Command::new("python3")
-            .arg(keysource("jwks_server.py"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs tests/keysource/jwks_server.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("jwks_server.py said {line:?}"));
-        JwksServer { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/jwks", self.port)
-    }
-
-    fn control(&self, body: &str) {
-        let (status, reply) = http(self.port, "POST", "/control", body);
-        assert_eq!(status, 200, "control {body}: {reply}");
-    }
-
-    fn hits(&self) -> u64 {
-        let (_, body) = http(self.port, "GET", "/hits", "");
-        serde_json::from_str::<Value>(&body).unwrap()["jwks"]
-            .as_u64()
-            .unwrap()
-    }
-}
-
-impl Drop for JwksServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Writes the policy and key file into `dir` and starts the service with `--jwks idp=<url>`.
 fn service(dir: &Path, jwks: &JwksServer) -> Service {
     std::fs::write(dir.join("policy.json"), policy("jwks")).unwrap();
@@ -139,7 +61,7 @@ fn service(dir: &Path, jwks: &JwksServer) -> Service {
         dir.join("snapshot.json"),
     );
     config.watch_interval = Some(Duration::from_millis(50));
-    config.jwks = vec![("idp".to_owned(), jwks.url())];
+    config.jwks = vec![("idp".to_owned(), jwks.jwks_url())];
     Service::start(config)
 }
 
@@ -178,7 +100,7 @@ fn metric(addr: SocketAddr, series: &str) -> Option<String> {
 #[test]
 fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
     let jwks = JwksServer::start();
-    jwks.control(r#"{"mode":"error","status":503}"#);
+    jwks.control(serde_json::json!({"mode":"error","status":503}));
     let dir = TempDir::new("jwks");
     let service = service(dir.path(), &jwks);
     let addr = service.addr;
@@ -200,12 +122,12 @@ fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
     assert_eq!(metric(addr, "tollgate_ready").as_deref(), Some("0"));
 
     // The server recovers: the retry (after the 5 s backoff) makes the service ready.
-    jwks.control(r#"{"mode":"ok","keys":["a"]}"#);
+    jwks.control(serde_json::json!({"mode":"ok","keys":["a"]}));
     eventually(20, "readiness after a good fetch", || {
         get(addr, "/readyz").status == 200
     });
     assert_eq!(check(addr, &token("a")).status, 200);
-    assert_eq!(jwks.hits(), 2, "one failed fetch, one good one");
+    assert_eq!(jwks.hits().0, 2, "one failed fetch, one good one");
     assert_eq!(
         metric(
             addr,
@@ -229,20 +151,20 @@ fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
     write_atomic(&dir.path().join("snapshot.json"), snapshot().as_bytes());
     assert!(service.reload());
     assert_eq!(check(addr, &token("a")).status, 200);
-    assert_eq!(jwks.hits(), 2, "reloads fetch nothing");
+    assert_eq!(jwks.hits().0, 2, "reloads fetch nothing");
 
     // Rotation: b's kid is unknown, which wakes one early fetch; a is gone with it.
-    jwks.control(r#"{"keys":["b"],"reset_hits":true}"#);
+    jwks.step(serde_json::json!({"keys":["b"]}));
     let first = check(addr, &token("b"));
     assert_eq!(first.status, 401, "{}", first.body);
     eventually(10, "token-b allowed", || {
         check(addr, &token("b")).status == 200
     });
-    assert_eq!(jwks.hits(), 1, "one early fetch for the new kid");
+    assert_eq!(jwks.hits().0, 1, "one early fetch for the new kid");
     assert_eq!(check(addr, &token("a")).status, 401);
 
     // The server goes down: the last good set stays.
-    jwks.control(r#"{"mode":"down"}"#);
+    jwks.control(serde_json::json!({"mode":"down"}));
     for _ in 0..5 {
         assert_eq!(check(addr, &token("b")).status, 200);
     }
@@ -256,7 +178,7 @@ fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
         .as_deref(),
         Some("2")
     );
-    assert_eq!(jwks.hits(), 1);
+    assert_eq!(jwks.hits().0, 1);
 }
 
 #[test]
@@ -266,8 +188,8 @@ fn a_flood_of_unknown_kids_costs_one_fetch() {
     let service = service(dir.path(), &jwks);
     let addr = service.addr;
     eventually(10, "readiness", || get(addr, "/readyz").status == 200);
-    assert_eq!(jwks.hits(), 1);
-    jwks.control(r#"{"reset_hits":true}"#);
+    assert_eq!(jwks.hits().0, 1);
+    jwks.step(serde_json::json!({}));
 
     // token-c's kid is never published: 200 checks from 4 clients at once.
     let c = token("c");
@@ -279,9 +201,9 @@ fn a_flood_of_unknown_kids_costs_one_fetch() {
         .collect();
     let refused: usize = clients.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(refused, 200);
-    eventually(10, "the one early fetch", || jwks.hits() >= 1);
+    eventually(10, "the one early fetch", || jwks.hits().0 >= 1);
     thread::sleep(Duration::from_millis(500));
-    let hits = jwks.hits();
+    let hits = jwks.hits().0;
     eprintln!("200 unknown-kid requests: {hits} fetch(es)");
     assert_eq!(hits, 1, "a flood of unknown kids costs one fetch");
     assert_eq!(check(addr, &token("a")).status, 200);
