@@ -88,7 +88,7 @@ pub use mint::{mint, SigningKey};
 pub use principal::PrincipalKind;
 pub use request::Request;
 pub use snapshot::Snapshot;
-pub use verifier::{VerifiedToken, Verifier};
+pub use verifier::{VerifiedToken, Verifier, VerifierSettings};
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,6 +11,85 @@ use crate::jws::{self, Header, SignatureInput, TokenBuffer};
 use crate::keyset::KeySet;
 use std::sync::Arc;
 
+/// A verifier's settings as the bindings' options documents carry them (the C ABI's JSON, the JS
+/// options object): every member optional, each default that of [`Validation::default`]. Each
+/// binding parses its own document, in its own spelling, into this; the meaning lives here once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifierSettings {
+    /// Accepted issuers (empty accepts any).
+    pub issuers: Vec<String>,
+    /// Accepted audiences (empty: the token must carry no `aud`).
+    pub audiences: Vec<String>,
+    /// Leeway in seconds.
+    pub leeway: Option<u64>,
+    /// Required `typ`.
+    pub typ: Option<String>,
+    /// Required claims (replaces the default `["exp"]`).
+    pub required: Option<Vec<String>>,
+    /// Maximum `exp - iat`.
+    pub max_lifetime: Option<u64>,
+    /// Whether an `iat` in the future is refused.
+    pub reject_future_iat: Option<bool>,
+    /// Token size cap.
+    pub max_token_bytes: Option<usize>,
+    /// JSON nesting cap.
+    pub max_json_depth: Option<usize>,
+    /// The algorithm every key is bound to (a PEM or DER key needs one).
+    pub alg: Option<String>,
+    /// The `kid` of a PEM or DER key.
+    pub kid: Option<String>,
+}
+
+impl VerifierSettings {
+    /// The key set `keys` holds: a JWKS or a single JWK (each key bound to its own `alg`, or to
+    /// [`alg`](Self::alg) when set), or a PEM / DER public key, which needs `alg` and takes `kid`.
+    pub fn key_set(&self, keys: &[u8]) -> Result<KeySet, Error> {
+        let alg = self
+            .alg
+            .as_deref()
+            .map(crate::Algorithm::from_name)
+            .transpose()
+            .map_err(|e| Error::InvalidOptions {
+                reason: format!("alg: {e}"),
+            })?;
+        if keys.trim_ascii_start().first() == Some(&b'{') {
+            match alg {
+                Some(alg) => KeySet::from_jwks_bound(keys, alg),
+                None => KeySet::from_jwks(keys),
+            }
+        } else {
+            let alg = alg.ok_or_else(|| Error::InvalidOptions {
+                reason: "a PEM or DER public key needs \"alg\" (JSON keys are a JWKS or JWK)"
+                    .to_owned(),
+            })?;
+            KeySet::from_keys(vec![crate::Key::from_public_key(
+                alg,
+                keys,
+                self.kid.as_deref(),
+            )?])
+        }
+    }
+
+    /// The rules: [`Validation::default`] with every member that is set. Range checks happen in
+    /// [`Verifier::new`].
+    pub fn validation(self) -> Validation {
+        let d = Validation::default();
+        Validation {
+            issuers: self.issuers,
+            audiences: self.audiences,
+            required: self.required.unwrap_or(d.required),
+            leeway: self.leeway.unwrap_or(d.leeway),
+            max_lifetime: self.max_lifetime,
+            typ: self.typ,
+            reject_future_iat: self.reject_future_iat.unwrap_or(d.reject_future_iat),
+            limits: crate::jws::ParseLimits {
+                max_token_bytes: self.max_token_bytes.unwrap_or(d.limits.max_token_bytes),
+                max_json_depth: self.max_json_depth.unwrap_or(d.limits.max_json_depth),
+            },
+        }
+    }
+}
+
 /// Verifies JWTs against one key set and one set of rules. Immutable and `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Verifier {

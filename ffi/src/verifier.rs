@@ -10,8 +10,8 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use tollgate_core::cache::CacheConfig;
 use tollgate_core::json::JsonStr;
-use tollgate_core::jws::{self, ParseLimits};
-use tollgate_core::{Algorithm, Key, KeySet, TokenBuffer, Validation};
+use tollgate_core::jws;
+use tollgate_core::{KeySet, TokenBuffer, VerifierSettings};
 
 /// A key set and the rules tokens must satisfy.
 ///
@@ -83,65 +83,56 @@ fn parse_options(options: &[u8]) -> Result<Options, Failure> {
     serde_json::from_slice(options).map_err(options_error)
 }
 
+impl Options {
+    /// The core's settings (the same members and meaning in every binding), and the cache.
+    fn split(self) -> (VerifierSettings, Option<CacheOptions>) {
+        let settings = VerifierSettings {
+            issuers: self.issuers,
+            audiences: self.audiences,
+            leeway: self.leeway,
+            typ: self.typ,
+            required: self.required,
+            max_lifetime: self.max_lifetime,
+            reject_future_iat: self.reject_future_iat,
+            max_token_bytes: self.max_token_bytes,
+            max_json_depth: self.max_json_depth,
+            alg: self.alg,
+            kid: self.kid,
+        };
+        (settings, self.cache)
+    }
+}
+
 fn build(keys: &[u8], options: &[u8]) -> Result<tollgate_core::Verifier, Failure> {
-    let o = parse_options(options)?;
-    let alg = o
-        .alg
-        .as_deref()
-        .map(Algorithm::from_name)
-        .transpose()
-        .map_err(|e| options_error(format_args!("alg: {e}")))?;
-    let set = if keys.trim_ascii_start().first() == Some(&b'{') {
-        match alg {
-            Some(alg) => KeySet::from_jwks_bound(keys, alg)?,
-            None => KeySet::from_jwks(keys)?,
-        }
-    } else {
-        let alg = alg.ok_or_else(|| {
-            options_error("a PEM or DER public key needs \"alg\" (JSON keys are a JWKS or JWK)")
-        })?;
-        KeySet::from_keys(vec![Key::from_public_key(alg, keys, o.kid.as_deref())?])?
-    };
-    with_rules(Arc::new(set), o)
+    let (settings, cache) = parse_options(options)?.split();
+    let set = settings.key_set(keys)?;
+    with_rules(Arc::new(set), settings, cache)
 }
 
 /// A verifier over a key set already made (a refresher's), with the options of `tg_verifier_new`
 /// except `"alg"` and `"kid"`, which say how to read keys and are refused here: the set's keys
 /// are already bound to their algorithms (by the refresher's `"algorithms"`).
 pub(crate) fn verifier_over(set: Arc<KeySet>, options: &[u8]) -> Result<Verifier, Failure> {
-    let o = parse_options(options)?;
-    if o.alg.is_some() || o.kid.is_some() {
+    let (settings, cache) = parse_options(options)?.split();
+    if settings.alg.is_some() || settings.kid.is_some() {
         return Err(options_error(
             "\"alg\" and \"kid\" say how to read keys; this key set is already read (bind its \
              algorithms with the refresher's \"algorithms\")",
         ));
     }
     Ok(Verifier {
-        inner: with_rules(set, o)?,
+        inner: with_rules(set, settings, cache)?,
     })
 }
 
-/// The verifier for `set` under the rules of `o` (everything but how keys are read).
-fn with_rules(set: Arc<KeySet>, o: Options) -> Result<tollgate_core::Verifier, Failure> {
-    let mut v = Validation::default();
-    v.issuers = o.issuers;
-    v.audiences = o.audiences;
-    if let Some(leeway) = o.leeway {
-        v.leeway = leeway;
-    }
-    v.typ = o.typ;
-    if let Some(required) = o.required {
-        v.required = required;
-    }
-    v.max_lifetime = o.max_lifetime;
-    if let Some(reject) = o.reject_future_iat {
-        v.reject_future_iat = reject;
-    }
-    let defaults = ParseLimits::default();
-    v.limits.max_token_bytes = o.max_token_bytes.unwrap_or(defaults.max_token_bytes);
-    v.limits.max_json_depth = o.max_json_depth.unwrap_or(defaults.max_json_depth);
-    let verifier = tollgate_core::Verifier::new(set, v)?;
-    Ok(match o.cache {
+/// The verifier for `set` under the rules of `settings` and the optional cache.
+fn with_rules(
+    set: Arc<KeySet>,
+    settings: VerifierSettings,
+    cache: Option<CacheOptions>,
+) -> Result<tollgate_core::Verifier, Failure> {
+    let verifier = tollgate_core::Verifier::new(set, settings.validation())?;
+    Ok(match cache {
         None => verifier,
         Some(c) => {
             let d = CacheConfig::default();

@@ -14,10 +14,10 @@ use crate::webcrypto::{self, SignatureJob};
 use js_sys::{Promise, Reflect, Uint8Array};
 use serde::Deserialize;
 use std::sync::Arc;
-use tollgate::jws::{self, ParseLimits};
+use tollgate::jws;
 use tollgate::{
-    Algorithm, Error, ErrorCode, Key, KeySet, SignatureInput, TokenBuffer, Validation, VerifiedJws,
-    VerifiedToken,
+    Error, ErrorCode, KeySet, SignatureInput, TokenBuffer, VerifiedJws, VerifiedToken,
+    VerifierSettings,
 };
 use wasm_bindgen::prelude::*;
 
@@ -58,58 +58,34 @@ impl Options {
         serde_json::from_slice(&text).map_err(invalid_options)
     }
 
-    /// The key set and rules (the same members, meaning and checks as the C ABI's options).
-    fn build(self, keys: &[u8]) -> Result<tollgate::Verifier, JsValue> {
-        let set = self.key_set(keys)?;
-        self.rules(Arc::new(set))
+    /// The core's settings (the same members and meaning as the C ABI's options), and `now`.
+    fn split(self) -> (VerifierSettings, Option<f64>) {
+        let settings = VerifierSettings {
+            issuers: self.issuers,
+            audiences: self.audiences,
+            leeway: self.leeway,
+            typ: self.typ,
+            required: self.required,
+            max_lifetime: self.max_lifetime,
+            reject_future_iat: self.reject_future_iat,
+            max_token_bytes: self.max_token_bytes,
+            max_json_depth: self.max_json_depth,
+            alg: self.alg,
+            kid: self.kid,
+        };
+        (settings, self.now)
     }
+}
 
-    /// The key set `keys` holds, bound by `alg` and `kid`.
-    fn key_set(&self, keys: &[u8]) -> Result<KeySet, JsValue> {
-        let alg = self
-            .alg
-            .as_deref()
-            .map(Algorithm::from_name)
-            .transpose()
-            .map_err(|e| invalid_options(format_args!("alg: {e}")))?;
-        if keys.trim_ascii_start().first() == Some(&b'{') {
-            match alg {
-                Some(alg) => KeySet::from_jwks_bound(keys, alg),
-                None => KeySet::from_jwks(keys),
-            }
-        } else {
-            let alg = alg.ok_or_else(|| {
-                invalid_options(
-                    "a PEM or DER public key needs \"alg\" (JSON keys are a JWKS or JWK)",
-                )
-            })?;
-            Key::from_public_key(alg, keys, self.kid.as_deref())
-                .and_then(|k| KeySet::from_keys(vec![k]))
-        }
-        .map_err(|e| from_core(&e))
-    }
+/// A verifier over the key set `keys` holds, with `settings`' rules.
+fn build(settings: VerifierSettings, keys: &[u8]) -> Result<tollgate::Verifier, JsValue> {
+    let set = settings.key_set(keys).map_err(|e| from_core(&e))?;
+    rules(settings, Arc::new(set))
+}
 
-    /// A verifier over `set` with these rules.
-    fn rules(self, set: Arc<KeySet>) -> Result<tollgate::Verifier, JsValue> {
-        let mut v = Validation::default();
-        v.issuers = self.issuers;
-        v.audiences = self.audiences;
-        if let Some(leeway) = self.leeway {
-            v.leeway = leeway;
-        }
-        v.typ = self.typ;
-        if let Some(required) = self.required {
-            v.required = required;
-        }
-        v.max_lifetime = self.max_lifetime;
-        if let Some(reject) = self.reject_future_iat {
-            v.reject_future_iat = reject;
-        }
-        let defaults = ParseLimits::default();
-        v.limits.max_token_bytes = self.max_token_bytes.unwrap_or(defaults.max_token_bytes);
-        v.limits.max_json_depth = self.max_json_depth.unwrap_or(defaults.max_json_depth);
-        tollgate::Verifier::new(set, v).map_err(|e| from_core(&e))
-    }
+/// A verifier over `set` with `settings`' rules.
+fn rules(settings: VerifierSettings, set: Arc<KeySet>) -> Result<tollgate::Verifier, JsValue> {
+    tollgate::Verifier::new(set, settings.validation()).map_err(|e| from_core(&e))
 }
 
 /// A token's text: a string (anything else is `malformed_token`).
@@ -244,15 +220,15 @@ impl Verifier {
         #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions")] options: JsValue,
     ) -> Result<Verifier, JsValue> {
         guard(|| {
-            let options = Options::from_js(&options)?;
-            if options.now.is_some() {
+            let (settings, now) = Options::from_js(&options)?.split();
+            if now.is_some() {
                 return Err(invalid_options(
                     "now is given to verify() and verifyAsync(), not to the Verifier",
                 ));
             }
             let keys = document(&keys, "keys", ErrorCode::InvalidKeySet)?;
             Ok(Verifier {
-                inner: Arc::new(options.build(&keys)?),
+                inner: Arc::new(build(settings, &keys)?),
             })
         })
     }
@@ -269,8 +245,8 @@ impl Verifier {
         now: Option<f64>,
     ) -> Result<Verifier, JsValue> {
         guard(|| {
-            let options = Options::from_js(&options)?;
-            if options.now.is_some() || options.alg.is_some() || options.kid.is_some() {
+            let (settings, at) = Options::from_js(&options)?.split();
+            if at.is_some() || settings.alg.is_some() || settings.kid.is_some() {
                 return Err(invalid_options(
                     "a verifier over a refresher takes no now, alg or kid (the refresher's config binds its keys)",
                 ));
@@ -279,7 +255,7 @@ impl Verifier {
                 .key_set(now_secs(now)?)
                 .map_err(|e| from_core(&e))?;
             Ok(Verifier {
-                inner: Arc::new(options.rules(set)?),
+                inner: Arc::new(rules(settings, set)?),
             })
         })
     }
@@ -340,10 +316,9 @@ fn one_off(
     keys: &JsValue,
     options: &JsValue,
 ) -> Result<(Arc<tollgate::Verifier>, Option<f64>), JsValue> {
-    let options = Options::from_js(options)?;
-    let now = options.now;
+    let (settings, now) = Options::from_js(options)?.split();
     let keys = document(keys, "keys", ErrorCode::InvalidKeySet)?;
-    Ok((Arc::new(options.build(&keys)?), now))
+    Ok((Arc::new(build(settings, &keys)?), now))
 }
 
 /// Verifies one JWT against `keys` under `options` (those of `new Verifier`, plus `now`):
