@@ -49,11 +49,22 @@ pub(crate) struct Entry {
     /// Decoded header, then decoded payload.
     pub(crate) decoded: Box<[u8]>,
     pub(crate) header_len: usize,
-    /// Which provider verified it (0 for a plain verifier).
-    pub(crate) provider: usize,
-    /// The snapshot generation it was verified under (0 for a plain verifier).
-    pub(crate) generation: u64,
+    /// Where it was verified.
+    pub(crate) origin: Origin,
     valid_until: u64,
+}
+
+/// Where a cached verification was made: for the engine, the credential's place, the provider
+/// that place and the token's issuer chose, and the snapshot generation (all zero for a plain
+/// verifier). The same token from the same place under the same snapshot is verified the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// The credential source's index in the policy.
+    pub(crate) source: usize,
+    /// The provider's index in the policy.
+    pub(crate) provider: usize,
+    /// The key snapshot's generation.
+    pub(crate) generation: u64,
 }
 
 impl Entry {
@@ -110,14 +121,12 @@ impl TokenCache {
     }
 
     /// Remembers a verification done at `now` of a token expiring at `exp`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &self,
         token: &[u8],
         header: &[u8],
         payload: &[u8],
-        provider: usize,
-        generation: u64,
+        origin: Origin,
         exp: Option<f64>,
         now: u64,
     ) {
@@ -145,8 +154,7 @@ impl TokenCache {
             token: token.into(),
             decoded: decoded.into_boxed_slice(),
             header_len: header.len(),
-            provider,
-            generation,
+            origin,
             valid_until,
         };
         let size = entry.size();
@@ -204,20 +212,25 @@ mod tests {
             ttl_secs: 100,
             ..CacheConfig::default()
         });
-        cache.insert(b"h.p.sig", b"{\"a\":1}", b"{}", 3, 7, Some(150.0), 10);
+        let origin = Origin {
+            source: 1,
+            provider: 3,
+            generation: 7,
+        };
+        cache.insert(b"h.p.sig", b"{\"a\":1}", b"{}", origin, Some(150.0), 10);
         assert_eq!(
-            cache.with_hit(b"h.p.sig", 50, |e| (e.provider, e.generation, e.header_len)),
-            Some((3, 7, 7))
+            cache.with_hit(b"h.p.sig", 50, |e| (e.origin, e.header_len)),
+            Some((origin, 7))
         );
         // Same signature segment, other content: a miss, not a hit.
         assert!(cache.with_hit(b"x.p.sig", 50, |_| ()).is_none());
         // The TTL (10 + 100) ends the entry before exp (150).
         assert!(cache.with_hit(b"h.p.sig", 110, |_| ()).is_none());
-        cache.insert(b"a.b.c", b"{}", b"{}", 0, 0, Some(30.0), 10);
+        cache.insert(b"a.b.c", b"{}", b"{}", Origin::default(), Some(30.0), 10);
         assert!(cache.with_hit(b"a.b.c", 29, |_| ()).is_some());
         assert!(cache.with_hit(b"a.b.c", 30, |_| ()).is_none());
         // Already expired or unbounded-negative: never cached.
-        cache.insert(b"d.e.f", b"{}", b"{}", 0, 0, Some(5.0), 10);
+        cache.insert(b"d.e.f", b"{}", b"{}", Origin::default(), Some(5.0), 10);
         assert!(cache.with_hit(b"d.e.f", 10, |_| ()).is_none());
     }
 
@@ -230,7 +243,7 @@ mod tests {
         });
         for i in 0..1000u32 {
             let token = format!("h.p.{i}");
-            cache.insert(token.as_bytes(), b"{}", b"{}", 0, 0, None, 0);
+            cache.insert(token.as_bytes(), b"{}", b"{}", Origin::default(), None, 0);
         }
         assert!(cache.len() <= 32, "{}", cache.len());
         assert!(cache.len() >= 16);

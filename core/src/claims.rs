@@ -19,13 +19,20 @@ use std::borrow::Cow;
 #[derive(Clone, Copy, Debug)]
 pub struct Claims<'a> {
     object: json::Object<'a>,
-    iss: Option<JsonStr<'a>>,
-    sub: Option<JsonStr<'a>>,
-    jti: Option<JsonStr<'a>>,
-    aud: Option<json::Value<'a>>,
-    exp: Option<f64>,
-    nbf: Option<f64>,
-    iat: Option<f64>,
+    /// Where the top-level members are, so that reading a claim does not walk the JSON again.
+    index: json::MemberIndex,
+    registered: Registered<'a>,
+}
+
+/// A claims set as one pass over its JSON reads it: the claims, or why they are refused; and,
+/// whenever the JSON is strict and `iss` a string (whatever the other claims hold), the issuer,
+/// which chooses a provider before the signature is checked.
+#[derive(Debug)]
+pub(crate) struct ReadClaims<'a> {
+    /// What [`Claims::parse`] returns.
+    pub claims: Result<Claims<'a>, Error>,
+    /// The issuer, unverified until the signature is.
+    pub issuer: Option<JsonStr<'a>>,
 }
 
 fn numeric_date(v: json::Value<'_>, claim: &'static str) -> Result<f64, Error> {
@@ -49,98 +56,143 @@ fn string<'a>(v: json::Value<'a>, claim: &'static str) -> Result<JsonStr<'a>, Er
     })
 }
 
-impl<'a> Claims<'a> {
-    /// Parses and type-checks a claims set.
-    pub fn parse(payload: &'a [u8], max_depth: usize) -> Result<Claims<'a>, Error> {
-        let object = json::parse_object(payload, max_depth).map_err(|reason| {
-            if reason == json::TOO_DEEP {
-                Error::JsonTooDeep {
-                    part: "claims",
-                    max: max_depth,
-                }
-            } else {
-                Error::InvalidJson {
-                    part: "claims",
-                    reason,
-                }
-            }
-        })?;
-        let mut c = Claims {
-            object,
-            iss: None,
-            sub: None,
-            jti: None,
-            aud: None,
-            exp: None,
-            nbf: None,
-            iat: None,
+/// The registered claims, as one pass over the members finds them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Registered<'a> {
+    iss: Option<JsonStr<'a>>,
+    sub: Option<JsonStr<'a>>,
+    jti: Option<JsonStr<'a>>,
+    aud: Option<json::Value<'a>>,
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    iat: Option<f64>,
+}
+
+impl<'a> Registered<'a> {
+    /// Takes one member: a registered claim is type-checked and kept, any other is left alone.
+    fn read(&mut self, name: JsonStr<'a>, value: json::Value<'a>) -> Result<(), Error> {
+        let unescaped: Cow<'_, str> = match name.as_borrowed() {
+            // Every registered name is three letters: longer names need no comparison.
+            Some(n) if n.len() != 3 => return Ok(()),
+            Some(n) => Cow::Borrowed(n),
+            None => name.to_cow(),
         };
-        for (name, value) in object.members() {
-            let name: Cow<'_, str> = name.to_cow();
-            match &*name {
-                "iss" => c.iss = Some(string(value, "iss")?),
-                "sub" => c.sub = Some(string(value, "sub")?),
-                "jti" => c.jti = Some(string(value, "jti")?),
-                "exp" => c.exp = Some(numeric_date(value, "exp")?),
-                "nbf" => c.nbf = Some(numeric_date(value, "nbf")?),
-                "iat" => c.iat = Some(numeric_date(value, "iat")?),
-                "aud" => {
-                    let ok = match value.kind() {
-                        Kind::String => true,
-                        Kind::Array => {
-                            let mut items = value.as_array().into_iter().flatten().peekable();
-                            items.peek().is_some() && items.all(|v| v.kind() == Kind::String)
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(Error::InvalidClaim {
-                            claim: "aud",
-                            reason: "must be a string or a non-empty array of strings",
-                        });
+        match &*unescaped {
+            "iss" => self.iss = Some(string(value, "iss")?),
+            "sub" => self.sub = Some(string(value, "sub")?),
+            "jti" => self.jti = Some(string(value, "jti")?),
+            "exp" => self.exp = Some(numeric_date(value, "exp")?),
+            "nbf" => self.nbf = Some(numeric_date(value, "nbf")?),
+            "iat" => self.iat = Some(numeric_date(value, "iat")?),
+            "aud" => {
+                let ok = match value.kind() {
+                    Kind::String => true,
+                    Kind::Array => {
+                        let mut items = value.as_array().into_iter().flatten().peekable();
+                        items.peek().is_some() && items.all(|v| v.kind() == Kind::String)
                     }
-                    c.aud = Some(value);
+                    _ => false,
+                };
+                if !ok {
+                    return Err(Error::InvalidClaim {
+                        claim: "aud",
+                        reason: "must be a string or a non-empty array of strings",
+                    });
                 }
-                _ => {}
+                self.aud = Some(value);
             }
+            _ => {}
         }
-        Ok(c)
+        Ok(())
+    }
+}
+
+impl<'a> Claims<'a> {
+    /// Parses and type-checks a claims set, in one pass over the JSON.
+    pub fn parse(payload: &'a [u8], max_depth: usize) -> Result<Claims<'a>, Error> {
+        Claims::read(payload, max_depth).claims
+    }
+
+    /// [`Claims::parse`], keeping the issuer even where another claim is refused.
+    pub(crate) fn read(payload: &'a [u8], max_depth: usize) -> ReadClaims<'a> {
+        let mut registered = Registered::default();
+        let mut index = json::MemberIndex::default();
+        // The first member of the wrong type, reported only once the whole document is known
+        // to be strict JSON (a syntax error anywhere wins, as it would in two passes).
+        let mut wrong_type = None;
+        let parsed = json::parse_object_with(payload, max_depth, |member| {
+            index.record(&member);
+            if let Err(e) = registered.read(member.name, member.value) {
+                wrong_type.get_or_insert(e);
+            }
+        });
+        let object = match parsed {
+            Ok(object) => object,
+            Err(reason) => {
+                let error = if reason == json::TOO_DEEP {
+                    Error::JsonTooDeep {
+                        part: "claims",
+                        max: max_depth,
+                    }
+                } else {
+                    Error::InvalidJson {
+                        part: "claims",
+                        reason,
+                    }
+                };
+                return ReadClaims {
+                    claims: Err(error),
+                    issuer: None,
+                };
+            }
+        };
+        ReadClaims {
+            issuer: registered.iss,
+            claims: match wrong_type {
+                Some(e) => Err(e),
+                None => Ok(Claims {
+                    object,
+                    index,
+                    registered,
+                }),
+            },
+        }
     }
 
     /// `iss`, if present.
     pub fn issuer(&self) -> Option<JsonStr<'a>> {
-        self.iss
+        self.registered.iss
     }
 
     /// `sub`, if present.
     pub fn subject(&self) -> Option<JsonStr<'a>> {
-        self.sub
+        self.registered.sub
     }
 
     /// `jti`, if present.
     pub fn jwt_id(&self) -> Option<JsonStr<'a>> {
-        self.jti
+        self.registered.jti
     }
 
     /// `exp`, if present.
     pub fn expires_at(&self) -> Option<f64> {
-        self.exp
+        self.registered.exp
     }
 
     /// `nbf`, if present.
     pub fn not_before(&self) -> Option<f64> {
-        self.nbf
+        self.registered.nbf
     }
 
     /// `iat`, if present.
     pub fn issued_at(&self) -> Option<f64> {
-        self.iat
+        self.registered.iat
     }
 
     /// The audiences (`aud` as a string is one audience).
     pub fn audiences(&self) -> impl Iterator<Item = JsonStr<'a>> + 'a {
-        let single = self.aud.and_then(|v| v.as_str());
-        let many = self.aud.and_then(|v| v.as_array());
+        let single = self.registered.aud.and_then(|v| v.as_str());
+        let many = self.registered.aud.and_then(|v| v.as_array());
         single
             .into_iter()
             .chain(many.into_iter().flatten().filter_map(|v| v.as_str()))
@@ -148,7 +200,7 @@ impl<'a> Claims<'a> {
 
     /// Any claim by name, raw (roles, tenants, scopes: for the policy to read).
     pub fn get(&self, name: &str) -> Option<json::Value<'a>> {
-        self.object.get(name)
+        self.index.get(&self.object, name)
     }
 
     /// The whole claims object.
@@ -158,15 +210,21 @@ impl<'a> Claims<'a> {
 
     fn has(&self, name: &str) -> bool {
         match name {
-            "iss" => self.iss.is_some(),
-            "sub" => self.sub.is_some(),
-            "jti" => self.jti.is_some(),
-            "aud" => self.aud.is_some(),
-            "exp" => self.exp.is_some(),
-            "nbf" => self.nbf.is_some(),
-            "iat" => self.iat.is_some(),
-            other => self.object.get(other).is_some(),
+            "iss" => self.registered.iss.is_some(),
+            "sub" => self.registered.sub.is_some(),
+            "jti" => self.registered.jti.is_some(),
+            "aud" => self.registered.aud.is_some(),
+            "exp" => self.registered.exp.is_some(),
+            "nbf" => self.registered.nbf.is_some(),
+            "iat" => self.registered.iat.is_some(),
+            other => self.get(other).is_some(),
         }
+    }
+}
+
+impl<'a> json::Lookup<'a> for Claims<'a> {
+    fn member(&self, name: &str) -> Option<json::Value<'a>> {
+        self.get(name)
     }
 }
 
@@ -328,7 +386,7 @@ impl Validation {
         // Realistic times are far below 2^53, where u64 -> f64 is exact.
         let now_f = now as f64;
         let leeway = self.leeway as f64;
-        if let Some(exp) = claims.exp {
+        if let Some(exp) = claims.registered.exp {
             if now_f >= exp + leeway {
                 return Err(Error::Expired {
                     exp,
@@ -337,7 +395,7 @@ impl Validation {
                 });
             }
         }
-        if let Some(nbf) = claims.nbf {
+        if let Some(nbf) = claims.registered.nbf {
             if now_f + leeway < nbf {
                 return Err(Error::NotYetValid {
                     nbf,
@@ -346,7 +404,7 @@ impl Validation {
                 });
             }
         }
-        if let Some(iat) = claims.iat {
+        if let Some(iat) = claims.registered.iat {
             if self.reject_future_iat && iat > now_f + leeway {
                 return Err(Error::IssuedInFuture {
                     iat,
@@ -355,7 +413,11 @@ impl Validation {
                 });
             }
         }
-        if let (Some(max), Some(exp), Some(iat)) = (self.max_lifetime, claims.exp, claims.iat) {
+        if let (Some(max), Some(exp), Some(iat)) = (
+            self.max_lifetime,
+            claims.registered.exp,
+            claims.registered.iat,
+        ) {
             let lifetime = exp - iat;
             if lifetime > max as f64 {
                 return Err(Error::LifetimeTooLong { lifetime, max });
@@ -363,10 +425,11 @@ impl Validation {
         }
         if !self.issuers.is_empty() {
             let ok = claims
+                .registered
                 .iss
                 .is_some_and(|iss| self.issuers.iter().any(|i| iss.eq_str(i)));
             if !ok {
-                return Err(if claims.iss.is_none() {
+                return Err(if claims.registered.iss.is_none() {
                     Error::MissingClaim {
                         claim: "iss".to_owned(),
                     }
@@ -375,7 +438,7 @@ impl Validation {
                 });
             }
         }
-        match (self.audiences.is_empty(), claims.aud.is_some()) {
+        match (self.audiences.is_empty(), claims.registered.aud.is_some()) {
             (true, true) => {
                 return Err(Error::InvalidAudience {
                     reason: "token names an audience but none is configured",

@@ -19,11 +19,10 @@
 //! check sees one snapshot from start to end.
 
 use crate::apikey;
-use crate::cache::{CacheConfig, TokenCache};
-use crate::claims::Claims;
+use crate::cache::{CacheConfig, Origin, TokenCache};
+use crate::claims::{Claims, ReadClaims};
 use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
-use crate::json::Object;
 use crate::jws::{self, ParseLimits, SignatureInput, TokenBuffer};
 use crate::policy::{CompiledPolicy, KeyHashing, Location, Provider, ProviderType, UnknownRoutes};
 use crate::principal::lists_tenant;
@@ -63,9 +62,13 @@ impl core::fmt::Debug for Engine {
 }
 
 /// Where membership and per-tenant roles come from.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one lives on the stack for one check; boxing the claims would allocate"
+)]
 enum Membership<'a> {
     /// The token's claims, read as its provider says.
-    Claims(&'a Provider, Object<'a>),
+    Claims(&'a Provider, Claims<'a>),
     /// A user record: the user's current roles.
     Record(&'a UserRecord),
     /// An API key bound to one tenant (or to none).
@@ -522,24 +525,26 @@ impl Engine {
         principal: &mut Principal,
         signature: HostCheck<'_>,
     ) -> Result<Authenticated<'s>, Refusal> {
-        // A token verified before, under this snapshot and through the same provider, skips its
-        // signature (see `crate::cache`); everything after the signature runs again.
+        // A token verified before, from the same place and under this snapshot (so through the
+        // same provider), skips its signature (see `crate::cache`); everything after the
+        // signature runs again.
         let hit = self.cache.as_ref().and_then(|cache| {
             cache
                 .with_hit(token.as_bytes(), now, |e| {
-                    (e.generation == snapshot.generation).then(|| {
-                        buf.load(&e.decoded);
-                        (e.decoded.len(), e.header_len, e.provider)
-                    })
+                    (e.origin.generation == snapshot.generation && e.origin.source == source).then(
+                        || {
+                            buf.load(&e.decoded);
+                            (e.decoded.len(), e.header_len, e.origin.provider)
+                        },
+                    )
                 })
                 .flatten()
         });
-        let hit = hit.filter(|&(len, header_len, cached)| {
-            buf.get(header_len..len)
-                .and_then(|payload| self.provider_for(source, payload).ok())
-                .is_some_and(|(id, _)| id == cached)
-        });
-        let (provider_id, provider, verified) = match hit {
+        // The claims are read once, before the signature is checked (their issuer chooses the
+        // provider; nothing in them is trusted until the signature holds), at the deepest
+        // nesting any provider allows.
+        let deepest = self.policy.deepest_claims;
+        let (provider_id, provider, verified, read) = match hit {
             Some((len, header_len, provider_id)) => {
                 let provider = self
                     .policy
@@ -553,16 +558,15 @@ impl Engine {
                     )
                 })?;
                 let depth = provider.validation.limits.max_json_depth;
-                (
-                    provider_id,
-                    provider,
-                    jws::restore(buf, len, header_len, depth, keys)?,
-                )
+                let verified = jws::restore(buf, len, header_len, depth, keys)?;
+                let read = Claims::read(verified.payload(), deepest);
+                (provider_id, provider, verified, read)
             }
             None => {
                 let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
+                let read = Claims::read(parsed.unverified_payload(), deepest);
                 let (provider_id, provider) =
-                    self.provider_for(source, parsed.unverified_payload())?;
+                    self.provider_for(source, &read, parsed.unverified_payload())?;
                 let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
                     Refusal::new(
                         ErrorCode::Internal,
@@ -593,24 +597,32 @@ impl Engine {
                     }
                     r
                 })?;
-                (provider_id, provider, verified)
+                (provider_id, provider, verified, read)
             }
         };
-        let claims = Claims::parse(
-            verified.payload(),
-            provider.validation.limits.max_json_depth,
-        )?;
+        // Read at the provider's own nesting limit, the claims are what was read already, or
+        // (a provider allowing less than another) read again at that limit.
+        let depth = provider.validation.limits.max_json_depth;
+        let claims = if depth == deepest {
+            read.claims?
+        } else {
+            Claims::parse(verified.payload(), depth)?
+        };
         provider
             .validation
             .validate(verified.header(), &claims, now)?;
         if hit.is_none() {
             if let Some(cache) = &self.cache {
+                let origin = Origin {
+                    source,
+                    provider: provider_id,
+                    generation: snapshot.generation,
+                };
                 cache.insert(
                     token.as_bytes(),
                     verified.header_bytes(),
                     verified.payload(),
-                    provider_id,
-                    snapshot.generation,
+                    origin,
                     claims.expires_at(),
                     now,
                 );
@@ -624,10 +636,9 @@ impl Engine {
                 ));
             }
         }
-        let object = claims.object();
         let subject = provider
             .subject
-            .get(&object)
+            .get(&claims)
             .and_then(|v| v.as_str())
             .ok_or_else(|| {
                 Refusal::new(
@@ -639,10 +650,10 @@ impl Engine {
                 )
             })?;
         principal.subject.extend(subject.chars());
-        principal.kind = provider.kind_of(&object);
+        principal.kind = provider.kind_of(&claims);
         principal.provider = provider_id;
         principal.expires_at = claims.expires_at();
-        principal.claims.push_str(object.as_str());
+        principal.claims.push_str(claims.object().as_str());
         let record = self.user_record(provider, principal.kind, &principal.subject, snapshot)?;
         let mut held = Bits::default();
         let membership = match record {
@@ -652,14 +663,14 @@ impl Engine {
             }
             None => {
                 for source in &provider.global_roles {
-                    source.collect(&object, &self.policy.roles.names, &mut held);
+                    source.collect(&claims, &self.policy.roles.names, &mut held);
                 }
-                Membership::Claims(provider, object)
+                Membership::Claims(provider, claims)
             }
         };
         let mut scopes = Bits::default();
         for source in &provider.scopes {
-            source.collect(&object, &self.policy.permissions, &mut scopes);
+            source.collect(&claims, &self.policy.permissions, &mut scopes);
         }
         Ok(Authenticated {
             held,
@@ -767,8 +778,8 @@ impl Engine {
                 }
                 None => false,
             },
-            Membership::Claims(provider, object) => {
-                self.token_membership(provider, object, tenant, held)
+            Membership::Claims(provider, claims) => {
+                self.token_membership(provider, claims, tenant, held)
             }
             Membership::Key(t) => *t == Some(tenant),
         }
@@ -779,7 +790,7 @@ impl Engine {
     fn token_membership(
         &self,
         provider: &Provider,
-        claims: &Object<'_>,
+        claims: &Claims<'_>,
         tenant: &str,
         held: &mut Bits,
     ) -> bool {
@@ -849,14 +860,19 @@ impl Engine {
     fn provider_for(
         &self,
         source: usize,
-        unverified_payload: &[u8],
+        read: &ReadClaims<'_>,
+        payload: &[u8],
     ) -> Result<(usize, &Provider), Refusal> {
-        // Read to the deepest nesting any provider may allow, so that a payload too deep for
-        // the chosen provider fails there, with its own limit in the message, rather than
-        // here as a token without an issuer.
-        let payload =
-            crate::json::parse_object(unverified_payload, crate::limits::MAX_JSON_DEPTH).ok();
-        let iss = payload.and_then(|o| o.get("iss")).and_then(|v| v.as_str());
+        // A payload deeper than the claims were read at still names its issuer: the provider that
+        // chooses then refuses it with its own limit in the message, not as a token without one.
+        let deeper;
+        let iss = match &read.claims {
+            Err(Error::JsonTooDeep { .. }) => {
+                deeper = Claims::read(payload, crate::limits::MAX_JSON_DEPTH);
+                deeper.issuer
+            }
+            _ => read.issuer,
+        };
         let mut fallback = None;
         for (i, p) in self.policy.providers.iter().enumerate() {
             if p.provider_type != ProviderType::Jwt || !p.credentials.contains(&source) {

@@ -68,8 +68,22 @@ pub(crate) fn describe(reason: &'static str, max_depth: usize) -> String {
 /// Checks `bytes` as one strict JSON object with at most `max_depth` levels of nesting (the object
 /// itself is level 1). Errors say what was wrong, never where in a secret.
 pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Object<'_>, &'static str> {
+    parse_object_with(bytes, max_depth, |_| {})
+}
+
+/// [`parse_object`], handing each top-level member to `visit` as it is checked, so that a caller
+/// reads the members it wants in the same pass. A member is handed over before the rest of the
+/// document is checked: act on what `visit` saw only once this returns `Ok`.
+pub fn parse_object_with<'a>(
+    bytes: &'a [u8],
+    max_depth: usize,
+    visit: impl FnMut(Member<'a>),
+) -> Result<Object<'a>, &'static str> {
+    // One UTF-8 pass over the whole document (word at a time over ASCII): every span cut at an
+    // ASCII byte below is then valid text, and no string needs a check of its own.
     let text = core::str::from_utf8(bytes).map_err(|_| "not valid UTF-8")?;
     let mut p = Parser {
+        text,
         s: text.as_bytes(),
         pos: 0,
         depth: 0,
@@ -80,14 +94,112 @@ pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Object<'_>, &'stat
     if p.peek() != Some(b'{') {
         return Err("not a JSON object");
     }
-    p.value()?;
-    let end = p.pos;
+    p.object(visit)?;
+    let text = p.span(start)?;
     p.skip_ws();
     if p.pos != p.s.len() {
         return Err("trailing characters after the object");
     }
-    let text = text.get(start..end).ok_or("internal: span")?;
     Ok(Object { text })
+}
+
+/// One member of an object, as [`parse_object_with`] hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct Member<'a> {
+    /// The member's name.
+    pub name: JsonStr<'a>,
+    /// Its value.
+    pub value: Value<'a>,
+    /// Where the name's text (after the quote) starts, in bytes from the object's `{`.
+    name_at: usize,
+    /// Where the value starts, in bytes from the object's `{`.
+    value_at: usize,
+    /// [`fingerprint`] of the name's raw text.
+    fingerprint: u64,
+}
+
+/// How many members a [`MemberIndex`] records.
+pub const INDEXED_MEMBERS: usize = 16;
+
+/// Where an object's members are, recorded from [`parse_object_with`]'s pass (the first
+/// [`INDEXED_MEMBERS`] of them), so that looking a member up by name does not walk the object
+/// again. Only valid for the object whose members were recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberIndex {
+    /// [`fingerprint`] of each name's raw text.
+    fingerprints: [u64; INDEXED_MEMBERS],
+    /// Name start, name length, value start, value length, in bytes from the object's `{`.
+    spans: [[u16; 4]; INDEXED_MEMBERS],
+    /// Bit `i`: name `i` has escapes (its raw text is not the name).
+    escaped: u16,
+    len: usize,
+    /// Whether every member was recorded (else a name not found is looked for in the object).
+    complete: bool,
+}
+
+impl Default for MemberIndex {
+    fn default() -> Self {
+        MemberIndex {
+            fingerprints: [0; INDEXED_MEMBERS],
+            spans: [[0; 4]; INDEXED_MEMBERS],
+            escaped: 0,
+            len: 0,
+            complete: true,
+        }
+    }
+}
+
+impl MemberIndex {
+    /// Records `member` (members come in document order, each once).
+    pub fn record(&mut self, member: &Member<'_>) {
+        let span = (
+            u16::try_from(member.name_at),
+            u16::try_from(member.name.raw.len()),
+            u16::try_from(member.value_at),
+            u16::try_from(member.value.text.len()),
+        );
+        let slots = (
+            self.fingerprints.get_mut(self.len),
+            self.spans.get_mut(self.len),
+        );
+        match (span, slots) {
+            ((Ok(a), Ok(b), Ok(c), Ok(d)), (Some(fingerprint), Some(spans))) if self.complete => {
+                *fingerprint = member.fingerprint;
+                *spans = [a, b, c, d];
+                if member.name.escaped {
+                    self.escaped |= 1 << self.len;
+                }
+                self.len += 1;
+            }
+            _ => self.complete = false,
+        }
+    }
+
+    /// The value of member `name` of `object`, the object whose members were recorded.
+    pub fn get<'a>(&self, object: &Object<'a>, name: &str) -> Option<Value<'a>> {
+        let fp = fingerprint(name.as_bytes());
+        let span = |i: usize| -> Option<(&'a str, &'a str)> {
+            let [a, b, c, d] = self.spans.get(i)?.map(usize::from);
+            Some((object.text.get(a..a + b)?, object.text.get(c..c + d)?))
+        };
+        for (i, f) in self.fingerprints.iter().take(self.len).enumerate() {
+            let escaped = self.escaped & (1 << i) != 0;
+            if *f != fp && !escaped {
+                continue;
+            }
+            let Some((raw, value)) = span(i) else {
+                break;
+            };
+            if (JsonStr { raw, escaped }).eq_str(name) {
+                return Some(Value { text: value });
+            }
+        }
+        if self.complete {
+            None
+        } else {
+            object.get(name)
+        }
+    }
 }
 
 impl<'a> Object<'a> {
@@ -122,6 +234,19 @@ impl<'a> Object<'a> {
     /// Whether the object has no members.
     pub fn is_empty(&self) -> bool {
         self.members().next().is_none()
+    }
+}
+
+/// Something whose members can be looked up by name: an [`Object`], or a claims set through its
+/// [`MemberIndex`].
+pub trait Lookup<'a> {
+    /// The value of member `name`, if present.
+    fn member(&self, name: &str) -> Option<Value<'a>>;
+}
+
+impl<'a> Lookup<'a> for Object<'a> {
+    fn member(&self, name: &str) -> Option<Value<'a>> {
+        self.get(name)
     }
 }
 
@@ -235,7 +360,7 @@ impl<'a> Value<'a> {
         let raw = self.text.get(1..self.text.len().checked_sub(1)?)?;
         Some(JsonStr {
             raw,
-            escaped: raw.as_bytes().contains(&b'\\'),
+            escaped: crate::scan::find_byte(raw.as_bytes(), 0, b'\\').is_some(),
         })
     }
 
@@ -243,6 +368,25 @@ impl<'a> Value<'a> {
     pub fn as_f64(&self) -> Option<f64> {
         if self.kind() != Kind::Number {
             return None;
+        }
+        // Whole numbers of up to 15 digits (every NumericDate in practice) are exact in f64 and
+        // read without the general float parser.
+        let digits = self.text.strip_prefix('-').unwrap_or(self.text);
+        if digits.len() <= 15 {
+            let mut n = 0u64;
+            for b in digits.bytes() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return self.text.parse::<f64>().ok();
+                }
+                n = n * 10 + u64::from(d);
+            }
+            let n = n as f64;
+            return Some(if digits.len() < self.text.len() {
+                -n
+            } else {
+                n
+            });
         }
         self.text.parse::<f64>().ok()
     }
@@ -373,7 +517,125 @@ impl Iterator for Unescape<'_> {
     }
 }
 
+use crate::scan::{word_at, zero_bytes, ONES};
+
+/// The high bit of each quote or backslash byte of `w` (exact for the lowest): the bytes that end
+/// a run of plain string characters for the [`Skipper`], which moves over checked text.
+const fn quotes_or_backslashes(w: u64) -> u64 {
+    zero_bytes(w ^ (ONES * b'"' as u64)) | zero_bytes(w ^ (ONES * b'\\' as u64))
+}
+
+/// The high bit of each byte of `w` that needs a look while checking a string (exact for the
+/// lowest): a quote, a backslash or a control character. `(w - 0x20…) & !w & 0x80…` flags the
+/// bytes below 0x20 (bytes of 0x80 and above are excluded by `!w`), exact for the lowest for the
+/// same reason as [`zero_bytes`].
+const fn needs_look(w: u64) -> u64 {
+    quotes_or_backslashes(w) | (w.wrapping_sub(ONES * 0x20) & !w & crate::scan::HIGHS)
+}
+
+/// Moves `pos` past plain bytes eight at a time, to the first byte `special` flags in a word (or to
+/// the last eight bytes of `s`, where the caller goes on a byte at a time).
+fn skip_plain(s: &[u8], mut pos: usize, special: impl Fn(u64) -> u64) -> usize {
+    while let Some(w) = word_at(s, pos) {
+        let flagged = special(w);
+        if flagged != 0 {
+            return pos + (flagged.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    pos
+}
+
+/// A cheap summary of a member name's raw bytes for the duplicate check: equal names have equal
+/// fingerprints, so only names whose fingerprints match are compared in full.
+fn fingerprint(raw: &[u8]) -> u64 {
+    let n = raw.len();
+    let head_and_tail = match (
+        word_at(raw, 0),
+        n.checked_sub(8).and_then(|t| word_at(raw, t)),
+    ) {
+        (Some(head), Some(tail)) => head ^ tail.rotate_left(29),
+        // Shorter than eight bytes: the bytes themselves.
+        _ => raw
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
+    };
+    head_and_tail ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The member names of one object while it is checked, to refuse duplicates. Names are compared
+/// by fingerprint first; names with escapes are compared in full with every other name, since
+/// equal names may be spelled differently. Past [`SMALL_OBJECT`] names, a hash set takes over.
+struct MemberNames<'a> {
+    fingerprints: [u64; SMALL_OBJECT],
+    names: [JsonStr<'a>; SMALL_OBJECT],
+    count: usize,
+    any_escaped: bool,
+    large: Option<HashSet<Cow<'a, str>>>,
+}
+
+impl<'a> MemberNames<'a> {
+    fn new() -> MemberNames<'a> {
+        let none = JsonStr {
+            raw: "",
+            escaped: false,
+        };
+        MemberNames {
+            fingerprints: [0; SMALL_OBJECT],
+            names: [none; SMALL_OBJECT],
+            count: 0,
+            any_escaped: false,
+            large: None,
+        }
+    }
+
+    /// Adds `name`, whose raw text has fingerprint `fp`; `false` if the object already has a
+    /// member of that name.
+    fn insert(&mut self, name: JsonStr<'a>, fp: u64) -> bool {
+        if let Some(set) = self.large.as_mut() {
+            return set.insert(name.to_cow());
+        }
+        let (Some(fingerprints), Some(names)) = (
+            self.fingerprints.get(..self.count),
+            self.names.get(..self.count),
+        ) else {
+            return false;
+        };
+        let duplicate = if self.any_escaped || name.escaped {
+            names.contains(&name)
+        } else {
+            fingerprints
+                .iter()
+                .zip(names)
+                .any(|(f, n)| *f == fp && n.raw == name.raw)
+        };
+        if duplicate {
+            return false;
+        }
+        match (
+            self.fingerprints.get_mut(self.count),
+            self.names.get_mut(self.count),
+        ) {
+            (Some(f), Some(n)) => {
+                *f = fp;
+                *n = name;
+                self.count += 1;
+                self.any_escaped |= name.escaped;
+            }
+            _ => {
+                let mut set: HashSet<Cow<'a, str>> =
+                    self.names.iter().map(JsonStr::to_cow).collect();
+                set.insert(name.to_cow());
+                self.large = Some(set);
+            }
+        }
+        true
+    }
+}
+
 struct Parser<'a> {
+    text: &'a str,
     s: &'a [u8],
     pos: usize,
     depth: usize,
@@ -405,17 +667,30 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self) -> Result<(), &'static str> {
+    /// The text of `start..self.pos` (the document is valid UTF-8 and every span starts and ends
+    /// at an ASCII byte, so this never fails).
+    fn span(&self, start: usize) -> Result<&'a str, &'static str> {
+        self.text.get(start..self.pos).ok_or("internal: span")
+    }
+
+    /// Checks one value and returns its text.
+    fn value(&mut self) -> Result<Value<'a>, &'static str> {
+        let start = self.pos;
         match self.peek().ok_or("unexpected end of input")? {
-            b'{' => self.object(),
-            b'[' => self.array(),
-            b'"' => self.string().map(|_| ()),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => Err("unexpected character"),
+            b'{' => self.object(|_| {})?,
+            b'[' => self.array()?,
+            b'"' => {
+                self.string()?;
+            }
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'n' => self.literal(b"null")?,
+            b'-' | b'0'..=b'9' => self.number()?,
+            _ => return Err("unexpected character"),
         }
+        Ok(Value {
+            text: self.span(start)?,
+        })
     }
 
     fn enter(&mut self) -> Result<(), &'static str> {
@@ -427,11 +702,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn object(&mut self) -> Result<(), &'static str> {
+    /// Checks an object, handing each member to `visit` once its value is checked.
+    fn object(&mut self, mut visit: impl FnMut(Member<'a>)) -> Result<(), &'static str> {
+        let open = self.pos;
         self.enter()?;
-        let mut small: [Option<JsonStr<'a>>; SMALL_OBJECT] = [None; SMALL_OBJECT];
-        let mut count = 0usize;
-        let mut large: Option<HashSet<Cow<'a, str>>> = None;
+        let mut names = MemberNames::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -443,31 +718,24 @@ impl<'a> Parser<'a> {
             if self.peek() != Some(b'"') {
                 return Err("expected a member name");
             }
+            let name_at = self.pos + 1 - open;
             let key = self.string()?;
-            if let Some(seen) = large.as_mut() {
-                if !seen.insert(key.to_cow()) {
-                    return Err("duplicate member name");
-                }
-            } else if count < SMALL_OBJECT {
-                if small.iter().flatten().any(|k| *k == key) {
-                    return Err("duplicate member name");
-                }
-                if let Some(slot) = small.get_mut(count) {
-                    *slot = Some(key);
-                }
-            } else {
-                let mut seen: HashSet<Cow<'a, str>> =
-                    small.iter().flatten().map(|k| k.to_cow()).collect();
-                if !seen.insert(key.to_cow()) {
-                    return Err("duplicate member name");
-                }
-                large = Some(seen);
+            let fingerprint = fingerprint(key.raw.as_bytes());
+            if !names.insert(key, fingerprint) {
+                return Err("duplicate member name");
             }
-            count += 1;
             self.skip_ws();
             self.expect(b':', "expected ':' after a member name")?;
             self.skip_ws();
-            self.value()?;
+            let value_at = self.pos - open;
+            let value = self.value()?;
+            visit(Member {
+                name: key,
+                value,
+                name_at,
+                value_at,
+                fingerprint,
+            });
             self.skip_ws();
             match self.bump() {
                 Some(b',') => continue,
@@ -512,42 +780,54 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
+    /// At an opening quote: checks the string and moves past its closing quote. Plain characters
+    /// are passed over eight at a time; UTF-8 was checked for the whole document already.
     fn string(&mut self) -> Result<JsonStr<'a>, &'static str> {
-        self.pos += 1; // opening quote
-        let start = self.pos;
+        let start = self.pos + 1;
+        let mut pos = start;
         let mut escaped = false;
         loop {
-            match self.bump().ok_or("unterminated string")? {
-                b'"' => break,
-                b'\\' => {
+            pos = skip_plain(self.s, pos, needs_look);
+            match self.s.get(pos) {
+                Some(b'"') => break,
+                Some(b'\\') => {
                     escaped = true;
-                    match self.bump().ok_or("unterminated string")? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
-                        b'u' => {
-                            let cp = self.hex4()?;
-                            if (0xDC00..0xE000).contains(&cp) {
-                                return Err("lone low surrogate in a string");
-                            }
-                            if (0xD800..0xDC00).contains(&cp) {
-                                if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
-                                    return Err("lone high surrogate in a string");
-                                }
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err("lone high surrogate in a string");
-                                }
-                            }
-                        }
-                        _ => return Err("invalid escape in a string"),
-                    }
+                    pos = self.escape(pos)?;
                 }
-                0x00..=0x1f => return Err("control character in a string"),
-                _ => {}
+                Some(0x00..=0x1f) => return Err("control character in a string"),
+                Some(_) => pos += 1,
+                None => return Err("unterminated string"),
             }
         }
-        let raw = core::str::from_utf8(self.s.get(start..self.pos - 1).ok_or("internal: span")?)
-            .map_err(|_| "not valid UTF-8")?;
+        self.pos = pos + 1;
+        let raw = self.text.get(start..pos).ok_or("internal: span")?;
         Ok(JsonStr { raw, escaped })
+    }
+
+    /// Checks the escape at `at` (a backslash); returns the position after it.
+    #[cold]
+    fn escape(&mut self, at: usize) -> Result<usize, &'static str> {
+        self.pos = at + 1;
+        match self.bump().ok_or("unterminated string")? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+            b'u' => {
+                let cp = self.hex4()?;
+                if (0xDC00..0xE000).contains(&cp) {
+                    return Err("lone low surrogate in a string");
+                }
+                if (0xD800..0xDC00).contains(&cp) {
+                    if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
+                        return Err("lone high surrogate in a string");
+                    }
+                    let lo = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return Err("lone high surrogate in a string");
+                    }
+                }
+            }
+            _ => return Err("invalid escape in a string"),
+        }
+        Ok(self.pos)
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), &'static str> {
@@ -627,6 +907,7 @@ impl Skipper<'_> {
         self.pos += 1;
         let mut escaped = false;
         loop {
+            self.pos = skip_plain(self.s, self.pos, quotes_or_backslashes);
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
@@ -768,6 +1049,58 @@ mod tests {
             b"{/*c*/}",
         ] {
             err(bad);
+        }
+    }
+
+    /// The reader passes over strings eight bytes at a time: a byte that matters is seen at
+    /// every offset, in strings of every length around the step.
+    #[test]
+    fn every_offset_of_a_string_is_checked() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut s = vec![b'a'; len];
+                for (byte, ok) in [
+                    (0x01u8, false),
+                    (0x1f, false),
+                    (b'\\', false),
+                    (0x20, true),
+                    (0x7f, true),
+                ] {
+                    s[at] = byte;
+                    let doc = [&b"{\"k\":\""[..], &s, b"\"}"].concat();
+                    assert_eq!(parse_object(&doc, 4).is_ok(), ok, "{len} {at} {byte:#x}");
+                }
+                s[at] = b'"';
+                let doc = [&b"{\"k\":\""[..], &s, b"\"}"].concat();
+                assert!(parse_object(&doc, 4).is_err(), "{len} {at} quote");
+                s[at] = b'a';
+                let doc = [&b"{\"k\":\""[..], &s, b"\"}"].concat();
+                let o = parse_object(&doc, 4).unwrap();
+                assert_eq!(o.get("k").unwrap().as_str().unwrap().raw().len(), len);
+            }
+        }
+    }
+
+    #[test]
+    fn whole_numbers_read_as_the_float_parser_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "1700000000",
+            "-1700000000",
+            "999999999999999",
+            "1000000000000000",
+            "9007199254740993",
+            "1.5",
+            "1e3",
+            "-2.5E-3",
+        ] {
+            let doc = format!("{{\"n\":{text}}}");
+            let o = parse_object(doc.as_bytes(), 4).unwrap();
+            let got = o.get("n").unwrap().as_f64().unwrap();
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{text}");
         }
     }
 

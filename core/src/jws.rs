@@ -13,6 +13,7 @@ use crate::json::{self, JsonStr};
 use crate::key::Key;
 use crate::keyset::KeySet;
 use crate::limits;
+use crate::scan::find_byte;
 
 /// Reusable scratch space for decoded segments, so that a steady stream of verifications does not
 /// allocate: decoded headers, payloads and signatures borrow from it.
@@ -36,11 +37,6 @@ impl TokenBuffer {
         if let Some(dst) = self.buf.get_mut(..bytes.len()) {
             dst.copy_from_slice(bytes);
         }
-    }
-
-    /// Bytes `range` of the buffer.
-    pub(crate) fn get(&self, range: core::ops::Range<usize>) -> Option<&[u8]> {
-        self.buf.get(range)
     }
 
     /// A buffer already large enough for tokens of up to `max_token_bytes`.
@@ -113,7 +109,59 @@ impl<'a> Header<'a> {
     }
 
     fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Header<'a>, Error> {
-        let object = json::parse_object(bytes, max_depth).map_err(|reason| {
+        let string = |v: json::Value<'a>, what: &'static str| {
+            v.as_str().ok_or(Error::InvalidHeader { reason: what })
+        };
+        let mut alg = None;
+        let (mut kid, mut typ, mut cty, mut crit, mut b64) = (None, None, None, None, None);
+        // The first member of the wrong type, reported only once the whole header is known to
+        // be strict JSON.
+        let mut wrong_type = None;
+        let object = json::parse_object_with(bytes, max_depth, |member| {
+            if wrong_type.is_some() {
+                return;
+            }
+            let (name, value) = (member.name, member.value);
+            let read = match name.as_borrowed() {
+                Some("alg") => string(value, "alg must be a string").map(|s| alg = Some(s)),
+                Some("kid") => string(value, "kid must be a string").map(|s| kid = Some(s)),
+                Some("typ") => string(value, "typ must be a string").map(|s| typ = Some(s)),
+                Some("cty") => string(value, "cty must be a string").map(|s| cty = Some(s)),
+                Some("crit") => {
+                    crit = Some(value);
+                    Ok(())
+                }
+                Some("b64") => {
+                    b64 = Some(value);
+                    Ok(())
+                }
+                Some(_) => Ok(()),
+                // Escaped names: compare after unescaping, so "\u0061lg" cannot hide an alg.
+                None => {
+                    let mut read = Ok(());
+                    for (n, slot) in [
+                        ("alg", &mut alg),
+                        ("kid", &mut kid),
+                        ("typ", &mut typ),
+                        ("cty", &mut cty),
+                    ] {
+                        if name.eq_str(n) {
+                            read = string(value, "header member must be a string")
+                                .map(|s| *slot = Some(s));
+                        }
+                    }
+                    if name.eq_str("crit") {
+                        crit = Some(value);
+                    }
+                    if name.eq_str("b64") {
+                        b64 = Some(value);
+                    }
+                    read
+                }
+            };
+            wrong_type = read.err();
+        })
+        .map_err(|reason| {
             if reason == json::TOO_DEEP {
                 Error::JsonTooDeep {
                     part: "header",
@@ -126,40 +174,8 @@ impl<'a> Header<'a> {
                 }
             }
         })?;
-        let string = |v: json::Value<'a>, what: &'static str| {
-            v.as_str().ok_or(Error::InvalidHeader { reason: what })
-        };
-        let mut alg = None;
-        let (mut kid, mut typ, mut cty, mut crit, mut b64) = (None, None, None, None, None);
-        for (name, value) in object.members() {
-            match name.as_borrowed() {
-                Some("alg") => alg = Some(string(value, "alg must be a string")?),
-                Some("kid") => kid = Some(string(value, "kid must be a string")?),
-                Some("typ") => typ = Some(string(value, "typ must be a string")?),
-                Some("cty") => cty = Some(string(value, "cty must be a string")?),
-                Some("crit") => crit = Some(value),
-                Some("b64") => b64 = Some(value),
-                Some(_) => {}
-                // Escaped names: compare after unescaping, so "\u0061lg" cannot hide an alg.
-                None => {
-                    for (n, slot) in [
-                        ("alg", &mut alg),
-                        ("kid", &mut kid),
-                        ("typ", &mut typ),
-                        ("cty", &mut cty),
-                    ] {
-                        if name.eq_str(n) {
-                            *slot = Some(string(value, "header member must be a string")?);
-                        }
-                    }
-                    if name.eq_str("crit") {
-                        crit = Some(value);
-                    }
-                    if name.eq_str("b64") {
-                        b64 = Some(value);
-                    }
-                }
-            }
+        if let Some(e) = wrong_type {
+            return Err(e);
         }
         let alg = alg.ok_or(Error::InvalidHeader {
             reason: "missing alg",
@@ -234,9 +250,17 @@ const MAX_SIGNATURE_CHARS: usize = (limits::MAX_SIGNATURE_BYTES * 4).div_ceil(3)
 type Segments<'t> = (&'t [u8], &'t [u8], &'t [u8]);
 
 fn segments(token: &[u8]) -> Result<Segments<'_>, Error> {
-    let mut parts = token.splitn(4, |&b| b == b'.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => Ok((h, p, s)),
+    let first = find_byte(token, 0, b'.');
+    let second = first.and_then(|f| find_byte(token, f + 1, b'.'));
+    let third = second.and_then(|s| find_byte(token, s + 1, b'.'));
+    match (first, second, third) {
+        (Some(f), Some(s), None) => match (token.get(..f), token.get(f + 1..s), token.get(s + 1..))
+        {
+            (Some(h), Some(p), Some(sig)) => Ok((h, p, sig)),
+            _ => Err(Error::Internal {
+                reason: "token segments",
+            }),
+        },
         _ => Err(Error::MalformedToken {
             segments: token
                 .iter()

@@ -69,6 +69,7 @@ pub mod refresh;
 pub mod request;
 pub mod roles;
 pub mod routes;
+mod scan;
 pub mod scenario;
 pub mod snapshot;
 pub mod spki;

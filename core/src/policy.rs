@@ -372,7 +372,7 @@ pub struct Provider {
 
 impl Provider {
     /// The principal kind of a claims set.
-    pub fn kind_of(&self, claims: &crate::json::Object<'_>) -> PrincipalKind {
+    pub fn kind_of(&self, claims: &crate::claims::Claims<'_>) -> PrincipalKind {
         let Some(rule) = &self.kind else {
             return PrincipalKind::User;
         };
@@ -422,6 +422,9 @@ pub struct CompiledPolicy {
     pub forward: ForwardDoc,
     /// Lowercase correlation header.
     pub correlation_header: Option<String>,
+    /// The deepest claims nesting any JWT provider allows: claims are read once at this depth,
+    /// before the issuer chooses the provider.
+    pub deepest_claims: usize,
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -870,7 +873,14 @@ impl CompiledPolicy {
                 ));
             }
         }
+        let deepest_claims = providers
+            .iter()
+            .filter(|p| p.provider_type == ProviderType::Jwt)
+            .map(|p| p.validation.limits.max_json_depth)
+            .max()
+            .unwrap_or(crate::limits::DEFAULT_MAX_JSON_DEPTH);
         Ok(CompiledPolicy {
+            deepest_claims,
             name: doc.name,
             realm: doc.realm,
             credentials,

@@ -12,7 +12,8 @@
 //! - `role_tenant_map`: `{"<role>": {"<tenant>": …}}` (Zitadel `urn:zitadel:iam:org:project:roles`
 //!   with tenants as the inner keys), roles per tenant.
 
-use crate::json::{Kind, Object, Value};
+use crate::claims::Claims;
+use crate::json::{Kind, Lookup, Value};
 use crate::roles::{Bits, Names};
 use serde::Deserialize;
 
@@ -50,11 +51,18 @@ pub enum ClaimPath {
 }
 
 impl ClaimPath {
-    /// Reads the claim from a claims object.
-    pub fn get<'a>(&self, claims: &Object<'a>) -> Option<Value<'a>> {
+    /// Reads the claim from a claims set (or any object).
+    pub fn get<'a>(&self, claims: &impl Lookup<'a>) -> Option<Value<'a>> {
         match self {
-            ClaimPath::Name(n) => claims.get(n),
-            ClaimPath::Path(p) => claims.get_path(p.iter().map(String::as_str)),
+            ClaimPath::Name(n) => claims.member(n),
+            ClaimPath::Path(p) => {
+                let (first, rest) = p.split_first()?;
+                let mut value = claims.member(first)?;
+                for name in rest {
+                    value = value.as_object()?.get(name)?;
+                }
+                Some(value)
+            }
         }
     }
 
@@ -144,7 +152,7 @@ fn for_each_name<'a>(v: Value<'a>, shape: Shape, mut f: impl FnMut(&str)) {
 
 impl NameSource {
     /// Adds the ids of the names this (tenant-independent) source holds.
-    pub fn collect(&self, claims: &Object<'_>, names: &Names, out: &mut Bits) {
+    pub fn collect(&self, claims: &Claims<'_>, names: &Names, out: &mut Bits) {
         if let Some(v) = self.claim.get(claims) {
             for_each_name(v, self.shape, |n| {
                 if let Some(id) = names.id(n) {
@@ -158,7 +166,7 @@ impl NameSource {
     /// tenant at all (membership).
     pub fn collect_for_tenant(
         &self,
-        claims: &Object<'_>,
+        claims: &Claims<'_>,
         tenant: &str,
         names: &Names,
         out: &mut Bits,
@@ -197,7 +205,7 @@ impl NameSource {
 }
 
 /// A claim listing the tenants a principal may access (a string or an array of strings).
-pub fn lists_tenant(claims: &Object<'_>, path: &ClaimPath, tenant: &str) -> bool {
+pub fn lists_tenant(claims: &Claims<'_>, path: &ClaimPath, tenant: &str) -> bool {
     let Some(v) = path.get(claims) else {
         return false;
     };
@@ -209,7 +217,7 @@ pub fn lists_tenant(claims: &Object<'_>, path: &ClaimPath, tenant: &str) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::parse_object;
+    use crate::claims::Claims;
 
     fn names(list: &[&str]) -> Names {
         let mut n = Names::default();
@@ -229,7 +237,7 @@ mod tests {
             "urn:zitadel:iam:org:project:42:roles": {"admin": {"1": "x"}},
             "tenants": {"A": ["admin"], "B": ["viewer"]}
         }"#;
-        let claims = parse_object(doc, 16).unwrap();
+        let claims = Claims::parse(doc, 16).unwrap();
         let n = names(&["admin", "viewer", "owner", "items:read", "items:write"]);
         let read = |claim: ClaimPath, shape: Shape| {
             let mut b = Bits::default();
@@ -296,12 +304,12 @@ mod tests {
             (false, vec![])
         );
         assert!(lists_tenant(
-            &parse_object(br#"{"ws":"w1"}"#, 4).unwrap(),
+            &Claims::parse(br#"{"ws":"w1"}"#, 4).unwrap(),
             &ClaimPath::Name("ws".into()),
             "w1"
         ));
         assert!(!lists_tenant(
-            &parse_object(br#"{"ws":["w1"]}"#, 4).unwrap(),
+            &Claims::parse(br#"{"ws":["w1"]}"#, 4).unwrap(),
             &ClaimPath::Name("ws".into()),
             "w2"
         ));

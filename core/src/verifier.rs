@@ -178,8 +178,7 @@ impl Verifier {
                     token,
                     jws.header_bytes(),
                     jws.payload(),
-                    0,
-                    0,
+                    crate::cache::Origin::default(),
                     claims.expires_at(),
                     now,
                 );

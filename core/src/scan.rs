@@ -1,0 +1,77 @@
+//! Word-at-a-time byte scanning: the JSON reader and the token splitter pass over runs of
+//! ordinary bytes eight at a time and stop at the first byte that matters.
+
+/// `0x01` in every byte.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+/// `0x80` in every byte.
+pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes of `s` from `at`, little-endian (the first byte lowest), if there are eight.
+pub(crate) fn word_at(s: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = s.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The high bit of each byte of `w` that is zero, exact for the lowest such byte (a borrow only
+/// runs upward from a zero byte, so bytes above the first may be flagged falsely). The position
+/// of the first zero byte is therefore `trailing_zeros / 8`.
+pub(crate) const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// The position of the first `byte` in `s` at or after `from`.
+pub(crate) fn find_byte(s: &[u8], from: usize, byte: u8) -> Option<usize> {
+    let pattern = ONES * u64::from(byte);
+    let mut pos = from;
+    while let Some(w) = word_at(s, pos) {
+        let hits = zero_bytes(w ^ pattern);
+        if hits != 0 {
+            return Some(pos + (hits.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    s.get(pos..)?
+        .iter()
+        .position(|&b| b == byte)
+        .map(|i| pos + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_first_byte_in_every_position_and_alignment() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut s = vec![b'a'; len];
+                s[at] = b'.';
+                if at + 3 < len {
+                    s[at + 3] = b'.';
+                }
+                for from in 0..=len {
+                    let want = s
+                        .iter()
+                        .skip(from)
+                        .position(|&b| b == b'.')
+                        .map(|i| from + i);
+                    assert_eq!(
+                        find_byte(&s, from, b'.'),
+                        want,
+                        "len {len} at {at} from {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(find_byte(b"abc", 9, b'.'), None);
+    }
+
+    #[test]
+    fn zero_bytes_is_exact_for_the_lowest() {
+        // 0x01 above a zero byte is flagged falsely (the borrow), but never below it.
+        let w = u64::from_le_bytes([7, 0, 1, 9, 9, 9, 9, 9]);
+        assert_eq!(zero_bytes(w).trailing_zeros() / 8, 1);
+        assert_eq!(zero_bytes(u64::from_le_bytes([0x80; 8])), 0);
+        assert_eq!(zero_bytes(u64::MAX), 0);
+    }
+}
