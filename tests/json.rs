@@ -1,0 +1,274 @@
+//! The strict JSON reader against serde_json, on generated documents and on byte-level mutations
+//! of them: the reader accepts exactly what serde_json's grammar accepts, less documents with a
+//! duplicate member name at any level (compared after unescaping), deeper than the limit, or not
+//! an object; and every member it hands back, by iteration, by name or through a member index,
+//! is the value serde_json reads.
+
+use proptest::prelude::*;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use tollgate::json::{parse_object, parse_object_with, MemberIndex};
+
+const MAX_DEPTH: usize = 16;
+
+/// What serde_json makes of a document, with what a strict reader adds: the nesting depth and
+/// whether any object repeats a name. Strings are read in full, so serde_json checks their
+/// escapes and surrogates as the reader must.
+struct Shape {
+    depth: usize,
+    object: bool,
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::leaf())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::leaf())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::leaf())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::leaf())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::leaf())
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape::leaf())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let mut depth = 0;
+                while let Some(item) = seq.next_element::<Shape>()? {
+                    depth = depth.max(item.depth);
+                }
+                Ok(Shape {
+                    depth: depth + 1,
+                    object: false,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                let mut names = HashSet::new();
+                let mut depth = 0;
+                while let Some(name) = map.next_key::<String>()? {
+                    if !names.insert(name) {
+                        return Err(de::Error::custom("duplicate member name"));
+                    }
+                    depth = depth.max(map.next_value::<Shape>()?.depth);
+                }
+                Ok(Shape {
+                    depth: depth + 1,
+                    object: true,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Shape {
+    fn leaf() -> Shape {
+        Shape {
+            depth: 0,
+            object: false,
+        }
+    }
+}
+
+/// Whether a strict reader must accept `bytes`; `None` where serde_json refuses a number for its
+/// range alone (the reader checks grammar, not range: a documented difference).
+fn strict_accepts(bytes: &[u8]) -> Option<bool> {
+    match serde_json::from_slice::<Shape>(bytes) {
+        Ok(shape) => Some(shape.object && shape.depth <= MAX_DEPTH),
+        Err(e) if e.to_string().contains("number out of range") => None,
+        Err(_) => Some(false),
+    }
+}
+
+/// Renders `v` as JSON with `style` choosing, per character and per gap, whether to escape and
+/// where to put whitespace: the same document in many spellings.
+fn render(v: &Value, style: &mut impl Iterator<Item = u8>, out: &mut String) {
+    let gap =
+        |out: &mut String, style: &mut dyn Iterator<Item = u8>| match style.next().unwrap_or(0) % 8
+        {
+            0 => out.push(' '),
+            1 => out.push_str("\n\t "),
+            _ => {}
+        };
+    match v {
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                gap(out, style);
+                render_string(k, style, out);
+                gap(out, style);
+                out.push(':');
+                gap(out, style);
+                render(v, style, out);
+                gap(out, style);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                gap(out, style);
+                render(v, style, out);
+            }
+            gap(out, style);
+            out.push(']');
+        }
+        Value::String(s) => render_string(s, style, out),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn render_string(s: &str, style: &mut impl Iterator<Item = u8>, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        let must = c == '"' || c == '\\' || (c as u32) < 0x20;
+        match (must, style.next().unwrap_or(0) % 6) {
+            (_, 0) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{:04x}", u));
+                }
+            }
+            (true, _) => match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                _ => out.push_str(&format!("\\u{:04X}", c as u32)),
+            },
+            (false, 1) if c == '/' => out.push_str("\\/"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1e15f64..1e15).prop_map(Value::from),
+        "\\PC{0,24}".prop_map(Value::String),
+        // Strings of the lengths around the reader's eight-byte steps, with the bytes that stop it.
+        "[a-z\"\\\\\u{1}\u{1f}é€😀]{0,20}".prop_map(Value::String),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 48, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("\\PC{0,10}", inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+fn object() -> impl Strategy<Value = Map<String, Value>> {
+    prop::collection::btree_map("[a-z_:.]{0,12}|\\PC{0,6}", value(), 0..24)
+        .prop_map(|m| m.into_iter().collect())
+}
+
+fn style() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..256)
+}
+
+fn rendered(m: &Map<String, Value>, style: &[u8]) -> String {
+    let mut out = String::new();
+    render(
+        &Value::Object(m.clone()),
+        &mut style.iter().copied().cycle(),
+        &mut out,
+    );
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Every spelling of a generated object is accepted, and every member reads back as
+    /// serde_json reads it: in order, by name, and through a member index.
+    #[test]
+    fn generated_objects_read_back_exactly(m in object(), style in style(), absent in "\\PC{0,8}") {
+        let text = rendered(&m, &style);
+        let mut index = MemberIndex::default();
+        let object = parse_object_with(text.as_bytes(), MAX_DEPTH, |member| index.record(&member))
+            .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+        let names: Vec<String> = object.members().map(|(k, _)| k.to_cow().into_owned()).collect();
+        prop_assert_eq!(names, m.keys().cloned().collect::<Vec<_>>());
+        for (name, want) in &m {
+            // Through serde_json's own reading of the same number text: without its
+            // float_roundtrip feature it rounds some long decimals differently from Rust's parse.
+            let want: Value = serde_json::from_str(&want.to_string()).unwrap();
+            let by_name = object.get(name).map(|v| v.to_json());
+            let indexed = index.get(&object, name).map(|v| v.to_json());
+            prop_assert_eq!(by_name.as_ref(), Some(&want));
+            prop_assert_eq!(indexed.as_ref(), Some(&want));
+        }
+        if !m.contains_key(&absent) {
+            prop_assert!(object.get(&absent).is_none());
+            prop_assert!(index.get(&object, &absent).is_none());
+        }
+    }
+
+    /// A name given twice, however each is spelled, is refused at the top level and nested.
+    #[test]
+    fn duplicate_names_are_refused(
+        m in object().prop_filter("needs a member", |m| !m.is_empty()),
+        pick in any::<prop::sample::Index>(),
+        style in style(),
+        nested in any::<bool>(),
+    ) {
+        let name = pick.get(&m.keys().collect::<Vec<_>>()).to_string();
+        let mut again = String::new();
+        render_string(&name, &mut style.iter().copied().rev().cycle(), &mut again);
+        let text = rendered(&m, &style);
+        let doubled = format!("{},{again}:null}}", &text[..text.len() - 1]);
+        let doc = if nested { format!("{{\"outer\":[{doubled}]}}") } else { doubled };
+        prop_assert_eq!(parse_object(doc.as_bytes(), MAX_DEPTH).err(), Some("duplicate member name"));
+    }
+
+    /// Byte-level damage: the reader accepts exactly when a strict reading of the damaged bytes
+    /// does (serde_json's grammar, unique names, the depth limit, an object at the top).
+    #[test]
+    fn damaged_documents_are_judged_as_serde_json_judges_them(
+        m in object(),
+        style in style(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4),
+    ) {
+        let mut bytes = rendered(&m, &style).into_bytes();
+        for (at, byte, how) in edits {
+            let i = at.index(bytes.len() + 1);
+            match how {
+                0 if i < bytes.len() => bytes[i] = byte,
+                1 => bytes.insert(i, byte),
+                _ if i < bytes.len() => { bytes.remove(i); }
+                _ => bytes.push(byte),
+            }
+        }
+        if let Some(expected) = strict_accepts(&bytes) {
+            let got = parse_object(&bytes, MAX_DEPTH);
+            prop_assert_eq!(got.is_ok(), expected, "{:?} {:?}", String::from_utf8_lossy(&bytes), got);
+        }
+    }
+}
