@@ -36,10 +36,12 @@ pub(crate) struct ReadClaims<'a> {
 }
 
 fn numeric_date(v: json::Value<'_>, claim: &'static str) -> Result<f64, Error> {
-    let n = v.as_f64().ok_or(Error::InvalidClaim {
-        claim,
-        reason: "must be a JSON number (NumericDate)",
-    })?;
+    let Some(n) = v.as_f64() else {
+        return Err(Error::InvalidClaim {
+            claim,
+            reason: "must be a JSON number (NumericDate)",
+        });
+    };
     if !n.is_finite() || n.abs() > limits::MAX_NUMERIC_DATE {
         return Err(Error::InvalidClaim {
             claim,
@@ -50,10 +52,13 @@ fn numeric_date(v: json::Value<'_>, claim: &'static str) -> Result<f64, Error> {
 }
 
 fn string<'a>(v: json::Value<'a>, claim: &'static str) -> Result<JsonStr<'a>, Error> {
-    v.as_str().ok_or(Error::InvalidClaim {
-        claim,
-        reason: "must be a string",
-    })
+    match v.as_str() {
+        Some(s) => Ok(s),
+        None => Err(Error::InvalidClaim {
+            claim,
+            reason: "must be a string",
+        }),
+    }
 }
 
 /// The registered claims, as one pass over the members finds them.

@@ -88,6 +88,7 @@ pub fn parse_object_with<'a>(
         pos: 0,
         depth: 0,
         max_depth,
+        escaped: false,
     };
     p.skip_ws();
     let start = p.pos;
@@ -95,7 +96,7 @@ pub fn parse_object_with<'a>(
         return Err("not a JSON object");
     }
     p.object(visit)?;
-    let text = p.span(start)?;
+    let text = p.text(start, p.pos)?;
     p.skip_ws();
     if p.pos != p.s.len() {
         return Err("trailing characters after the object");
@@ -549,19 +550,28 @@ fn skip_plain(s: &[u8], mut pos: usize, special: impl Fn(u64) -> u64) -> usize {
 /// A cheap summary of a member name's raw bytes for the duplicate check: equal names have equal
 /// fingerprints, so only names whose fingerprints match are compared in full.
 fn fingerprint(raw: &[u8]) -> u64 {
-    let n = raw.len();
-    let head_and_tail = match (
-        word_at(raw, 0),
-        n.checked_sub(8).and_then(|t| word_at(raw, t)),
-    ) {
-        (Some(head), Some(tail)) => head ^ tail.rotate_left(29),
-        // Shorter than eight bytes: the bytes themselves.
-        _ => raw
+    fingerprint_at(raw, 0, raw.len())
+}
+
+/// [`fingerprint`] of `s[at..at + len]`, reading whole words of `s` where it can.
+#[inline(always)]
+fn fingerprint_at(s: &[u8], at: usize, len: usize) -> u64 {
+    let head = match word_at(s, at) {
+        Some(w) if len >= 8 => w,
+        // The name's bytes, little-endian, as a word of the document with the rest cleared.
+        Some(w) => w & ((1u64 << (8 * len)) - 1),
+        None => s
+            .get(at..at + len)
+            .unwrap_or_default()
             .iter()
             .rev()
             .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
     };
-    head_and_tail ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let tail = match len.checked_sub(8) {
+        Some(back) if len > 8 => word_at(s, at + back).unwrap_or(0).rotate_left(29),
+        _ => 0,
+    };
+    head ^ tail ^ (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// The member names of one object while it is checked, to refuse duplicates. Names are compared
@@ -640,9 +650,12 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     max_depth: usize,
+    /// Whether the last string read had escapes.
+    escaped: bool,
 }
 
 impl<'a> Parser<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
@@ -653,44 +666,33 @@ impl<'a> Parser<'a> {
         Some(b)
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
             self.pos += 1;
         }
     }
 
-    fn expect(&mut self, b: u8, what: &'static str) -> Result<(), &'static str> {
-        if self.bump() == Some(b) {
-            Ok(())
-        } else {
-            Err(what)
-        }
+    /// The text of `start..end` (the document is valid UTF-8 and every span starts and ends at
+    /// an ASCII byte, so this never fails).
+    #[inline(always)]
+    fn text(&self, start: usize, end: usize) -> Result<&'a str, &'static str> {
+        self.text.get(start..end).ok_or("internal: span")
     }
 
-    /// The text of `start..self.pos` (the document is valid UTF-8 and every span starts and ends
-    /// at an ASCII byte, so this never fails).
-    fn span(&self, start: usize) -> Result<&'a str, &'static str> {
-        self.text.get(start..self.pos).ok_or("internal: span")
-    }
-
-    /// Checks one value and returns its text.
-    fn value(&mut self) -> Result<Value<'a>, &'static str> {
-        let start = self.pos;
-        match self.peek().ok_or("unexpected end of input")? {
-            b'{' => self.object(|_| {})?,
-            b'[' => self.array()?,
-            b'"' => {
-                self.string()?;
-            }
-            b't' => self.literal(b"true")?,
-            b'f' => self.literal(b"false")?,
-            b'n' => self.literal(b"null")?,
-            b'-' | b'0'..=b'9' => self.number()?,
-            _ => return Err("unexpected character"),
+    /// Checks one value; its text is from where it started to `self.pos`.
+    fn value(&mut self) -> Result<(), &'static str> {
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'{') => self.object(|_| {}),
+            Some(b'[') => self.array(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(_) => Err("unexpected character"),
+            None => Err("unexpected end of input"),
         }
-        Ok(Value {
-            text: self.span(start)?,
-        })
     }
 
     fn enter(&mut self) -> Result<(), &'static str> {
@@ -706,40 +708,59 @@ impl<'a> Parser<'a> {
     fn object(&mut self, mut visit: impl FnMut(Member<'a>)) -> Result<(), &'static str> {
         let open = self.pos;
         self.enter()?;
-        let mut names = MemberNames::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             self.depth -= 1;
             return Ok(());
         }
+        let mut names = MemberNames::new();
         loop {
-            self.skip_ws();
             if self.peek() != Some(b'"') {
                 return Err("expected a member name");
             }
-            let name_at = self.pos + 1 - open;
-            let key = self.string()?;
-            let fingerprint = fingerprint(key.raw.as_bytes());
-            if !names.insert(key, fingerprint) {
+            let name_at = self.pos + 1;
+            let name_end = self.string()?;
+            let name = JsonStr {
+                raw: self.text(name_at, name_end)?,
+                escaped: self.escaped,
+            };
+            let fingerprint = fingerprint_at(self.s, name_at, name_end - name_at);
+            if !names.insert(name, fingerprint) {
                 return Err("duplicate member name");
             }
             self.skip_ws();
-            self.expect(b':', "expected ':' after a member name")?;
+            if self.peek() != Some(b':') {
+                return Err("expected ':' after a member name");
+            }
+            self.pos += 1;
             self.skip_ws();
-            let value_at = self.pos - open;
-            let value = self.value()?;
+            let value_at = self.pos;
+            // Most values are strings: checked here, without a call into `value`.
+            if self.peek() == Some(b'"') {
+                self.string()?;
+            } else {
+                self.value()?;
+            }
             visit(Member {
-                name: key,
-                value,
-                name_at,
-                value_at,
+                name,
+                value: Value {
+                    text: self.text(value_at, self.pos)?,
+                },
+                name_at: name_at - open,
+                value_at: value_at - open,
                 fingerprint,
             });
             self.skip_ws();
-            match self.bump() {
-                Some(b',') => continue,
-                Some(b'}') => break,
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
                 _ => return Err("expected ',' or '}' in an object"),
             }
         }
@@ -756,12 +777,17 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         loop {
-            self.skip_ws();
             self.value()?;
             self.skip_ws();
-            match self.bump() {
-                Some(b',') => continue,
-                Some(b']') => break,
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
                 _ => return Err("expected ',' or ']' in an array"),
             }
         }
@@ -780,18 +806,22 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    /// At an opening quote: checks the string and moves past its closing quote. Plain characters
-    /// are passed over eight at a time; UTF-8 was checked for the whole document already.
-    fn string(&mut self) -> Result<JsonStr<'a>, &'static str> {
-        let start = self.pos + 1;
-        let mut pos = start;
-        let mut escaped = false;
+    /// At an opening quote: checks the string, moves past its closing quote and returns where
+    /// its raw text ends; [`Parser::escaped`] says whether it had escapes. Plain characters are
+    /// passed over eight at a time; UTF-8 was checked for the whole document already.
+    #[inline(always)]
+    fn string(&mut self) -> Result<usize, &'static str> {
+        let mut pos = self.pos + 1;
+        self.escaped = false;
         loop {
             pos = skip_plain(self.s, pos, needs_look);
             match self.s.get(pos) {
-                Some(b'"') => break,
+                Some(b'"') => {
+                    self.pos = pos + 1;
+                    return Ok(pos);
+                }
                 Some(b'\\') => {
-                    escaped = true;
+                    self.escaped = true;
                     pos = self.escape(pos)?;
                 }
                 Some(0x00..=0x1f) => return Err("control character in a string"),
@@ -799,9 +829,6 @@ impl<'a> Parser<'a> {
                 None => return Err("unterminated string"),
             }
         }
-        self.pos = pos + 1;
-        let raw = self.text.get(start..pos).ok_or("internal: span")?;
-        Ok(JsonStr { raw, escaped })
     }
 
     /// Checks the escape at `at` (a backslash); returns the position after it.
@@ -844,7 +871,7 @@ impl<'a> Parser<'a> {
 
     fn digits(&mut self) -> usize {
         let start = self.pos;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
+        while let Some(b'0'..=b'9') = self.s.get(self.pos) {
             self.pos += 1;
         }
         self.pos - start

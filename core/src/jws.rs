@@ -109,8 +109,9 @@ impl<'a> Header<'a> {
     }
 
     fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Header<'a>, Error> {
-        let string = |v: json::Value<'a>, what: &'static str| {
-            v.as_str().ok_or(Error::InvalidHeader { reason: what })
+        let string = |v: json::Value<'a>, what: &'static str| match v.as_str() {
+            Some(s) => Ok(s),
+            None => Err(Error::InvalidHeader { reason: what }),
         };
         let mut alg = None;
         let (mut kid, mut typ, mut cty, mut crit, mut b64) = (None, None, None, None, None);
@@ -177,9 +178,11 @@ impl<'a> Header<'a> {
         if let Some(e) = wrong_type {
             return Err(e);
         }
-        let alg = alg.ok_or(Error::InvalidHeader {
-            reason: "missing alg",
-        })?;
+        let Some(alg) = alg else {
+            return Err(Error::InvalidHeader {
+                reason: "missing alg",
+            });
+        };
         let alg = Algorithm::from_name(&alg.to_cow())?;
         if let Some(crit) = crit {
             let reason = match crit.as_array() {
@@ -277,13 +280,17 @@ fn decode_segment<'b>(
     segment: &'static str,
 ) -> Result<(&'b [u8], &'b mut [u8]), Error> {
     let room = base64url::max_decoded_len(input.len());
-    let (region, rest) = out.split_at_mut_checked(room).ok_or(Error::Internal {
-        reason: "token buffer sizing",
-    })?;
+    let Some((region, rest)) = out.split_at_mut_checked(room) else {
+        return Err(Error::Internal {
+            reason: "token buffer sizing",
+        });
+    };
     let n = base64url::decode_into(input, region).map_err(|_| Error::InvalidBase64 { segment })?;
-    let decoded = region.get(..n).ok_or(Error::Internal {
-        reason: "base64 length",
-    })?;
+    let Some(decoded) = region.get(..n) else {
+        return Err(Error::Internal {
+            reason: "base64 length",
+        });
+    };
     Ok((decoded, rest))
 }
 
@@ -300,9 +307,11 @@ pub fn parse<'t, 'b>(
         });
     }
     let (h, p, s) = segments(token)?;
-    let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(Error::Internal {
-        reason: "signing input",
-    })?;
+    let Some(signing_input) = token.get(..h.len() + 1 + p.len()) else {
+        return Err(Error::Internal {
+            reason: "signing input",
+        });
+    };
     let needed = base64url::max_decoded_len(h.len())
         + base64url::max_decoded_len(p.len())
         + base64url::max_decoded_len(s.len());

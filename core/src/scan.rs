@@ -23,6 +23,13 @@ pub(crate) const fn zero_bytes(w: u64) -> u64 {
 pub(crate) fn find_byte(s: &[u8], from: usize, byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
     let mut pos = from;
+    // Sixteen bytes a step while there are sixteen, then eight.
+    while let (Some(a), Some(b)) = (word_at(s, pos), word_at(s, pos + 8)) {
+        if zero_bytes(a ^ pattern) | zero_bytes(b ^ pattern) != 0 {
+            break;
+        }
+        pos += 16;
+    }
     while let Some(w) = word_at(s, pos) {
         let hits = zero_bytes(w ^ pattern);
         if hits != 0 {
