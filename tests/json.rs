@@ -204,7 +204,7 @@ fn rendered(m: &Map<String, Value>, style: &[u8]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(512) })]
 
     /// Every spelling of a generated object is accepted, and every member reads back as
     /// serde_json reads it: in order, by name, and through a member index.
