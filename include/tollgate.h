@@ -456,6 +456,14 @@ extern "C" {
 const char *tg_version(void);
 
 /**
+ * The signature backends compiled into the library, comma-separated, the one it prefers first:
+ * `ring`, or `aws-lc,ring` in a library built with the `aws-lc` feature. Every key the library
+ * reads is prepared for the preferred backend, unless a verifier's `"backend"` option names the
+ * other. NUL-terminated and static.
+ */
+const char *tg_backends(void);
+
+/**
  * The stable `snake_case` name of a status or decision reason (`ok`, `expired`,
  * `null_parameter`, …); `unknown` for a number no status has. Static: never free it.
  */
@@ -924,8 +932,8 @@ tg_status tg_refresher_swap_into(const struct tg_refresher *refresher,
 /**
  * Makes a plain verifier over the refresher's current key set at `now` (later fetches do not
  * change it: make a new one after a good fetch). `options` as for `tg_verifier_new`, except
- * `"alg"` and `"kid"` (they say how to read keys, and these are read already:
- * `TG_STATUS_INVALID_OPTIONS`).
+ * `"alg"`, `"kid"` and `"backend"` (they say how to read keys, and these are read already, for
+ * the library's preferred backend: `TG_STATUS_INVALID_OPTIONS`).
  *
  * On success writes a new verifier to `*verifier_out` (free it with `tg_verifier_free`). Fails
  * with `TG_STATUS_KEY_SET_FETCH_FAILED` before any good fetch, `TG_STATUS_KEY_SET_STALE` once
@@ -994,7 +1002,9 @@ tg_status tg_discovery_jwks_uri(const uint8_t *document,
  * `"required": ["exp"]` (the default; `[]` requires nothing), `"max_lifetime": 3600`,
  * `"reject_future_iat": true`, `"max_token_bytes": 8192` (at most 65536), `"max_json_depth": 16`,
  * `"alg": "RS256"` (binds every key: keys without `alg` take it, keys with another are refused),
- * `"kid": "…"` (names a PEM/DER key), `"cache": {"max_entries": 10000, "max_bytes": 33554432,
+ * `"kid": "…"` (names a PEM/DER key), `"backend": "ring"` or `"aws-lc"` (the signature backend
+ * the keys are prepared for; by default the library's preferred one, see `tg_backends`; a backend
+ * the library lacks is `TG_STATUS_INVALID_OPTIONS`), `"cache": {"max_entries": 10000, "max_bytes": 33554432,
  * "ttl": 300}` (a verified-token cache: a repeated token skips its signature check until the
  * earlier of its `exp` and the TTL, its claims still checked at every `now`; `{}` for the
  * defaults; no cache without it). Unknown members are refused.

@@ -6,6 +6,7 @@
 
 use crate::cache::{CacheConfig, TokenCache};
 use crate::claims::{Claims, Validation};
+use crate::crypto::Backend;
 use crate::error::Error;
 use crate::jws::{self, Header, SignatureInput, TokenBuffer};
 use crate::keyset::KeySet;
@@ -38,12 +39,25 @@ pub struct VerifierSettings {
     pub alg: Option<String>,
     /// The `kid` of a PEM or DER key.
     pub kid: Option<String>,
+    /// The signature backend the keys are prepared for (`ring`, or `aws-lc` in builds with that
+    /// feature); the build's preferred one when unset.
+    pub backend: Option<String>,
 }
 
 impl VerifierSettings {
     /// The key set `keys` holds: a JWKS or a single JWK (each key bound to its own `alg`, or to
-    /// [`alg`](Self::alg) when set), or a PEM / DER public key, which needs `alg` and takes `kid`.
+    /// [`alg`](Self::alg) when set), or a PEM / DER public key, which needs `alg` and takes `kid`;
+    /// prepared for [`backend`](Self::backend) when that is set.
     pub fn key_set(&self, keys: &[u8]) -> Result<KeySet, Error> {
+        let backend = self.backend.as_deref().map(backend_named).transpose()?;
+        let set = self.read_keys(keys)?;
+        match backend {
+            Some(b) => set.with_backend(b),
+            None => Ok(set),
+        }
+    }
+
+    fn read_keys(&self, keys: &[u8]) -> Result<KeySet, Error> {
         let alg = self
             .alg
             .as_deref()
@@ -88,6 +102,21 @@ impl VerifierSettings {
             },
         }
     }
+}
+
+/// The backend named `name`, if this build has it.
+fn backend_named(name: &str) -> Result<Backend, Error> {
+    let reason = match Backend::from_name(name) {
+        Some(b) if b.is_available() => return Ok(b),
+        Some(b) => {
+            format!("backend: this build has no {b} backend (it is built with the aws-lc feature)")
+        }
+        None => format!(
+            "backend: unknown backend {:?} (ring, aws-lc)",
+            crate::error::truncated(name, 32)
+        ),
+    };
+    Err(Error::InvalidOptions { reason })
 }
 
 /// Verifies JWTs against one key set and one set of rules. Immutable and `Send + Sync`.

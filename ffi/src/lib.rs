@@ -57,6 +57,18 @@ pub extern "C" fn tg_version() -> *const c_char {
     })
 }
 
+/// The signature backends compiled into the library, comma-separated, the one it prefers first:
+/// `ring`, or `aws-lc,ring` in a library built with the `aws-lc` feature. Every key the library
+/// reads is prepared for the preferred backend, unless a verifier's `"backend"` option names the
+/// other. NUL-terminated and static.
+#[no_mangle]
+pub extern "C" fn tg_backends() -> *const c_char {
+    boundary(|| match tollgate_core::crypto::Backend::preferred() {
+        tollgate_core::crypto::Backend::AwsLc => c"aws-lc,ring".as_ptr(),
+        tollgate_core::crypto::Backend::Ring => c"ring".as_ptr(),
+    })
+}
+
 /// The stable `snake_case` name of a status or decision reason (`ok`, `expired`,
 /// `null_parameter`, …); `unknown` for a number no status has. Static: never free it.
 #[no_mangle]

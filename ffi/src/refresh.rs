@@ -328,8 +328,8 @@ pub extern "C" fn tg_refresher_swap_into(
 
 /// Makes a plain verifier over the refresher's current key set at `now` (later fetches do not
 /// change it: make a new one after a good fetch). `options` as for `tg_verifier_new`, except
-/// `"alg"` and `"kid"` (they say how to read keys, and these are read already:
-/// `TG_STATUS_INVALID_OPTIONS`).
+/// `"alg"`, `"kid"` and `"backend"` (they say how to read keys, and these are read already, for
+/// the library's preferred backend: `TG_STATUS_INVALID_OPTIONS`).
 ///
 /// On success writes a new verifier to `*verifier_out` (free it with `tg_verifier_free`). Fails
 /// with `TG_STATUS_KEY_SET_FETCH_FAILED` before any good fetch, `TG_STATUS_KEY_SET_STALE` once
@@ -802,12 +802,13 @@ mod tests {
     }
 
     #[test]
-    fn verifier_options_are_those_of_tg_verifier_new_but_alg_and_kid() {
+    fn verifier_options_are_those_of_tg_verifier_new_but_alg_kid_and_backend() {
         let r = new("").unwrap();
         assert_eq!(fetched(r, 200, "600", &jwks(&["a"]), NOW), Status::Ok);
         for (options, says) in [
             (r#"{"alg":"ES256"}"#, "already read"),
             (r#"{"kid":"x"}"#, "already read"),
+            (r#"{"backend":"ring"}"#, "already read"),
             (r#"{"leway":1}"#, "unknown field"),
         ] {
             let (mut v, mut e) = (null_mut(), null_mut());

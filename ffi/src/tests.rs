@@ -319,6 +319,74 @@ fn plain_verification_and_signature_only_verification() {
     assert_eq!(st, Status::InvalidOptions);
 }
 
+/// `tg_backends` lists what the build has, preferred first; a verifier's `"backend"` picks one of
+/// them, and a backend the build lacks (or no backend at all) is an options error.
+#[test]
+fn backends_are_listed_and_chosen_per_verifier() {
+    // SAFETY: tg_backends returns a static NUL-terminated string.
+    let listed = unsafe { CStr::from_ptr(tg_backends()) }
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The core's feature decides (cargo unifies it across the workspace's crates).
+    let expected = if tollgate_core::crypto::Backend::AwsLc.is_available() {
+        "aws-lc,ring"
+    } else {
+        "ring"
+    };
+    assert_eq!(listed, expected);
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
+    let keys = snapshot["keys"]["app"].to_string();
+    let alice = tenant_path_token("alice");
+    for (backend, want, says) in [
+        ("ring", Status::Ok, ""),
+        (
+            "aws-lc",
+            if listed.contains("aws-lc") {
+                Status::Ok
+            } else {
+                Status::InvalidOptions
+            },
+            "this build has no aws-lc backend",
+        ),
+        (
+            "openssl",
+            Status::InvalidOptions,
+            "unknown backend \"openssl\"",
+        ),
+    ] {
+        let options = format!(r#"{{"issuers":["https://app.example"],"backend":"{backend}"}}"#);
+        let (mut v, mut e) = (null_mut(), null_mut());
+        let st = tg_verifier_new(
+            keys.as_ptr(),
+            keys.len(),
+            options.as_ptr(),
+            options.len(),
+            &mut v,
+            &mut e,
+        );
+        assert_eq!(st, want, "{backend}");
+        if want != Status::Ok {
+            assert!(owned(e).contains(says), "{backend}");
+            assert!(v.is_null());
+            continue;
+        }
+        let mut t = null_mut();
+        let st = tg_verifier_verify(
+            v,
+            alice.as_ptr(),
+            alice.len(),
+            1_767_225_600,
+            &mut t,
+            null_mut(),
+        );
+        assert_eq!(st, Status::Ok, "{backend}");
+        tg_token_free(t);
+        tg_verifier_free(v);
+    }
+}
+
 #[test]
 fn api_keys_round_trip() {
     let (prefix, owner, pepper) = ("fln_live", "sa_billing", [7u8; 16]);

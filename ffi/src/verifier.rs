@@ -60,6 +60,7 @@ struct Options {
     max_json_depth: Option<usize>,
     alg: Option<String>,
     kid: Option<String>,
+    backend: Option<String>,
     cache: Option<CacheOptions>,
 }
 
@@ -98,6 +99,7 @@ impl Options {
             max_json_depth: self.max_json_depth,
             alg: self.alg,
             kid: self.kid,
+            backend: self.backend,
         };
         (settings, self.cache)
     }
@@ -110,14 +112,15 @@ fn build(keys: &[u8], options: &[u8]) -> Result<tollgate_core::Verifier, Failure
 }
 
 /// A verifier over a key set already made (a refresher's), with the options of `tg_verifier_new`
-/// except `"alg"` and `"kid"`, which say how to read keys and are refused here: the set's keys
-/// are already bound to their algorithms (by the refresher's `"algorithms"`).
+/// except `"alg"`, `"kid"` and `"backend"`, which say how to read keys and are refused here: the
+/// set's keys are already bound to their algorithms (by the refresher's `"algorithms"`) and
+/// prepared for the library's preferred backend.
 pub(crate) fn verifier_over(set: Arc<KeySet>, options: &[u8]) -> Result<Verifier, Failure> {
     let (settings, cache) = parse_options(options)?.split();
-    if settings.alg.is_some() || settings.kid.is_some() {
+    if settings.alg.is_some() || settings.kid.is_some() || settings.backend.is_some() {
         return Err(options_error(
-            "\"alg\" and \"kid\" say how to read keys; this key set is already read (bind its \
-             algorithms with the refresher's \"algorithms\")",
+            "\"alg\", \"kid\" and \"backend\" say how to read keys; this key set is already \
+             read (bind its algorithms with the refresher's \"algorithms\")",
         ));
     }
     Ok(Verifier {
@@ -157,7 +160,9 @@ fn with_rules(
 /// `"required": ["exp"]` (the default; `[]` requires nothing), `"max_lifetime": 3600`,
 /// `"reject_future_iat": true`, `"max_token_bytes": 8192` (at most 65536), `"max_json_depth": 16`,
 /// `"alg": "RS256"` (binds every key: keys without `alg` take it, keys with another are refused),
-/// `"kid": "…"` (names a PEM/DER key), `"cache": {"max_entries": 10000, "max_bytes": 33554432,
+/// `"kid": "…"` (names a PEM/DER key), `"backend": "ring"` or `"aws-lc"` (the signature backend
+/// the keys are prepared for; by default the library's preferred one, see `tg_backends`; a backend
+/// the library lacks is `TG_STATUS_INVALID_OPTIONS`), `"cache": {"max_entries": 10000, "max_bytes": 33554432,
 /// "ttl": 300}` (a verified-token cache: a repeated token skips its signature check until the
 /// earlier of its `exp` and the TTL, its claims still checked at every `now`; `{}` for the
 /// defaults; no cache without it). Unknown members are refused.

@@ -328,7 +328,41 @@ static void status_names(void) {
     check(tg_version() != NULL && strlen(tg_version()) > 0, "version %s", tg_version());
 }
 
+/* tg_backends lists the build's backends, preferred first (TOLLGATE_EXPECT_BACKENDS, when set,
+ * says what that must be: scripts/test links an aws-lc build too); a verifier's "backend" picks
+ * one of them, and a backend the build lacks is TG_STATUS_INVALID_OPTIONS. */
+static void backends(void) {
+    const char *listed = tg_backends();
+    bool aws_lc = strcmp(listed, "aws-lc,ring") == 0;
+    check(aws_lc || strcmp(listed, "ring") == 0, "tg_backends: %s", listed);
+    const char *expect = getenv("TOLLGATE_EXPECT_BACKENDS");
+    if (expect != NULL && expect[0] != '\0') {
+        check(strcmp(listed, expect) == 0, "tg_backends: %s, expected %s", listed, expect);
+    }
+    const char *key = "{\"kty\":\"oct\",\"alg\":\"HS256\","
+                      "\"k\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+    struct {
+        const char *options;
+        tg_status want;
+    } cases[] = {
+        {"{\"backend\":\"ring\"}", TG_STATUS_OK},
+        {"{\"backend\":\"aws-lc\"}", aws_lc ? TG_STATUS_OK : TG_STATUS_INVALID_OPTIONS},
+        {"{\"backend\":\"openssl\"}", TG_STATUS_INVALID_OPTIONS},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_verifier *v = NULL;
+        char *error = NULL;
+        tg_status st = tg_verifier_new(U8(key), strlen(key), U8(cases[i].options),
+                                       strlen(cases[i].options), &v, &error);
+        check(st == cases[i].want, "backend %s on %s: expected %s, got %s (%s)", cases[i].options,
+              listed, tg_error_name(cases[i].want), tg_error_name(st), show(error));
+        tg_string_free(error);
+        tg_verifier_free(v);
+    }
+}
+
 int main(void) {
+    backends();
     engine_errors();
     null_getters_and_frees();
     verifier_errors();

@@ -72,6 +72,8 @@ impl Options {
             max_json_depth: self.max_json_depth,
             alg: self.alg,
             kid: self.kid,
+            // The WebAssembly build has ring alone.
+            backend: None,
         };
         (settings, self.now)
     }
