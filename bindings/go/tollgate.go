@@ -53,6 +53,7 @@ import "C"
 
 import (
 	"math"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -60,6 +61,14 @@ import (
 // Version is the library's version ("0.1.0").
 func Version() string {
 	return C.GoString(C.tg_version())
+}
+
+// Backends lists the signature backends in the linked library, the one it prefers first:
+// ["ring"], or ["aws-lc", "ring"] when libtollgate.a was built with
+// `cargo build --release -p tollgate-ffi --features aws-lc`. Keys are prepared for the preferred
+// one unless WithBackend says otherwise.
+func Backends() []string {
+	return strings.Split(C.GoString(C.tg_backends()), ",")
 }
 
 // bytesArg gives a (pointer, length) pair for Go bytes the library reads during one call. The

@@ -35,6 +35,7 @@ type options struct {
 	MaxJSONDepth    *uint64         `json:"max_json_depth,omitempty"`
 	Alg             string          `json:"alg,omitempty"`
 	Kid             string          `json:"kid,omitempty"`
+	Backend         string          `json:"backend,omitempty"`
 	Cache           json.RawMessage `json:"cache,omitempty"`
 
 	raw []byte    // WithOptionsJSON: used as is
@@ -95,6 +96,10 @@ func WithAlgorithm(alg string) Option { return func(o *options) { o.Alg = alg } 
 
 // WithKeyID names a PEM or DER key.
 func WithKeyID(kid string) Option { return func(o *options) { o.Kid = kid } }
+
+// WithBackend prepares the keys for one signature backend, "ring" or "aws-lc" (see Backends);
+// without it, the library's preferred one. A backend the library lacks is ErrInvalidOptions.
+func WithBackend(name string) Option { return func(o *options) { o.Backend = name } }
 
 // WithCache turns on the verified-token cache (a repeated token skips its signature check until
 // the earlier of its exp and ttl; its claims are still checked every time). Zero values take

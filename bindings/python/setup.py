@@ -2,8 +2,10 @@
 
 `pip install ./bindings/python` (from the repository root) runs `cargo build --release --locked
 -p tollgate-ffi` in the repository two levels up and copies target/release/libtollgate.so
-(CARGO_TARGET_DIR is honoured) next to tollgate/__init__.py. TOLLGATE_PREBUILT_LIBRARY=<path>
-skips cargo and ships that file instead.
+(CARGO_TARGET_DIR is honoured) next to tollgate/__init__.py. TOLLGATE_CARGO_FEATURES=aws-lc
+builds the library with the aws-lc signature backend (then preferred; `tollgate.backends()`
+lists what a build has). TOLLGATE_PREBUILT_LIBRARY=<path> skips cargo and ships that file
+instead.
 """
 
 import os
@@ -34,9 +36,11 @@ def build_library() -> Path:
     if prebuilt:
         return Path(prebuilt)
     root = repository_root()
-    subprocess.run(
-        ["cargo", "build", "--release", "--locked", "-p", "tollgate-ffi"], cwd=root, check=True
-    )
+    command = ["cargo", "build", "--release", "--locked", "-p", "tollgate-ffi"]
+    features = os.environ.get("TOLLGATE_CARGO_FEATURES", "").strip()
+    if features:
+        command += ["--features", features]
+    subprocess.run(command, cwd=root, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR") or root / "target")
     if not target.is_absolute():
         target = root / target

@@ -46,6 +46,7 @@ __all__ = [
     "VerifiedToken",
     "Verifier",
     "WebhookVerifier",
+    "backends",
     "check_api_key",
     "error_message",
     "error_name",
@@ -67,6 +68,13 @@ Document = Union[str, bytes, bytearray, memoryview, Mapping[str, Any], Sequence[
 Headers = Union[Mapping[Any, Any], Iterable[Tuple[Any, Any]]]
 
 __version__: str = _ffi.tg_version().decode()
+
+
+def backends() -> List[str]:
+    """The signature backends in the loaded library, the one it prefers first: `["ring"]`, or
+    `["aws-lc", "ring"]` for a package installed with `TOLLGATE_CARGO_FEATURES=aws-lc`. Keys are
+    prepared for the preferred one unless a Verifier's `backend` says otherwise."""
+    return _ffi.tg_backends().decode().split(",")
 
 
 def error_name(number: int) -> str:
@@ -481,6 +489,7 @@ def _options(
     alg: Optional[str],
     kid: Optional[str],
     cache: Union[bool, Mapping[str, int], None],
+    backend: Optional[str] = None,
 ) -> bytes:
     o: Dict[str, Any] = {}
     if issuer is not None:
@@ -499,6 +508,8 @@ def _options(
         o["alg"] = alg
     if kid is not None:
         o["kid"] = kid
+    if backend is not None:
+        o["backend"] = backend
     if cache:
         o["cache"] = {} if cache is True else dict(cache)
     return json.dumps(o, separators=(",", ":"), sort_keys=True).encode() if o else b""
@@ -513,7 +524,9 @@ class Verifier(_Handle):
 
     `keys`: a JWKS, a single JWK, or a PEM/DER public key (then `alg` is needed). `issuer` and
     `audience`: one value or several (a token with `aud` needs `audience`); `leeway` in seconds
-    (at most 600); `required` claims (default `["exp"]`); `cache=True` keeps a verified-token cache.
+    (at most 600); `required` claims (default `["exp"]`); `cache=True` keeps a verified-token cache;
+    `backend` prepares the keys for `"ring"` or `"aws-lc"` (see `backends()`; by default the
+    library's preferred one).
     Raises TollgateError (`invalid_key_set`, `weak_key`, `invalid_options`, …).
     """
 
@@ -532,10 +545,11 @@ class Verifier(_Handle):
         alg: Optional[str] = None,
         kid: Optional[str] = None,
         cache: Union[bool, Mapping[str, int], None] = None,
+        backend: Optional[str] = None,
     ) -> None:
         super().__init__()
         k = _bytes(keys, "keys")
-        o = _options(issuer, audience, leeway, typ, required, max_lifetime, alg, kid, cache)
+        o = _options(issuer, audience, leeway, typ, required, max_lifetime, alg, kid, cache, backend)
         self._init(k, o)
 
     def _init(self, keys: bytes, options: bytes) -> None:

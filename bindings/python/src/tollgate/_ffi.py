@@ -51,6 +51,7 @@ def _fn(name: str, restype, *argtypes):  # type: ignore[no-untyped-def]
 
 
 tg_version = _fn("tg_version", c_char_p)
+tg_backends = _fn("tg_backends", c_char_p)
 tg_error_name = _fn("tg_error_name", c_char_p, c_uint32)
 tg_error_message = _fn("tg_error_message", c_char_p, c_uint32)
 tg_error_http_status = _fn("tg_error_http_status", c_uint16, c_uint32)
