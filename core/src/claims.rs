@@ -19,9 +19,34 @@ use std::borrow::Cow;
 #[derive(Clone, Copy, Debug)]
 pub struct Claims<'a> {
     object: json::Object<'a>,
-    /// Where the top-level members are, so that reading a claim does not walk the JSON again.
-    index: json::MemberIndex,
     registered: Registered<'a>,
+}
+
+/// A claims set with an index of where its top-level members are, for a reader of many claims
+/// (the engine reads roles, scopes, tenants and more): a claim is then a lookup, not a walk of
+/// the JSON. Made by [`Claims::parse_indexed`].
+#[derive(Clone, Copy, Debug)]
+pub struct IndexedClaims<'a> {
+    claims: Claims<'a>,
+    index: json::MemberIndex,
+}
+
+impl<'a> IndexedClaims<'a> {
+    /// `claims` with the index [`Claims::read`] recorded for them.
+    pub(crate) fn new(claims: Claims<'a>, index: json::MemberIndex) -> IndexedClaims<'a> {
+        IndexedClaims { claims, index }
+    }
+
+    /// The claims.
+    pub fn claims(&self) -> &Claims<'a> {
+        &self.claims
+    }
+}
+
+impl<'a> json::Lookup<'a> for IndexedClaims<'a> {
+    fn member(&self, name: &str) -> Option<json::Value<'a>> {
+        self.index.get(&self.claims.object, name)
+    }
 }
 
 /// A claims set as one pass over its JSON reads it: the claims, or why they are refused; and,
@@ -115,18 +140,31 @@ impl<'a> Registered<'a> {
 impl<'a> Claims<'a> {
     /// Parses and type-checks a claims set, in one pass over the JSON.
     pub fn parse(payload: &'a [u8], max_depth: usize) -> Result<Claims<'a>, Error> {
-        Claims::read(payload, max_depth).claims
+        Claims::read(payload, max_depth, None).claims
     }
 
-    /// [`Claims::parse`], keeping the issuer even where another claim is refused.
-    pub(crate) fn read(payload: &'a [u8], max_depth: usize) -> ReadClaims<'a> {
-        let mut registered = Registered::default();
+    /// [`Claims::parse`], also recording where the top-level members are (in the same pass).
+    pub fn parse_indexed(payload: &'a [u8], max_depth: usize) -> Result<IndexedClaims<'a>, Error> {
         let mut index = json::MemberIndex::default();
+        let claims = Claims::read(payload, max_depth, Some(&mut index)).claims?;
+        Ok(IndexedClaims::new(claims, index))
+    }
+
+    /// [`Claims::parse`], keeping the issuer even where another claim is refused, and recording
+    /// the members into `index` when given.
+    pub(crate) fn read(
+        payload: &'a [u8],
+        max_depth: usize,
+        mut index: Option<&mut json::MemberIndex>,
+    ) -> ReadClaims<'a> {
+        let mut registered = Registered::default();
         // The first member of the wrong type, reported only once the whole document is known
         // to be strict JSON (a syntax error anywhere wins, as it would in two passes).
         let mut wrong_type = None;
         let parsed = json::parse_object_with(payload, max_depth, |member| {
-            index.record(&member);
+            if let Some(index) = index.as_deref_mut() {
+                index.record(&member);
+            }
             if let Err(e) = registered.read(member.name, member.value) {
                 wrong_type.get_or_insert(e);
             }
@@ -155,11 +193,7 @@ impl<'a> Claims<'a> {
             issuer: registered.iss,
             claims: match wrong_type {
                 Some(e) => Err(e),
-                None => Ok(Claims {
-                    object,
-                    index,
-                    registered,
-                }),
+                None => Ok(Claims { object, registered }),
             },
         }
     }
@@ -205,7 +239,7 @@ impl<'a> Claims<'a> {
 
     /// Any claim by name, raw (roles, tenants, scopes: for the policy to read).
     pub fn get(&self, name: &str) -> Option<json::Value<'a>> {
-        self.index.get(&self.object, name)
+        self.object.get(name)
     }
 
     /// The whole claims object.

@@ -20,9 +20,10 @@
 
 use crate::apikey;
 use crate::cache::{CacheConfig, Origin, TokenCache};
-use crate::claims::{Claims, ReadClaims};
+use crate::claims::{Claims, IndexedClaims, ReadClaims};
 use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
+use crate::json::MemberIndex;
 use crate::jws::{self, ParseLimits, SignatureInput, TokenBuffer};
 use crate::policy::{CompiledPolicy, KeyHashing, Location, Provider, ProviderType, UnknownRoutes};
 use crate::principal::lists_tenant;
@@ -68,7 +69,7 @@ impl core::fmt::Debug for Engine {
 )]
 enum Membership<'a> {
     /// The token's claims, read as its provider says.
-    Claims(&'a Provider, Claims<'a>),
+    Claims(&'a Provider, IndexedClaims<'a>),
     /// A user record: the user's current roles.
     Record(&'a UserRecord),
     /// An API key bound to one tenant (or to none).
@@ -544,6 +545,7 @@ impl Engine {
         // provider; nothing in them is trusted until the signature holds), at the deepest
         // nesting any provider allows.
         let deepest = self.policy.deepest_claims;
+        let mut index = MemberIndex::default();
         let (provider_id, provider, verified, read) = match hit {
             Some((len, header_len, provider_id)) => {
                 let provider = self
@@ -559,12 +561,12 @@ impl Engine {
                 })?;
                 let depth = provider.validation.limits.max_json_depth;
                 let verified = jws::restore(buf, len, header_len, depth, keys)?;
-                let read = Claims::read(verified.payload(), deepest);
+                let read = Claims::read(verified.payload(), deepest, Some(&mut index));
                 (provider_id, provider, verified, read)
             }
             None => {
                 let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
-                let read = Claims::read(parsed.unverified_payload(), deepest);
+                let read = Claims::read(parsed.unverified_payload(), deepest, Some(&mut index));
                 let (provider_id, provider) =
                     self.provider_for(source, &read, parsed.unverified_payload())?;
                 let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
@@ -606,7 +608,8 @@ impl Engine {
         let claims = if depth == deepest {
             read.claims?
         } else {
-            Claims::parse(verified.payload(), depth)?
+            index = MemberIndex::default();
+            Claims::read(verified.payload(), depth, Some(&mut index)).claims?
         };
         provider
             .validation
@@ -636,6 +639,7 @@ impl Engine {
                 ));
             }
         }
+        let claims = IndexedClaims::new(claims, index);
         let subject = provider
             .subject
             .get(&claims)
@@ -652,8 +656,8 @@ impl Engine {
         principal.subject.extend(subject.chars());
         principal.kind = provider.kind_of(&claims);
         principal.provider = provider_id;
-        principal.expires_at = claims.expires_at();
-        principal.claims.push_str(claims.object().as_str());
+        principal.expires_at = claims.claims().expires_at();
+        principal.claims.push_str(claims.claims().object().as_str());
         let record = self.user_record(provider, principal.kind, &principal.subject, snapshot)?;
         let mut held = Bits::default();
         let membership = match record {
@@ -790,7 +794,7 @@ impl Engine {
     fn token_membership(
         &self,
         provider: &Provider,
-        claims: &Claims<'_>,
+        claims: &IndexedClaims<'_>,
         tenant: &str,
         held: &mut Bits,
     ) -> bool {
@@ -868,7 +872,7 @@ impl Engine {
         let deeper;
         let iss = match &read.claims {
             Err(Error::JsonTooDeep { .. }) => {
-                deeper = Claims::read(payload, crate::limits::MAX_JSON_DEPTH);
+                deeper = Claims::read(payload, crate::limits::MAX_JSON_DEPTH, None);
                 deeper.issuer
             }
             _ => read.issuer,

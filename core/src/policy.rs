@@ -372,7 +372,7 @@ pub struct Provider {
 
 impl Provider {
     /// The principal kind of a claims set.
-    pub fn kind_of(&self, claims: &crate::claims::Claims<'_>) -> PrincipalKind {
+    pub fn kind_of<'a>(&self, claims: &impl crate::json::Lookup<'a>) -> PrincipalKind {
         let Some(rule) = &self.kind else {
             return PrincipalKind::User;
         };

@@ -12,7 +12,6 @@
 //! - `role_tenant_map`: `{"<role>": {"<tenant>": …}}` (Zitadel `urn:zitadel:iam:org:project:roles`
 //!   with tenants as the inner keys), roles per tenant.
 
-use crate::claims::Claims;
 use crate::json::{Kind, Lookup, Value};
 use crate::roles::{Bits, Names};
 use serde::Deserialize;
@@ -152,7 +151,7 @@ fn for_each_name<'a>(v: Value<'a>, shape: Shape, mut f: impl FnMut(&str)) {
 
 impl NameSource {
     /// Adds the ids of the names this (tenant-independent) source holds.
-    pub fn collect(&self, claims: &Claims<'_>, names: &Names, out: &mut Bits) {
+    pub fn collect<'a>(&self, claims: &impl Lookup<'a>, names: &Names, out: &mut Bits) {
         if let Some(v) = self.claim.get(claims) {
             for_each_name(v, self.shape, |n| {
                 if let Some(id) = names.id(n) {
@@ -164,9 +163,9 @@ impl NameSource {
 
     /// For a per-tenant source: adds the roles held in `tenant`; says whether the claim lists the
     /// tenant at all (membership).
-    pub fn collect_for_tenant(
+    pub fn collect_for_tenant<'a>(
         &self,
-        claims: &Claims<'_>,
+        claims: &impl Lookup<'a>,
         tenant: &str,
         names: &Names,
         out: &mut Bits,
@@ -205,7 +204,7 @@ impl NameSource {
 }
 
 /// A claim listing the tenants a principal may access (a string or an array of strings).
-pub fn lists_tenant(claims: &Claims<'_>, path: &ClaimPath, tenant: &str) -> bool {
+pub fn lists_tenant<'a>(claims: &impl Lookup<'a>, path: &ClaimPath, tenant: &str) -> bool {
     let Some(v) = path.get(claims) else {
         return false;
     };
