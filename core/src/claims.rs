@@ -76,16 +76,6 @@ fn numeric_date(v: json::Value<'_>, claim: &'static str) -> Result<f64, Error> {
     Ok(n)
 }
 
-fn string<'a>(v: json::Value<'a>, claim: &'static str) -> Result<JsonStr<'a>, Error> {
-    match v.as_str() {
-        Some(s) => Ok(s),
-        None => Err(Error::InvalidClaim {
-            claim,
-            reason: "must be a string",
-        }),
-    }
-}
-
 /// The registered claims, as one pass over the members finds them.
 #[derive(Clone, Copy, Debug, Default)]
 struct Registered<'a> {
@@ -100,17 +90,25 @@ struct Registered<'a> {
 
 impl<'a> Registered<'a> {
     /// Takes one member: a registered claim is type-checked and kept, any other is left alone.
-    fn read(&mut self, name: JsonStr<'a>, value: json::Value<'a>) -> Result<(), Error> {
-        let unescaped: Cow<'_, str> = match name.as_borrowed() {
+    fn read(&mut self, member: &json::Member<'a>) -> Result<(), Error> {
+        let value = member.value;
+        let string = |claim: &'static str| match member.value_str() {
+            Some(s) => Ok(s),
+            None => Err(Error::InvalidClaim {
+                claim,
+                reason: "must be a string",
+            }),
+        };
+        let unescaped: Cow<'_, str> = match member.name.as_borrowed() {
             // Every registered name is three letters: longer names need no comparison.
             Some(n) if n.len() != 3 => return Ok(()),
             Some(n) => Cow::Borrowed(n),
-            None => name.to_cow(),
+            None => member.name.to_cow(),
         };
         match &*unescaped {
-            "iss" => self.iss = Some(string(value, "iss")?),
-            "sub" => self.sub = Some(string(value, "sub")?),
-            "jti" => self.jti = Some(string(value, "jti")?),
+            "iss" => self.iss = Some(string("iss")?),
+            "sub" => self.sub = Some(string("sub")?),
+            "jti" => self.jti = Some(string("jti")?),
             "exp" => self.exp = Some(numeric_date(value, "exp")?),
             "nbf" => self.nbf = Some(numeric_date(value, "nbf")?),
             "iat" => self.iat = Some(numeric_date(value, "iat")?),
@@ -165,7 +163,7 @@ impl<'a> Claims<'a> {
             if let Some(index) = index.as_deref_mut() {
                 index.record(&member);
             }
-            if let Err(e) = registered.read(member.name, member.value) {
+            if let Err(e) = registered.read(&member) {
                 wrong_type.get_or_insert(e);
             }
         });

@@ -117,6 +117,20 @@ pub struct Member<'a> {
     value_at: usize,
     /// [`fingerprint`] of the name's raw text.
     fingerprint: u64,
+    /// Whether the value is a string with escapes.
+    value_escaped: bool,
+}
+
+impl<'a> Member<'a> {
+    /// The value as a string, if it is one (as [`Value::as_str`], without looking for escapes
+    /// again: the reader saw them).
+    pub fn value_str(&self) -> Option<JsonStr<'a>> {
+        let raw = self.value.text.strip_prefix('"')?.strip_suffix('"')?;
+        Some(JsonStr {
+            raw,
+            escaped: self.value_escaped,
+        })
+    }
 }
 
 /// How many members a [`MemberIndex`] records.
@@ -615,10 +629,12 @@ impl<'a> MemberNames<'a> {
         let duplicate = if self.any_escaped || name.escaped {
             names.contains(&name)
         } else {
-            fingerprints
-                .iter()
-                .zip(names)
-                .any(|(f, n)| *f == fp && n.raw == name.raw)
+            // The usual answer, "no name has this fingerprint", from a plain scan of words.
+            fingerprints.contains(&fp)
+                && fingerprints
+                    .iter()
+                    .zip(names)
+                    .any(|(f, n)| *f == fp && n.raw == name.raw)
         };
         if duplicate {
             return false;
@@ -737,7 +753,8 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             let value_at = self.pos;
             // Most values are strings: checked here, without a call into `value`.
-            if self.peek() == Some(b'"') {
+            let string = self.peek() == Some(b'"');
+            if string {
                 self.string()?;
             } else {
                 self.value()?;
@@ -750,6 +767,7 @@ impl<'a> Parser<'a> {
                 name_at: name_at - open,
                 value_at: value_at - open,
                 fingerprint,
+                value_escaped: string && self.escaped,
             });
             self.skip_ws();
             match self.peek() {
