@@ -218,6 +218,12 @@ impl MemberIndex {
 }
 
 impl<'a> Object<'a> {
+    /// The object whose text is `text`, which passed [`parse_object`] before (the same bytes,
+    /// remembered): for the crate's memo of repeated token headers.
+    pub(crate) fn checked(text: &'a str) -> Object<'a> {
+        Object { text }
+    }
+
     /// The raw text of the object, `{` to `}`.
     pub fn as_str(&self) -> &'a str {
         self.text
@@ -387,23 +393,17 @@ impl<'a> Value<'a> {
         // Whole numbers of up to 15 digits (every NumericDate in practice) are exact in f64 and
         // read without the general float parser.
         let digits = self.text.strip_prefix('-').unwrap_or(self.text);
-        if digits.len() <= 15 {
-            let mut n = 0u64;
-            for b in digits.bytes() {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    return self.text.parse::<f64>().ok();
-                }
-                n = n * 10 + u64::from(d);
+        match whole_number(digits.as_bytes()) {
+            Some(n) => {
+                let n = n as f64;
+                Some(if digits.len() < self.text.len() {
+                    -n
+                } else {
+                    n
+                })
             }
-            let n = n as f64;
-            return Some(if digits.len() < self.text.len() {
-                -n
-            } else {
-                n
-            });
+            None => self.text.parse::<f64>().ok(),
         }
-        self.text.parse::<f64>().ok()
     }
 
     /// The boolean, if this is one.
@@ -440,7 +440,45 @@ impl<'a> Value<'a> {
     }
 }
 
+/// The value of 1 to 15 ASCII digits (exact in `f64`), if `digits` is that; eight at a time
+/// where there are eight.
+fn whole_number(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let (head, tail) = digits.split_at(digits.len() % 8);
+    let mut n = 0u64;
+    for &b in head {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    for chunk in tail.chunks_exact(8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        // Every byte '0'..='9': its high nibble is 3, and still 3 after adding 6.
+        let all_digits = (w & 0xF0F0_F0F0_F0F0_F0F0)
+            | (w.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
+        if all_digits != 0x3333_3333_3333_3333 {
+            return None;
+        }
+        // Pairs, then quads, then the eight digits (the first digit is the lowest byte).
+        let w = (w & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+        let w = (w & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+        let w = (w & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32;
+        n = n * 100_000_000 + w;
+    }
+    Some(n)
+}
+
 impl<'a> JsonStr<'a> {
+    /// The string whose raw text (between the quotes) is `raw`, which passed [`parse_object`]
+    /// before: for the crate's memo of repeated token headers.
+    pub(crate) fn checked(raw: &'a str, escaped: bool) -> JsonStr<'a> {
+        JsonStr { raw, escaped }
+    }
+
     /// The string without allocating, when it has no escapes.
     pub fn as_borrowed(&self) -> Option<&'a str> {
         (!self.escaped).then_some(self.raw)
@@ -1147,6 +1185,22 @@ mod tests {
             let want: f64 = text.parse().unwrap();
             assert_eq!(got.to_bits(), want.to_bits(), "{text}");
         }
+        // Every length from 1 to 16 digits, with every digit in every place.
+        let mut n: u64 = 1;
+        for len in 1..=16u32 {
+            for d in 0..10u64 {
+                let text = format!("{}", n * d + (n - 1) / 9 * (9 - d));
+                let doc = format!("{{\"n\":{text}}}");
+                let o = parse_object(doc.as_bytes(), 4).unwrap();
+                let want: f64 = text.parse().unwrap();
+                assert_eq!(o.get("n").unwrap().as_f64(), Some(want), "{text} ({len})");
+            }
+            n *= 10;
+        }
+        assert_eq!(whole_number(b"12345678"), Some(12_345_678));
+        assert_eq!(whole_number(b"1234567:"), None);
+        assert_eq!(whole_number(b"12/45678"), None);
+        assert_eq!(whole_number(b""), None);
     }
 
     #[test]

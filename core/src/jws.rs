@@ -20,6 +20,77 @@ use crate::scan::find_byte;
 #[derive(Debug, Default, Clone)]
 pub struct TokenBuffer {
     buf: Vec<u8>,
+    /// The last header parsed through this buffer: a stream of tokens from one issuer repeats
+    /// its header byte for byte, and the same bytes parse the same way.
+    header: HeaderMemo,
+}
+
+/// A header's encoded bytes and what parsing them gave: where its members are in the decoded
+/// header. Only a header that parsed is kept.
+#[derive(Debug, Default, Clone)]
+struct HeaderMemo {
+    encoded: Vec<u8>,
+    max_depth: usize,
+    parsed: Option<HeaderSpans>,
+}
+
+/// A [`Header`] as offsets into its decoded bytes.
+#[derive(Debug, Clone, Copy)]
+struct HeaderSpans {
+    alg: Algorithm,
+    kid: Option<(usize, usize, bool)>,
+    typ: Option<(usize, usize, bool)>,
+    cty: Option<(usize, usize, bool)>,
+    object: (usize, usize),
+}
+
+impl HeaderSpans {
+    /// The spans of `header`, whose decoded bytes start at `base`.
+    fn of(header: &Header<'_>, base: &[u8]) -> Option<HeaderSpans> {
+        let at = |s: &str| s.as_ptr().addr().checked_sub(base.as_ptr().addr());
+        let span = |s: Option<JsonStr<'_>>| -> Option<Option<(usize, usize, bool)>> {
+            match s {
+                None => Some(None),
+                Some(s) => {
+                    let start = at(s.raw())?;
+                    Some(Some((
+                        start,
+                        start + s.raw().len(),
+                        s.as_borrowed().is_none(),
+                    )))
+                }
+            }
+        };
+        let object = header.object.as_str();
+        let start = at(object)?;
+        Some(HeaderSpans {
+            alg: header.alg,
+            kid: span(header.kid)?,
+            typ: span(header.typ)?,
+            cty: span(header.cty)?,
+            object: (start, start + object.len()),
+        })
+    }
+
+    /// The header these spans describe, over the same decoded bytes.
+    fn header<'a>(&self, bytes: &'a [u8]) -> Option<Header<'a>> {
+        let text = core::str::from_utf8(bytes).ok()?;
+        let string = |s: Option<(usize, usize, bool)>| -> Option<Option<JsonStr<'a>>> {
+            match s {
+                None => Some(None),
+                Some((start, end, escaped)) => {
+                    Some(Some(JsonStr::checked(text.get(start..end)?, escaped)))
+                }
+            }
+        };
+        Some(Header {
+            alg: self.alg,
+            kid: string(self.kid)?,
+            typ: string(self.typ)?,
+            cty: string(self.cty)?,
+            object: json::Object::checked(text.get(self.object.0..self.object.1)?),
+        })
+    }
 }
 
 impl TokenBuffer {
@@ -43,6 +114,7 @@ impl TokenBuffer {
     pub fn with_capacity(max_token_bytes: usize) -> TokenBuffer {
         TokenBuffer {
             buf: vec![0; base64url::max_decoded_len(max_token_bytes).saturating_add(6)],
+            header: HeaderMemo::default(),
         }
     }
 }
@@ -109,7 +181,7 @@ impl<'a> Header<'a> {
     }
 
     fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Header<'a>, Error> {
-        let string = |v: json::Value<'a>, what: &'static str| match v.as_str() {
+        let string = |m: &json::Member<'a>, what: &'static str| match m.value_str() {
             Some(s) => Ok(s),
             None => Err(Error::InvalidHeader { reason: what }),
         };
@@ -124,10 +196,10 @@ impl<'a> Header<'a> {
             }
             let (name, value) = (member.name, member.value);
             let read = match name.as_borrowed() {
-                Some("alg") => string(value, "alg must be a string").map(|s| alg = Some(s)),
-                Some("kid") => string(value, "kid must be a string").map(|s| kid = Some(s)),
-                Some("typ") => string(value, "typ must be a string").map(|s| typ = Some(s)),
-                Some("cty") => string(value, "cty must be a string").map(|s| cty = Some(s)),
+                Some("alg") => string(&member, "alg must be a string").map(|s| alg = Some(s)),
+                Some("kid") => string(&member, "kid must be a string").map(|s| kid = Some(s)),
+                Some("typ") => string(&member, "typ must be a string").map(|s| typ = Some(s)),
+                Some("cty") => string(&member, "cty must be a string").map(|s| cty = Some(s)),
                 Some("crit") => {
                     crit = Some(value);
                     Ok(())
@@ -147,7 +219,7 @@ impl<'a> Header<'a> {
                         ("cty", &mut cty),
                     ] {
                         if name.eq_str(n) {
-                            read = string(value, "header member must be a string")
+                            read = string(&member, "header member must be a string")
                                 .map(|s| *slot = Some(s));
                         }
                     }
@@ -315,11 +387,26 @@ pub fn parse<'t, 'b>(
     let needed = base64url::max_decoded_len(h.len())
         + base64url::max_decoded_len(p.len())
         + base64url::max_decoded_len(s.len());
-    if buf.buf.len() < needed {
-        buf.buf.resize(needed, 0);
+    let TokenBuffer { buf, header: memo } = buf;
+    if buf.len() < needed {
+        buf.resize(needed, 0);
     }
-    let (header_bytes, rest) = decode_segment(h, &mut buf.buf, "header")?;
-    let header = Header::parse(header_bytes, limits.max_json_depth)?;
+    let (header_bytes, rest) = decode_segment(h, buf, "header")?;
+    let remembered = memo
+        .parsed
+        .filter(|_| memo.encoded == h && memo.max_depth == limits.max_json_depth)
+        .and_then(|spans| spans.header(header_bytes));
+    let header = match remembered {
+        Some(header) => header,
+        None => {
+            let header = Header::parse(header_bytes, limits.max_json_depth)?;
+            memo.encoded.clear();
+            memo.encoded.extend_from_slice(h);
+            memo.max_depth = limits.max_json_depth;
+            memo.parsed = HeaderSpans::of(&header, header_bytes);
+            header
+        }
+    };
     let (payload, rest) = decode_segment(p, rest, "payload")?;
     // Compared as base64url text, before decoding: at most the characters of a
     // MAX_SIGNATURE_BYTES signature.
@@ -550,6 +637,83 @@ mod tests {
                 Error::InvalidSignature
             );
         }
+    }
+
+    /// A buffer remembers the last header it parsed. The same header bytes give the same header
+    /// as a fresh parse; any other header (another kid, an escaped name, another depth limit, a
+    /// header that fails) is parsed afresh and decides for itself.
+    #[test]
+    fn the_header_memo_answers_only_for_the_same_bytes() {
+        let keys = KeySet::from_keys(vec![
+            Key::hmac(Algorithm::HS256, &[7; 32], Some("k1")).unwrap(),
+            Key::hmac(Algorithm::HS256, &[8; 32], Some("k2")).unwrap(),
+        ])
+        .unwrap();
+        let token = |header: &str, secret: u8| {
+            let signer = SigningKey::hmac(Algorithm::HS256, &[secret; 32], None).unwrap();
+            let input = format!(
+                "{}.{}",
+                base64url::encode(header.as_bytes()),
+                base64url::encode(br#"{"sub":"a"}"#)
+            );
+            let sig = signer.sign(input.as_bytes()).unwrap();
+            format!("{input}.{}", base64url::encode(&sig))
+        };
+        let cases = [
+            (token(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#, 7), 16),
+            (token(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#, 7), 16),
+            (token(r#"{"alg":"HS256","kid":"k2","typ":"JWT"}"#, 8), 16),
+            (token(r#"{"alg":"HS256","kid":"k2","typ":"JWT"}"#, 7), 16),
+            (token(r#"{"\u0061lg":"HS256","kid":"k1"}"#, 7), 16),
+            (token(r#"{"alg":"HS256","kid":"k1","x":{"y":1}}"#, 7), 2),
+            (token(r#"{"alg":"HS256","kid":"k1","x":{"y":1}}"#, 7), 1),
+            (token(r#"{"alg":"HS256","kid":"k1","alg":"HS256"}"#, 7), 16),
+            (token(r#"{"alg":"HS256","kid":"k\u0031"}"#, 7), 16),
+            (token(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#, 7), 16),
+        ];
+        let outcome = |buf: &mut TokenBuffer, t: &str, depth: usize| {
+            let limits = ParseLimits {
+                max_json_depth: depth,
+                ..ParseLimits::default()
+            };
+            parse(t.as_bytes(), limits, buf).and_then(|p| {
+                let typ = p.header().typ().map(|s| s.to_cow().into_owned());
+                let object = p.header().object().as_str().to_owned();
+                p.verify(&keys).map(|v| {
+                    (
+                        v.key_id().map(str::to_owned),
+                        typ,
+                        object,
+                        v.payload().to_vec(),
+                    )
+                })
+            })
+        };
+        let mut reused = TokenBuffer::new();
+        let mut verdicts = Vec::new();
+        for (t, depth) in &cases {
+            let fresh = outcome(&mut TokenBuffer::new(), t, *depth);
+            let memo = outcome(&mut reused, t, *depth);
+            assert_eq!(memo, fresh, "{t}");
+            verdicts.push(memo.map(|v| v.0).map_err(|e| e.code()));
+        }
+        use crate::ErrorCode::*;
+        let k = |kid: &str| Ok(Some(kid.to_owned()));
+        assert_eq!(
+            verdicts,
+            [
+                k("k1"),
+                k("k1"),
+                k("k2"),
+                Err(InvalidSignature),
+                k("k1"),
+                k("k1"),
+                Err(InvalidJson),
+                Err(InvalidJson),
+                k("k1"),
+                k("k1"),
+            ]
+        );
     }
 
     /// Key selection fails before the host is asked anything.
