@@ -8,7 +8,14 @@
 //!
 //! Duplicate names are why this exists: parsers that keep the first or the last of two `alg` members
 //! disagree with each other, and a token that means two things to two parsers is an attack.
+//!
+//! It is on every request's path, so it reads each document once: one UTF-8 pass, then strings
+//! passed over eight bytes at a time (`crate::scan`), member names told apart by fingerprint, and
+//! [`parse_object_with`] handing each top-level member to its caller during that pass (the claims
+//! and the header are read that way). A [`MemberIndex`] recorded in the same pass makes later
+//! lookups by name (the engine's claim paths) a search of the index rather than of the text.
 
+use crate::scan::{word_at, zero_bytes, HIGHS, ONES};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -570,8 +577,6 @@ impl Iterator for Unescape<'_> {
     }
 }
 
-use crate::scan::{word_at, zero_bytes, ONES};
-
 /// The high bit of each quote or backslash byte of `w` (exact for the lowest): the bytes that end
 /// a run of plain string characters for the [`Skipper`], which moves over checked text.
 const fn quotes_or_backslashes(w: u64) -> u64 {
@@ -583,7 +588,7 @@ const fn quotes_or_backslashes(w: u64) -> u64 {
 /// bytes below 0x20 (bytes of 0x80 and above are excluded by `!w`), exact for the lowest for the
 /// same reason as [`zero_bytes`].
 const fn needs_look(w: u64) -> u64 {
-    quotes_or_backslashes(w) | (w.wrapping_sub(ONES * 0x20) & !w & crate::scan::HIGHS)
+    quotes_or_backslashes(w) | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
 }
 
 /// Moves `pos` past plain bytes eight at a time, to the first byte `special` flags in a word (or to

@@ -1,21 +1,23 @@
-//! Paired timing of Tollgate against its floors, for machines whose speed wanders.
+//! Paired timing of Tollgate against its floors and its peers, for machines whose speed wanders.
 //!
 //! Criterion times one id for seconds and then the next, so on a shared machine a slow phase can
-//! land on one side of a ratio (here, round to round, one id's median has moved 2× while its
-//! neighbour's did not). This times the two sides of each ratio back to back instead: every round
-//! runs a short batch of one side and then of the other (the order alternating), and the figure is
-//! the median over the rounds of each round's ratio (or, for the engine, difference) — what the
-//! two cost on the same machine at the same moment. The criterion tables stay the reference for
-//! absolute times; these are the ratios.
+//! land on one side of a ratio (on this machine kind, round to round, one id's median has moved
+//! 2× while its neighbour's did not). This times the two sides of each ratio back to back
+//! instead: every round runs a short batch of one side and then of the other (the order
+//! alternating), and the figure is the median over the rounds of each round's ratio (or, for the
+//! engine, difference) — what the two cost on the same machine at the same moment. The criterion
+//! tables stay the reference for absolute times; these are the ratios.
 //!
-//! `cargo run --release -p tollgate-benches --features aws-lc --bin paired [-- ROUNDS]`
-//! (default 301 rounds of about 2 × 0.2 ms each per pair).
+//! `cargo run --release -p tollgate-benches --features aws-lc[,peers] --bin paired [-- ROUNDS]`
+//! (default 301 rounds of about 2 × 0.2 ms per pair). Sides: `tollgate` (ring), `ring_floor`,
+//! and with `aws-lc` `tollgate_aws_lc` and `aws_lc_floor`; with `peers`, each of tollgate's
+//! backends against each peer.
 
 use std::hint::black_box;
 use std::time::Instant;
 use tollgate::crypto::Backend;
 use tollgate::{Decision, Request, TokenBuffer};
-use tollgate_benches::{ring_floor, Fixture, FloorScratch, ALGORITHMS, FIXED_NOW};
+use tollgate_benches::{ring_floor, wall_clock_now, Fixture, FloorScratch, ALGORITHMS};
 
 /// Nanoseconds per call of `f`, over `n` calls.
 fn per_call(n: u32, f: &mut dyn FnMut()) -> f64 {
@@ -53,66 +55,131 @@ fn rounds(rounds: usize, a: &mut dyn FnMut(), b: &mut dyn FnMut()) -> Vec<(f64, 
         .collect()
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(301);
-    println!("paired timing, {n} rounds per pair: medians of per-round figures");
-    println!(
-        "{:<7} {:<34} {:>10} {:>10} {:>8}",
-        "alg", "pair", "left", "right", "ratio"
-    );
-    for alg in ALGORITHMS {
-        let fx = Fixture::new(alg, FIXED_NOW);
-        let token = fx.token.as_bytes();
-        let mut scratch = Box::<FloorScratch>::default();
-        let mut buf = TokenBuffer::new();
-        let mut pairs: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
+/// One side of a pair: a name and one verification of the benchmark token.
+type Side = (&'static str, Box<dyn FnMut()>);
 
-        let ring = fx.verifier_on(Backend::Ring);
-        let mut tollgate = || {
-            let t = ring.verify(black_box(token), FIXED_NOW, &mut buf);
+/// Every side for the fixture's token (each owns its buffers).
+fn sides(fx: &'static Fixture, now: u64) -> Vec<Side> {
+    let token = fx.token.as_bytes();
+    let mut sides: Vec<Side> = Vec::new();
+    let ring = fx.verifier_on(Backend::Ring);
+    let mut buf = TokenBuffer::new();
+    sides.push((
+        "tollgate",
+        Box::new(move || {
+            let t = ring.verify(black_box(token), now, &mut buf);
             black_box(t.map(|t| t.claims().expires_at()).expect("verifies"));
-        };
-        let mut floor = || assert!(ring_floor(black_box(token), &fx.floor_key, &mut scratch));
-        pairs.push((
-            "tollgate / ring_floor",
-            rounds(n, &mut tollgate, &mut floor),
-        ));
-
-        #[cfg(feature = "aws-lc")]
-        {
-            let aws = fx.verifier_on(Backend::AwsLc);
-            let key = tollgate_benches::AwsLcFloorKey::new(&fx);
-            let mut buf = TokenBuffer::new();
-            let mut scratch = Box::<FloorScratch>::default();
-            let mut tollgate = || {
-                let t = aws.verify(black_box(token), FIXED_NOW, &mut buf);
+        }),
+    ));
+    let mut scratch = Box::<FloorScratch>::default();
+    sides.push((
+        "ring_floor",
+        Box::new(move || assert!(ring_floor(black_box(token), &fx.floor_key, &mut scratch))),
+    ));
+    #[cfg(feature = "aws-lc")]
+    {
+        let aws = fx.verifier_on(Backend::AwsLc);
+        let mut buf = TokenBuffer::new();
+        sides.push((
+            "tollgate_aws_lc",
+            Box::new(move || {
+                let t = aws.verify(black_box(token), now, &mut buf);
                 black_box(t.map(|t| t.claims().expires_at()).expect("verifies"));
-            };
-            let mut floor = || {
+            }),
+        ));
+        let key = tollgate_benches::AwsLcFloorKey::new(fx);
+        let mut scratch = Box::<FloorScratch>::default();
+        sides.push((
+            "aws_lc_floor",
+            Box::new(move || {
                 assert!(tollgate_benches::aws_lc_floor(
                     black_box(token),
                     &key,
                     &mut scratch
                 ))
-            };
-            pairs.push((
-                "tollgate_aws_lc / aws_lc_floor",
-                rounds(n, &mut tollgate, &mut floor),
-            ));
-        }
+            }),
+        ));
+    }
+    #[cfg(feature = "peers")]
+    {
+        use tollgate_benches::peers::{JsonwebtokenAwsLc, JsonwebtokenRustCrypto, JwtSimple};
+        let text = fx.token.as_str();
+        let aws = JsonwebtokenAwsLc::new(fx);
+        let rc = JsonwebtokenRustCrypto::new(fx);
+        let js = JwtSimple::new(fx);
+        sides.push((
+            "jsonwebtoken_aws_lc_rs",
+            Box::new(move || {
+                black_box(aws.verify(black_box(text)).expect("verifies"));
+            }),
+        ));
+        sides.push((
+            "jsonwebtoken_rust_crypto",
+            Box::new(move || {
+                black_box(rc.verify(black_box(text)).expect("verifies"));
+            }),
+        ));
+        sides.push((
+            "jwt_simple",
+            Box::new(move || {
+                black_box(js.verify(black_box(text)).expect("verifies"));
+            }),
+        ));
+    }
+    sides
+}
 
-        for (name, r) in pairs {
-            let left = median(r.iter().map(|p| p.0).collect());
-            let right = median(r.iter().map(|p| p.1).collect());
-            let ratio = median(r.iter().map(|p| p.0 / p.1).collect());
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(301);
+    // The peers read the wall clock: the tokens are issued now (valid for an hour).
+    let now = wall_clock_now();
+    println!("paired timing, {n} rounds per pair: medians of per-round figures");
+    println!(
+        "{:<7} {:<42} {:>11} {:>11} {:>8}",
+        "alg", "left / right", "left", "right", "ratio"
+    );
+    for alg in ALGORITHMS {
+        let fx: &'static Fixture = Box::leak(Box::new(Fixture::new(alg, now)));
+        let mut sides = sides(fx, now);
+        let names: Vec<&str> = sides.iter().map(|s| s.0).collect();
+        let mut pairs = vec![
+            ("tollgate", "ring_floor"),
+            ("tollgate_aws_lc", "aws_lc_floor"),
+        ];
+        for peer in [
+            "jsonwebtoken_aws_lc_rs",
+            "jsonwebtoken_rust_crypto",
+            "jwt_simple",
+        ] {
+            pairs.push(("tollgate", peer));
+            pairs.push(("tollgate_aws_lc", peer));
+        }
+        for (left, right) in pairs {
+            let (Some(l), Some(r)) = (
+                names.iter().position(|n| *n == left),
+                names.iter().position(|n| *n == right),
+            ) else {
+                continue;
+            };
+            // Two sides of one vector, borrowed mutably at once.
+            let (a, b) = if l < r {
+                let (x, y) = sides.split_at_mut(r);
+                (&mut x[l].1, &mut y[0].1)
+            } else {
+                let (x, y) = sides.split_at_mut(l);
+                (&mut y[0].1, &mut x[r].1)
+            };
+            let r = rounds(n, a.as_mut(), b.as_mut());
             println!(
-                "{:<7} {name:<34} {:>8.0}ns {:>8.0}ns {ratio:>8.3}",
+                "{:<7} {:<42} {:>9.0}ns {:>9.0}ns {:>8.3}",
                 alg.name(),
-                left,
-                right
+                format!("{left} / {right}"),
+                median(r.iter().map(|p| p.0).collect()),
+                median(r.iter().map(|p| p.1).collect()),
+                median(r.iter().map(|p| p.0 / p.1).collect()),
             );
         }
     }
