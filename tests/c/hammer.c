@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -45,6 +46,12 @@ static void *work(void *arg) {
         return NULL;
     }
     for (int it = 0; it < w->iterations || atomic_load(w->swaps) < MIN_SWAPS; it++) {
+        if (it >= w->iterations) {
+            /* Done, but for the swaps: let the main thread run. Valgrind runs one thread at a
+             * time and favours the one that had the lock, so without this eight busy workers
+             * can keep the swapping thread waiting for minutes. */
+            sched_yield();
+        }
         w->rounds++;
         for (size_t i = 0; i < w->table->count; i++) {
             if (run_case_into(w->engine, w->table, &w->table->cases[i], d) != TG_STATUS_OK) {
