@@ -57,10 +57,15 @@ function makeKeySource(api) {
     return body;
   }
 
-  /** GET `url` within `timeoutMs`: `{status, headers, body}` (the body only for a 200). */
+  /**
+   * GET `url` within `timeoutMs`: `{status, headers, body}` (the body only for a 200). Never from
+   * an HTTP cache (`no-store`): the refresher schedules by the response's `Cache-Control` itself,
+   * and a fetch it asks for early (an unknown kid: the provider rotated) must see the provider's
+   * set, not a copy a runtime or proxy cache keeps for `max-age`.
+   */
   async function get(fetchFn, url, cap, timeoutMs) {
     const signal = AbortSignal.timeout(timeoutMs);
-    const response = await fetchFn(url, { headers: { accept: 'application/json' }, signal });
+    const response = await fetchFn(url, { headers: { accept: 'application/json' }, signal, cache: 'no-store' });
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});
       return { status: response.status, headers: response.headers, body: new Uint8Array(0) };
@@ -139,6 +144,9 @@ function makeKeySource(api) {
     #io;
     #inflight = null;
     #inflightSince = 0;
+    /** Fetches started, and the newest of them whose answer the refresher has. */
+    #started = 0;
+    #landed = 0;
     #timer = null;
     #running = false;
     #targets = [];
@@ -207,17 +215,27 @@ function makeKeySource(api) {
     }
 
     async #fetchOnce() {
+      // The answer is the provider's set as of the request: the refresher dates it then, not when
+      // the body has arrived. (In a Worker, a body can finish arriving during a later request, so
+      // long after; dated on arrival, an old set would pass for a new one and cancel the fetch a
+      // newer unknown kid asked for.) An answer older than one already applied is dropped.
+      const asked = this.now();
+      const fetch = ++this.#started;
       let fetched = false;
       let response = null;
       try {
         response = await get(this.#io.fetch, this.#url, this.refresher.maxBodyBytes, this.#io.timeoutMs);
       } catch (e) {
-        this.refresher.onFetchFailed(String(e?.message ?? e), this.now());
-        this.#report(this.status().lastError);
+        if (fetch > this.#landed) {
+          this.refresher.onFetchFailed(String(e?.message ?? e), this.now());
+          this.#report(this.status().lastError);
+        }
       }
+      if (response && fetch < this.#landed) response = null;
       if (response) {
+        this.#landed = fetch;
         try {
-          this.refresher.onFetched(response.status, response.headers, response.body, this.now());
+          this.refresher.onFetched(response.status, response.headers, response.body, asked);
           fetched = true;
         } catch (e) {
           if (e?.code !== 'key_set_fetch_failed') throw e;

@@ -266,6 +266,41 @@ test('discovery: the jwks_uri of the issuer configuration; an issuer mismatch is
   assert.equal(outcome(() => new KeySource('http://idp.example/jwks')).code, 'invalid_discovery');
 });
 
+test('an answer is dated when it was asked for: one that lands late does not pass for a newer one', async () => {
+  // A fetch whose answer is held back after it arrived, as a Worker may finish reading a body
+  // only during a later request.
+  let release = null;
+  const held = { promise: null };
+  const { clock, source } = await fresh({
+    fetch: async (...args) => {
+      const response = await fetch(...args);
+      if (held.promise) await held.promise;
+      return response;
+    },
+  });
+  assert.equal(await source.refresh(), true);
+  const v = source.verifier(rules);
+  // token-b's unknown kid at T0 asks for a fetch (the verifier reports it to the source); its
+  // answer, the set still holding only a, is held back.
+  held.promise = new Promise((resolve) => { release = resolve; });
+  assert.equal(outcome(() => v.verify(token.b)).code, 'unknown_kid');
+  assert.equal(source.status().nextFetch, T0);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(await hits(), { jwks: 2, discovery: 0 });
+  await control({ keys: ['b'] });
+  // The provider has rotated; the held answer of T0 lands at +301.
+  clock.t = T0 + 301;
+  held.promise = null;
+  release();
+  assert.equal(await source.refresh(), true);
+  // Dated T0, when it was asked for: the schedule (T0 + 300) is due at +301, so the next refresh
+  // fetches the rotated set instead of taking the late answer for a fresh one.
+  assert.equal(source.status().fetchedAt, T0);
+  assert.equal(await source.refresh(), true);
+  assert.equal(v.verify(token.b).claims.sub, 'user-b');
+  assert.deepEqual(await hits(), { jwks: 3, discovery: 0 });
+});
+
 test('a body over the cap and a fetch past the timeout are failures that keep the backoff', async () => {
   const small = await fresh({ config: { maxBodyBytes: 64 } });
   assert.equal(await small.source.refresh(), false);
