@@ -24,9 +24,9 @@ pub struct Claims<'a> {
 
 /// A claims set with an index of where its top-level members are, for a reader of many claims
 /// (the engine reads roles, scopes, tenants and more): a claim is then a lookup, not a walk of
-/// the JSON. Made by [`Claims::parse_indexed`].
+/// the JSON. The index is recorded in the same pass as the claims ([`Claims::read`]).
 #[derive(Clone, Copy, Debug)]
-pub struct IndexedClaims<'a> {
+pub(crate) struct IndexedClaims<'a> {
     claims: Claims<'a>,
     index: json::MemberIndex,
 }
@@ -139,13 +139,6 @@ impl<'a> Claims<'a> {
     /// Parses and type-checks a claims set, in one pass over the JSON.
     pub fn parse(payload: &'a [u8], max_depth: usize) -> Result<Claims<'a>, Error> {
         Claims::read(payload, max_depth, None).claims
-    }
-
-    /// [`Claims::parse`], also recording where the top-level members are (in the same pass).
-    pub fn parse_indexed(payload: &'a [u8], max_depth: usize) -> Result<IndexedClaims<'a>, Error> {
-        let mut index = json::MemberIndex::default();
-        let claims = Claims::read(payload, max_depth, Some(&mut index)).claims?;
-        Ok(IndexedClaims::new(claims, index))
     }
 
     /// [`Claims::parse`], keeping the issuer even where another claim is refused, and recording
