@@ -74,22 +74,11 @@ pub struct VerifyArgs {
     pub now: Option<u64>,
     /// The signature backend: `ring`, or `aws-lc` in builds with the `aws-lc` feature
     /// (default: aws-lc when built in, else ring).
-    #[arg(long, value_name = "BACKEND", value_parser = parse_backend)]
+    #[arg(long, value_name = "BACKEND", value_parser = Backend::available_named)]
     pub backend: Option<Backend>,
     /// The token, or `-` to read it from standard input (one trailing newline is removed).
     #[arg(value_name = "TOKEN|-")]
     pub token: OsString,
-}
-
-/// Parses a backend name for clap, refusing one this build lacks.
-fn parse_backend(name: &str) -> Result<Backend, String> {
-    match Backend::from_name(name) {
-        Some(b) if b.is_available() => Ok(b),
-        Some(b) => Err(format!(
-            "this build has no {b} backend (build with --features aws-lc)"
-        )),
-        None => Err(format!("unknown backend {name:?} (ring, aws-lc)")),
-    }
 }
 
 /// Parses an algorithm name for clap (case-sensitive, `none` refused).

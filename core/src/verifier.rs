@@ -49,7 +49,14 @@ impl VerifierSettings {
     /// [`alg`](Self::alg) when set), or a PEM / DER public key, which needs `alg` and takes `kid`;
     /// prepared for [`backend`](Self::backend) when that is set.
     pub fn key_set(&self, keys: &[u8]) -> Result<KeySet, Error> {
-        let backend = self.backend.as_deref().map(backend_named).transpose()?;
+        let backend = self
+            .backend
+            .as_deref()
+            .map(Backend::available_named)
+            .transpose()
+            .map_err(|reason| Error::InvalidOptions {
+                reason: format!("backend: {reason}"),
+            })?;
         let set = self.read_keys(keys)?;
         match backend {
             Some(b) => set.with_backend(b),
@@ -102,21 +109,6 @@ impl VerifierSettings {
             },
         }
     }
-}
-
-/// The backend named `name`, if this build has it.
-fn backend_named(name: &str) -> Result<Backend, Error> {
-    let reason = match Backend::from_name(name) {
-        Some(b) if b.is_available() => return Ok(b),
-        Some(b) => {
-            format!("backend: this build has no {b} backend (it is built with the aws-lc feature)")
-        }
-        None => format!(
-            "backend: unknown backend {:?} (ring, aws-lc)",
-            crate::error::truncated(name, 32)
-        ),
-    };
-    Err(Error::InvalidOptions { reason })
 }
 
 /// Verifies JWTs against one key set and one set of rules. Immutable and `Send + Sync`.

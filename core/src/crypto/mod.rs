@@ -70,6 +70,21 @@ impl Backend {
             .into_iter()
             .find(|b| b.name() == name)
     }
+
+    /// The backend named `name`, if this build has it; else why not (for an options error or a
+    /// command line's usage error).
+    pub fn available_named(name: &str) -> Result<Backend, String> {
+        match Backend::from_name(name) {
+            Some(b) if b.is_available() => Ok(b),
+            Some(b) => Err(format!(
+                "this build has no {b} backend (build with the cargo feature aws-lc)"
+            )),
+            None => Err(format!(
+                "unknown backend {:?} (ring, aws-lc)",
+                crate::error::truncated(name, 32)
+            )),
+        }
+    }
 }
 
 impl core::fmt::Display for Backend {
