@@ -250,15 +250,6 @@ impl<'a> Object<'a> {
         self.members().find(|(k, _)| k.eq_str(name)).map(|(_, v)| v)
     }
 
-    /// Follows a path of member names through nested objects (`["realm_access", "roles"]`).
-    pub fn get_path<'p>(&self, path: impl IntoIterator<Item = &'p str>) -> Option<Value<'a>> {
-        let mut current = Value { text: self.text };
-        for name in path {
-            current = current.as_object()?.get(name)?;
-        }
-        Some(current)
-    }
-
     /// Whether the object has no members.
     pub fn is_empty(&self) -> bool {
         self.members().next().is_none()
@@ -270,6 +261,17 @@ impl<'a> Object<'a> {
 pub trait Lookup<'a> {
     /// The value of member `name`, if present.
     fn member(&self, name: &str) -> Option<Value<'a>>;
+
+    /// Follows a path of member names through nested objects (`["realm_access", "roles"]`):
+    /// the first looked up here, the rest in the objects below.
+    fn path<'p>(&self, path: impl IntoIterator<Item = &'p str>) -> Option<Value<'a>> {
+        let mut names = path.into_iter();
+        let mut current = self.member(names.next()?)?;
+        for name in names {
+            current = current.as_object()?.get(name)?;
+        }
+        Some(current)
+    }
 }
 
 impl<'a> Lookup<'a> for Object<'a> {
@@ -1068,7 +1070,7 @@ mod tests {
         assert_eq!(o.get("a").unwrap().as_f64(), Some(1.0));
         assert_eq!(o.get("b").unwrap().as_str().unwrap().to_cow(), "x\"y");
         let d: Vec<Kind> = o
-            .get_path(["c", "d"])
+            .path(["c", "d"])
             .unwrap()
             .as_array()
             .unwrap()

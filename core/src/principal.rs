@@ -54,14 +54,7 @@ impl ClaimPath {
     pub fn get<'a>(&self, claims: &impl Lookup<'a>) -> Option<Value<'a>> {
         match self {
             ClaimPath::Name(n) => claims.member(n),
-            ClaimPath::Path(p) => {
-                let (first, rest) = p.split_first()?;
-                let mut value = claims.member(first)?;
-                for name in rest {
-                    value = value.as_object()?.get(name)?;
-                }
-                Some(value)
-            }
+            ClaimPath::Path(p) => claims.path(p.iter().map(String::as_str)),
         }
     }
 
