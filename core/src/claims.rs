@@ -163,19 +163,8 @@ impl<'a> Claims<'a> {
         let object = match parsed {
             Ok(object) => object,
             Err(reason) => {
-                let error = if reason == json::TOO_DEEP {
-                    Error::JsonTooDeep {
-                        part: "claims",
-                        max: max_depth,
-                    }
-                } else {
-                    Error::InvalidJson {
-                        part: "claims",
-                        reason,
-                    }
-                };
                 return ReadClaims {
-                    claims: Err(error),
+                    claims: Err(Error::json("claims", reason, max_depth)),
                     issuer: None,
                 };
             }

@@ -432,6 +432,19 @@ pub enum KeyErrorCode {
 }
 
 impl Error {
+    /// The error for a token's `part` (`"header"`, `"claims"`) that is not strict JSON: the
+    /// depth limit by name when that was the failure.
+    pub(crate) fn json(part: &'static str, reason: &'static str, max_depth: usize) -> Error {
+        if reason == crate::json::TOO_DEEP {
+            Error::JsonTooDeep {
+                part,
+                max: max_depth,
+            }
+        } else {
+            Error::InvalidJson { part, reason }
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -234,19 +234,7 @@ impl<'a> Header<'a> {
             };
             wrong_type = read.err();
         })
-        .map_err(|reason| {
-            if reason == json::TOO_DEEP {
-                Error::JsonTooDeep {
-                    part: "header",
-                    max: max_depth,
-                }
-            } else {
-                Error::InvalidJson {
-                    part: "header",
-                    reason,
-                }
-            }
-        })?;
+        .map_err(|reason| Error::json("header", reason, max_depth))?;
         if let Some(e) = wrong_type {
             return Err(e);
         }
