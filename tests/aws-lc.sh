@@ -4,12 +4,13 @@
 # against it, each asserting that the library lists "aws-lc,ring":
 # - C: scenarios.c (the four deployments' tables), jws_vectors.c (the shared JWS vectors) and
 #   errors.c (statuses, and the "backend" option), statically linked;
-# - Python: the backend, vector and scenario tests, with TOLLGATE_LIBRARY pointing the installed
-#   package (.venv-test, which scripts/test makes first) at this build, as a package installed
-#   with TOLLGATE_CARGO_FEATURES=aws-lc would load it;
+# - Python: the backend, vector, native-path and scenario tests, with TOLLGATE_LIBRARY pointing
+#   the installed package (.venv-test, which scripts/test makes first) at ffi/python built with
+#   aws-lc, as a package installed with TOLLGATE_CARGO_FEATURES=aws-lc would load it;
 # - Go: the backend, vector and scenario tests, cgo linking this build's libtollgate.a.
-# Leaves target/release/libtollgate.{a,so} as the aws-lc build; the ring build is one
-# `cargo build --release -p tollgate-ffi` away (cargo keeps both compiled).
+# Leaves target/release/libtollgate.{a,so} and libtollgate_python.so as the aws-lc build; the ring
+# build is one `cargo build --release -p tollgate-ffi -p tollgate-python` away (cargo keeps both
+# compiled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -17,10 +18,10 @@ target=${CARGO_TARGET_DIR:-$root/target}
 out=$target/aws-lc-bindings
 export TOLLGATE_EXPECT_BACKENDS=aws-lc,ring
 
-cargo build --release --locked -p tollgate-ffi --features aws-lc
+cargo build --release --locked -p tollgate-ffi -p tollgate-python --features tollgate-ffi/aws-lc,tollgate-python/aws-lc
 rm -rf "$out"
 mkdir -p "$out/lib" "$out/bin"
-cp "$target/release/libtollgate.a" "$target/release/libtollgate.so" "$out/lib/"
+cp "$target/release/libtollgate.a" "$target/release/libtollgate.so" "$target/release/libtollgate_python.so" "$out/lib/"
 
 echo "-- C (static libtollgate.a, aws-lc)"
 for p in scenarios jws_vectors errors; do
@@ -31,12 +32,12 @@ done
 "$out/bin/jws_vectors" "$root/../shared/vectors"
 "$out/bin/errors"
 
-echo "-- Python (TOLLGATE_LIBRARY=libtollgate.so, aws-lc)"
+echo "-- Python (TOLLGATE_LIBRARY=libtollgate_python.so, aws-lc)"
 venv=.venv-test
 [ -x "$venv/bin/python" ] || { echo "error: $venv is missing (scripts/test makes it)" >&2; exit 1; }
-TOLLGATE_LIBRARY="$out/lib/libtollgate.so" "$venv/bin/python" -m pytest -p no:cacheprovider -q \
+TOLLGATE_LIBRARY="$out/lib/libtollgate_python.so" "$venv/bin/python" -m pytest -p no:cacheprovider -q \
   bindings/python/tests/test_backends.py bindings/python/tests/test_jws_vectors.py \
-  bindings/python/tests/test_scenarios.py
+  bindings/python/tests/test_native.py bindings/python/tests/test_scenarios.py
 
 echo "-- Go (cgo, libtollgate.a, aws-lc)"
 (

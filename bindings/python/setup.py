@@ -1,11 +1,12 @@
 """Builds the Rust shared library and puts it inside the package.
 
 `pip install ./bindings/python` (from the repository root) runs `cargo build --release --locked
--p tollgate-ffi` in the repository two levels up and copies target/release/libtollgate.so
-(CARGO_TARGET_DIR is honoured) next to tollgate/__init__.py. TOLLGATE_CARGO_FEATURES=aws-lc
-builds the library with the aws-lc signature backend (then preferred; `tollgate.backends()`
-lists what a build has). TOLLGATE_PREBUILT_LIBRARY=<path> skips cargo and ships that file
-instead.
+-p tollgate-python` in the repository two levels up and copies
+target/release/libtollgate_python.so (CARGO_TARGET_DIR is honoured) to tollgate/_native.abi3.so:
+tollgate-ffi's C ABI, which the package calls with ctypes, and the extension module
+`tollgate._native` (ffi/python), in one file. TOLLGATE_CARGO_FEATURES=aws-lc builds the library
+with the aws-lc signature backend (then preferred; `tollgate.backends()` lists what a build has).
+TOLLGATE_PREBUILT_LIBRARY=<path> skips cargo and ships that file (a build of ffi/python) instead.
 """
 
 import os
@@ -18,7 +19,8 @@ from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
 HERE = Path(__file__).resolve().parent
-LIBRARY = "libtollgate.so"
+BUILT = "libtollgate_python.so"
+LIBRARY = "_native.abi3.so"
 
 
 def repository_root() -> Path:
@@ -36,7 +38,7 @@ def build_library() -> Path:
     if prebuilt:
         return Path(prebuilt)
     root = repository_root()
-    command = ["cargo", "build", "--release", "--locked", "-p", "tollgate-ffi"]
+    command = ["cargo", "build", "--release", "--locked", "-p", "tollgate-python"]
     features = os.environ.get("TOLLGATE_CARGO_FEATURES", "").strip()
     if features:
         command += ["--features", features]
@@ -44,7 +46,7 @@ def build_library() -> Path:
     target = Path(os.environ.get("CARGO_TARGET_DIR") or root / "target")
     if not target.is_absolute():
         target = root / target
-    return target / "release" / LIBRARY
+    return target / "release" / BUILT
 
 
 class BuildPyWithLibrary(build_py):

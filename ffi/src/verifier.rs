@@ -21,6 +21,14 @@ pub struct Verifier {
     inner: tollgate_core::Verifier,
 }
 
+impl Verifier {
+    /// The core verifier behind the handle, for Rust code that holds a `tg_verifier *` made by
+    /// this library (the Python extension module in `ffi/python`).
+    pub fn core(&self) -> &tollgate_core::Verifier {
+        &self.inner
+    }
+}
+
 /// A token whose signature (and, from `tg_verifier_verify`, claims) verified.
 ///
 /// Made by `tg_verifier_verify` or `tg_verifier_verify_jws`, owned by the caller, freed by

@@ -1,4 +1,5 @@
-"""Tollgate for Python: the policy engine and the JWT verifier of libtollgate.so, through ctypes.
+"""Tollgate for Python: the policy engine and the JWT verifier of Tollgate's C ABI, through ctypes
+(and, for `Verifier.verify`, the same library's extension module).
 
     engine = tollgate.Engine(policy_json)
     engine.swap_keys(snapshot_json)            # again whenever keys rotate
@@ -25,11 +26,9 @@ from __future__ import annotations
 
 import base64
 import ctypes
-import functools
 import json
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -516,7 +515,12 @@ def _options(
 
 
 _time = time.time
-_verify = _ffi.tg_verifier_verify
+_NativeVerifier = _ffi.native.Verifier
+
+
+def _failure(number: int, message: str) -> TollgateError:
+    """The exception for a failure the extension module reports."""
+    return _error_class(number)(number, message)
 
 
 class Verifier(_Handle):
@@ -558,7 +562,14 @@ class Verifier(_Handle):
         st = _ffi.tg_verifier_new(keys, len(keys), options or None, len(options), ctypes.byref(out), ctypes.byref(err))
         if st != 0:
             raise _fail(st, err)
-        self._handle = out.value
+        self._own(out.value)  # type: ignore[arg-type]
+
+    def _own(self, handle: int) -> None:
+        """Takes ownership of a new `tg_verifier` handle, and makes its fast path."""
+        self._handle = handle
+        # Shares the handle's keys, rules and cache; lives on its own, so `verify` needs no
+        # acquisition of the handle (see close).
+        self._fast: Optional[Any] = _NativeVerifier(handle)
 
     @classmethod
     def _from_bytes(cls, keys: bytes, options: bytes) -> "Verifier":
@@ -567,21 +578,31 @@ class Verifier(_Handle):
         v._init(keys, options)
         return v
 
+    @classmethod
+    def _adopt(cls, handle: int) -> "Verifier":
+        """A Verifier owning `handle`, a new `tg_verifier` (from a KeySource)."""
+        v = cls.__new__(cls)
+        _Handle.__init__(v)
+        v._own(handle)
+        return v
+
+    def close(self) -> None:
+        """Frees the native handle (once the calls running on other threads return)."""
+        self._fast = None
+        super().close()
+
     def verify(self, token: Union[str, bytes], now: Optional[float] = None) -> VerifiedToken:
         """Verifies a JWT at `now` (the clock when None): form, header, key, signature, claims.
         Raises TokenError (`expired`, `invalid_signature`, `unknown_kid`, …)."""
-        t = token.encode() if isinstance(token, str) else _bytes(token, "token")
-        n = int(_time()) if now is None else _now(now)
-        out = ctypes.c_void_p()
-        err = ctypes.c_void_p()
-        handle = self._acquire()
-        try:
-            st = _verify(handle, t, len(t), n, _byref(out), _byref(err))
-        finally:
-            self._release()
-        if st != 0:
-            raise _fail(st, err)
-        return _read_token(out.value, t, True)  # type: ignore[arg-type]
+        fast = self._fast  # this reference keeps it alive through a concurrent close()
+        if fast is None:
+            raise TollgateError(2000, "Verifier is closed")
+        if now is not None:
+            now = _now(now)
+        if token.__class__ is not str and token.__class__ is not bytes:
+            token = _bytes(token, "token")
+        # One call: the clock read, the token verified with the GIL released, the claims built.
+        return VerifiedToken(*fast.verify(token, now, _failure))
 
     def verify_jws(self, token: Union[str, bytes]) -> VerifiedToken:
         """Verifies only a JWS's form, header and signature (no claims; any payload bytes)."""
@@ -595,7 +616,7 @@ class Verifier(_Handle):
             self._release()
         if st != 0:
             raise _fail(st, err)
-        return _read_token(out.value, t, False)  # type: ignore[arg-type]
+        return _read_token(out.value, t)  # type: ignore[arg-type]
 
 
 _string_at = ctypes.string_at
@@ -610,57 +631,38 @@ def _raw(getter: Callable[..., Any], handle: int) -> Optional[bytes]:
     return _string_at(p, n.value) if p else None
 
 
-def _read_token(t: int, token: bytes, jwt: bool) -> VerifiedToken:
+def _read_token(t: int, token: bytes) -> VerifiedToken:
+    """A VerifiedToken from a verified JWS (no claims) the C ABI wrote; frees the handle."""
     try:
         f = _ffi
         kid = _raw(f.tg_token_key_id, t)
+        payload = _raw(f.tg_token_payload, t) or b""
+        algorithm = (_raw(f.tg_token_algorithm, t) or b"").decode()
         header_b64 = token[: token.index(b".")]
-        if jwt:
-            # A JWT's payload is its claims.
-            payload = _raw(f.tg_token_claims_json, t) or b""
-            claims: Optional[Dict[str, Any]] = _loads(payload)
-            algorithm = None
-        else:
-            payload = _raw(f.tg_token_payload, t) or b""
-            claims = None
-            algorithm = (_raw(f.tg_token_algorithm, t) or b"").decode()
-        return VerifiedToken(header_b64, claims, algorithm, kid.decode() if kid is not None else None, payload)
+        return VerifiedToken(header_b64, None, algorithm, kid.decode() if kid is not None else None, payload)
     finally:
         _ffi.tg_token_free(t)
 
 
-# verify() builds verifiers (parsing keys is the expensive part) once per (keys, options).
+# verify() and verify_jws() build a verifier (parsing keys is the expensive part) once per keys
+# and options, and keep the last _CACHE_SIZE. The cache is keyed by the call's own arguments when
+# they are hashable (keys as str or bytes, options as str or tuples): a hit serialises nothing.
+# Otherwise (a mapping, lists) by the serialised documents. Lookups take no lock (a dict lookup is
+# atomic under the GIL); an evicted verifier is freed when no thread still holds it.
 _CACHE_SIZE = 32
-_cache: "OrderedDict[Tuple[bytes, bytes], Verifier]" = OrderedDict()
+_cache: Dict[Any, Verifier] = {}
 _cache_lock = threading.Lock()
 
 
-def _cached_verifier(keys: bytes, options: bytes) -> Verifier:
-    key = (keys, options)
-    with _cache_lock:
-        v = _cache.get(key)
-        if v is not None:
-            _cache.move_to_end(key)
-            return v
-    v = Verifier._from_bytes(keys, options)
-    with _cache_lock:
-        _cache[key] = v
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)  # freed when no thread still holds it
+def _cached_verifier(key: Any, keys: bytes, options: bytes) -> Verifier:
+    v = _cache.get(key)
+    if v is None:
+        v = Verifier._from_bytes(keys, options)
+        with _cache_lock:
+            v = _cache.setdefault(key, v)
+            while len(_cache) > _CACHE_SIZE:
+                del _cache[next(iter(_cache))]  # the oldest
     return v
-
-
-@functools.lru_cache(maxsize=64)
-def _options_memo(
-    issuer: Union[str, Sequence[str], None],
-    audience: Union[str, Sequence[str], None],
-    leeway: Optional[int],
-    typ: Optional[str],
-    required: Optional[Sequence[str]],
-    max_lifetime: Optional[int],
-    alg: Optional[str],
-) -> bytes:
-    return _options(issuer, audience, leeway, typ, required, max_lifetime, alg, None, None)
 
 
 def verify(
@@ -679,15 +681,15 @@ def verify(
     """Verifies a JWT with `keys` (see Verifier); returns its header and claims
     (`header, claims = verify(...)`). Raises TokenError for a rejected token and TollgateError
     for unusable keys or options. Verifiers are cached per (keys, options)."""
-    k = keys.encode() if isinstance(keys, str) else _bytes(keys, "keys")
+    key: Any = ("jwt", keys, issuer, audience, leeway, typ, required, max_lifetime, alg)
     try:
-        o = _options_memo(issuer, audience, leeway, typ, required, max_lifetime, alg)
-    except TypeError:  # lists are not hashable
-        o = _options(issuer, audience, leeway, typ, required, max_lifetime, alg, None, None)
-    with _cache_lock:
-        v = _cache.get((k, o))
+        v = _cache.get(key)
+    except TypeError:  # a mapping or a list among the arguments: keyed by the documents
+        key, v = None, None
     if v is None:
-        v = _cached_verifier(k, o)
+        k = _bytes(keys, "keys")
+        o = _options(issuer, audience, leeway, typ, required, max_lifetime, alg, None, None)
+        v = _cached_verifier(key or ("jwt", k, o), k, o)
     return v.verify(token, now)
 
 
@@ -695,7 +697,7 @@ def verify_jws(token: Union[str, bytes], keys: Document, *, alg: Optional[str] =
     """Verifies a JWS's signature only (no claims are read); see Verifier.verify_jws."""
     k = _bytes(keys, "keys")
     o = _options(None, None, None, None, None, None, alg, None, None)
-    return _cached_verifier(k, o).verify_jws(token)
+    return _cached_verifier(("jws", k, o), k, o).verify_jws(token)
 
 
 # After everything it builds on: the key source uses Engine, Verifier and the helpers above.

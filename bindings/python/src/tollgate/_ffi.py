@@ -1,9 +1,20 @@
-"""ctypes declarations of include/tollgate.h (the subset this package uses)."""
+"""The native library: ctypes declarations of include/tollgate.h (the subset this package uses),
+and the same file as the extension module `tollgate._native` (ffi/python: the fast path of
+`Verifier.verify`).
+
+The package ships one library, `_native.abi3.so` (built from ffi/python: tollgate-ffi's C ABI
+plus `PyInit__native`). It is loaded twice from the one path, with ctypes and as an extension
+module, so the loader maps it once and the handles of one are the handles of the other.
+`TOLLGATE_LIBRARY=<path>` loads another build of ffi/python instead (tests/aws-lc.sh does).
+"""
 
 from __future__ import annotations
 
 import ctypes
+import importlib.machinery
+import importlib.util
 import os
+import sys
 from ctypes import (
     POINTER,
     Structure,
@@ -30,12 +41,30 @@ class Header(Structure):
     ]
 
 
-def _load() -> ctypes.CDLL:
-    path = os.environ.get("TOLLGATE_LIBRARY") or str(Path(__file__).with_name("libtollgate.so"))
-    return ctypes.CDLL(path)
+LIBRARY = "_native.abi3.so"
+path = os.environ.get("TOLLGATE_LIBRARY") or str(Path(__file__).with_name(LIBRARY))
+lib = ctypes.CDLL(path)
 
 
-lib = _load()
+def _load_native(path: str):  # type: ignore[no-untyped-def]
+    name = __name__.rsplit(".", 1)[0] + "._native"
+    loader = importlib.machinery.ExtensionFileLoader(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    if spec is None:
+        raise ImportError(f"cannot load {path} as {name}")
+    try:
+        module = importlib.util.module_from_spec(spec)
+    except ImportError as e:
+        raise ImportError(
+            f"{path} is not Tollgate's Python library ({e}); it is built from ffi/python "
+            "(cargo build --release -p tollgate-python), as pip install ./bindings/python does"
+        ) from None
+    loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+native = _load_native(path)
 
 _P = c_void_p  # opaque handles
 _OUT = POINTER(c_void_p)  # handle_out
@@ -107,15 +136,10 @@ tg_verifier_new = _fn(
     "tg_verifier_new", c_uint32, c_char_p, c_size_t, c_char_p, c_size_t, _OUT, _STR_OUT
 )
 tg_verifier_free = _fn("tg_verifier_free", None, _P)
-tg_verifier_verify = _fn(
-    "tg_verifier_verify", c_uint32, _P, c_char_p, c_size_t, c_uint64, _OUT, _STR_OUT
-)
 tg_verifier_verify_jws = _fn(
     "tg_verifier_verify_jws", c_uint32, _P, c_char_p, c_size_t, _OUT, _STR_OUT
 )
 tg_token_free = _fn("tg_token_free", None, _P)
-tg_token_header_json = _fn("tg_token_header_json", *_STRING_GETTER)
-tg_token_claims_json = _fn("tg_token_claims_json", *_STRING_GETTER)
 tg_token_payload = _fn("tg_token_payload", *_STRING_GETTER)
 tg_token_algorithm = _fn("tg_token_algorithm", *_STRING_GETTER)
 tg_token_key_id = _fn("tg_token_key_id", *_STRING_GETTER)

@@ -302,10 +302,7 @@ class KeySource(_Handle):
             self._release()
         if st != 0:
             raise _fail(st, err)
-        v = Verifier.__new__(Verifier)
-        _Handle.__init__(v)
-        v._handle = out.value
-        return v
+        return Verifier._adopt(out.value)  # type: ignore[arg-type]
 
     def swap_into(self, engine: Engine, provider: Union[str, bytes]) -> None:
         """Swaps the current set into `engine` as `provider`'s keys (atomically; the rest of its
