@@ -208,6 +208,17 @@ impl Decision {
         s
     }
 
+    /// The 400 `invalid_request` decision for a request a host cannot even hand over (a method,
+    /// path or header that is not UTF-8), with `reason` as its message.
+    pub fn invalid_request(reason: &str) -> Decision {
+        Decision {
+            status: ErrorCode::InvalidRequest.http_status(),
+            code: ErrorCode::InvalidRequest,
+            message: reason.to_owned(),
+            ..Decision::default()
+        }
+    }
+
     /// Whether the request may pass.
     pub fn is_allowed(&self) -> bool {
         self.status == 200

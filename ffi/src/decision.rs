@@ -14,7 +14,7 @@ use crate::status::Status;
 use std::ffi::c_char;
 use std::sync::Arc;
 use tollgate_core::policy::CompiledPolicy;
-use tollgate_core::{Engine, ErrorCode, Request};
+use tollgate_core::{Engine, Request};
 
 /// The decision on one request: HTTP status, reason, principal, challenge, headers to forward.
 ///
@@ -66,11 +66,7 @@ impl Decision {
 
     /// A 400 `invalid_request` decision for a request the engine cannot even read.
     pub(crate) fn invalid_request(&mut self, reason: &str) {
-        let mut d = tollgate_core::Decision::default();
-        d.status = ErrorCode::InvalidRequest.http_status();
-        d.code = ErrorCode::InvalidRequest;
-        d.message.push_str(reason);
-        self.inner = d;
+        self.inner = tollgate_core::Decision::invalid_request(reason);
         self.fill();
     }
 

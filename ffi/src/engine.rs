@@ -19,7 +19,17 @@ use tollgate_core::Request;
 /// its snapshot (each check sees one whole snapshot, the old or the new). It must outlive every
 /// call that uses it; free it once, after the last.
 pub struct Engine {
-    pub(crate) inner: tollgate_core::Engine,
+    /// Shared, so that a Rust host holding the handle can keep the engine (the Python extension
+    /// module in `ffi/python`): a snapshot swapped through the handle reaches it too.
+    pub(crate) inner: Arc<tollgate_core::Engine>,
+}
+
+impl Engine {
+    /// The core engine behind the handle, for Rust code that holds a `tg_engine *` made by this
+    /// library (the Python extension module in `ffi/python`).
+    pub fn core(&self) -> &Arc<tollgate_core::Engine> {
+        &self.inner
+    }
 }
 
 /// Key material built for one engine's policy (JSON keys, `jti` deny-list, user and API-key
@@ -68,7 +78,14 @@ pub extern "C" fn tg_engine_new(
         let policy = unsafe { bytes(policy, policy_len) }?;
         let inner = tollgate_core::Engine::from_policy_json(policy)?;
         // SAFETY: `engine_out` was checked non-NULL; the caller provides writable storage.
-        unsafe { write_out(engine_out, into_handle(Engine { inner })) };
+        unsafe {
+            write_out(
+                engine_out,
+                into_handle(Engine {
+                    inner: Arc::new(inner),
+                }),
+            )
+        };
         Ok(())
     })
 }

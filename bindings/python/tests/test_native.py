@@ -1,13 +1,17 @@
-"""Verifier.verify's native path (ffi/python): the claims it builds as Python objects are exactly
-what json.loads makes of the verified payload, for generated claim sets in many spellings; the
-token types it takes; the clock it reads when `now` is None; one library loaded both ways."""
+"""The native paths (ffi/python) of Verifier.verify and Engine.check: the claims they build as
+Python objects are exactly what json.loads makes of the verified JSON, for generated claim sets in
+many spellings; every decision of the four deployments' tables is field for field the one the C
+ABI's getters read; the argument types they take; the clock they read when `now` is None; one
+library loaded both ways."""
 
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import hmac
 import json
+import dataclasses
 import math
 import random
 import sys
@@ -18,7 +22,9 @@ from typing import Any, List
 import pytest
 
 import tollgate
+from conftest import DEPLOYMENTS, REPO
 from tollgate import _ffi
+from test_scenarios import load, request_of
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 JWK = {"kty": "oct", "k": base64.urlsafe_b64encode(SECRET).rstrip(b"=").decode(), "alg": "HS256", "kid": "k1"}
@@ -209,3 +215,75 @@ def test_close_while_other_threads_verify() -> None:
     # Every call before the close verified; every thread then saw the closed verifier.
     for out in results:
         assert out[-1] == "null_parameter" and set(out[:-1]) <= {"alice"}
+
+
+def through_the_c_abi(engine: tollgate.Engine, method: Any, path: Any, headers: Any, now: int) -> tollgate.Decision:
+    """The decision as tg_engine_check makes it and the tg_decision_* getters read it."""
+    m, p = tollgate._bytes(method, "method"), tollgate._bytes(path, "path")
+    array, count, keep = tollgate._header_array(headers)
+    out = ctypes.c_void_p()
+    assert _ffi.tg_engine_check(engine._handle, m, len(m), p, len(p), array, count, now, ctypes.byref(out)) == 0
+    del keep
+    try:
+        return tollgate.Decision._read(out.value)  # type: ignore[arg-type]
+    finally:
+        _ffi.tg_decision_free(out.value)
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_every_table_decision_is_the_c_abis(deployment: str) -> None:
+    base = REPO / "examples" / deployment
+    engine = tollgate.Engine((base / "policy.json").read_text(), (base / "snapshot.json").read_text())
+    table = load(deployment)
+    allowed = 0
+    for case in table["cases"]:
+        method, path, headers = request_of(case, table["tokens"])
+        for now in (table["now"], table["now"] + 10**7):  # and once with everything expired
+            native = engine.check(method, path, headers, now=now)
+            reference = through_the_c_abi(engine, method, path, headers, now)
+            for field in dataclasses.fields(tollgate.Decision):
+                a, b = getattr(native, field.name), getattr(reference, field.name)
+                assert same(a, b) if field.name == "claims" else (type(a) is type(b) and a == b), (case["name"], field.name, a, b)
+            allowed += native.status == 200
+    assert allowed > 0
+
+
+def test_engine_check_argument_shapes() -> None:
+    base = REPO / "examples" / "tenant-path"
+    engine = tollgate.Engine((base / "policy.json").read_text(), (base / "snapshot.json").read_text())
+    table = load("tenant-path")
+    token = table["tokens"]["alice"]
+    now = table["now"]
+    expected = engine.check("POST", "/api/tenants/A/items", {"token": token}, now=now)
+    assert expected.status == 200 and expected.roles == ("Admin", "Viewer")
+    shapes = [
+        ("POST", "/api/tenants/A/items", [("token", token)]),
+        (b"POST", b"/api/tenants/A/items", ((b"token", token.encode()),)),
+        ("POST", "/api/tenants/A/items", [["token", token]]),  # pairs as lists
+        ("POST", bytearray(b"/api/tenants/A/items"), iter([("token", memoryview(token.encode()))])),
+        ("POST", "/api/tenants/A/items", (pair for pair in [("token", token)])),
+    ]
+    for method, path, headers in shapes:
+        assert engine.check(method, path, headers, now=now) == expected, (method, path, headers)
+    for bad, error in (([("token",)], ValueError), ([("token", 5)], TypeError), (7, TypeError)):
+        with pytest.raises(error):
+            engine.check("GET", "/api/health", bad, now=now)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        engine.check(5, "/api/health", now=now)  # type: ignore[arg-type]
+    # Bytes that are not UTF-8: a 400 decision, as tg_engine_check gives.
+    for method, path, headers in [(b"\xff", "/", []), ("GET", b"/\xff", []), ("GET", "/", [(b"token", b"\xff")])]:
+        d = engine.check(method, path, headers, now=now)
+        assert (d.status, d.reason) == (400, "invalid_request")
+        assert d == through_the_c_abi(engine, method, path, headers, now)
+    # now=None is the clock: alice's token (issued for the table's `now`) is long expired by it.
+    assert engine.check("POST", "/api/tenants/A/items", {"token": token}).reason == "expired"
+
+
+def test_a_swap_through_the_handle_reaches_the_native_engine() -> None:
+    base = REPO / "examples" / "tenant-path"
+    engine = tollgate.Engine((base / "policy.json").read_text())
+    table = load("tenant-path")
+    request = ("POST", "/api/tenants/A/items", {"token": table["tokens"]["alice"]})
+    assert engine.check(*request, now=table["now"]).status == 401  # no keys yet
+    engine.swap_keys((base / "snapshot.json").read_text())
+    assert engine.check(*request, now=table["now"]).status == 200

@@ -1,25 +1,28 @@
 //! The Python package's fast path: the extension module `tollgate._native` (feature `python`).
 //!
-//! The Python package talks to this library through ctypes and the C ABI. One call is the hot path
-//! a gateway makes for every request, `Verifier.verify`, and there ctypes' per-call costs (an out
-//! parameter per result, a getter call per field, `json.loads` of the claims) were several times
-//! the verification itself. With the `python` feature the same `libtollgate.so` is also a CPython
-//! extension module (it exports `PyInit__native`; the package loads the one file both ways, so both
-//! see the same handles): a [`NativeVerifier`] shares the core verifier of a `tg_verifier` handle,
-//! verifies with the GIL released, and builds the claims as Python objects straight from the
-//! verified JSON.
+//! The Python package talks to this library through ctypes and the C ABI. Two calls are the hot
+//! path a gateway makes for every request, `Engine.check` and `Verifier.verify`, and there ctypes'
+//! per-call costs (an out parameter per result, a getter call per field, `json.loads` of the
+//! claims) were several times the work itself. This crate's library is tollgate-ffi's C ABI
+//! (re-exported) and a CPython extension module (it exports `PyInit__native`; the package loads
+//! the one file both ways, so both see the same handles): a [`NativeEngine`] or [`NativeVerifier`]
+//! shares the core engine or verifier of a handle, works with the GIL released, and builds the
+//! result as Python objects straight from the core's values and the verified JSON.
 //!
 //! Everything else stays on the C ABI: one set of handles, one set of tests for ownership and
 //! lifetimes (tests/c, the Python suite).
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tollgate_core::json::{Kind, Object, Value};
-use tollgate_core::TokenBuffer;
+use tollgate_core::json::{parse_object, Kind, Object, Value};
+use tollgate_core::limits::MAX_JSON_DEPTH;
+use tollgate_core::{Decision, Request, TokenBuffer};
+use tollgate_ffi::engine::Engine;
 use tollgate_ffi::status::Status;
 use tollgate_ffi::verifier::Verifier;
 
@@ -67,13 +70,7 @@ impl NativeVerifier {
             Ok(s) => s.to_str()?.as_bytes(),
             Err(_) => token.cast::<PyBytes>()?.as_bytes(),
         };
-        let now = match now {
-            Some(now) => now,
-            None => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_err(|_| PyValueError::new_err("tollgate: the system clock is before 1970"))?
-                .as_secs(),
-        };
+        let now = now_or_clock(now)?;
         let verifier = &self.inner;
         let buf = &mut TokenBuffer::new();
         // A panic inside the core comes back as TG_STATUS_PANIC, as from the C functions.
@@ -109,6 +106,168 @@ impl NativeVerifier {
             ],
         )
     }
+}
+
+/// `Engine(handle)`: the fast path of one `tg_engine`, sharing its core engine (policy, current
+/// snapshot, cache): a snapshot swapped through the handle is the one this object checks with, and
+/// it does not depend on the handle after it is made.
+#[pyclass(frozen, name = "Engine", module = "tollgate._native")]
+struct NativeEngine {
+    inner: Arc<tollgate_core::Engine>,
+}
+
+#[pymethods]
+impl NativeEngine {
+    /// `handle` is a live `tg_engine *` as an integer, which the package made with `tg_engine_new`
+    /// and has not freed.
+    #[new]
+    fn new(handle: usize) -> PyResult<NativeEngine> {
+        if handle == 0 {
+            return Err(PyValueError::new_err("tollgate: a NULL engine handle"));
+        }
+        // SAFETY: non-NULL, and by this constructor's contract (it is private to the package,
+        // which passes only the handle of an Engine it owns, right after making it) a live engine
+        // made by this library, read only during this call.
+        let engine = unsafe { &*(handle as *const Engine) };
+        Ok(NativeEngine {
+            inner: engine.core().clone(),
+        })
+    }
+
+    /// `check(method, path, headers, now) -> tuple`: the fields of the package's `Decision`, in
+    /// its order. `method` and `path` are str or bytes; `headers` an iterable of (name, value)
+    /// tuples of str or bytes (anything else raises TypeError, and the package converts it);
+    /// `now` Unix seconds, the system clock when None. A method, path or header that is not
+    /// UTF-8 is decided as `tg_engine_check` decides it: 400 `invalid_request`. The check runs
+    /// with the GIL released; a panic inside it raises what `fail(number, message)` returns.
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        method: &Bound<'py, PyAny>,
+        path: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        now: Option<u64>,
+        fail: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let now = now_or_clock(now)?;
+        let mut held = Vec::new();
+        for item in headers.try_iter()? {
+            let pair = item?.cast_into::<PyTuple>()?;
+            if pair.len() != 2 {
+                return Err(PyTypeError::new_err("a header is a (name, value) pair"));
+            }
+            held.push((pair.get_item(0)?, pair.get_item(1)?));
+        }
+        let method = text(method)?;
+        let path = text(path)?;
+        let mut pairs = Vec::with_capacity(held.len());
+        let mut not_utf8 = None;
+        for (name, value) in &held {
+            match (text(name)?, text(value)?) {
+                (Ok(n), Ok(v)) => pairs.push((n, v)),
+                _ => not_utf8 = not_utf8.or(Some("a header name or value is not valid UTF-8")),
+            }
+        }
+        let decision = match (method, path, not_utf8) {
+            (Ok(method), Ok(path), None) => {
+                let engine = &self.inner;
+                let request = Request::new(method, path, &pairs);
+                // A panic inside the core comes back as TG_STATUS_PANIC, as from the C functions.
+                match py.detach(|| catch_unwind(AssertUnwindSafe(|| engine.check(&request, now)))) {
+                    Ok(decision) => decision,
+                    Err(_) => {
+                        let message = Status::Panic.summary().to_string_lossy();
+                        return Err(raise(fail, Status::Panic, &message)?);
+                    }
+                }
+            }
+            (Err(_), _, _) => Decision::invalid_request("the method is not valid UTF-8"),
+            (_, Err(_), _) => Decision::invalid_request("the path is not valid UTF-8"),
+            (_, _, Some(reason)) => Decision::invalid_request(reason),
+        };
+        decision_fields(py, &decision)
+    }
+}
+
+/// A str's UTF-8 text, or bytes that may or may not be UTF-8 (Err: they are not); TypeError for
+/// anything else.
+fn text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Result<&'a str, core::str::Utf8Error>> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(Ok(s.to_str()?)),
+        Err(_) => Ok(core::str::from_utf8(value.cast::<PyBytes>()?.as_bytes())),
+    }
+}
+
+/// `now`, or the system clock's Unix seconds.
+fn now_or_clock(now: Option<u64>) -> PyResult<u64> {
+    match now {
+        Some(now) => Ok(now),
+        None => Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| PyValueError::new_err("tollgate: the system clock is before 1970"))?
+            .as_secs()),
+    }
+}
+
+/// The fields of the package's `Decision` (status, reason, code, message, route, subject, kind,
+/// provider, tenant, roles, permissions, expires_at, claims, www_authenticate, forward_headers,
+/// correlation_id, refresh_provider, refresh_kid).
+fn decision_fields<'py>(py: Python<'py>, d: &Decision) -> PyResult<Bound<'py, PyTuple>> {
+    let none = || py.None().into_bound(py);
+    let string = |s: Option<&str>| match s {
+        Some(s) => PyString::new(py, s).into_any(),
+        None => py.None().into_bound(py),
+    };
+    let p = d.principal.as_ref();
+    let forward = PyDict::new(py);
+    for (name, value) in &d.forward_headers {
+        forward.set_item(name, value)?;
+    }
+    let claims = match p {
+        Some(p) => {
+            let claims = parse_object(p.claims.as_bytes(), MAX_JSON_DEPTH).map_err(|_| {
+                PyValueError::new_err("tollgate: a decision's claims failed to read back")
+            })?;
+            object(py, claims)?.into_any()
+        }
+        None => none(),
+    };
+    let roles = match p {
+        Some(p) => PyTuple::new(py, p.roles().collect::<Vec<_>>())?,
+        None => PyTuple::empty(py),
+    };
+    let permissions = match p {
+        Some(p) => PyTuple::new(py, p.permissions().collect::<Vec<_>>())?,
+        None => PyTuple::empty(py),
+    };
+    let expires_at = match p.and_then(|p| p.expires_at) {
+        Some(exp) => PyFloat::new(py, exp).into_any(),
+        None => none(),
+    };
+    let hint = d.refresh_hint.as_ref();
+    PyTuple::new(
+        py,
+        [
+            d.status.into_bound_py_any(py)?,
+            PyString::new(py, d.code.name()).into_any(),
+            d.code.number().into_bound_py_any(py)?,
+            PyString::new(py, &d.message).into_any(),
+            string(d.route.as_deref()),
+            string(p.map(|p| p.subject.as_str())),
+            string(p.map(|p| p.kind.name())),
+            string(p.map(|p| p.provider())),
+            string(p.and_then(|p| p.tenant.as_deref())),
+            roles.into_any(),
+            permissions.into_any(),
+            expires_at,
+            claims,
+            string(d.www_authenticate.as_deref()),
+            forward.into_any(),
+            string(d.correlation_id.as_deref()),
+            string(hint.map(|h| h.provider.as_str())),
+            string(hint.map(|h| h.kid.as_str())),
+        ],
+    )
 }
 
 /// The exception `fail(number, message)` makes, to raise.
@@ -176,5 +335,6 @@ fn number<'py>(py: Python<'py>, raw: &str) -> PyResult<Bound<'py, PyAny>> {
 #[pyo3(name = "_native")]
 fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeVerifier>()?;
+    module.add_class::<NativeEngine>()?;
     Ok(())
 }

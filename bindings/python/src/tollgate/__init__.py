@@ -112,6 +112,16 @@ def _error_class(number: int) -> "type[TollgateError]":
     return TokenError if 100 <= number < 500 else TollgateError
 
 
+def _failure(number: int, message: str) -> TollgateError:
+    """The exception for a failure the extension module (`_ffi.native`) reports."""
+    return _error_class(number)(number, message)
+
+
+# The extension module's halves of Engine and Verifier (ffi/python).
+_NativeEngine = _ffi.native.Engine
+_NativeVerifier = _ffi.native.Verifier
+
+
 def _bytes(value: Any, what: str) -> bytes:
     if isinstance(value, bytes):
         return value
@@ -293,25 +303,32 @@ class Decision:
         )
 
 
-def _header_array(headers: Headers) -> Tuple[Any, int, List[bytes]]:
+def _header_pairs(headers: Headers) -> List[Tuple[bytes, bytes]]:
+    """Headers as (name, value) byte pairs: a mapping or pairs, each side str or bytes (or what
+    `_bytes` takes)."""
     items = headers.items() if isinstance(headers, Mapping) else headers
-    keep: List[bytes] = []
-    pairs = []
-    for name, value in items:
-        n = _bytes(name, "header name") if not isinstance(name, bytes) else name
-        v = _bytes(value, "header value") if not isinstance(value, bytes) else value
-        keep.append(n)
-        keep.append(v)
-        pairs.append((n, v))
+    return [
+        (
+            name if isinstance(name, bytes) else _bytes(name, "header name"),
+            value if isinstance(value, bytes) else _bytes(value, "header value"),
+        )
+        for name, value in items
+    ]
+
+
+def _header_array(headers: Headers) -> Tuple[Any, int, List[Tuple[bytes, bytes]]]:
+    """Headers as a `tg_header` array, its length, and the byte strings it points into (keep them
+    alive until the call returns)."""
+    pairs = _header_pairs(headers)
     if not pairs:
-        return None, 0, keep
+        return None, 0, pairs
     array = (_ffi.Header * len(pairs))()
     for i, (n, v) in enumerate(pairs):
         array[i].name = ctypes.cast(n, ctypes.c_void_p).value  # type: ignore[arg-type]
         array[i].name_len = len(n)
         array[i].value = ctypes.cast(v, ctypes.c_void_p).value  # type: ignore[arg-type]
         array[i].value_len = len(v)
-    return array, len(pairs), keep
+    return array, len(pairs), pairs
 
 
 class Engine(_Handle):
@@ -332,6 +349,9 @@ class Engine(_Handle):
         if st != 0:
             raise _fail(st, err)
         self._handle = out.value
+        # Shares the handle's engine (a snapshot swapped through the handle is the one it checks
+        # with) and lives on its own, so `check` needs no acquisition of the handle.
+        self._fast: Optional[Any] = _NativeEngine(out.value)
         if snapshot is not None:
             self.swap_keys(snapshot)
 
@@ -358,7 +378,30 @@ class Engine(_Handle):
     ) -> Decision:
         """Decides a request at `now` (Unix seconds; the clock when None). Always returns a
         Decision (refusals included); raises only for a misuse (closed engine, bad types)."""
-        return self._check(method, path, headers, now, False)[1]
+        fast = self._fast  # this reference keeps it alive through a concurrent close()
+        if fast is None:
+            raise TollgateError(2000, "Engine is closed")
+        if now is not None:
+            now = _now(now)
+        if isinstance(headers, Mapping):
+            items: Any = headers.items()
+        elif isinstance(headers, (list, tuple)):
+            items = headers
+        else:
+            items = headers = list(headers)  # an iterator: read once, maybe used twice below
+        try:
+            # One call: the check with the GIL released, the decision's fields as Python objects.
+            fields = fast.check(method, path, items, now, _failure)
+        except TypeError:
+            # Pairs as lists, bytearray or memoryview sides, …: as bytes (or the TypeError of a
+            # value no header can be).
+            fields = fast.check(_bytes(method, "method"), _bytes(path, "path"), _header_pairs(headers), now, _failure)
+        return Decision(*fields)
+
+    def close(self) -> None:
+        """Frees the native handle (once the calls running on other threads return)."""
+        self._fast = None
+        super().close()
 
     def reissue(
         self,
@@ -376,13 +419,6 @@ class Engine(_Handle):
         at one `now`. A refusal, or a provider that does not re-issue, raises TollgateError
         `signing_failed` whose `decision` attribute is the Decision (answer the refusal with it).
         """
-        token, d = self._check(method, path, headers, now, True)
-        assert token is not None
-        return token, d
-
-    def _check(
-        self, method: Union[str, bytes], path: Union[str, bytes], headers: Headers, now: Optional[float], reissue: bool
-    ) -> Tuple[Optional[str], Decision]:
         m = _bytes(method, "method")
         p = _bytes(path, "path")
         array, count, keep = _header_array(headers)
@@ -394,7 +430,7 @@ class Engine(_Handle):
         handle = self._acquire()
         try:
             st = _ffi.tg_engine_check(handle, m, len(m), p, len(p), array, count, t, ctypes.byref(out))
-            if st == 0 and reissue:
+            if st == 0:
                 # Under the same acquisition: the decision must be re-issued by this engine.
                 rst = _ffi.tg_engine_reissue(handle, out.value, t, ctypes.byref(token), ctypes.byref(err))
         finally:
@@ -410,7 +446,9 @@ class Engine(_Handle):
             e = _fail(rst, err)
             e.decision = d
             raise e
-        return _take_string(token), d
+        reissued = _take_string(token)
+        assert reissued is not None
+        return reissued, d
 
 
 class VerifiedToken:
@@ -512,15 +550,6 @@ def _options(
     if cache:
         o["cache"] = {} if cache is True else dict(cache)
     return json.dumps(o, separators=(",", ":"), sort_keys=True).encode() if o else b""
-
-
-_time = time.time
-_NativeVerifier = _ffi.native.Verifier
-
-
-def _failure(number: int, message: str) -> TollgateError:
-    """The exception for a failure the extension module reports."""
-    return _error_class(number)(number, message)
 
 
 class Verifier(_Handle):
