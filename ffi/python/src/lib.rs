@@ -1,4 +1,4 @@
-//! The Python package's fast path: the extension module `tollgate._native` (feature `python`).
+//! The Python package's fast path: the extension module `tollgate._native` (crate `tollgate-python`).
 //!
 //! The Python package talks to this library through ctypes and the C ABI. Two calls are the hot
 //! path a gateway makes for every request, `Engine.check` and `Verifier.verify`, and there ctypes'
