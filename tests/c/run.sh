@@ -22,8 +22,11 @@ for tool in gcc valgrind pkg-config; do
 done
 [ -f /usr/include/cjson/cJSON.h ] || { echo "error: libcjson-dev is missing" >&2; exit 1; }
 
-echo "-- cargo build --release -p tollgate-ffi"
-cargo build --release --locked -p tollgate-ffi
+# With the Python package's library (ffi/python) in the same invocation, so that the two share
+# one feature resolution (pyo3 turns on libc's std, which rebuilds ring and the core) and every
+# later build of either (the Python, Go and aws-lc steps of scripts/test) finds them built.
+echo "-- cargo build --release -p tollgate-ffi -p tollgate-python"
+cargo build --release --locked -p tollgate-ffi -p tollgate-python
 
 # A prefix as an install would lay it out; only the static library, so -ltollgate picks it.
 prefix=$out/prefix
