@@ -6,7 +6,8 @@ cd "$(dirname "$0")/../.."
 target=${CARGO_TARGET_DIR:-$PWD/target}
 lib=$target/release/libtollgate.so
 
-cargo build --release --locked -p tollgate-ffi
+# With ffi/python, as tests/c/run.sh builds: one feature resolution for both libraries.
+cargo build --release --locked -p tollgate-ffi -p tollgate-python
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
