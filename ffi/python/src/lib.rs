@@ -41,13 +41,9 @@ impl NativeVerifier {
     /// `tg_verifier_new` or `tg_refresher_verifier` and has not freed.
     #[new]
     fn new(handle: usize) -> PyResult<NativeVerifier> {
-        if handle == 0 {
-            return Err(PyValueError::new_err("tollgate: a NULL verifier handle"));
-        }
-        // SAFETY: non-NULL, and by this constructor's contract (it is private to the package,
-        // which passes only the handle of a Verifier it owns, right after making it) a live
-        // verifier made by this library, read only during this call.
-        let verifier = unsafe { &*(handle as *const Verifier) };
+        // SAFETY: this constructor is private to the package, which passes only the handle of a
+        // Verifier it owns, right after making it: 0 or a live verifier of this library.
+        let verifier = unsafe { borrow::<Verifier>(handle, "verifier") }?;
         Ok(NativeVerifier {
             inner: verifier.core().clone(),
         })
@@ -122,13 +118,9 @@ impl NativeEngine {
     /// and has not freed.
     #[new]
     fn new(handle: usize) -> PyResult<NativeEngine> {
-        if handle == 0 {
-            return Err(PyValueError::new_err("tollgate: a NULL engine handle"));
-        }
-        // SAFETY: non-NULL, and by this constructor's contract (it is private to the package,
-        // which passes only the handle of an Engine it owns, right after making it) a live engine
-        // made by this library, read only during this call.
-        let engine = unsafe { &*(handle as *const Engine) };
+        // SAFETY: this constructor is private to the package, which passes only the handle of an
+        // Engine it owns, right after making it: 0 or a live engine of this library.
+        let engine = unsafe { borrow::<Engine>(handle, "engine") }?;
         Ok(NativeEngine {
             inner: engine.core().clone(),
         })
@@ -187,6 +179,22 @@ impl NativeEngine {
         };
         decision_fields(py, &decision)
     }
+}
+
+/// The object behind a handle the package passes as an integer; ValueError for 0.
+///
+/// # Safety
+///
+/// `handle` is 0 or a live handle of a `T` made by this library (`tg_verifier *` for `Verifier`,
+/// `tg_engine *` for `Engine`), not freed while the reference is used.
+unsafe fn borrow<'a, T>(handle: usize, what: &str) -> PyResult<&'a T> {
+    if handle == 0 {
+        return Err(PyValueError::new_err(format!(
+            "tollgate: a NULL {what} handle"
+        )));
+    }
+    // SAFETY: non-NULL, and by the caller's contract a live `T` made by this library.
+    Ok(unsafe { &*(handle as *const T) })
 }
 
 /// A str's UTF-8 text, or bytes that may or may not be UTF-8 (Err: they are not); TypeError for
