@@ -1,5 +1,5 @@
 """Tollgate for Python: the policy engine and the JWT verifier of Tollgate's C ABI, through ctypes
-(and, for `Verifier.verify`, the same library's extension module).
+(and, for `Engine.check` and `Verifier.verify`, the same library's extension module).
 
     engine = tollgate.Engine(policy_json)
     engine.swap_keys(snapshot_json)            # again whenever keys rotate
@@ -674,7 +674,7 @@ def _read_token(t: int, token: bytes) -> VerifiedToken:
 
 
 # verify() and verify_jws() build a verifier (parsing keys is the expensive part) once per keys
-# and options, and keep the last _CACHE_SIZE. The cache is keyed by the call's own arguments when
+# and options, and keep the last _CACHE_SIZE built (the oldest goes first). The cache is keyed by the call's own arguments when
 # they are hashable (keys as str or bytes, options as str or tuples): a hit serialises nothing.
 # Otherwise (a mapping, lists) by the serialised documents. Lookups take no lock (a dict lookup is
 # atomic under the GIL); an evicted verifier is freed when no thread still holds it.
