@@ -6,6 +6,8 @@
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 20 seconds, every target)
 #
+# Targets run side by side, one per core (FUZZ_JOBS=<n> to change it).
+#
 # scripts/test runs it with the default (a smoke run); longer runs are recorded in fuzz/README.md.
 # Logs go to fuzz/logs/<target>.log (git-ignored); the last status line of each is printed.
 set -euo pipefail
@@ -43,13 +45,34 @@ for t in "${targets[@]}"; do
   }
 done
 
-failed=()
-for t in "${targets[@]}"; do
+# One libFuzzer process per target, as many at once as the machine has cores (FUZZ_JOBS to
+# change it): each target still gets its seconds of a core, the whole run takes a fraction.
+fuzz_one() {
+  local t=$1
   mkdir -p "corpus/$t" "regressions/$t" "artifacts/$t"
   # The regression inputs are read (and so replayed) first; new finds go to corpus/$t.
-  if ! "target/x86_64-unknown-linux-gnu/release/$t" "corpus/$t" "regressions/$t" \
+  if "target/x86_64-unknown-linux-gnu/release/$t" "corpus/$t" "regressions/$t" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" >"logs/$t.log" 2>&1; then
+    echo ok >"logs/$t.status"
+  else
+    echo failed >"logs/$t.status"
+  fi
+}
+parallel=${FUZZ_JOBS:-$(nproc)}
+for t in "${targets[@]}"; do
+  rm -f "logs/$t.status"
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do
+    wait -n || true
+  done
+  fuzz_one "$t" &
+done
+wait
+
+# Reported in the targets' order, once all have finished.
+failed=()
+for t in "${targets[@]}"; do
+  if [ "$(cat "logs/$t.status" 2>/dev/null)" != ok ]; then
     failed+=("$t")
     echo "FAIL $t: $(grep -m1 -E 'panicked at|ERROR: ' "logs/$t.log" || echo 'see the log')"
     grep -A3 'panicked at' "logs/$t.log" | head -8 || true
