@@ -179,6 +179,18 @@ enum tg_status
      */
     TG_STATUS_API_KEY_REVOKED = 453,
     /**
+     * No session record has this session id's hash.
+     */
+    TG_STATUS_UNKNOWN_SESSION = 454,
+    /**
+     * The session record has expired.
+     */
+    TG_STATUS_SESSION_EXPIRED = 455,
+    /**
+     * The session has been revoked (signed out).
+     */
+    TG_STATUS_SESSION_REVOKED = 456,
+    /**
      * A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
      */
     TG_STATUS_INVALID_KEY = 500,
@@ -222,6 +234,10 @@ enum tg_status
      * An OpenID Provider configuration document is invalid, or names another issuer.
      */
     TG_STATUS_INVALID_DISCOVERY = 510,
+    /**
+     * The check needs a record from the shared store, and the store did not answer.
+     */
+    TG_STATUS_STORE_UNAVAILABLE = 511,
     /**
      * Signing a token failed (bad claims document or signing key).
      */
@@ -290,6 +306,10 @@ enum tg_status
      * A key snapshot does not fit the policy (unknown provider, keys for algorithms it does not allow).
      */
     TG_STATUS_INVALID_SNAPSHOT = 801,
+    /**
+     * A record from the shared store is not one this build can trust.
+     */
+    TG_STATUS_INVALID_RECORD = 802,
     /**
      * A webhook's `webhook-id`, `webhook-timestamp` or `webhook-signature` header is missing,
      * malformed or oversized.

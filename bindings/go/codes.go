@@ -36,6 +36,9 @@ var (
 	ErrUnknownAPIKey                  = sentinel(451, "unknown_api_key")
 	ErrAPIKeyExpired                  = sentinel(452, "api_key_expired")
 	ErrAPIKeyRevoked                  = sentinel(453, "api_key_revoked")
+	ErrUnknownSession                 = sentinel(454, "unknown_session")
+	ErrSessionExpired                 = sentinel(455, "session_expired")
+	ErrSessionRevoked                 = sentinel(456, "session_revoked")
 	ErrInvalidKey                     = sentinel(500, "invalid_key")
 	ErrWeakKey                        = sentinel(501, "weak_key")
 	ErrDuplicateKID                   = sentinel(502, "duplicate_kid")
@@ -47,6 +50,7 @@ var (
 	ErrKeySetFetchFailed              = sentinel(508, "key_set_fetch_failed")
 	ErrKeySetStale                    = sentinel(509, "key_set_stale")
 	ErrInvalidDiscovery               = sentinel(510, "invalid_discovery")
+	ErrStoreUnavailable               = sentinel(511, "store_unavailable")
 	ErrSigningFailed                  = sentinel(600, "signing_failed")
 	ErrKeyGenerationFailed            = sentinel(601, "key_generation_failed")
 	ErrInvalidRequest                 = sentinel(700, "invalid_request")
@@ -64,6 +68,7 @@ var (
 	ErrInsufficientPermissions        = sentinel(712, "insufficient_permissions")
 	ErrInvalidPolicy                  = sentinel(800, "invalid_policy")
 	ErrInvalidSnapshot                = sentinel(801, "invalid_snapshot")
+	ErrInvalidRecord                  = sentinel(802, "invalid_record")
 	ErrWebhookMalformed               = sentinel(900, "webhook_malformed")
 	ErrWebhookTimestampOutOfTolerance = sentinel(901, "webhook_timestamp_out_of_tolerance")
 	ErrWebhookSignatureInvalid        = sentinel(902, "webhook_signature_invalid")
@@ -105,6 +110,9 @@ var allErrors = []*Error{
 	ErrUnknownAPIKey,
 	ErrAPIKeyExpired,
 	ErrAPIKeyRevoked,
+	ErrUnknownSession,
+	ErrSessionExpired,
+	ErrSessionRevoked,
 	ErrInvalidKey,
 	ErrWeakKey,
 	ErrDuplicateKID,
@@ -116,6 +124,7 @@ var allErrors = []*Error{
 	ErrKeySetFetchFailed,
 	ErrKeySetStale,
 	ErrInvalidDiscovery,
+	ErrStoreUnavailable,
 	ErrSigningFailed,
 	ErrKeyGenerationFailed,
 	ErrInvalidRequest,
@@ -133,6 +142,7 @@ var allErrors = []*Error{
 	ErrInsufficientPermissions,
 	ErrInvalidPolicy,
 	ErrInvalidSnapshot,
+	ErrInvalidRecord,
 	ErrWebhookMalformed,
 	ErrWebhookTimestampOutOfTolerance,
 	ErrWebhookSignatureInvalid,

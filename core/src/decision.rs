@@ -211,9 +211,14 @@ impl Decision {
     /// The 400 `invalid_request` decision for a request a host cannot even hand over (a method,
     /// path or header that is not UTF-8), with `reason` as its message.
     pub fn invalid_request(reason: &str) -> Decision {
+        Decision::refused(ErrorCode::InvalidRequest, reason)
+    }
+
+    /// A decision that refuses with `code` (and its HTTP status) before any check ran.
+    pub(crate) fn refused(code: ErrorCode, reason: &str) -> Decision {
         Decision {
-            status: ErrorCode::InvalidRequest.http_status(),
-            code: ErrorCode::InvalidRequest,
+            status: code.http_status(),
+            code,
             message: reason.to_owned(),
             ..Decision::default()
         }

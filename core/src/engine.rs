@@ -25,9 +25,14 @@ use crate::decision::{Decision, Principal, RefreshHint};
 use crate::error::{Error, ErrorCode};
 use crate::json::MemberIndex;
 use crate::jws::{self, ParseLimits, SignatureInput, TokenBuffer};
-use crate::policy::{CompiledPolicy, KeyHashing, Location, Provider, ProviderType, UnknownRoutes};
+use crate::pending::{Reach, RecordSource};
+use crate::policy::{
+    CompiledPolicy, KeyHashing, Location, Provider, ProviderType, RecordsAt, UnknownRoutes,
+};
 use crate::principal::lists_tenant;
 use crate::principal::PrincipalKind;
+use crate::record::{Record, RecordKind, RecordLookup, MAX_SESSION_ID_LEN};
+use crate::record_cache::RecordCache;
 use crate::request::{cookie_value, Request};
 use crate::roles::Bits;
 use crate::routes::{Requirement, Route};
@@ -50,6 +55,8 @@ pub struct Engine {
     snapshot: ArcSwap<Snapshot>,
     unknown_route: Route,
     cache: Option<TokenCache>,
+    /// Records fetched from the shared store (see [`crate::pending`]).
+    records: RecordCache,
     /// The generation the next swapped-in snapshot gets (cache entries of older ones never hit).
     next_generation: AtomicU64,
 }
@@ -72,6 +79,8 @@ enum Membership<'a> {
     Claims(&'a Provider, IndexedClaims<'a>),
     /// A user record: the user's current roles.
     Record(&'a UserRecord),
+    /// A record from the shared store: a user's roles, a session's, or an API key's tenant.
+    Stored(Arc<Record>),
     /// An API key bound to one tenant (or to none).
     Key(Option<&'a str>),
 }
@@ -121,13 +130,19 @@ impl From<Error> for Refusal {
     }
 }
 
+/// The refusal for a record of another kind than the one asked for: `record::parse` checks the
+/// kind, so this is a bug.
+fn wrong_record(kind: RecordKind) -> Refusal {
+    Refusal::new(ErrorCode::Internal, format!("a {kind} record was expected"))
+}
+
 impl Engine {
     /// Compiles a policy (JSON) into an engine with an empty key snapshot.
     pub fn from_policy_json(policy: &[u8]) -> Result<Engine, Error> {
         let policy = Arc::new(CompiledPolicy::from_json(policy)?);
         Ok(Engine {
             snapshot: ArcSwap::from_pointee(Snapshot::empty(policy.clone())),
-            policy,
+            policy: policy.clone(),
             unknown_route: Route {
                 index: usize::MAX,
                 template: "(unknown route)".to_owned(),
@@ -138,6 +153,7 @@ impl Engine {
                 providers: None,
             },
             cache: None,
+            records: RecordCache::new(policy.store),
             next_generation: AtomicU64::new(1),
         })
     }
@@ -153,6 +169,11 @@ impl Engine {
     /// The compiled policy.
     pub fn policy(&self) -> &Arc<CompiledPolicy> {
         &self.policy
+    }
+
+    /// The cache of records fetched from the shared store.
+    pub(crate) fn record_cache(&self) -> &RecordCache {
+        &self.records
     }
 
     /// Builds a snapshot for this engine's policy from its JSON document (see [`Snapshot`]).
@@ -244,7 +265,8 @@ impl Engine {
     /// thread keeps its buffers warm: an allowed check then allocates nothing.
     pub fn check_into(&self, request: &Request<'_>, now: u64, decision: &mut Decision) {
         let snapshot = self.snapshot.load();
-        self.run(request, now, &snapshot, decision, None);
+        let mut records = RecordSource::new(&[], &self.records, now, Reach::CacheOnly);
+        self.run(request, now, &snapshot, decision, None, &mut records);
     }
 
     /// The snapshot checks run against now. Pinning it lets a host run one check in two halves
@@ -278,8 +300,28 @@ impl Engine {
                 .push_str("the snapshot was built for another engine");
             return decision;
         }
-        self.run(request, now, snapshot, &mut decision, Some(check));
+        let mut records = RecordSource::new(&[], &self.records, now, Reach::CacheOnly);
+        self.run(
+            request,
+            now,
+            snapshot,
+            &mut decision,
+            Some(check),
+            &mut records,
+        );
         decision
+    }
+
+    /// One run of a check that may read records from `records` (see [`crate::pending`]).
+    pub(crate) fn run_with_records(
+        &self,
+        request: &Request<'_>,
+        now: u64,
+        snapshot: &Snapshot,
+        decision: &mut Decision,
+        records: &mut RecordSource<'_>,
+    ) {
+        self.run(request, now, snapshot, decision, None, records);
     }
 
     /// The body of every check: `signature` decides JWT signatures, or `None` for the
@@ -291,6 +333,7 @@ impl Engine {
         snapshot: &Snapshot,
         decision: &mut Decision,
         signature: HostCheck<'_>,
+        records: &mut RecordSource<'_>,
     ) {
         use core::fmt::Write as _;
         decision.reset();
@@ -315,6 +358,7 @@ impl Engine {
             &mut principal,
             &mut scratch,
             signature,
+            records,
         );
         decision.scratch = scratch;
         let realm = &self.policy.realm;
@@ -373,6 +417,7 @@ impl Engine {
         principal: &mut Principal,
         scratch: &mut TokenBuffer,
         signature: HostCheck<'_>,
+        records: &mut RecordSource<'_>,
     ) -> Result<bool, Refusal> {
         #[cfg(feature = "fault-injection")]
         if request.method == FAULT_INJECTION_METHOD {
@@ -405,11 +450,14 @@ impl Engine {
 
         // One credential, then who it stands for.
         let (source, token) = self.credential(request)?;
-        let mut authn = match self.key_provider_for(source, token) {
-            Some(id) => self.authenticate_key(id, token, now, snapshot, principal)?,
-            None => {
-                self.authenticate_jwt(source, token, now, snapshot, scratch, principal, signature)?
-            }
+        let mut authn = if let Some(id) = self.session_provider_for(source) {
+            self.authenticate_session(id, token, now, snapshot, records, principal)?
+        } else if let Some(id) = self.key_provider_for(source, token) {
+            self.authenticate_key(id, token, now, snapshot, records, principal)?
+        } else {
+            self.authenticate_jwt(
+                source, token, now, snapshot, scratch, principal, signature, records,
+            )?
         };
         let kind = principal.kind;
         if route
@@ -492,23 +540,122 @@ impl Engine {
         Ok(true)
     }
 
-    /// The user record that gives a principal of `kind` its current roles, when the provider
-    /// says so (`roles_from_record`): `Ok(None)` when roles come from the credential itself.
+    /// The roles held everywhere and the membership of a principal of `kind` whose roles come
+    /// from its user's record, when the provider says so (`roles_from_record`): the snapshot's
+    /// record, else the store's when the provider's records live there. `Ok(None)` when roles
+    /// come from the credential itself.
     fn user_record<'s>(
         &self,
         provider: &Provider,
         kind: PrincipalKind,
         subject: &str,
         snapshot: &'s Snapshot,
-    ) -> Result<Option<&'s UserRecord>, Refusal> {
+        records: &mut RecordSource<'_>,
+    ) -> Result<Option<(Bits, Membership<'s>)>, Refusal> {
         if !provider.roles_from_record.contains(&kind) {
             return Ok(None);
         }
-        snapshot.users.get(subject).map(Some).ok_or_else(|| {
-            Refusal::new(
-                ErrorCode::UnknownPrincipal,
-                format!("no user record for the {}'s subject", kind.name()),
-            )
+        if let Some(u) = snapshot.users.get(subject) {
+            return Ok(Some((u.roles, Membership::Record(u))));
+        }
+        if provider.records == RecordsAt::Store {
+            if let Some(r) = records.get(RecordLookup::user(subject))? {
+                let Record::User(u) = &*r else {
+                    return Err(wrong_record(RecordKind::User));
+                };
+                return Ok(Some((u.roles, Membership::Stored(r.clone()))));
+            }
+        }
+        Err(Refusal::new(
+            ErrorCode::UnknownPrincipal,
+            format!("no user record for the {}'s subject", kind.name()),
+        ))
+    }
+
+    /// The pepper API keys or session ids of `provider` are hashed under, if it hashes with one.
+    fn pepper<'s>(
+        &self,
+        provider_id: usize,
+        provider: &Provider,
+        snapshot: &'s Snapshot,
+        code: ErrorCode,
+    ) -> Result<Option<&'s [u8]>, Refusal> {
+        match provider.hashing {
+            KeyHashing::Sha256 => Ok(None),
+            KeyHashing::HmacSha256 => {
+                match snapshot.peppers.get(provider_id).and_then(Option::as_ref) {
+                    Some(p) => Ok(Some(p.as_slice())),
+                    None => Err(Refusal::new(code, "no pepper loaded for the provider")),
+                }
+            }
+        }
+    }
+
+    /// The session provider reading credential `source`, if any (a session provider's
+    /// credentials are read by no other provider).
+    fn session_provider_for(&self, source: usize) -> Option<usize> {
+        self.policy.providers.iter().position(|p| {
+            p.provider_type == ProviderType::Session && p.credentials.contains(&source)
+        })
+    }
+
+    /// Looks a session id's hash up in the store and applies its record, filling `principal`.
+    fn authenticate_session<'s>(
+        &'s self,
+        provider_id: usize,
+        id: &str,
+        now: u64,
+        snapshot: &'s Snapshot,
+        records: &mut RecordSource<'_>,
+        principal: &mut Principal,
+    ) -> Result<Authenticated<'s>, Refusal> {
+        let provider = self
+            .policy
+            .providers
+            .get(provider_id)
+            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
+        if id.len() > MAX_SESSION_ID_LEN {
+            return Err(Refusal::new(
+                ErrorCode::UnknownSession,
+                format!(
+                    "the session id is {} bytes, more than the limit of {MAX_SESSION_ID_LEN}",
+                    id.len()
+                ),
+            ));
+        }
+        let pepper = self.pepper(provider_id, provider, snapshot, ErrorCode::UnknownSession)?;
+        let stored = records
+            .get(RecordLookup::session(id, pepper))?
+            .ok_or_else(|| Refusal::new(ErrorCode::UnknownSession, "no session has this id"))?;
+        let Record::Session(session) = &*stored else {
+            return Err(wrong_record(RecordKind::Session));
+        };
+        if session.revoked {
+            return Err(Refusal::new(
+                ErrorCode::SessionRevoked,
+                "the session has been revoked",
+            ));
+        }
+        if now >= session.expires {
+            return Err(Refusal::new(
+                ErrorCode::SessionExpired,
+                "the session has expired",
+            ));
+        }
+        principal.subject.push_str(&session.subject);
+        principal.kind = session.kind;
+        principal.provider = provider_id;
+        principal.expires_at = Some(session.expires as f64);
+        principal.claims.push_str(&session.claims);
+        let (held, membership) =
+            match self.user_record(provider, session.kind, &session.subject, snapshot, records)? {
+                Some(user) => user,
+                None => (session.user.roles, Membership::Stored(stored.clone())),
+            };
+        Ok(Authenticated {
+            held,
+            scopes: Bits::default(),
+            membership,
         })
     }
 
@@ -525,6 +672,7 @@ impl Engine {
         buf: &'s mut TokenBuffer,
         principal: &mut Principal,
         signature: HostCheck<'_>,
+        records: &mut RecordSource<'_>,
     ) -> Result<Authenticated<'s>, Refusal> {
         // A token verified before, from the same place and under this snapshot (so through the
         // same provider), skips its signature (see `crate::cache`); everything after the
@@ -632,7 +780,11 @@ impl Engine {
             }
         }
         if let Some(jti) = claims.jwt_id() {
-            if snapshot.revoked_jti.contains(&*jti.to_cow()) {
+            let jti = jti.to_cow();
+            if snapshot.revoked_jti.contains(&*jti)
+                || (provider.records == RecordsAt::Store
+                    && records.get(RecordLookup::revoked_jti(&jti))?.is_some())
+            {
                 return Err(Refusal::new(
                     ErrorCode::TokenRevoked,
                     "the token's jti is on the deny-list",
@@ -658,12 +810,18 @@ impl Engine {
         principal.provider = provider_id;
         principal.expires_at = claims.claims().expires_at();
         principal.claims.push_str(claims.claims().object().as_str());
-        let record = self.user_record(provider, principal.kind, &principal.subject, snapshot)?;
+        let record = self.user_record(
+            provider,
+            principal.kind,
+            &principal.subject,
+            snapshot,
+            records,
+        )?;
         let mut held = Bits::default();
         let membership = match record {
-            Some(r) => {
-                held = r.roles;
-                Membership::Record(r)
+            Some((roles, membership)) => {
+                held = roles;
+                membership
             }
             None => {
                 for source in &provider.global_roles {
@@ -704,13 +862,15 @@ impl Engine {
         }
     }
 
-    /// Checks an API key's form, looks its hash up and applies its record, filling `principal`.
+    /// Checks an API key's form, looks its hash up (in the snapshot, then in the store when the
+    /// provider's records live there) and applies its record, filling `principal`.
     fn authenticate_key<'s>(
         &'s self,
         provider_id: usize,
         token: &str,
         now: u64,
         snapshot: &'s Snapshot,
+        records: &mut RecordSource<'_>,
         principal: &mut Principal,
     ) -> Result<Authenticated<'s>, Refusal> {
         let provider = self
@@ -719,30 +879,36 @@ impl Engine {
             .get(provider_id)
             .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
         let key = apikey::parse(token, &provider.prefixes)?;
-        let pepper = match provider.hashing {
-            KeyHashing::Sha256 => None,
-            KeyHashing::HmacSha256 => {
-                match snapshot.peppers.get(provider_id).and_then(Option::as_ref) {
-                    Some(p) => Some(p.as_slice()),
-                    None => {
-                        return Err(Refusal::new(
-                            ErrorCode::UnknownApiKey,
-                            "no pepper loaded for the provider",
-                        ))
-                    }
-                }
-            }
-        };
+        let pepper = self.pepper(provider_id, provider, snapshot, ErrorCode::UnknownApiKey)?;
         let digest = apikey::digest(key.as_str(), pepper);
         // The map finds the record by the digest's first 16 bytes with early-exit equality; the
-        // other 16 decide, in constant time (benches/constant_time.sh measures it).
+        // other 16 decide, in constant time (benches/constant_time.sh measures it). A stored
+        // record is checked against the whole digest, in constant time, when it is read
+        // (`record::parse`).
         let (lookup_id, rest) = split_key_digest(&digest);
-        let record = snapshot
+        let in_snapshot = snapshot
             .api_keys
             .get(provider_id)
             .and_then(|m| m.get(&lookup_id))
-            .filter(|r| crate::crypto::constant_time_eq(split_key_digest(&r.digest).1, rest))
-            .ok_or_else(|| Refusal::new(ErrorCode::UnknownApiKey, "no record for this API key"))?;
+            .filter(|r| crate::crypto::constant_time_eq(split_key_digest(&r.digest).1, rest));
+        let stored = match in_snapshot {
+            Some(_) => None,
+            None if provider.records == RecordsAt::Store => {
+                records.get(RecordLookup::new(RecordKind::ApiKey, digest))?
+            }
+            None => None,
+        };
+        let record = match (in_snapshot, stored.as_deref()) {
+            (Some(r), _) => r,
+            (None, Some(Record::ApiKey(r))) => r,
+            (None, Some(_)) => return Err(wrong_record(RecordKind::ApiKey)),
+            (None, None) => {
+                return Err(Refusal::new(
+                    ErrorCode::UnknownApiKey,
+                    "no record for this API key",
+                ))
+            }
+        };
         if record.revoked {
             return Err(Refusal::new(
                 ErrorCode::ApiKeyRevoked,
@@ -760,14 +926,17 @@ impl Engine {
         principal.provider = provider_id;
         principal.expires_at = record.expires.map(|e| e as f64);
         principal.claims.push_str(&record.claims);
-        let user = self.user_record(provider, record.kind, &record.owner, snapshot)?;
-        let (held, membership) = match user {
-            Some(u) => (u.roles, Membership::Record(u)),
-            None => (record.roles, Membership::Key(record.tenant.as_deref())),
+        let (roles, scopes) = (record.roles, record.scopes);
+        let user = self.user_record(provider, record.kind, &record.owner, snapshot, records)?;
+        let (held, membership) = match (user, in_snapshot, stored) {
+            (Some(user), _, _) => user,
+            (None, Some(r), _) => (roles, Membership::Key(r.tenant.as_deref())),
+            (None, None, Some(r)) => (roles, Membership::Stored(r)),
+            (None, None, None) => return Err(wrong_record(RecordKind::ApiKey)),
         };
         Ok(Authenticated {
             held,
-            scopes: record.scopes,
+            scopes,
             membership,
         })
     }
@@ -786,6 +955,17 @@ impl Engine {
                 self.token_membership(provider, claims, tenant, held)
             }
             Membership::Key(t) => *t == Some(tenant),
+            Membership::Stored(r) => match (r.tenant_roles(), &**r) {
+                (Some(tenants), _) => match tenants.get(tenant) {
+                    Some(roles) => {
+                        held.union_with(roles);
+                        true
+                    }
+                    None => false,
+                },
+                (None, Record::ApiKey(k)) => k.tenant.as_deref() == Some(tenant),
+                (None, _) => false,
+            },
         }
     }
 

@@ -114,6 +114,12 @@ error_codes! {
     ApiKeyExpired = 452, "api_key_expired", 401, "API key has expired";
     /// The API key has been revoked.
     ApiKeyRevoked = 453, "api_key_revoked", 401, "API key has been revoked";
+    /// No session record has this session id's hash.
+    UnknownSession = 454, "unknown_session", 401, "session is not known";
+    /// The session record has expired.
+    SessionExpired = 455, "session_expired", 401, "session has expired";
+    /// The session has been revoked (signed out).
+    SessionRevoked = 456, "session_revoked", 401, "session has been revoked";
 
     /// A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
     InvalidKey = 500, "invalid_key", 500, "key is invalid";
@@ -139,6 +145,9 @@ error_codes! {
     KeySetStale = 509, "key_set_stale", 503, "key set is stale";
     /// An OpenID Provider configuration document is invalid, or names another issuer.
     InvalidDiscovery = 510, "invalid_discovery", 500, "OpenID discovery document is invalid";
+    /// The check needs a record from the shared store, and the store did not answer (or the host
+    /// did not ask it): an outage, never a reason to let the request through.
+    StoreUnavailable = 511, "store_unavailable", 503, "record store is unavailable";
 
     /// Signing a token failed (bad claims document or signing key).
     SigningFailed = 600, "signing_failed", 500, "token could not be signed";
@@ -176,6 +185,9 @@ error_codes! {
     InvalidPolicy = 800, "invalid_policy", 500, "policy is invalid";
     /// A key snapshot does not fit the policy (unknown provider, keys for algorithms it does not allow).
     InvalidSnapshot = 801, "invalid_snapshot", 500, "key snapshot is invalid";
+    /// A record from the shared store is not one this build can trust: not strict JSON, another
+    /// version or kind, or not the record of the key it was stored under.
+    InvalidRecord = 802, "invalid_record", 500, "stored record is invalid";
 
     /// A webhook's `webhook-id`, `webhook-timestamp` or `webhook-signature` header is missing,
     /// malformed or oversized.
@@ -406,6 +418,11 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A record from the shared store is invalid.
+    InvalidRecord {
+        /// What is wrong.
+        reason: String,
+    },
     /// An impossible state: a bug.
     Internal {
         /// Where.
@@ -488,6 +505,7 @@ impl Error {
             Error::Denied { code, .. } | Error::Rejected { code, .. } => *code,
             Error::InvalidPolicy { .. } => ErrorCode::InvalidPolicy,
             Error::InvalidSnapshot { .. } => ErrorCode::InvalidSnapshot,
+            Error::InvalidRecord { .. } => ErrorCode::InvalidRecord,
         }
     }
 
@@ -585,6 +603,7 @@ impl fmt::Display for Error {
             Error::Internal { reason } => write!(f, "internal error: {reason}"),
             Error::Denied { reason, .. } | Error::Rejected { reason, .. } => f.write_str(reason),
             Error::InvalidPolicy { at, reason } => write!(f, "{at}: {reason}"),
+            Error::InvalidRecord { reason } => write!(f, "invalid stored record: {reason}"),
             Error::InvalidSnapshot { at, reason } => write!(f, "snapshot {at}: {reason}"),
         }
     }
@@ -635,7 +654,10 @@ mod tests {
                 assert_eq!(c.http_status(), 401, "{c}");
             }
             // A key set that cannot be fetched, or has gone stale, is an outage: 503.
-            let unavailable = matches!(c, ErrorCode::KeySetFetchFailed | ErrorCode::KeySetStale);
+            let unavailable = matches!(
+                c,
+                ErrorCode::KeySetFetchFailed | ErrorCode::KeySetStale | ErrorCode::StoreUnavailable
+            );
             if (500..700).contains(&n) || (800..900).contains(&n) || n == 1 {
                 assert_eq!(c.http_status(), if unavailable { 503 } else { 500 }, "{c}");
             }

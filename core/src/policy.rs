@@ -53,6 +53,51 @@ pub struct PolicyDocument {
     /// A request header echoed back in the decision (e.g. `x-correlation-id`).
     #[serde(default)]
     pub correlation_header: Option<String>,
+    /// The record cache of providers whose records live in a shared store (`"records": "store"`).
+    #[serde(default)]
+    pub store: StoreDoc,
+}
+
+/// The in-process cache of records fetched from a shared store (see [`crate::record_cache`]).
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDoc {
+    /// Seconds a fetched record (or a store's "no such record") is used without asking again.
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl: u64,
+    /// Seconds past `cache_ttl` during which a cached record that *exists* may still be used when
+    /// the store does not answer. 0 (the default): an unreachable store refuses every check that
+    /// needs a record not fresh in the cache (`store_unavailable`, 503).
+    #[serde(default)]
+    pub grace: u64,
+    /// Most records the cache holds.
+    #[serde(default = "default_cache_entries")]
+    pub cache_entries: usize,
+}
+
+/// Longest `store.cache_ttl`, in seconds.
+pub const MAX_STORE_CACHE_TTL: u64 = 300;
+/// Longest `store.grace`, in seconds.
+pub const MAX_STORE_GRACE: u64 = 3600;
+/// Most `store.cache_entries`.
+pub const MAX_STORE_CACHE_ENTRIES: usize = 10_000_000;
+
+fn default_cache_ttl() -> u64 {
+    5
+}
+
+fn default_cache_entries() -> usize {
+    100_000
+}
+
+impl Default for StoreDoc {
+    fn default() -> StoreDoc {
+        StoreDoc {
+            cache_ttl: default_cache_ttl(),
+            grace: 0,
+            cache_entries: default_cache_entries(),
+        }
+    }
 }
 
 fn default_realm() -> String {
@@ -100,8 +145,25 @@ pub enum ProviderType {
     /// Signed JWTs.
     #[default]
     Jwt,
-    /// Opaque API keys (`<prefix>_<random><checksum>`), looked up by hash in the snapshot.
+    /// Opaque API keys (`<prefix>_<random><checksum>`), looked up by hash in the snapshot or the
+    /// store.
     ApiKey,
+    /// Opaque server-side session ids (a cookie such as `flow_session`), looked up by hash in the
+    /// store; the session record names the user and their roles.
+    Session,
+}
+
+/// Where a provider's records live: its API-key or session records, the user records of
+/// `roles_from_record`, and the `jti` deny-list of its tokens.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordsAt {
+    /// In the in-process snapshot: a check never waits on a store.
+    #[default]
+    Snapshot,
+    /// In a shared store (Redis) the host reads: a check may answer *pending* with the record it
+    /// needs (see [`crate::pending`]). The snapshot's records still apply as well.
+    Store,
 }
 
 /// How a provider's API keys are hashed for storage.
@@ -175,6 +237,9 @@ pub struct ProviderDoc {
     /// Lifetime of re-issued tokens (HMAC providers only), in seconds.
     #[serde(default)]
     pub reissue_ttl: Option<u64>,
+    /// Where its records live: `snapshot` (default) or `store`.
+    #[serde(default)]
+    pub records: RecordsAt,
 }
 
 /// Where the tenant comes from.
@@ -368,6 +433,8 @@ pub struct Provider {
     pub roles_from_record: Vec<PrincipalKind>,
     /// Re-issue lifetime.
     pub reissue_ttl: Option<u64>,
+    /// Where its records live.
+    pub records: RecordsAt,
 }
 
 impl Provider {
@@ -425,6 +492,8 @@ pub struct CompiledPolicy {
     /// The deepest claims nesting any JWT provider allows: claims are read once at this depth,
     /// before the issuer chooses the provider.
     pub deepest_claims: usize,
+    /// The record cache's settings.
+    pub store: StoreDoc,
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -645,6 +714,27 @@ impl CompiledPolicy {
                         }
                     }
                 }
+                // Checked below, with the fields every type shares.
+                ProviderType::Session => {}
+            }
+            if p.provider_type == ProviderType::Session {
+                if !p.algorithms.is_empty()
+                    || !p.issuers.is_empty()
+                    || !p.audiences.is_empty()
+                    || !p.prefixes.is_empty()
+                    || p.reissue_ttl.is_some()
+                {
+                    return Err(invalid(
+                        at("type"),
+                        "a session provider has no algorithms, issuers, audiences, prefixes or re-issuing",
+                    ));
+                }
+                if p.records != RecordsAt::Store {
+                    return Err(invalid(
+                        at("records"),
+                        "session records live in the shared store: set \"records\": \"store\"",
+                    ));
+                }
             }
             let mut validation = Validation {
                 issuers: p.issuers.clone(),
@@ -705,6 +795,7 @@ impl CompiledPolicy {
                 tenants: p.tenants,
                 roles_from_record: p.roles_from_record,
                 reissue_ttl: p.reissue_ttl,
+                records: p.records,
             });
         }
         if providers.is_empty() {
@@ -727,6 +818,48 @@ impl CompiledPolicy {
                     ));
                 }
             }
+        }
+
+        // A session id is an opaque string: the credential carrying it is read by nothing else.
+        for (i, p) in providers.iter().enumerate() {
+            if p.provider_type != ProviderType::Session {
+                continue;
+            }
+            let shared = providers
+                .iter()
+                .enumerate()
+                .any(|(j, q)| j != i && q.credentials.iter().any(|c| p.credentials.contains(c)));
+            if shared {
+                return Err(invalid(
+                    format!("providers[{i}].credentials"),
+                    "a session provider's credentials may not be read by another provider",
+                ));
+            }
+        }
+        let store = doc.store;
+        if store.cache_ttl > MAX_STORE_CACHE_TTL {
+            return Err(invalid(
+                "store.cache_ttl",
+                format!(
+                    "{}s is more than the limit of {MAX_STORE_CACHE_TTL}s",
+                    store.cache_ttl
+                ),
+            ));
+        }
+        if store.grace > MAX_STORE_GRACE {
+            return Err(invalid(
+                "store.grace",
+                format!(
+                    "{}s is more than the limit of {MAX_STORE_GRACE}s",
+                    store.grace
+                ),
+            ));
+        }
+        if !(1..=MAX_STORE_CACHE_ENTRIES).contains(&store.cache_entries) {
+            return Err(invalid(
+                "store.cache_entries",
+                format!("must be between 1 and {MAX_STORE_CACHE_ENTRIES}"),
+            ));
         }
 
         // Tenant.
@@ -892,6 +1025,7 @@ impl CompiledPolicy {
             unknown_routes: doc.unknown_routes,
             forward: doc.forward_headers,
             correlation_header: doc.correlation_header.map(|c| c.to_ascii_lowercase()),
+            store,
         })
     }
 }

@@ -112,6 +112,85 @@ pub(crate) fn split_key_digest(digest: &[u8; 32]) -> ([u8; KEY_LOOKUP_ID_LEN], &
     )
 }
 
+/// Role names → bits; an error names the member (`roles[1]`) and the unknown role.
+fn role_bits(
+    policy: &CompiledPolicy,
+    at: &str,
+    names: &[String],
+) -> Result<Bits, (String, String)> {
+    let mut b = Bits::default();
+    for (i, n) in names.iter().enumerate() {
+        b.insert(
+            policy
+                .roles
+                .names
+                .id(n)
+                .ok_or_else(|| (format!("{at}[{i}]"), format!("unknown role {n:?}")))?,
+        );
+    }
+    Ok(b)
+}
+
+/// Compiles a user's roles, everywhere and per tenant. An error names the member
+/// (`tenants.A[0]`) and what is wrong.
+pub(crate) fn compile_user(
+    policy: &CompiledPolicy,
+    roles: &[String],
+    tenants: &BTreeMap<String, Vec<String>>,
+) -> Result<UserRecord, (String, String)> {
+    let mut record = UserRecord {
+        roles: role_bits(policy, "roles", roles)?,
+        tenants: HashMap::with_capacity(tenants.len()),
+    };
+    for (tenant, names) in tenants {
+        record.tenants.insert(
+            tenant.clone(),
+            role_bits(policy, &format!("tenants.{tenant}"), names)?,
+        );
+    }
+    Ok(record)
+}
+
+/// Compiles an API-key record: its hash decoded, role and permission names resolved. An error
+/// names the member (`scopes[1]`) and what is wrong.
+pub(crate) fn compile_key_record(
+    policy: &CompiledPolicy,
+    r: ApiKeyRecord,
+) -> Result<KeyRecord, (String, String)> {
+    let (_, digest) = crate::apikey::decode_hash(&r.hash).ok_or_else(|| {
+        (
+            "hash".to_owned(),
+            "hash must be sha256:<b64url> or hmac-sha256:<b64url> of 32 bytes".to_owned(),
+        )
+    })?;
+    let mut scopes = Bits::default();
+    for (j, s) in r.scopes.iter().enumerate() {
+        scopes.insert(
+            policy
+                .permissions
+                .id(s)
+                .ok_or_else(|| (format!("scopes[{j}]"), format!("unknown permission {s:?}")))?,
+        );
+    }
+    let mut public =
+        serde_json::to_value(&r).map_err(|e| ("(record)".to_owned(), e.to_string()))?;
+    if let Some(o) = public.as_object_mut() {
+        o.remove("hash");
+    }
+    Ok(KeyRecord {
+        roles: role_bits(policy, "roles", &r.roles)?,
+        id: r.id,
+        digest,
+        owner: r.owner,
+        kind: r.kind,
+        tenant: r.tenant,
+        scopes,
+        expires: r.expires,
+        revoked: r.revoked,
+        claims: public.to_string(),
+    })
+}
+
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::InvalidSnapshot {
         at: at.into(),
@@ -214,17 +293,6 @@ impl Snapshot {
                 *slot = Arc::new(set);
             }
         }
-        let roles = &policy.roles.names;
-        let role_bits =
-            |at: &str, names: &[String]| -> Result<Bits, Error> {
-                let mut b = Bits::default();
-                for (i, n) in names.iter().enumerate() {
-                    b.insert(roles.id(n).ok_or_else(|| {
-                        invalid(format!("{at}[{i}]"), format!("unknown role {n:?}"))
-                    })?);
-                }
-                Ok(b)
-            };
         snap.revoked_jti = doc.revoked_jti.into_iter().collect();
         for (name, pepper) in &doc.peppers {
             let at = format!("peppers.{name}");
@@ -258,13 +326,12 @@ impl Snapshot {
             let mut map = HashMap::with_capacity(records.len());
             for (i, r) in records.into_iter().enumerate() {
                 let at = format!("{at}[{i}]");
-                let (is_peppered, digest) =
-                    crate::apikey::decode_hash(&r.hash).ok_or_else(|| {
-                        invalid(
-                            &at,
-                            "hash must be sha256:<b64url> or hmac-sha256:<b64url> of 32 bytes",
-                        )
-                    })?;
+                let (is_peppered, _) = crate::apikey::decode_hash(&r.hash).ok_or_else(|| {
+                    invalid(
+                        &at,
+                        "hash must be sha256:<b64url> or hmac-sha256:<b64url> of 32 bytes",
+                    )
+                })?;
                 if is_peppered != peppered {
                     return Err(invalid(
                         &at,
@@ -274,33 +341,12 @@ impl Snapshot {
                         ),
                     ));
                 }
-                let mut scopes = Bits::default();
-                for (j, s) in r.scopes.iter().enumerate() {
-                    scopes.insert(policy.permissions.id(s).ok_or_else(|| {
-                        invalid(
-                            format!("{at}.scopes[{j}]"),
-                            format!("unknown permission {s:?}"),
-                        )
-                    })?);
-                }
-                let mut public =
-                    serde_json::to_value(&r).map_err(|e| invalid(&at, e.to_string()))?;
-                if let Some(o) = public.as_object_mut() {
-                    o.remove("hash");
-                }
-                let record = KeyRecord {
-                    roles: role_bits(&format!("{at}.roles"), &r.roles)?,
-                    id: r.id,
-                    digest,
-                    owner: r.owner,
-                    kind: r.kind,
-                    tenant: r.tenant,
-                    scopes,
-                    expires: r.expires,
-                    revoked: r.revoked,
-                    claims: public.to_string(),
-                };
-                if map.insert(split_key_digest(&digest).0, record).is_some() {
+                let record = compile_key_record(&policy, r)
+                    .map_err(|(sub, reason)| invalid(format!("{at}.{sub}"), reason))?;
+                if map
+                    .insert(split_key_digest(&record.digest).0, record)
+                    .is_some()
+                {
                     return Err(invalid(
                         &at,
                         "two records share a hash (or its first 16 bytes, the lookup id)",
@@ -312,17 +358,8 @@ impl Snapshot {
             }
         }
         for (subject, u) in doc.users {
-            let at = format!("users.{subject}");
-            let mut record = UserRecord {
-                roles: role_bits(&format!("{at}.roles"), &u.roles)?,
-                tenants: HashMap::new(),
-            };
-            for (tenant, names) in &u.tenants {
-                record.tenants.insert(
-                    tenant.clone(),
-                    role_bits(&format!("{at}.tenants.{tenant}"), names)?,
-                );
-            }
+            let record = compile_user(&policy, &u.roles, &u.tenants)
+                .map_err(|(sub, reason)| invalid(format!("users.{subject}.{sub}"), reason))?;
             snap.users.insert(subject, record);
         }
         Ok(snap)

@@ -77,6 +77,12 @@ pub enum Status {
     ApiKeyExpired = 452,
     /// The API key has been revoked.
     ApiKeyRevoked = 453,
+    /// No session record has this session id's hash.
+    UnknownSession = 454,
+    /// The session record has expired.
+    SessionExpired = 455,
+    /// The session has been revoked (signed out).
+    SessionRevoked = 456,
 
     /// A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
     InvalidKey = 500,
@@ -100,6 +106,8 @@ pub enum Status {
     KeySetStale = 509,
     /// An OpenID Provider configuration document is invalid, or names another issuer.
     InvalidDiscovery = 510,
+    /// The check needs a record from the shared store, and the store did not answer.
+    StoreUnavailable = 511,
 
     /// Signing a token failed (bad claims document or signing key).
     SigningFailed = 600,
@@ -137,6 +145,8 @@ pub enum Status {
     InvalidPolicy = 800,
     /// A key snapshot does not fit the policy (unknown provider, keys for algorithms it does not allow).
     InvalidSnapshot = 801,
+    /// A record from the shared store is not one this build can trust.
+    InvalidRecord = 802,
 
     /// A webhook's `webhook-id`, `webhook-timestamp` or `webhook-signature` header is missing,
     /// malformed or oversized.
@@ -196,6 +206,9 @@ pub(crate) const NAMES: &[(Status, &CStr)] = &[
     (Status::UnknownApiKey, c"unknown_api_key"),
     (Status::ApiKeyExpired, c"api_key_expired"),
     (Status::ApiKeyRevoked, c"api_key_revoked"),
+    (Status::UnknownSession, c"unknown_session"),
+    (Status::SessionExpired, c"session_expired"),
+    (Status::SessionRevoked, c"session_revoked"),
     (Status::InvalidKey, c"invalid_key"),
     (Status::WeakKey, c"weak_key"),
     (Status::DuplicateKid, c"duplicate_kid"),
@@ -210,6 +223,7 @@ pub(crate) const NAMES: &[(Status, &CStr)] = &[
     (Status::KeySetFetchFailed, c"key_set_fetch_failed"),
     (Status::KeySetStale, c"key_set_stale"),
     (Status::InvalidDiscovery, c"invalid_discovery"),
+    (Status::StoreUnavailable, c"store_unavailable"),
     (Status::SigningFailed, c"signing_failed"),
     (Status::KeyGenerationFailed, c"key_generation_failed"),
     (Status::InvalidRequest, c"invalid_request"),
@@ -227,6 +241,7 @@ pub(crate) const NAMES: &[(Status, &CStr)] = &[
     (Status::InsufficientPermissions, c"insufficient_permissions"),
     (Status::InvalidPolicy, c"invalid_policy"),
     (Status::InvalidSnapshot, c"invalid_snapshot"),
+    (Status::InvalidRecord, c"invalid_record"),
     (Status::WebhookMalformed, c"webhook_malformed"),
     (
         Status::WebhookTimestampOutOfTolerance,

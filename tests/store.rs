@@ -1,0 +1,631 @@
+//! Records in a shared store: `Engine::check_step` / `resume` driven by an in-memory store, against
+//! the four deployments' tables, and the faults: a store that does not answer, bad records,
+//! revocation and invalidation, the record cache.
+
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tollgate::pending::Step;
+use tollgate::record::{self, SessionRecord, StoredRecord, UserRolesRecord};
+use tollgate::scenario::Table;
+use tollgate::{Decision, Engine, ErrorCode, RecordKind, RecordLookup, Request};
+
+const DEPLOYMENTS: [&str; 4] = [
+    "project-oidc",
+    "workspace-api",
+    "service-accounts",
+    "tenant-path",
+];
+
+fn example(name: &str, file: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A store in memory: what it holds, what it was asked, and whether it answers.
+#[derive(Default)]
+struct Store {
+    records: HashMap<String, Vec<u8>>,
+    asked: Vec<String>,
+    down: bool,
+}
+
+impl Store {
+    fn put(&mut self, r: &StoredRecord) {
+        self.records
+            .insert(r.lookup.store_key(), r.json.clone().into_bytes());
+    }
+
+    /// Runs a check to its decision, answering every pending step from this store.
+    fn decide(&mut self, engine: &Engine, request: &Request<'_>, now: u64) -> Decision {
+        let mut step = engine.check_step(request, now);
+        loop {
+            match step {
+                Step::Decided(d) => return d,
+                Step::Pending(p) => {
+                    let key = p.lookup().store_key();
+                    self.asked.push(key.clone());
+                    if self.down {
+                        return engine.resume_unavailable(p, now);
+                    }
+                    let answer = self.records.get(&key).cloned();
+                    step = engine.resume(p, answer.as_deref(), now);
+                }
+            }
+        }
+    }
+}
+
+/// The policy with every provider's records in the store.
+fn store_policy(policy: &[u8], extra: &[(&str, serde_json::Value)]) -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(policy).unwrap();
+    for p in doc["providers"].as_array_mut().unwrap() {
+        p["records"] = "store".into();
+    }
+    for (k, v) in extra {
+        doc[*k] = v.clone();
+    }
+    doc.to_string().into_bytes()
+}
+
+/// A deployment twice: as shipped (records in the snapshot), and with its records moved to a
+/// store. Returns (snapshot engine, store engine, store, table).
+fn deployment(name: &str, extra: &[(&str, serde_json::Value)]) -> (Engine, Engine, Store, Table) {
+    let policy = example(name, "policy.json");
+    let snapshot = example(name, "snapshot.json");
+    let plain = Engine::from_policy_json(&policy).unwrap();
+    plain.swap_snapshot_json(&snapshot).unwrap();
+    let stored = Engine::from_policy_json(&store_policy(&policy, extra)).unwrap();
+    let (rest, records) = record::split_snapshot(&snapshot).unwrap();
+    stored
+        .swap_snapshot_json(rest.to_string().as_bytes())
+        .unwrap();
+    let mut store = Store::default();
+    for r in &records {
+        store.put(r);
+    }
+    let table = Table::from_json(&example(name, "scenarios.json")).unwrap();
+    (plain, stored, store, table)
+}
+
+fn with_request<T>(
+    table: &Table,
+    case: &tollgate::scenario::Case,
+    f: impl FnOnce(&Request<'_>) -> T,
+) -> T {
+    let headers = table.headers(case);
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    f(&Request::new(
+        &case.request.method,
+        &case.request.path,
+        &pairs,
+    ))
+}
+
+#[test]
+fn the_four_deployments_decide_the_same_with_their_records_in_a_store() {
+    let mut lookups = 0;
+    for name in DEPLOYMENTS {
+        let (plain, stored, mut store, table) = deployment(name, &[]);
+        for case in &table.cases {
+            let (want, got) = with_request(&table, case, |r| {
+                (
+                    plain.check(r, table.now),
+                    store.decide(&stored, r, table.now),
+                )
+            });
+            case.expect
+                .check(&got)
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", case.name));
+            assert_eq!(got.to_json(), want.to_json(), "{name}: {}", case.name);
+        }
+        // Every record was asked for by kind and hash, never by anything the caller sent.
+        for key in &store.asked {
+            assert!(RecordLookup::from_store_key(key).is_some(), "{key}");
+        }
+        lookups += store.asked.len();
+
+        // Warm: within the cache TTL every case decides without the store, also through the
+        // plain check, and the same way.
+        let asked = store.asked.len();
+        for case in &table.cases {
+            with_request(&table, case, |r| {
+                let step = stored.check_step(r, table.now + 4);
+                let d = step
+                    .decided()
+                    .unwrap_or_else(|| panic!("{name}: {} went pending when warm", case.name));
+                let again = stored.check(r, table.now + 4);
+                assert_eq!(d.to_json(), again.to_json(), "{name}: {}", case.name);
+            });
+        }
+        assert_eq!(store.asked.len(), asked);
+    }
+    // project-oidc's personal access tokens, revoked jti and service-accounts' keys need records.
+    assert!(lookups >= 10, "{lookups}");
+}
+
+#[test]
+fn a_personal_access_token_asks_for_its_key_record_then_its_users_roles() {
+    let (_, stored, mut store, table) = deployment("project-oidc", &[]);
+    let case = table
+        .cases
+        .iter()
+        .find(|c| {
+            c.expect.status == 200 && c.expect.kind.as_deref() == Some("personal_access_token")
+        })
+        .expect("a PAT case that is allowed");
+    let d = with_request(&table, case, |r| store.decide(&stored, r, table.now));
+    assert_eq!(d.status, 200, "{}", d.message);
+    let kinds: Vec<_> = store
+        .asked
+        .iter()
+        .map(|k| RecordLookup::from_store_key(k).unwrap().kind())
+        .collect();
+    assert_eq!(kinds, [RecordKind::ApiKey, RecordKind::User]);
+}
+
+#[test]
+fn without_a_host_a_record_not_in_the_cache_is_store_unavailable() {
+    let (engine, _, table, i, _) = api_key_case(&[]);
+    let d = with_request(&table, &table.cases[i], |r| engine.check(r, table.now));
+    assert_eq!(
+        (d.status, d.code),
+        (503, ErrorCode::StoreUnavailable),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("Engine::check_step"), "{}", d.message);
+}
+
+/// service-accounts' first allowed API-key case, its store key and the store engine.
+fn api_key_case(extra: &[(&str, serde_json::Value)]) -> (Engine, Store, Table, usize, String) {
+    let (_, stored, mut store, table) = deployment("service-accounts", extra);
+    for (i, case) in table.cases.iter().enumerate() {
+        if case.expect.status != 200 {
+            continue;
+        }
+        store.asked.clear();
+        with_request(&table, case, |r| store.decide(&stored, r, table.now));
+        if let Some(key) = store
+            .asked
+            .iter()
+            .find(|k| k.starts_with("tollgate:api_key:"))
+            .cloned()
+        {
+            let fresh = Engine::from_policy_json(&store_policy(
+                &example("service-accounts", "policy.json"),
+                extra,
+            ))
+            .unwrap();
+            let (rest, _) =
+                record::split_snapshot(&example("service-accounts", "snapshot.json")).unwrap();
+            fresh
+                .swap_snapshot_json(rest.to_string().as_bytes())
+                .unwrap();
+            store.asked.clear();
+            return (fresh, store, table, i, key);
+        }
+    }
+    panic!("no allowed API-key case");
+}
+
+#[test]
+fn a_store_that_does_not_answer_fails_closed_and_recovers_without_a_restart() {
+    let (engine, mut store, table, i, _) = api_key_case(&[]);
+    let case = &table.cases[i];
+    store.down = true;
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
+    assert_eq!(
+        (d.status, d.code),
+        (503, ErrorCode::StoreUnavailable),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message.contains("the store did not answer"),
+        "{}",
+        d.message
+    );
+    store.down = false;
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
+    assert_eq!(d.status, 200, "{}", d.message);
+    // Cached for the TTL (5 s): the store is not asked, up or down.
+    store.down = true;
+    store.asked.clear();
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 4));
+    assert_eq!(d.status, 200);
+    assert!(store.asked.is_empty());
+    // Past the TTL, without a grace period: 503 again.
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 5));
+    assert_eq!(d.status, 503);
+}
+
+#[test]
+fn a_grace_period_serves_records_that_exist_and_never_invents_one() {
+    let grace = serde_json::json!({"cache_ttl": 5, "grace": 60});
+    let (engine, mut store, table, i, _) = api_key_case(&[("store", grace)]);
+    let case = &table.cases[i];
+    assert_eq!(
+        with_request(&table, case, |r| store.decide(&engine, r, table.now)).status,
+        200
+    );
+    store.down = true;
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 30));
+    assert_eq!(d.status, 200, "{}", d.message);
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 65));
+    assert_eq!(d.status, 503, "{}", d.message);
+
+    // A key the store said does not exist is not assumed to exist when the store goes down.
+    store.down = false;
+    let key = tollgate::apikey::generate("fln_live", "sa-x", &tollgate::apikey::Hashing::Sha256, 0)
+        .unwrap();
+    let headers = [("Authorization", format!("Bearer {}", key.key))];
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let req = Request::new(&case.request.method, &case.request.path, &pairs);
+    let d = store.decide(&engine, &req, table.now);
+    assert_eq!(d.code, ErrorCode::UnknownApiKey, "{}", d.message);
+    store.down = true;
+    let d = store.decide(&engine, &req, table.now + 30);
+    assert_eq!(d.code, ErrorCode::StoreUnavailable, "{}", d.message);
+}
+
+#[test]
+fn a_revocation_is_seen_after_the_invalidation_message() {
+    let (engine, mut store, table, i, key) = api_key_case(&[]);
+    let case = &table.cases[i];
+    assert_eq!(
+        with_request(&table, case, |r| store.decide(&engine, r, table.now)).status,
+        200
+    );
+    // Revoke: overwrite the record, then announce its key.
+    let mut doc: serde_json::Value = serde_json::from_slice(&store.records[&key]).unwrap();
+    doc["revoked"] = true.into();
+    store
+        .records
+        .insert(key.clone(), doc.to_string().into_bytes());
+    // Until the message arrives the cached record stands (for at most the TTL)…
+    assert_eq!(
+        with_request(&table, case, |r| store.decide(&engine, r, table.now + 1)).status,
+        200
+    );
+    // …and after it, the very next check reads the revoked record.
+    engine.invalidate_store_key(&key).unwrap();
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 1));
+    assert_eq!(d.code, ErrorCode::ApiKeyRevoked, "{}", d.message);
+    // `*` drops everything; anything else is refused with a clear message.
+    engine.invalidate_store_key("*").unwrap();
+    let e = engine
+        .invalidate_store_key("tollgate:api_key:xyz")
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidRequest);
+    assert!(e.to_string().contains("not a store key"), "{e}");
+}
+
+#[test]
+fn bad_records_are_refused_with_a_clear_reason_and_never_cached() {
+    let (engine, mut store, table, i, key) = api_key_case(&[]);
+    let case = &table.cases[i];
+    let good: serde_json::Value = serde_json::from_slice(&store.records[&key]).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v.to_string().into_bytes()
+    };
+    let text = String::from_utf8(store.records[&key].clone()).unwrap();
+    let other =
+        tollgate::apikey::generate("fln_live", "sa-x", &tollgate::apikey::Hashing::Sha256, 0)
+            .unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("a newer version", edit(&|v| v["v"] = 2.into()), "version 2"),
+        (
+            "a version as a string",
+            edit(&|v| v["v"] = "1".into()),
+            "version \"1\"",
+        ),
+        (
+            "no version",
+            edit(&|v| {
+                v.as_object_mut().unwrap().remove("v");
+            }),
+            "\"v\"",
+        ),
+        (
+            "another kind",
+            edit(&|v| v["record"] = "session".into()),
+            "answered a \"session\" record",
+        ),
+        (
+            "truncated",
+            text.as_bytes()[..text.len() / 2].to_vec(),
+            "not a strict JSON object",
+        ),
+        (
+            "a duplicate member",
+            text.replacen('{', "{\"owner\":\"root\",", 1).into_bytes(),
+            "not a strict JSON object",
+        ),
+        (
+            "an unknown member",
+            edit(&|v| v["admin"] = true.into()),
+            "unknown field `admin`",
+        ),
+        (
+            "an unknown role",
+            edit(&|v| v["roles"] = serde_json::json!(["superuser"])),
+            "unknown role \"superuser\"",
+        ),
+        (
+            "another key's record",
+            edit(&|v| v["hash"] = other.record.hash.clone().into()),
+            "not the key it was stored under",
+        ),
+        ("an array", b"[1]".to_vec(), "not a strict JSON object"),
+        (
+            "too large",
+            edit(&|v| v["hint"] = "x".repeat(70_000).into()),
+            "more than the limit of 65536",
+        ),
+    ];
+    for (what, bytes, says) in cases {
+        store.records.insert(key.clone(), bytes);
+        store.asked.clear();
+        let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
+        assert_eq!(
+            (d.status, d.code),
+            (500, ErrorCode::InvalidRecord),
+            "{what}: {}",
+            d.message
+        );
+        assert!(d.message.contains(says), "{what}: {}", d.message);
+        // Not cached: the next check asks again.
+        store.asked.clear();
+        with_request(&table, case, |r| store.decide(&engine, r, table.now));
+        assert_eq!(store.asked, std::slice::from_ref(&key), "{what}");
+    }
+}
+
+const SESSION_POLICY: &str = r#"{
+  "version": 1,
+  "credentials": [{"name": "session", "cookie": "flow_session"}],
+  "providers": [
+    {"name": "flow", "type": "session", "credentials": ["session"], "records": "store"},
+    {"name": "flow-live", "type": "session", "credentials": ["live"], "records": "store",
+     "roles_from_record": ["user"]}
+  ],
+  "tenant": {"header": "X-Project-ID"},
+  "permissions": ["read", "write"],
+  "roles": [{"name": "viewer", "grants": ["read"]},
+            {"name": "editor", "inherits": ["viewer"], "grants": ["write"]}],
+  "routes": [{"method": "GET", "path": "/projects/items", "tenant": true, "requires": ["read"]},
+             {"method": "POST", "path": "/projects/items", "tenant": true, "requires": ["write"]}]
+}"#;
+
+fn session_engine() -> Engine {
+    let mut doc: serde_json::Value = serde_json::from_str(SESSION_POLICY).unwrap();
+    doc["credentials"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "live", "cookie": "flow_live"}));
+    Engine::from_policy_json(doc.to_string().as_bytes()).unwrap()
+}
+
+fn session_request<'a>(method: &'a str, headers: &'a [(&'a str, &'a str)]) -> Request<'a> {
+    Request::new(method, "/projects/items", headers)
+}
+
+#[test]
+fn sessions_come_from_a_cookie_and_their_record_in_the_store() {
+    let engine = session_engine();
+    let mut store = Store::default();
+    let now = 1_000_000;
+    let session = |expires, revoked| SessionRecord {
+        subject: "u-alice".into(),
+        kind: tollgate::PrincipalKind::User,
+        expires,
+        created: Some(now - 60),
+        roles: vec![],
+        tenants: [
+            ("A".to_owned(), vec!["editor".to_owned()]),
+            ("B".to_owned(), vec!["viewer".to_owned()]),
+        ]
+        .into(),
+        revoked,
+    };
+    for (id, record) in [
+        ("s-live", session(now + 3600, false)),
+        ("s-old", session(now, false)),
+        ("s-out", session(now + 3600, true)),
+    ] {
+        store.put(&StoredRecord::session(id, None, &record).unwrap());
+    }
+    let check = |store: &mut Store, method: &str, id: &str, tenant: &str| {
+        let cookie = format!("theme=dark; flow_session={id}");
+        let headers = [("Cookie", cookie.as_str()), ("X-Project-ID", tenant)];
+        store.decide(&engine, &session_request(method, &headers), now)
+    };
+    let d = check(&mut store, "POST", "s-live", "A");
+    assert_eq!(d.status, 200, "{}", d.message);
+    let p = d.principal.as_ref().unwrap();
+    assert_eq!(
+        (p.subject.as_str(), p.kind.name(), p.provider()),
+        ("u-alice", "user", "flow")
+    );
+    assert_eq!(p.roles().collect::<Vec<_>>(), ["viewer", "editor"]);
+    assert_eq!(p.expires_at, Some((now + 3600) as f64));
+    assert_eq!(check(&mut store, "GET", "s-live", "B").status, 200);
+    let d = check(&mut store, "POST", "s-live", "B");
+    assert_eq!(d.code, ErrorCode::InsufficientPermissions);
+    assert_eq!(
+        check(&mut store, "GET", "s-live", "C").code,
+        ErrorCode::TenantForbidden
+    );
+    assert_eq!(
+        check(&mut store, "GET", "s-old", "A").code,
+        ErrorCode::SessionExpired
+    );
+    assert_eq!(
+        check(&mut store, "GET", "s-out", "A").code,
+        ErrorCode::SessionRevoked
+    );
+    assert_eq!(
+        check(&mut store, "GET", "s-none", "A").code,
+        ErrorCode::UnknownSession
+    );
+    let long = "x".repeat(record::MAX_SESSION_ID_LEN + 1);
+    let d = check(&mut store, "GET", &long, "A");
+    assert_eq!(d.code, ErrorCode::UnknownSession);
+    assert!(
+        d.message.contains("more than the limit of 512"),
+        "{}",
+        d.message
+    );
+    // The session id itself was never a store key: only its SHA-256.
+    assert!(store.asked.iter().all(|k| !k.contains("s-live")));
+    assert!(store
+        .asked
+        .contains(&RecordLookup::session("s-live", None).store_key()));
+}
+
+#[test]
+fn a_session_can_carry_its_users_current_roles_from_the_user_record() {
+    let engine = session_engine();
+    let mut store = Store::default();
+    let now = 1_000_000;
+    let session = SessionRecord {
+        subject: "u-bob".into(),
+        kind: tollgate::PrincipalKind::User,
+        expires: now + 60,
+        created: None,
+        roles: vec!["editor".into()],
+        tenants: Default::default(),
+        revoked: false,
+    };
+    store.put(&StoredRecord::session("s-bob", None, &session).unwrap());
+    let user = |roles: &[&str]| UserRolesRecord {
+        subject: "u-bob".into(),
+        roles: vec![],
+        tenants: [(
+            "A".to_owned(),
+            roles.iter().map(|r| r.to_string()).collect(),
+        )]
+        .into(),
+    };
+    store.put(&StoredRecord::user(&user(&["editor"])).unwrap());
+    let headers = [("Cookie", "flow_live=s-bob"), ("X-Project-ID", "A")];
+    let d = store.decide(&engine, &session_request("POST", &headers), now);
+    assert_eq!(d.status, 200, "{}", d.message);
+    let kinds: Vec<_> = store
+        .asked
+        .iter()
+        .map(|k| RecordLookup::from_store_key(k).unwrap().kind())
+        .collect();
+    assert_eq!(kinds, [RecordKind::Session, RecordKind::User]);
+    // A role taken away restricts the session at once, once the change is announced.
+    let demoted = StoredRecord::user(&user(&["viewer"])).unwrap();
+    store.put(&demoted);
+    engine.invalidate_record(&demoted.lookup);
+    let d = store.decide(&engine, &session_request("POST", &headers), now);
+    assert_eq!(d.code, ErrorCode::InsufficientPermissions, "{}", d.message);
+    assert_eq!(
+        store
+            .decide(&engine, &session_request("GET", &headers), now)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn policies_with_sessions_are_checked_when_loaded() {
+    let bad = [
+        (
+            r#"{"name":"s","type":"session","credentials":["c"]}"#,
+            "providers[0].records",
+        ),
+        (
+            r#"{"name":"s","type":"session","credentials":["c"],"records":"store","algorithms":["HS256"]}"#,
+            "providers[0].type",
+        ),
+    ];
+    for (provider, at) in bad {
+        let policy = format!(
+            r#"{{"version":1,"credentials":[{{"name":"c","cookie":"sid"}}],"providers":[{provider}],"routes":[]}}"#
+        );
+        let e = Engine::from_policy_json(policy.as_bytes()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPolicy);
+        assert!(e.to_string().contains(at), "{e}");
+    }
+    let shared = r#"{"version":1,"credentials":[{"name":"c","cookie":"sid"}],
+      "providers":[{"name":"s","type":"session","credentials":["c"],"records":"store"},
+                   {"name":"k","type":"api_key","prefixes":["k"],"credentials":["c"]}],"routes":[]}"#;
+    let e = Engine::from_policy_json(shared.as_bytes()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("may not be read by another provider"),
+        "{e}"
+    );
+    for (store, says) in [
+        (r#"{"cache_ttl": 301}"#, "store.cache_ttl"),
+        (r#"{"grace": 3601}"#, "store.grace"),
+        (r#"{"cache_entries": 0}"#, "store.cache_entries"),
+    ] {
+        let policy = format!(
+            r#"{{"version":1,"credentials":[{{"name":"c","cookie":"sid"}}],
+              "providers":[{{"name":"s","type":"session","credentials":["c"],"records":"store"}}],
+              "routes":[],"store":{store}}}"#
+        );
+        let e = Engine::from_policy_json(policy.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+}
+
+#[test]
+fn a_revoked_jti_in_the_store_refuses_the_token() {
+    let (_, stored, mut store, table) = deployment("project-oidc", &[]);
+    let case = table
+        .cases
+        .iter()
+        .find(|c| c.expect.reason == "token_revoked")
+        .expect("a revoked-jti case");
+    let d = with_request(&table, case, |r| store.decide(&stored, r, table.now));
+    assert_eq!(d.code, ErrorCode::TokenRevoked);
+    assert!(store
+        .asked
+        .iter()
+        .any(|k| k.starts_with("tollgate:revoked_jti:")));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn store_keys_round_trip(kind in 0usize..4, hash in proptest::array::uniform32(any::<u8>())) {
+        let l = RecordLookup::new(RecordKind::ALL[kind], hash);
+        prop_assert_eq!(RecordLookup::from_store_key(&l.store_key()), Some(l));
+    }
+
+    #[test]
+    fn only_exact_store_keys_parse(s in "tollgate:[a-z_]{0,12}:[0-9a-fA-F]{60,68}") {
+        if let Some(l) = RecordLookup::from_store_key(&s) {
+            prop_assert_eq!(l.store_key(), s);
+        }
+    }
+
+    /// Bytes that are not a valid record for the key never let the request through.
+    #[test]
+    fn arbitrary_answers_never_allow(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let (engine, mut store, table, i, key) = fixture();
+        store.records.insert(key, bytes);
+        let d = with_request(&table, &table.cases[i], |r| store.decide(&engine, r, table.now));
+        prop_assert_eq!(d.code, ErrorCode::InvalidRecord, "{}", d.message);
+    }
+}
+
+fn fixture() -> (Engine, Store, Table, usize, String) {
+    api_key_case(&[])
+}
