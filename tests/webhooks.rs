@@ -736,3 +736,38 @@ fn replay_guard_is_shared_between_threads() {
     assert_eq!(total, 50);
     assert_eq!(guard.len(), 50);
 }
+
+/// SHA-256 of [`ID`], computed with Python's hashlib.
+const SHA256_OF_ID: &str = "f9687cd8cba444e077ceaa14a68c044e686bc6a9cd817724f94a5627e110cfa3";
+
+#[test]
+fn a_shared_store_claims_each_verified_id_once() {
+    let v = verifier();
+    // Verified at the vector's own time, with a window of 600 s beyond the 300 s tolerance.
+    let claim = v.verify_for_store(ID, TS, SIG, BODY, T + 10, 600).unwrap();
+    assert_eq!(
+        claim.store_key(),
+        format!("tollgate:webhook:{SHA256_OF_ID}")
+    );
+    // Until max(timestamp, now) + max(tolerance, window) = T + 10 + 600: 600 s from now.
+    assert_eq!(claim.ttl_secs(), 600);
+    claim.clone().settle(true).unwrap();
+    assert_eq!(code(claim.settle(false)), ErrorCode::WebhookReplayed);
+    // A forged delivery never reaches the store: no claim, the signature's error.
+    let forged = v
+        .verify_for_store(ID, TS, "v1,AAAA", BODY, T, 600)
+        .unwrap_err();
+    assert_eq!(forged.code(), ErrorCode::WebhookSignatureInvalid);
+    let headers = [
+        ("webhook-id", ID),
+        ("webhook-timestamp", TS),
+        ("webhook-signature", SIG),
+    ];
+    let by_headers = v.verify_headers_for_store(&headers, BODY, T, 0).unwrap();
+    assert_eq!(
+        by_headers.store_key(),
+        format!("tollgate:webhook:{SHA256_OF_ID}")
+    );
+    // The tolerance (300 s) is the floor of the claim's life.
+    assert_eq!(by_headers.ttl_secs(), 300);
+}

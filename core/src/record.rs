@@ -96,6 +96,20 @@ impl core::fmt::Debug for RecordLookup {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `bytes` as lowercase hex digits, as in store keys.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(
+            HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+        ));
+        out.push(char::from(
+            HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+        ));
+    }
+    out
+}
+
 impl RecordLookup {
     /// A lookup by kind and hash.
     pub fn new(kind: RecordKind, hash: [u8; 32]) -> RecordLookup {

@@ -732,6 +732,48 @@ impl WebhookVerifier {
         self.verify_and_record(guard, id, timestamp, signature, body, now)
     }
 
+    /// Verifies the delivery for a host whose replay guard is a shared store (Redis), so that a
+    /// delivery replayed to another instance is refused there too. The answer is the pending
+    /// step "is this id new?": the host claims [`ReplayClaim::store_key`] atomically for
+    /// [`ReplayClaim::ttl_secs`] (`SET <key> 1 NX EX <ttl>`) and settles the claim with whether
+    /// it was set; `false` is [`ErrorCode::WebhookReplayed`]. A host whose store does not answer
+    /// must refuse the delivery (the sender retries). As with
+    /// [`verify_and_record`](Self::verify_and_record), only verified deliveries claim an id, and
+    /// `window` is the guard's window (the claim lasts until `max(timestamp, now)` plus the larger
+    /// of it and this verifier's tolerance).
+    pub fn verify_for_store(
+        &self,
+        id: &str,
+        timestamp: &str,
+        signature_header: &str,
+        body: &[u8],
+        now: u64,
+        window: u64,
+    ) -> Result<ReplayClaim, Error> {
+        let ts = self.check(id, timestamp, signature_header, body, now)?;
+        let until = ts.max(now).saturating_add(self.tolerance.max(window));
+        Ok(ReplayClaim {
+            key: format!(
+                "tollgate:webhook:{}",
+                crate::record::hex(&crate::crypto::sha256(id.as_bytes()))
+            ),
+            ttl_secs: until.saturating_sub(now).max(1),
+        })
+    }
+
+    /// [`verify_for_store`](Self::verify_for_store) with the headers as in
+    /// [`verify_headers`](Self::verify_headers).
+    pub fn verify_headers_for_store(
+        &self,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        now: u64,
+        window: u64,
+    ) -> Result<ReplayClaim, Error> {
+        let (id, timestamp, signature) = find_headers(headers)?;
+        self.verify_for_store(id, timestamp, signature, body, now, window)
+    }
+
     /// All checks, in the documented order; returns the parsed timestamp.
     fn check(
         &self,
@@ -966,6 +1008,41 @@ impl WebhookSigner {
             scheme.version(),
             base64url::encode_standard(&sig)
         ))
+    }
+}
+
+/// A verified webhook delivery whose id must still be claimed in a shared store (see
+/// [`WebhookVerifier::verify_for_store`]): the pending step "is this id new?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a delivery is accepted only once its claim is settled"]
+pub struct ReplayClaim {
+    key: String,
+    ttl_secs: u64,
+}
+
+impl ReplayClaim {
+    /// The key to claim: `tollgate:webhook:<SHA-256 of the webhook-id, hex>`.
+    pub fn store_key(&self) -> &str {
+        &self.key
+    }
+
+    /// How long to hold the claim, in seconds (at least 1): as long as the same signed delivery
+    /// could pass the timestamp check.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    /// The delivery's verdict, given whether the atomic claim set the key (`SET NX` answered OK):
+    /// `false` means another delivery of this id got there first — [`ErrorCode::WebhookReplayed`].
+    pub fn settle(self, newly_claimed: bool) -> Result<(), Error> {
+        if newly_claimed {
+            Ok(())
+        } else {
+            Err(rejected(
+                ErrorCode::WebhookReplayed,
+                "webhook-id was already accepted (by this or another instance)".to_owned(),
+            ))
+        }
     }
 }
 
