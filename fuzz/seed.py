@@ -163,6 +163,15 @@ def main():
                 c.add("apikey_check", token)
                 c.add("ffi_entry", b"\x04" + token.encode() + SEP + b"fln_live fln_test")
 
+    # A store's answers for service-accounts' key-reader: its record as stored, and edits of it.
+    with open(os.path.join(ROOT, "examples", "service-accounts", "snapshot.json"), "rb") as f:
+        for record in json.loads(f.read())["api_keys"]["api-keys"]:
+            stored = dict(record, v=1, record="api_key")
+            c.add("record_answer", json.dumps(stored))
+            c.add("record_answer", json.dumps(dict(stored, revoked=True)))
+            c.add("record_answer", json.dumps(dict(stored, v=2)))
+            c.add("record_answer", json.dumps(dict(stored, record="session")))
+
     for name in ("key-a", "key-b"):
         with open(os.path.join(ROOT, "tests", "keysource", name + ".pub.jwk"), "rb") as f:
             c.add("key_source", b"max-age=3600\n" + f.read())

@@ -384,6 +384,89 @@ pub fn apikey_check(data: &[u8]) {
     }
 }
 
+/// service-accounts with its records in a store, and its `key-reader` API key: the engine,
+/// the request, the key's store key and its record's `hash`.
+struct StoreFixture {
+    engine: Engine,
+    now: u64,
+    bearer: String,
+    store_key: String,
+    hash: String,
+}
+
+fn store_fixture() -> &'static StoreFixture {
+    static CELL: OnceLock<StoreFixture> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let (_, policy, snapshot, table) = DEPLOYMENTS[2];
+        let mut policy = json(policy);
+        for p in policy["providers"].as_array_mut().expect("providers") {
+            p["records"] = "store".into();
+        }
+        let engine = Engine::from_policy_json(policy.to_string().as_bytes()).expect("policy");
+        let (rest, records) = tollgate::record::split_snapshot(snapshot).expect("snapshot");
+        engine
+            .swap_snapshot_json(rest.to_string().as_bytes())
+            .expect("snapshot without records");
+        let table = json(table);
+        let key = table["tokens"]["key-reader"].as_str().expect("key-reader");
+        let lookup = tollgate::RecordLookup::api_key(key, None);
+        let record = records
+            .iter()
+            .find(|r| r.lookup == lookup)
+            .expect("key-reader's record");
+        let hash = json(record.json.as_bytes())["hash"]
+            .as_str()
+            .expect("hash")
+            .to_owned();
+        StoreFixture {
+            engine,
+            now: table["now"].as_u64().expect("now"),
+            bearer: format!("Bearer {key}"),
+            store_key: lookup.store_key(),
+            hash,
+        }
+    })
+}
+
+/// A store's answer to a check: the input is the bytes the store returns for an API key's
+/// record (service-accounts' `key-reader`, records in the store).
+///
+/// Invariants: the check asks for exactly that key; an answer lets the request through only if
+/// it is a strict JSON object of version 1 and kind `api_key` whose `hash` is the key's; an
+/// answer that is not a strict JSON object is `invalid_record`; the same answer decides the same
+/// way twice.
+pub fn record_answer(data: &[u8]) {
+    let f = store_fixture();
+    let headers = [("Authorization", f.bearer.as_str())];
+    let request = Request::new("GET", "/v1/orgs/org_1/invoices", &headers);
+    let decide = || {
+        f.engine.invalidate_all_records();
+        let pending = match f.engine.check_step(&request, f.now) {
+            tollgate::Step::Pending(p) => p,
+            tollgate::Step::Decided(d) => panic!("decided without the store: {}", d.message),
+        };
+        assert_eq!(pending.lookup().store_key(), f.store_key);
+        match f.engine.resume(pending, Some(data), f.now) {
+            tollgate::Step::Decided(d) => d,
+            tollgate::Step::Pending(p) => panic!("asked again: {:?}", p.lookup()),
+        }
+    };
+    let d = decide();
+    assert_sane(&d);
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(data).ok();
+    let object = parsed.as_ref().and_then(|v| v.as_object());
+    if d.is_allowed() {
+        let o = object.expect("allowed on an answer that is not a JSON object");
+        assert_eq!(o.get("v"), Some(&serde_json::Value::from(1)));
+        assert_eq!(o.get("record").and_then(|v| v.as_str()), Some("api_key"));
+        assert_eq!(o.get("hash").and_then(|v| v.as_str()), Some(f.hash.as_str()));
+    }
+    if object.is_none() {
+        assert_eq!(d.code, ErrorCode::InvalidRecord, "{}", d.message);
+    }
+    assert_eq!(decide().to_json(), d.to_json());
+}
+
 /// Standard Webhooks verification. Input lines: key (`whsec_…` or `whpk_…`), `now`, id,
 /// timestamp, signature header; the rest is the body.
 ///

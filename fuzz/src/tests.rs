@@ -6,7 +6,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 11] = [
+const TARGETS: [(&str, Target); 12] = [
     ("jws_verify", crate::jws_verify),
     ("jwks_parse", crate::jwks_parse),
     ("claims_validate", crate::claims_validate),
@@ -21,6 +21,7 @@ const TARGETS: [(&str, Target); 11] = [
         crate::differential_jsonwebtoken,
     ),
     ("key_source", crate::key_source),
+    ("record_answer", crate::record_answer),
 ];
 
 fn replay(dir: &str) -> usize {
