@@ -2,10 +2,12 @@
 
 use crate::io;
 use crate::output::{self, Failure};
+use crate::store::{put_all, StoreOptions};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate::apikey::{self, Hashing};
-use tollgate::PrincipalKind;
+use tollgate::{PrincipalKind, RecordLookup, StoredRecord};
+use tollgate_server::store::{block_on, RedisStore, StoreError};
 
 /// Arguments of `tollgate apikey`.
 #[derive(Debug, Args)]
@@ -40,6 +42,16 @@ Examples:
   tollgate apikey hash fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz
   tollgate apikey hash --pepper-file pepper.bin \"$PAT\"")]
     Hash(HashArgs),
+    /// Revoke a key whose record is in the shared store: its record is rewritten with
+    /// "revoked": true and its key published on tollgate:invalidate, so every service refuses it
+    /// at once (api_key_revoked).
+    #[command(after_help = "\
+Give the key itself, or the hash its record holds (sha256:… or hmac-sha256:…).
+
+Examples:
+  tollgate apikey revoke --store redis://127.0.0.1:6379 \"$KEY\"
+  tollgate apikey revoke --store redis://127.0.0.1:6379 --hash sha256:aWVhqwE8aTICYAaO9nC66v2b8XPrKaZ_5Eo9Wzaz3l4")]
+    Revoke(RevokeArgs),
 }
 
 /// Arguments of `tollgate apikey new`.
@@ -75,6 +87,26 @@ pub struct NewArgs {
     /// Creation time (Unix seconds) instead of the system clock.
     #[arg(long, value_name = "UNIX")]
     pub now: Option<u64>,
+    /// Also write the record to this shared store (see `tollgate store`).
+    #[command(flatten)]
+    pub store: StoreOptions,
+}
+
+/// Arguments of `tollgate apikey revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The store holding the record.
+    #[command(flatten)]
+    pub store: StoreOptions,
+    /// The record's hash (`sha256:…`, `hmac-sha256:…`) instead of the key.
+    #[arg(long, value_name = "HASH", conflicts_with = "key")]
+    pub hash: Option<String>,
+    /// The key's pepper file, when its provider hashes with HMAC-SHA256.
+    #[arg(long, value_name = "FILE", conflicts_with = "hash")]
+    pub pepper_file: Option<PathBuf>,
+    /// The key.
+    #[arg(required_unless_present = "hash")]
+    pub key: Option<String>,
 }
 
 /// Arguments of `tollgate apikey check`.
@@ -124,6 +156,7 @@ pub fn run(args: ApikeyArgs) -> Result<(), Failure> {
     match args.command {
         ApikeyCommand::New(a) => new(a),
         ApikeyCommand::Check(a) => check(a),
+        ApikeyCommand::Revoke(a) => revoke(a),
         ApikeyCommand::Hash(a) => {
             let hashing = hashing(a.pepper_file.as_ref())?;
             output::print(&format!("{}\n", hashing.hash(&a.key)))
@@ -135,14 +168,19 @@ fn new(a: NewArgs) -> Result<(), Failure> {
     let hashing = hashing(a.pepper_file.as_ref())?;
     let now = io::now(a.now)?;
     let mut g = apikey::generate(&a.prefix, &a.owner, &hashing, now).map_err(Failure::Config)?;
-    if !a.json {
-        return output::print(&format!("{}\n", g.key));
-    }
     g.record.kind = a.kind;
     g.record.tenant = a.tenant;
     g.record.roles = a.roles;
     g.record.scopes = a.scopes;
     g.record.expires = a.expires_in.map(|s| now.saturating_add(s));
+    if let Some(store) = a.store.open()? {
+        let stored = StoredRecord::api_key(&g.record).map_err(Failure::Config)?;
+        put_all(&store, &[stored])?;
+        eprintln!("stored the record of {} in {}", g.record.id, store.url());
+    }
+    if !a.json {
+        return output::print(&format!("{}\n", g.key));
+    }
     let out = serde_json::json!({
         "key": g.key,
         "id": g.record.id,
@@ -169,4 +207,59 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
     };
     let parsed = apikey::parse(&a.key, &prefixes).map_err(Failure::Rejected)?;
     output::print(&format!("ok: prefix {}, checksum valid\n", parsed.prefix()))
+}
+
+fn revoke(a: RevokeArgs) -> Result<(), Failure> {
+    let store = a
+        .store
+        .open()?
+        .ok_or_else(|| Failure::Other("--store URL is required".to_owned()))?;
+    let lookup = match (&a.hash, &a.key) {
+        (Some(hash), _) => RecordLookup::of_api_key_hash(hash).ok_or_else(|| {
+            Failure::Other(format!(
+                "{hash:?} is not sha256:<base64url> or hmac-sha256:<base64url> of 32 bytes"
+            ))
+        })?,
+        (None, Some(key)) => match hashing(a.pepper_file.as_ref())? {
+            Hashing::Sha256 => RecordLookup::api_key(key, None),
+            Hashing::HmacSha256(pepper) => RecordLookup::api_key(key, Some(&pepper)),
+        },
+        (None, None) => return Err(Failure::Other("give the key or --hash".to_owned())),
+    };
+    let key = lookup.store_key();
+    // One runtime for the read and the write: the store's connection lives on it.
+    let id =
+        block_on(mark_revoked(&store, lookup)).map_err(|e| Failure::Other(e.to_string()))??;
+    output::print(&format!("revoked {id} ({key})\n"))
+}
+
+/// Reads the record under `lookup`, marks it revoked and writes it back: its id.
+async fn mark_revoked(store: &RedisStore, lookup: RecordLookup) -> Result<String, Failure> {
+    let key = lookup.store_key();
+    let stored_error = |e: StoreError| Failure::Other(e.to_string());
+    let found = store
+        .get(&key)
+        .await
+        .map_err(stored_error)?
+        .ok_or_else(|| Failure::Other(format!("{} holds no record under {key}", store.url())))?;
+    let mut doc: serde_json::Value = serde_json::from_slice(&found)
+        .map_err(|e| Failure::Other(format!("the record under {key} is not JSON: {e}")))?;
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("v");
+        o.remove("record");
+    }
+    let mut record: apikey::ApiKeyRecord = serde_json::from_value(doc).map_err(|e| {
+        Failure::Other(format!(
+            "the record under {key} is not an API-key record: {e}"
+        ))
+    })?;
+    record.revoked = true;
+    let stored = StoredRecord::api_key(&record).map_err(Failure::Config)?;
+    if stored.lookup != lookup {
+        return Err(Failure::Other(format!(
+            "the record under {key} holds another key's hash; left as it is"
+        )));
+    }
+    store.put(&stored).await.map_err(stored_error)?;
+    Ok(record.id)
 }

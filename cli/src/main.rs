@@ -20,6 +20,7 @@ mod keys;
 mod mint;
 mod output;
 mod serve;
+mod store;
 mod verify;
 mod webhook;
 
@@ -68,6 +69,8 @@ enum Command {
     Apikey(apikey::ApikeyArgs),
     /// Run the forward-auth service for nginx, Caddy, Traefik and Envoy.
     Serve(serve::ServeArgs),
+    /// Move a key snapshot's records into the shared store (Redis).
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Webhook(args) => webhook::run(args),
         Command::Apikey(args) => apikey::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Store(args) => store::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,10 +2,12 @@
 
 use crate::io;
 use crate::output::{self, Failure};
+use crate::store::StoreOptions;
 use clap::{Args, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::io::Read as _;
 use tollgate::webhook::{self, WebhookSigner, WebhookVerifier};
+use tollgate_server::store::block_on;
 
 /// Arguments of `tollgate webhook`.
 #[derive(Debug, Args)]
@@ -87,6 +89,10 @@ pub struct VerifyArgs {
     /// Timestamp tolerance in seconds (default 300, at most 86400).
     #[arg(long, value_name = "SECONDS")]
     pub tolerance: Option<u64>,
+    /// Refuse a replay (webhook_replayed) across every host sharing this store: a verified
+    /// delivery claims its id there with SET NX for as long as it could pass the timestamp check.
+    #[command(flatten)]
+    pub store: StoreOptions,
     /// The body file, or `-` for standard input (used byte for byte).
     #[arg(value_name = "BODYFILE|-")]
     pub body: OsString,
@@ -184,9 +190,20 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
     }
     let now = io::now(args.now)?;
     let body = read_body(&args.body, verifier.max_body_bytes())?;
-    verifier
-        .verify(&args.id, &args.timestamp, &args.signature, &body, now)
-        .map_err(Failure::Rejected)?;
+    match args.store.open()? {
+        None => verifier
+            .verify(&args.id, &args.timestamp, &args.signature, &body, now)
+            .map_err(Failure::Rejected)?,
+        Some(store) => {
+            let claim = verifier
+                .verify_for_store(&args.id, &args.timestamp, &args.signature, &body, now, 0)
+                .map_err(Failure::Rejected)?;
+            let claimed = block_on(store.claim(claim.store_key(), claim.ttl_secs()))
+                .and_then(|r| r)
+                .map_err(|e| Failure::Other(format!("the replay check failed: {e}")))?;
+            claim.settle(claimed).map_err(Failure::Rejected)?;
+        }
+    }
     output::print("valid\n")
 }
 

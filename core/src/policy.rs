@@ -511,6 +511,12 @@ fn valid_header_name(name: &str) -> bool {
 }
 
 impl CompiledPolicy {
+    /// Whether any provider keeps its records in a shared store: a host must then drive checks
+    /// with [`crate::Engine::check_step`] and a store client.
+    pub fn uses_store(&self) -> bool {
+        self.providers.iter().any(|p| p.records == RecordsAt::Store)
+    }
+
     /// Parses and compiles a policy document.
     pub fn from_json(bytes: &[u8]) -> Result<CompiledPolicy, Error> {
         if bytes.len() > MAX_POLICY_BYTES {

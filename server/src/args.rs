@@ -76,6 +76,14 @@ pub struct ServeArgs {
     /// localhost) instead of the key file. Repeatable, one per provider.
     #[arg(long, value_name = "PROVIDER=URL", value_parser = crate::jwks::parse_arg)]
     pub jwks: Vec<(String, String)>,
+    /// The shared record store, for a policy whose providers keep records there ("records":
+    /// "store"): `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// How long one store operation may take, in milliseconds, before the check is decided
+    /// without it (store_unavailable, 503, unless the policy's store.grace allows a cached record).
+    #[arg(long, value_name = "MS", default_value_t = crate::DEFAULT_STORE_TIMEOUT_MS)]
+    pub store_timeout_ms: u64,
     /// The lowest level logged: error, warn, info or debug (debug logs every allowed request).
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: tracing::Level,
@@ -96,6 +104,8 @@ impl ServeArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             signals: true,
             jwks: self.jwks.clone(),
+            store: self.store.clone(),
+            store_timeout: Duration::from_millis(self.store_timeout_ms),
         }
     }
 }

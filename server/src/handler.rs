@@ -12,7 +12,7 @@ use hyper::{HeaderMap, Method, Response, StatusCode};
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
-use tollgate::{Decision, ErrorCode, Request};
+use tollgate::{Decision, ErrorCode, Request, Step};
 
 /// The response type of every endpoint.
 pub(crate) type Reply = Response<Full<Bytes>>;
@@ -42,10 +42,90 @@ pub(crate) fn handle(shared: &Shared, request: &Incoming<'_>) -> Reply {
     guarded(shared, || route(shared, request))
 }
 
+/// Answers one request whose engine may need records from the store: a check of a policy that
+/// keeps records there runs step by step, awaiting the store between steps (each step guarded
+/// like [`handle`]); everything else is [`handle`].
+pub(crate) async fn handle_with_store(shared: &Shared, request: &Incoming<'_>) -> Reply {
+    let protocol = match request.path {
+        NGINX_PATH => Protocol::Nginx,
+        FORWARD_PATH => Protocol::Forward,
+        p if p.starts_with(shared.envoy_prefix.as_str()) => Protocol::Envoy,
+        _ => return handle(shared, request),
+    };
+    let Some(store) = shared.store.as_ref() else {
+        return handle(shared, request);
+    };
+    let loaded = shared.loaded.load_full();
+    if !loaded.engine.policy().uses_store() {
+        return handle(shared, request);
+    }
+    let started = Instant::now();
+    let (original, headers) = match parse(protocol, shared, request) {
+        Ok(ok) => ok,
+        Err(malformed) => {
+            return guarded(shared, || {
+                refuse_malformed(shared, protocol, malformed, started)
+            })
+        }
+    };
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+    let now = shared.clock.now();
+    let req = Request::new(original.method, original.uri, &pairs);
+    let Some(mut step) = caught(shared, || loaded.engine.check_step(&req, now)) else {
+        return internal_error();
+    };
+    let decision = loop {
+        let pending = match step {
+            Step::Decided(d) => break d,
+            Step::Pending(p) => p,
+        };
+        let answer = store.get(&pending.lookup().store_key()).await;
+        shared
+            .metrics
+            .store_lookup(answer.as_ref().map(Option::is_some));
+        let resumed = caught(shared, || match answer {
+            Ok(record) => loaded.engine.resume(pending, record.as_deref(), now),
+            Err(e) => {
+                tracing::warn!(error = %e, "the store did not answer");
+                Step::Decided(loaded.engine.resume_unavailable(pending, now))
+            }
+        });
+        match resumed {
+            Some(next) => step = next,
+            None => return internal_error(),
+        }
+    };
+    guarded(shared, || {
+        finish(
+            shared,
+            protocol,
+            &loaded,
+            &original,
+            request.headers,
+            &decision,
+            started,
+        )
+    })
+}
+
 /// Runs `f`; a panic becomes a counted, logged 500 (never a 2xx).
 pub(crate) fn guarded(shared: &Shared, f: impl FnOnce() -> Reply) -> Reply {
+    caught(shared, f).unwrap_or_else(internal_error)
+}
+
+/// The answer after a panic: 500 `internal_error`.
+fn internal_error() -> Reply {
+    refusal_body(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Internal.name(),
+        None,
+    )
+}
+
+/// Runs `f`; a panic is counted and logged, and gives `None` (answer [`internal_error`]).
+fn caught<T>(shared: &Shared, f: impl FnOnce() -> T) -> Option<T> {
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(reply) => reply,
+        Ok(value) => Some(value),
         Err(panic) => {
             shared.metrics.panic();
             shared
@@ -63,11 +143,7 @@ pub(crate) fn guarded(shared: &Shared, f: impl FnOnce() -> Reply) -> Reply {
                     *d = Decision::default();
                 }
             });
-            refusal_body(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal.name(),
-                None,
-            )
+            None
         }
     }
 }
@@ -145,19 +221,31 @@ fn set_status_headers(reply: &mut Reply, status: StatusCode, reason: &'static st
     headers.insert(X_TOLLGATE_REASON, HeaderValue::from_static(reason));
 }
 
-/// Decides a forwarded request and answers it the way `protocol` expects.
-fn authorize(shared: &Shared, protocol: Protocol, request: &Incoming<'_>) -> Reply {
-    let started = Instant::now();
+/// The original request a proxy forwarded, and the client's headers.
+type Parsed<'a> = (Original<'a>, Vec<(&'a str, std::borrow::Cow<'a, str>)>);
+
+fn parse<'a>(
+    protocol: Protocol,
+    shared: &Shared,
+    request: &Incoming<'a>,
+) -> Result<Parsed<'a>, Malformed> {
     let original = protocol::original(
         protocol,
         request.method.as_str(),
         request.path_and_query,
         request.headers,
         &shared.envoy_prefix,
-    );
-    let checked =
-        original.and_then(|o| Ok((o, protocol::client_headers(protocol, request.headers)?)));
-    let (original, headers) = match checked {
+    )?;
+    Ok((
+        original,
+        protocol::client_headers(protocol, request.headers)?,
+    ))
+}
+
+/// Decides a forwarded request and answers it the way `protocol` expects.
+fn authorize(shared: &Shared, protocol: Protocol, request: &Incoming<'_>) -> Reply {
+    let started = Instant::now();
+    let (original, headers) = match parse(protocol, shared, request) {
         Ok(ok) => ok,
         Err(malformed) => return refuse_malformed(shared, protocol, malformed, started),
     };
@@ -179,23 +267,37 @@ fn authorize(shared: &Shared, protocol: Protocol, request: &Incoming<'_>) -> Rep
         };
         let req = Request::new(original.method, original.uri, &pairs);
         loaded.engine.check_into(&req, now, decision);
-        let (reply, outcome) = respond(protocol, &loaded, decision);
-        let elapsed = started.elapsed();
-        shared.metrics.record(outcome, elapsed);
-        if let Some(hint) = &decision.refresh_hint {
-            shared.metrics.refresh_hint();
-            shared.unknown_kid(&hint.provider, &hint.kid);
-        }
-        log_decision(
+        finish(
+            shared,
             protocol,
+            &loaded,
             &original,
             request.headers,
             decision,
-            &reply,
-            elapsed,
-        );
-        reply
+            started,
+        )
     })
+}
+
+/// Answers a decision, counts it, passes on its key-refresh hint and logs it.
+fn finish(
+    shared: &Shared,
+    protocol: Protocol,
+    loaded: &Loaded,
+    original: &Original<'_>,
+    headers: &HeaderMap,
+    decision: &Decision,
+    started: Instant,
+) -> Reply {
+    let (reply, outcome) = respond(protocol, loaded, decision);
+    let elapsed = started.elapsed();
+    shared.metrics.record(outcome, elapsed);
+    if let Some(hint) = &decision.refresh_hint {
+        shared.metrics.refresh_hint();
+        shared.unknown_kid(&hint.provider, &hint.kid);
+    }
+    log_decision(protocol, original, headers, decision, &reply, elapsed);
+    reply
 }
 
 fn refuse_malformed(
@@ -402,6 +504,7 @@ mod tests {
             Clock::Fixed(1_767_225_600),
             crate::DEFAULT_ENVOY_PREFIX.to_owned(),
             &[],
+            None,
         )
         .unwrap()
     }

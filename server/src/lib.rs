@@ -45,10 +45,14 @@ mod metrics;
 mod protocol;
 mod server;
 mod state;
+pub mod store;
 
 pub use args::ServeArgs;
 pub use server::{run, start, Config, Listen, Running, ServeError};
 pub use state::Clock;
+
+/// How long one store operation may take by default, in milliseconds.
+pub const DEFAULT_STORE_TIMEOUT_MS: u64 = 250;
 
 /// The path of the nginx `auth_request` endpoint.
 pub const NGINX_PATH: &str = "/auth/nginx";

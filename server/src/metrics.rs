@@ -46,6 +46,8 @@ pub(crate) struct Metrics {
     refresh_hints: AtomicU64,
     panics: AtomicU64,
     ready: AtomicBool,
+    /// Store lookups: found, absent, failed.
+    store_lookups: [AtomicU64; 3],
 }
 
 impl Metrics {
@@ -62,6 +64,7 @@ impl Metrics {
             refresh_hints: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            store_lookups: Default::default(),
         }
     }
 
@@ -108,6 +111,18 @@ impl Metrics {
 
     pub(crate) fn refresh_hint(&self) {
         self.refresh_hints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one lookup in the record store: `Ok(found)`, or `Err` when it did not answer.
+    pub(crate) fn store_lookup<E>(&self, result: Result<bool, E>) {
+        let i = match result {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(_) => 2,
+        };
+        if let Some(c) = self.store_lookups.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn panic(&self) {
@@ -176,6 +191,17 @@ impl Metrics {
             load(&self.latency_count)
         );
 
+        out.push_str(
+            "# HELP tollgate_store_lookups_total Records read from the shared store, by result.\n\
+             # TYPE tollgate_store_lookups_total counter\n",
+        );
+        for (result, n) in ["found", "absent", "error"].iter().zip(&self.store_lookups) {
+            let _ = writeln!(
+                out,
+                "tollgate_store_lookups_total{{result=\"{result}\"}} {}",
+                load(n)
+            );
+        }
         out.push_str(
             "# HELP tollgate_policy_reloads_total Policy reloads, by result.\n\
              # TYPE tollgate_policy_reloads_total counter\n",

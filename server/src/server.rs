@@ -2,6 +2,7 @@
 
 use crate::handler::{self, Incoming};
 use crate::state::{Clock, LoadError, Shared};
+use crate::store::RedisStore;
 use crate::{logging, ServeArgs, FORWARD_PATH, NGINX_PATH};
 use hyper::body::Incoming as Body;
 use hyper::server::conn::http1;
@@ -75,6 +76,10 @@ pub struct Config {
     /// Providers whose keys are fetched from a JWKS URL (provider, URL), replacing the key
     /// file's keys for them. The service is not ready until each has had a good fetch.
     pub jwks: Vec<(String, String)>,
+    /// The shared record store (`redis://…`) for policies that keep records there.
+    pub store: Option<String>,
+    /// How long one store operation may take before the check is decided without it.
+    pub store_timeout: Duration,
 }
 
 impl Config {
@@ -92,6 +97,8 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             signals: false,
             jwks: Vec::new(),
+            store: None,
+            store_timeout: Duration::from_millis(crate::DEFAULT_STORE_TIMEOUT_MS),
         }
     }
 }
@@ -203,6 +210,13 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
              the other endpoints"
         )));
     }
+    let store = config
+        .store
+        .as_deref()
+        .map(|url| RedisStore::new(url, config.store_timeout))
+        .transpose()
+        .map_err(|e| ServeError::Config(e.to_string()))?
+        .map(Arc::new);
     let shared = Arc::new(Shared::load(
         config.policy.clone(),
         config.keys.clone(),
@@ -210,6 +224,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         config.clock,
         config.envoy_prefix.clone(),
         &config.jwks,
+        store.clone(),
     )?);
     let (listener, local) = bind(&config.listen).await?;
     let (stop, stopped) = watch::channel(false);
@@ -250,6 +265,17 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
                 let _ = tokio::task::spawn_blocking(move || s.reload(false)).await;
             }
         }));
+    }
+
+    if let Some(store) = store {
+        tracing::info!(store = %store.url(), timeout = ?config.store_timeout, "records are read from the shared store");
+        let following = shared.clone();
+        helpers.push(tokio::spawn(store.follow_invalidations(move |key| {
+            let loaded = following.loaded.load();
+            if let Err(e) = loaded.engine.invalidate_store_key(key) {
+                tracing::warn!(error = %e, "an invalidation message is not a store key; ignored");
+            }
+        })));
     }
 
     for source in &shared.sources {
@@ -403,7 +429,8 @@ fn spawn_connection<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req: hyper::Request<Body>| {
-        let reply = {
+        let shared = shared.clone();
+        async move {
             let uri = req.uri();
             let request = Incoming {
                 method: req.method(),
@@ -411,9 +438,14 @@ fn spawn_connection<IO>(
                 path_and_query: uri.path_and_query().map_or("/", |p| p.as_str()),
                 headers: req.headers(),
             };
-            handler::handle(&shared, &request)
-        };
-        async move { Ok::<_, Infallible>(reply) }
+            // Without a store every check decides in one synchronous call.
+            let reply = if shared.store.is_none() {
+                handler::handle(&shared, &request)
+            } else {
+                handler::handle_with_store(&shared, &request).await
+            };
+            Ok::<_, Infallible>(reply)
+        }
     });
     let connection = http.serve_connection(TokioIo::new(io), service);
     let watched = graceful.watch(connection);

@@ -4,6 +4,7 @@
 
 use crate::jwks::{self, Source};
 use crate::metrics::Metrics;
+use crate::store::RedisStore;
 use arc_swap::ArcSwap;
 use hyper::header::HeaderName;
 use std::io::Read as _;
@@ -70,15 +71,22 @@ impl core::fmt::Display for LoadError {
 
 impl Loaded {
     /// Compiles `policy`, adds the cache if asked, and loads `keys` into it, with the `sources`'
-    /// sets in place of the file's keys for their providers.
+    /// sets in place of the file's keys for their providers. A policy that keeps records in a
+    /// shared store needs one (`has_store`).
     pub(crate) fn build(
         policy: &[u8],
         keys: &[u8],
         cache: bool,
         sources: &[Arc<Source>],
+        has_store: bool,
     ) -> Result<Loaded, LoadError> {
         let engine = Engine::from_policy_json(policy)
             .map_err(|e| LoadError::Policy(format!("[{}] {e}", e.code().name())))?;
+        if engine.policy().uses_store() && !has_store {
+            return Err(LoadError::Policy(
+                "the policy keeps records in a shared store (\"records\": \"store\"): start the service with --store redis://…".to_owned(),
+            ));
+        }
         let engine = if cache {
             engine.with_cache(CacheConfig::default())
         } else {
@@ -189,6 +197,8 @@ pub(crate) struct Shared {
     draining: AtomicBool,
     /// The `--jwks` key sources, in command-line order.
     pub(crate) sources: Vec<Arc<Source>>,
+    /// The shared record store (`--store`), for policies that keep records there.
+    pub(crate) store: Option<Arc<RedisStore>>,
     /// Serialises reloads and key swaps (never taken by a check).
     seen: Mutex<Seen>,
 }
@@ -203,6 +213,7 @@ impl Shared {
         clock: Clock,
         envoy_prefix: String,
         jwks: &[(String, String)],
+        store: Option<Arc<RedisStore>>,
     ) -> Result<Shared, LoadError> {
         let seen = Seen {
             policy: fingerprint(&policy_path),
@@ -210,7 +221,7 @@ impl Shared {
         };
         let policy = read_capped(&policy_path, MAX_POLICY_BYTES).map_err(LoadError::Policy)?;
         let keys = read_capped(&keys_path, MAX_SNAPSHOT_BYTES).map_err(LoadError::Keys)?;
-        let loaded = Loaded::build(&policy, &keys, cache, &[])?;
+        let loaded = Loaded::build(&policy, &keys, cache, &[], store.is_some())?;
         let mut sources: Vec<Arc<Source>> = Vec::new();
         for (provider, url) in jwks {
             if sources.iter().any(|s| &s.provider == provider) {
@@ -238,6 +249,7 @@ impl Shared {
             cache,
             draining: AtomicBool::new(false),
             sources,
+            store,
             seen: Mutex::new(seen),
         })
     }
@@ -291,7 +303,13 @@ impl Shared {
                 .and_then(|policy| {
                     let keys = read_capped(&self.keys_path, MAX_SNAPSHOT_BYTES)
                         .map_err(LoadError::Keys)?;
-                    Loaded::build(&policy, &keys, self.cache, &self.sources)
+                    Loaded::build(
+                        &policy,
+                        &keys,
+                        self.cache,
+                        &self.sources,
+                        self.store.is_some(),
+                    )
                 });
             match built {
                 Ok(loaded) => {

@@ -690,3 +690,66 @@ pub fn forwarded(d: &Decision) -> BTreeMap<String, String> {
         .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
         .collect()
 }
+
+#[path = "../../../tests/redis/harness.rs"]
+mod redis_harness;
+#[allow(unused_imports, reason = "only the store tests start redis-server")]
+pub use redis_harness::Redis;
+
+/// A deployment's policy with every provider's records in the store, and its snapshot without
+/// them, written to `dir`; the records, ready to store. `extra` members are set on the policy.
+pub fn store_files(
+    d: &Deployment,
+    dir: &Path,
+    extra: &[(&str, serde_json::Value)],
+) -> (PathBuf, PathBuf, Vec<tollgate::StoredRecord>) {
+    let mut policy = d.policy.clone();
+    for p in policy["providers"].as_array_mut().unwrap() {
+        p["records"] = "store".into();
+    }
+    for (k, v) in extra {
+        policy[*k] = v.clone();
+    }
+    let snapshot = std::fs::read(d.dir.join("snapshot.json")).unwrap();
+    let (rest, records) = tollgate::record::split_snapshot(&snapshot).unwrap();
+    let (p, k) = (dir.join("policy.json"), dir.join("keys.json"));
+    std::fs::write(&p, policy.to_string()).unwrap();
+    std::fs::write(&k, rest.to_string()).unwrap();
+    (p, k, records)
+}
+
+/// Writes `records` to the store at `url`, announcing each. Without their store expiry: the
+/// tests' service runs at the table's fixed time, long before the real clock Redis expires keys
+/// by, so a record still valid at the table's time may be past its expiry in Redis's eyes.
+pub fn put_records(url: &str, records: &[tollgate::StoredRecord]) {
+    let store = tollgate_server::store::RedisStore::new(url, Duration::from_secs(5)).unwrap();
+    tollgate_server::store::block_on(async {
+        for r in records {
+            let undated = tollgate::StoredRecord {
+                expires: None,
+                ..r.clone()
+            };
+            store.put(&undated).await.unwrap();
+        }
+    })
+    .unwrap();
+}
+
+/// The service for `d` with its records in the store at `url`.
+pub fn store_service(d: &Deployment, policy: PathBuf, keys: PathBuf, url: &str) -> Service {
+    let mut config = Config::new(Listen::Tcp("127.0.0.1:0".parse().unwrap()), policy, keys);
+    config.clock = Clock::Fixed(d.table.now);
+    config.store = Some(url.to_owned());
+    Service::start(config)
+}
+
+/// A case as Caddy's forward_auth sends it to `/auth/forward`.
+pub fn forward_case(d: &Deployment, case: &Case) -> Vec<(String, String)> {
+    let mut headers = d.table.headers(case);
+    headers.extend([
+        ("X-Forwarded-Method".to_owned(), case.request.method.clone()),
+        ("X-Forwarded-Uri".to_owned(), case.request.path.clone()),
+        ("X-Forwarded-Host".to_owned(), "api.example".to_owned()),
+    ]);
+    headers
+}

@@ -1,0 +1,211 @@
+//! The CLI's writes to the shared store, against a real `redis-server`: `store import`,
+//! `apikey new --store`, `apikey revoke`, `webhook verify --store`.
+
+#[path = "../../tests/redis/harness.rs"]
+mod redis_harness;
+
+use redis_harness::Redis;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn example(name: &str, file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .join(file)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn get(redis: &Redis, key: &str) -> Option<String> {
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut redis.client())
+        .unwrap()
+}
+
+#[test]
+fn import_moves_a_snapshots_records_into_the_store() {
+    let Some(redis) = Redis::start() else { return };
+    let out = std::env::temp_dir().join(format!("tollgate-import-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let o = run(&[
+        "store",
+        "import",
+        "--store",
+        &redis.url(),
+        "--keys",
+        &example("project-oidc", "snapshot.json"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("1 revoked_jti") && err.contains("2 user") && err.contains("api_key"),
+        "{err}"
+    );
+    let rest: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    for gone in ["users", "api_keys", "revoked_jti"] {
+        assert!(rest.get(gone).is_none(), "{gone} left in the snapshot");
+    }
+    assert!(rest["keys"]["zitadel"].is_object() && rest["peppers"]["pat"].is_string());
+    let alice = get(&redis, &tollgate::RecordLookup::user("u-alice").store_key())
+        .expect("u-alice's record");
+    let alice: serde_json::Value = serde_json::from_str(&alice).unwrap();
+    assert_eq!(
+        (alice["v"].as_u64(), alice["record"].as_str()),
+        (Some(1), Some("user"))
+    );
+    assert_eq!(alice["subject"], "u-alice");
+    assert!(get(
+        &redis,
+        &tollgate::RecordLookup::revoked_jti("jti-revoked-1").store_key()
+    )
+    .is_some());
+}
+
+#[test]
+fn a_key_made_with_store_is_stored_then_revoked_for_every_instance() {
+    let Some(redis) = Redis::start() else { return };
+    let mut pubsub = redis.client();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut pubsub = pubsub.as_pubsub();
+    pubsub.subscribe("tollgate:invalidate").unwrap();
+
+    let o = run(&[
+        "apikey",
+        "new",
+        "--prefix",
+        "fln_live",
+        "--json",
+        "--owner",
+        "sa_x",
+        "--scope",
+        "invoices:read",
+        "--expires-in",
+        "3600",
+        "--store",
+        &redis.url(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let key = made["key"].as_str().unwrap();
+    let lookup = tollgate::RecordLookup::api_key(key, None);
+    let store_key = lookup.store_key();
+    let stored: serde_json::Value =
+        serde_json::from_str(&get(&redis, &store_key).unwrap()).unwrap();
+    assert_eq!(stored["hash"], made["hash"]);
+    assert_eq!(
+        (stored["record"].as_str(), stored["revoked"].as_bool()),
+        (Some("api_key"), Some(false))
+    );
+    // Kept a day past its expiry, so a late caller still hears api_key_expired.
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&store_key)
+        .query(&mut redis.client())
+        .unwrap();
+    assert!((86_400 + 3_500..=86_400 + 3_600).contains(&ttl), "{ttl}");
+    let announced: String = pubsub.get_message().unwrap().get_payload().unwrap();
+    assert_eq!(announced, store_key);
+
+    let o = run(&["apikey", "revoke", "--store", &redis.url(), key]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).starts_with(&format!("revoked {}", made["id"].as_str().unwrap())));
+    let stored: serde_json::Value =
+        serde_json::from_str(&get(&redis, &store_key).unwrap()).unwrap();
+    assert_eq!(stored["revoked"], true);
+    assert_eq!(stored["owner"], "sa_x");
+    let announced: String = pubsub.get_message().unwrap().get_payload().unwrap();
+    assert_eq!(announced, store_key);
+
+    // By hash too; a key with no record is an error that says where it looked.
+    let o = run(&[
+        "apikey",
+        "revoke",
+        "--store",
+        &redis.url(),
+        "--hash",
+        made["hash"].as_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let other = "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz";
+    let o = run(&["apikey", "revoke", "--store", &redis.url(), other]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("holds no record under tollgate:api_key:"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn an_unreachable_store_is_an_error_never_a_success() {
+    let o = run(&[
+        "apikey",
+        "revoke",
+        "--store",
+        "redis://127.0.0.1:1",
+        "--store-timeout-ms",
+        "300",
+        "fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_webhook_verified_twice_through_the_store_is_a_replay() {
+    let Some(redis) = Redis::start() else { return };
+    let body = std::env::temp_dir().join(format!("tollgate-webhook-{}.json", std::process::id()));
+    std::fs::write(&body, br#"{"test": 2432232314}"#).unwrap();
+    let verify = || {
+        run(&[
+            "webhook",
+            "verify",
+            "--secret",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+            "--signature",
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            "--now",
+            "1614265330",
+            "--store",
+            &redis.url(),
+            body.to_str().unwrap(),
+        ])
+    };
+    let first = verify();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert_eq!(text(&first.stdout), "valid\n");
+    let again = verify();
+    let _ = std::fs::remove_file(&body);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).starts_with("error[webhook_replayed]"),
+        "{}",
+        text(&again.stderr)
+    );
+}
