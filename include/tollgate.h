@@ -39,8 +39,8 @@
  * Handles    Opaque pointers owned by the caller, each freed by its tg_<object>_free, which
  *            accepts NULL. tg_engine, tg_verifier, tg_webhook_verifier, tg_replay_guard and
  *            tg_refresher are shared by any number of threads at once (swapping an engine's
- *            snapshot while other threads check is safe); tg_decision, tg_token and tg_snapshot
- *            are owned by one thread at a time (concurrent reads of a decision or token are
+ *            snapshot while other threads check is safe); tg_decision, tg_token, tg_snapshot
+ *            and tg_pending are owned by one thread at a time (concurrent reads of a decision or token are
  *            safe). A handle must outlive every call that uses it and be freed once.
  *
  * Time       Nothing reads the clock: `now` is Unix seconds, passed by the host.
@@ -385,6 +385,15 @@ typedef struct tg_decision tg_decision;
  * call that uses it; free it once, after the last.
  */
 typedef struct tg_engine tg_engine;
+
+/**
+ * A check waiting for one record from the shared store.
+ *
+ * Made by `tg_engine_check_step` or `tg_engine_resume`; consumed by `tg_engine_resume` or
+ * `tg_engine_resume_unavailable` (whatever they return), or freed unused by `tg_pending_free`.
+ * Used by one thread at a time; it holds its own copy of the request.
+ */
+typedef struct tg_pending tg_pending;
 
 /**
  * One JWKS URL's refresh state: when to fetch next, the last good key set, failures and backoff
@@ -833,6 +842,117 @@ tg_status tg_engine_reissue(const struct tg_engine *engine,
                             uint64_t now,
                             char **token_out,
                             char **error_out);
+
+/**
+ * `tg_engine_check`, for a policy that keeps records in a shared store: decides, or stops at the
+ * first record it needs. On `TG_STATUS_OK` exactly one of `*decision_out` and `*pending_out` is
+ * set, the other NULL: a decision (free it with `tg_decision_free`), or a pending check (read
+ * `tg_pending_store_key`, then `tg_engine_resume`). Without records in a store it always
+ * decides. A method, path or header that is not UTF-8 decides 400 `invalid_request`.
+ */
+tg_status tg_engine_check_step(const struct tg_engine *engine,
+                               const uint8_t *method,
+                               size_t method_len,
+                               const uint8_t *path,
+                               size_t path_len,
+                               const struct tg_header *headers,
+                               size_t headers_len,
+                               uint64_t now,
+                               struct tg_decision **decision_out,
+                               struct tg_pending **pending_out);
+
+/**
+ * The store key the pending check needs: `tollgate:<kind>:<64 hex digits>`, NUL-terminated,
+ * owned by `pending` (valid until it is resumed or freed). Writes its length to `*len_out` when
+ * `len_out` is not NULL. NULL for a NULL `pending`.
+ */
+const char *tg_pending_store_key(const struct tg_pending *pending, size_t *len_out);
+
+/**
+ * How many records the pending check has been given so far (0 after `tg_engine_check_step`).
+ * 0 for a NULL `pending`.
+ */
+size_t tg_pending_steps(const struct tg_pending *pending);
+
+/**
+ * Frees a pending check that will not be resumed. NULL is a no-op.
+ */
+void tg_pending_free(struct tg_pending *pending);
+
+/**
+ * Goes on with `pending` given the store's answer for its key: `found` true and the record's
+ * `record_len` bytes at `record`, or `found` false when the store has no such key. Consumes
+ * `pending` whatever it returns (do not use or free it afterwards). On `TG_STATUS_OK`, exactly
+ * one of `*decision_out` and `*pending_out` is set, as from `tg_engine_check_step`. A record that
+ * is not valid for its key decides 500 `invalid_record`. `engine` must be the one that made
+ * `pending`.
+ */
+tg_status tg_engine_resume(const struct tg_engine *engine,
+                           struct tg_pending *pending,
+                           const uint8_t *record,
+                           size_t record_len,
+                           bool found,
+                           uint64_t now,
+                           struct tg_decision **decision_out,
+                           struct tg_pending **pending_out);
+
+/**
+ * Decides `pending` when the store did not answer (unreachable, timed out): 503
+ * `store_unavailable`, unless the policy's `store.grace` lets cached records that exist stand
+ * in. Consumes `pending` whatever it returns. On `TG_STATUS_OK` writes the decision to
+ * `*decision_out`.
+ */
+tg_status tg_engine_resume_unavailable(const struct tg_engine *engine,
+                                       struct tg_pending *pending,
+                                       uint64_t now,
+                                       struct tg_decision **decision_out);
+
+/**
+ * Drops the engine's cached copy of the record a store key names (`tollgate:<kind>:<hash>`), or
+ * every cached record for `*`: call it with each message of the store's `tollgate:invalidate`
+ * channel, and with `*` whenever the subscription was lost. Fails with
+ * `TG_STATUS_INVALID_REQUEST` (and the optional message) for anything else.
+ */
+tg_status tg_engine_invalidate(const struct tg_engine *engine,
+                               const uint8_t *key,
+                               size_t key_len,
+                               char **error_out);
+
+/**
+ * Verifies a webhook delivery for a host whose replay guard is a shared store: on
+ * `TG_STATUS_OK` writes the key to claim to `*claim_key_out` (`tollgate:webhook:<hash>`; free it
+ * with `tg_string_free`) and how long to hold it, in seconds, to `*ttl_out`. The host then runs
+ * `SET <key> 1 NX EX <ttl>`: if the key was not set, the delivery is a replay
+ * (`TG_STATUS_WEBHOOK_REPLAYED`); if the store does not answer, refuse the delivery. `window`:
+ * the replay window in seconds (the claim lasts at least the verifier's tolerance). Statuses
+ * otherwise as `tg_webhook_verifier_verify`.
+ */
+tg_status tg_webhook_verifier_verify_for_store(const struct tg_webhook_verifier *verifier,
+                                               const struct tg_header *headers,
+                                               size_t headers_len,
+                                               const uint8_t *body,
+                                               size_t body_len,
+                                               uint64_t now,
+                                               uint64_t window,
+                                               char **claim_key_out,
+                                               uint64_t *ttl_out,
+                                               char **error_out);
+
+/**
+ * Moves a key snapshot's records into store form, for a host that writes them to its store:
+ * `users`, `api_keys` and `revoked_jti` become records, and the rest of the document (keys,
+ * peppers) is what the engine loads. On success writes to `*out_json` (free it with
+ * `tg_string_free`) `{"snapshot": {…the rest…}, "records": [{"key": "tollgate:<kind>:<hash>",
+ * "value": "<the record, JSON text>", "expires": <Unix seconds> | null}, …]}`. Write each `value`
+ * under its `key` (expiring a day after `expires`, when it has one), then publish the key on
+ * `tollgate:invalidate`. A one-record document (`{"api_keys": {"p": [<record>]}}`,
+ * `{"users": {…}}`, `{"revoked_jti": ["…"]}`) gives one record: what an API key's issuer or a
+ * revocation writes. Fails with `TG_STATUS_INVALID_SNAPSHOT` or `TG_STATUS_INVALID_RECORD`.
+ */
+tg_status tg_store_records_from_snapshot(const uint8_t *snapshot,
+                                         size_t snapshot_len,
+                                         char **out_json,
+                                         char **error_out);
 
 /**
  * Makes a refresher with no key set yet (its first `tg_refresher_poll` says fetch).

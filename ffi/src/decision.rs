@@ -64,6 +64,17 @@ impl Decision {
             .is_some_and(|p| Arc::ptr_eq(p, engine.policy()))
     }
 
+    /// A decision `engine` made outside this handle (a step of a check on a shared store).
+    pub(crate) fn from_core(engine: &Engine, decision: tollgate_core::Decision) -> Decision {
+        let mut d = Decision {
+            policy: Some(engine.policy().clone()),
+            ..Decision::default()
+        };
+        d.inner = decision;
+        d.fill();
+        d
+    }
+
     /// A 400 `invalid_request` decision for a request the engine cannot even read.
     pub(crate) fn invalid_request(&mut self, reason: &str) {
         self.inner = tollgate_core::Decision::invalid_request(reason);

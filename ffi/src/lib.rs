@@ -34,6 +34,7 @@ pub mod decision;
 pub mod engine;
 mod ffi;
 mod panic;
+pub mod pending;
 pub mod refresh;
 pub mod status;
 pub mod verifier;

@@ -92,6 +92,30 @@ unsafe fn verify_delivery(
     Ok(())
 }
 
+/// Verifies a delivery for a replay guard in a shared store: the claim to settle there.
+///
+/// # Safety
+///
+/// As [`verify_delivery`].
+pub(crate) unsafe fn verify_for_store(
+    verifier: &WebhookVerifier,
+    headers: *const Header,
+    headers_len: usize,
+    body: *const u8,
+    body_len: usize,
+    now: u64,
+    window: u64,
+) -> Result<webhook::ReplayClaim, Failure> {
+    // SAFETY: forwarded contract.
+    let (headers, body) = unsafe { (items(headers, headers_len)?, bytes(body, body_len)?) };
+    // SAFETY: forwarded contract.
+    let owned = unsafe { header_pairs(headers) }?;
+    let pairs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
+    Ok(verifier
+        .inner
+        .verify_headers_for_store(&pairs, body, now, window)?)
+}
+
 /// Makes a webhook verifier from a JSON configuration:
 /// `{"keys": ["whsec_…", "whpk_…"], "secrets": ["…"], "public_keys": ["…"], "tolerance": 300,
 /// "max_body_bytes": 1048576}`. `keys` must carry their prefix (`whsec_` or `whpk_`; a `whsk_`

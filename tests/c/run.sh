@@ -56,10 +56,10 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "error: jwks_server.py did not start:" >&2; cat "$out/jwks_server.out" >&2; exit 1; }
 
-programs=(scenarios jws_vectors hammer errors surface keysource)
+programs=(scenarios jws_vectors hammer errors surface keysource store)
 args_for() { # program, mode (long | short: the hammer's iterations)
   case $1 in
-    scenarios | surface) echo "$root" ;;
+    scenarios | surface | store) echo "$root" ;;
     keysource) echo "$root $port" ;;
     jws_vectors) echo "$vectors" ;;
     hammer) if [ "$2" = long ]; then echo "$root 300"; else echo "$root 3"; fi ;;
