@@ -80,9 +80,7 @@ fn deployment(name: &str, extra: &[(&str, serde_json::Value)]) -> (Engine, Engin
     plain.swap_snapshot_json(&snapshot).unwrap();
     let stored = Engine::from_policy_json(&store_policy(&policy, extra)).unwrap();
     let (rest, records) = record::split_snapshot(&snapshot).unwrap();
-    stored
-        .swap_snapshot_json(rest.to_string().as_bytes())
-        .unwrap();
+    stored.swap_snapshot_json(rest.as_bytes()).unwrap();
     let mut store = Store::default();
     for r in &records {
         store.put(r);
@@ -205,9 +203,7 @@ fn api_key_case(extra: &[(&str, serde_json::Value)]) -> (Engine, Store, Table, u
             .unwrap();
             let (rest, _) =
                 record::split_snapshot(&example("service-accounts", "snapshot.json")).unwrap();
-            fresh
-                .swap_snapshot_json(rest.to_string().as_bytes())
-                .unwrap();
+            fresh.swap_snapshot_json(rest.as_bytes()).unwrap();
             store.asked.clear();
             return (fresh, store, table, i, key);
         }

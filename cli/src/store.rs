@@ -104,9 +104,7 @@ fn import(a: ImportArgs) -> Result<(), Failure> {
         )));
     }
     let (rest, records) = tollgate::record::split_snapshot(&bytes).map_err(Failure::Config)?;
-    let text = serde_json::to_string_pretty(&rest)
-        .map_err(|e| Failure::Other(format!("cannot serialize the snapshot: {e}")))?
-        + "\n";
+    let text = rest + "\n";
     put_all(&store, &records)?;
     let mut counts = std::collections::BTreeMap::new();
     for r in &records {

@@ -263,13 +263,15 @@ fn invalid(reason: impl Into<String>) -> Error {
 }
 
 fn encode<T: Serialize>(kind: RecordKind, body: &T) -> Result<String, Error> {
-    let mut value = serde_json::to_value(body).map_err(|e| invalid(e.to_string()))?;
-    let object = value
-        .as_object_mut()
+    let body = serde_json::to_string(body).map_err(|e| invalid(e.to_string()))?;
+    let members = body
+        .strip_prefix('{')
         .ok_or_else(|| invalid("a record is a JSON object"))?;
-    object.insert("v".to_owned(), RECORD_VERSION.into());
-    object.insert("record".to_owned(), kind.name().into());
-    let json = value.to_string();
+    let separator = if members == "}" { "" } else { "," };
+    let json = format!(
+        "{{\"v\":{RECORD_VERSION},\"record\":\"{}\"{separator}{members}",
+        kind.name()
+    );
     if json.len() > MAX_RECORD_BYTES {
         return Err(invalid(format!(
             "the record is {} bytes, more than the limit of {MAX_RECORD_BYTES}",
@@ -325,11 +327,11 @@ impl StoredRecord {
 }
 
 /// Moves the records of a key-snapshot document into the store: the document without its `users`,
-/// `api_keys` and `revoked_jti`, and those records ready to store. With the policy's providers
-/// set to `"records": "store"`, an engine on the rest of the document and a host holding the
-/// records decides as an engine on the whole document. Errors name the place, as
+/// `api_keys` and `revoked_jti` (JSON text), and those records ready to store. With the policy's
+/// providers set to `"records": "store"`, an engine on the rest of the document and a host
+/// holding the records decides as an engine on the whole document. Errors name the place, as
 /// [`crate::Snapshot::from_json`] does.
-pub fn split_snapshot(document: &[u8]) -> Result<(serde_json::Value, Vec<StoredRecord>), Error> {
+pub fn split_snapshot(document: &[u8]) -> Result<(String, Vec<StoredRecord>), Error> {
     let place = |at: &str, e: &dyn core::fmt::Display| Error::InvalidSnapshot {
         at: at.to_owned(),
         reason: e.to_string(),
@@ -340,41 +342,84 @@ pub fn split_snapshot(document: &[u8]) -> Result<(serde_json::Value, Vec<StoredR
             &format!("more than {} bytes", crate::snapshot::MAX_SNAPSHOT_BYTES),
         ));
     }
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(document).map_err(|e| place("(document)", &e))?;
-    let object = doc
-        .as_object_mut()
-        .ok_or_else(|| place("(document)", &"not a JSON object"))?;
+    let object =
+        crate::json::parse_object(document, crate::snapshot::MAX_SNAPSHOT_DEPTH).map_err(|r| {
+            place(
+                "(document)",
+                &format!(
+                    "not a strict JSON object: {}",
+                    crate::json::describe(r, crate::snapshot::MAX_SNAPSHOT_DEPTH)
+                ),
+            )
+        })?;
+    let mut rest = String::with_capacity(document.len());
+    rest.push('{');
     let mut out = Vec::new();
-    if let Some(users) = object.remove("users") {
-        let users: BTreeMap<String, UserRolesBody> =
-            serde_json::from_value(users).map_err(|e| place("users", &e))?;
-        for (subject, u) in users {
-            out.push(StoredRecord::user(&UserRolesRecord {
-                subject,
-                roles: u.roles,
-                tenants: u.tenants,
-            })?);
+    for (name, value) in object.members() {
+        let raw = value.as_raw().as_bytes();
+        if name.eq_str("users") {
+            let users: BTreeMap<String, UserRolesBody> =
+                serde_json::from_slice(raw).map_err(|e| place("users", &e))?;
+            for (subject, u) in users {
+                out.push(StoredRecord::user(&UserRolesRecord {
+                    subject,
+                    roles: u.roles,
+                    tenants: u.tenants,
+                })?);
+            }
+        } else if name.eq_str("api_keys") {
+            let keys: BTreeMap<String, Vec<ApiKeyRecord>> =
+                serde_json::from_slice(raw).map_err(|e| place("api_keys", &e))?;
+            for record in keys.values().flatten() {
+                out.push(StoredRecord::api_key(record)?);
+            }
+        } else if name.eq_str("revoked_jti") {
+            let jtis: Vec<String> =
+                serde_json::from_slice(raw).map_err(|e| place("revoked_jti", &e))?;
+            for jti in jtis {
+                out.push(StoredRecord::revoked_jti(&RevokedJtiRecord {
+                    jti,
+                    expires: None,
+                })?);
+            }
+        } else {
+            if rest.len() > 1 {
+                rest.push(',');
+            }
+            rest.push('"');
+            rest.push_str(name.raw());
+            rest.push_str("\":");
+            rest.push_str(value.as_raw());
         }
     }
-    if let Some(keys) = object.remove("api_keys") {
-        let keys: BTreeMap<String, Vec<ApiKeyRecord>> =
-            serde_json::from_value(keys).map_err(|e| place("api_keys", &e))?;
-        for record in keys.values().flatten() {
-            out.push(StoredRecord::api_key(record)?);
+    rest.push('}');
+    Ok((rest, out))
+}
+
+/// [`split_snapshot`] as one JSON document, for hosts in other languages (the C ABI, WebAssembly):
+/// `{"snapshot": {…the rest…}, "records": [{"key": "tollgate:<kind>:<hash>", "value": "<the
+/// record, JSON text>", "expires": <Unix seconds> | null}, …]}`.
+pub fn split_snapshot_json(document: &[u8]) -> Result<String, Error> {
+    let (rest, records) = split_snapshot(document)?;
+    let mut out = String::with_capacity(rest.len() + records.len() * 256);
+    out.push_str("{\"snapshot\":");
+    out.push_str(&rest);
+    out.push_str(",\"records\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        let value = serde_json::to_string(&r.json).map_err(|e| invalid(e.to_string()))?;
+        let expires = r
+            .expires
+            .map_or_else(|| "null".to_owned(), |e| e.to_string());
+        out.push_str(&format!(
+            "{{\"key\":\"{}\",\"value\":{value},\"expires\":{expires}}}",
+            r.lookup.store_key()
+        ));
     }
-    if let Some(jtis) = object.remove("revoked_jti") {
-        let jtis: Vec<String> =
-            serde_json::from_value(jtis).map_err(|e| place("revoked_jti", &e))?;
-        for jti in jtis {
-            out.push(StoredRecord::revoked_jti(&RevokedJtiRecord {
-                jti,
-                expires: None,
-            })?);
-        }
-    }
-    Ok((doc, out))
+    out.push_str("]}");
+    Ok(out)
 }
 
 /// A snapshot's user entry (its subject is the map key).
@@ -408,12 +453,6 @@ pub(crate) enum Record {
     RevokedJti,
 }
 
-#[derive(Deserialize)]
-struct Head {
-    v: serde_json::Value,
-    record: serde_json::Value,
-}
-
 /// Checks and compiles the record the host fetched for `lookup`.
 pub(crate) fn parse(
     policy: &CompiledPolicy,
@@ -427,41 +466,54 @@ pub(crate) fn parse(
             bytes.len()
         )));
     }
-    crate::json::parse_object(bytes, MAX_RECORD_DEPTH).map_err(|r| {
+    let object = crate::json::parse_object(bytes, MAX_RECORD_DEPTH).map_err(|r| {
         invalid(format!(
             "the {kind} record is not a strict JSON object: {}",
             crate::json::describe(r, MAX_RECORD_DEPTH)
         ))
     })?;
-    let head: Head = serde_json::from_slice(bytes).map_err(|_| {
-        invalid(format!(
+    // The envelope, read with the core's reader; the body, the other members in their order,
+    // goes to serde as a document of its own (no JSON value tree: it is large in WebAssembly).
+    let (mut version, mut tag) = (None, None);
+    let mut body = String::with_capacity(bytes.len());
+    body.push('{');
+    for (name, value) in object.members() {
+        if name.eq_str("v") {
+            version = Some(value.as_raw());
+        } else if name.eq_str("record") {
+            tag = Some(value.as_raw());
+        } else {
+            if body.len() > 1 {
+                body.push(',');
+            }
+            body.push('"');
+            body.push_str(name.raw());
+            body.push_str("\":");
+            body.push_str(value.as_raw());
+        }
+    }
+    body.push('}');
+    let (Some(version), Some(tag)) = (version, tag) else {
+        return Err(invalid(format!(
             "the {kind} record lacks its \"v\" and \"record\" members"
-        ))
-    })?;
-    if head.v != RECORD_VERSION {
+        )));
+    };
+    if version != "1" {
         return Err(invalid(format!(
-            "the {kind} record has version {}; this build reads version {RECORD_VERSION}",
-            head.v
+            "the {kind} record has version {version}; this build reads version {RECORD_VERSION}"
         )));
     }
-    if head.record.as_str() != Some(kind.name()) {
+    if tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) != Some(kind.name()) {
         return Err(invalid(format!(
-            "a {kind} record was asked for, and the store answered a {} record",
-            head.record
+            "a {kind} record was asked for, and the store answered a {tag} record"
         )));
-    }
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
-    if let Some(object) = value.as_object_mut() {
-        object.remove("v");
-        object.remove("record");
     }
     let body_error = |e: serde_json::Error| invalid(format!("the {kind} record: {e}"));
     let place =
         |(at, reason): (String, String)| invalid(format!("the {kind} record: {at}: {reason}"));
     match kind {
         RecordKind::ApiKey => {
-            let r: ApiKeyRecord = serde_json::from_value(value).map_err(body_error)?;
+            let r: ApiKeyRecord = serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
             let compiled = compile_key_record(policy, r).map_err(place)?;
             if !crypto::constant_time_eq(&compiled.digest, lookup.hash()) {
                 return Err(invalid(
@@ -471,7 +523,7 @@ pub(crate) fn parse(
             Ok(Record::ApiKey(compiled))
         }
         RecordKind::User => {
-            let r: UserRolesRecord = serde_json::from_value(value).map_err(body_error)?;
+            let r: UserRolesRecord = serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
             if RecordLookup::user(&r.subject) != *lookup {
                 return Err(invalid(
                     "the user record's subject is not the one it was stored under",
@@ -482,7 +534,8 @@ pub(crate) fn parse(
             ))
         }
         RecordKind::RevokedJti => {
-            let r: RevokedJtiRecord = serde_json::from_value(value).map_err(body_error)?;
+            let r: RevokedJtiRecord =
+                serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
             if RecordLookup::revoked_jti(&r.jti) != *lookup {
                 return Err(invalid(
                     "the revoked_jti record's jti is not the one it was stored under",
@@ -491,7 +544,7 @@ pub(crate) fn parse(
             Ok(Record::RevokedJti)
         }
         RecordKind::Session => {
-            let r: SessionRecord = serde_json::from_value(value).map_err(body_error)?;
+            let r: SessionRecord = serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
             let user = compile_user(policy, &r.roles, &r.tenants).map_err(place)?;
             let claims = serde_json::to_string(&r).map_err(|e| invalid(e.to_string()))?;
             Ok(Record::Session(Session {

@@ -350,20 +350,9 @@ pub extern "C" fn tg_store_records_from_snapshot(
         out_param(out_json)?;
         // SAFETY: the caller passes `snapshot_len` readable bytes at `snapshot` (or NULL and 0).
         let document = unsafe { bytes(snapshot, snapshot_len) }?;
-        let (rest, records) = tollgate_core::record::split_snapshot(document)?;
-        let records: Vec<serde_json::Value> = records
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "key": r.lookup.store_key(),
-                    "value": r.json,
-                    "expires": r.expires,
-                })
-            })
-            .collect();
-        let out = serde_json::json!({"snapshot": rest, "records": records});
+        let out = tollgate_core::record::split_snapshot_json(document)?;
         // SAFETY: `out_json` was checked non-NULL; the caller provides storage.
-        unsafe { write_out(out_json, new_string(out.to_string())) };
+        unsafe { write_out(out_json, new_string(out)) };
         Ok(())
     })
 }

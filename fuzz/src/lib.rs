@@ -405,7 +405,7 @@ fn store_fixture() -> &'static StoreFixture {
         let engine = Engine::from_policy_json(policy.to_string().as_bytes()).expect("policy");
         let (rest, records) = tollgate::record::split_snapshot(snapshot).expect("snapshot");
         engine
-            .swap_snapshot_json(rest.to_string().as_bytes())
+            .swap_snapshot_json(rest.as_bytes())
             .expect("snapshot without records");
         let table = json(table);
         let key = table["tokens"]["key-reader"].as_str().expect("key-reader");

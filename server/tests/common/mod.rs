@@ -714,7 +714,7 @@ pub fn store_files(
     let (rest, records) = tollgate::record::split_snapshot(&snapshot).unwrap();
     let (p, k) = (dir.join("policy.json"), dir.join("keys.json"));
     std::fs::write(&p, policy.to_string()).unwrap();
-    std::fs::write(&k, rest.to_string()).unwrap();
+    std::fs::write(&k, rest).unwrap();
     (p, k, records)
 }
 
