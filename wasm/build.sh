@@ -45,13 +45,15 @@ node_entry() { # output directory
     echo "'use strict';"
     echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden), and"
     echo "// KeySource (see makeKeySource)."
-    cat js/harden.js js/keysource.js
+    cat js/harden.js js/keysource.js js/store.js
     echo "const api = harden(require('./tollgate.js'));"
     echo "api.KeySource = makeKeySource(api);"
+    echo "Object.assign(api, makeStore(api));"
     echo "module.exports = api;"
   } > "$1/index.js"
-  printf "export * from './tollgate';\nexport * from './keysource';\n" > "$1/index.d.ts"
+  printf "export * from './tollgate';\nexport * from './keysource';\nexport * from './store';\n" > "$1/index.d.ts"
   cp js/keysource.d.ts "$1/keysource.d.ts"
+  cp js/store.d.ts "$1/store.d.ts"
 }
 
 if [ -n "$faults" ]; then
@@ -114,14 +116,16 @@ for target in node web; do
       echo "// (tollgate.js), hardened (see harden). Initialise once: \`await init()\` (fetches"
       echo "// tollgate_bg.wasm beside this file) or \`initSync({ module })\` with a compiled module."
       echo "import * as raw from './tollgate.js';"
-      cat js/harden.js js/keysource.js
+      cat js/harden.js js/keysource.js js/store.js
       echo "const api = harden(raw);"
       echo "export const { ${names} } = api;"
       echo "export const KeySource = makeKeySource(api);"
+      echo "export const { checkWithStore, RedisStore } = makeStore(api);"
       echo "export default api.default;"
     } > "$out/index.js"
-    printf "export * from './tollgate.js';\nexport * from './keysource.js';\nexport { default } from './tollgate.js';\n" > "$out/index.d.ts"
+    printf "export * from './tollgate.js';\nexport * from './keysource.js';\nexport * from './store.js';\nexport { default } from './tollgate.js';\n" > "$out/index.d.ts"
     cp js/keysource.d.ts "$out/keysource.d.ts"
+    cp js/store.d.ts "$out/store.d.ts"
     type=module
   fi
   cat > "$out/package.json" <<JSON
@@ -133,7 +137,7 @@ for target in node web; do
   "type": "$type",
   "main": "index.js",
   "types": "index.d.ts",
-  "files": ["index.js", "index.d.ts", "keysource.d.ts", "tollgate.js", "tollgate.d.ts", "tollgate_bg.wasm", "tollgate_bg.wasm.d.ts"]
+  "files": ["index.js", "index.d.ts", "keysource.d.ts", "store.d.ts", "tollgate.js", "tollgate.d.ts", "tollgate_bg.wasm", "tollgate_bg.wasm.d.ts"]
 }
 JSON
 done

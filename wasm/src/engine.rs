@@ -28,7 +28,7 @@ pub struct Engine {
 }
 
 /// The decision as the shared JSON shape (the CLI's and every binding's).
-fn decision_js(decision: &Decision) -> Result<JsValue, JsValue> {
+pub(crate) fn decision_js(decision: &Decision) -> Result<JsValue, JsValue> {
     parse_json(&decision.to_json().to_string())
 }
 

@@ -3,6 +3,7 @@
 //!
 //! One module per JS concept: [`engine`] (`Engine`: `fromPolicy`, `swapKeys`, `check`,
 //! `checkAsync`, `swapProviderKeys`), [`verifier`] (`Verifier`, `verify`, `verifyAsync`),
+//! [`pending`] (`checkStep`, `Pending`, `resume`: checks that wait on a shared store),
 //! [`refresher`] (`Refresher`, the JWKS refresher a host drives with `fetch`, and OpenID
 //! discovery; `js/keysource.js` builds the package's `KeySource` on it), [`request`] (how a JS
 //! request object is read), [`error`] (the `Error` every failure throws, with its stable `code`),
@@ -32,6 +33,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod pending;
 pub mod refresher;
 pub mod request;
 pub mod verifier;

@@ -15,6 +15,14 @@ export interface CheckRequest {
     | Record<string, string | string[] | undefined>;
 }
 
+/** A key snapshot's records in store form (`recordsFromSnapshot`). */
+export interface StoreRecords {
+  /** The snapshot without its records: what `swapKeys` loads. */
+  snapshot: Record<string, unknown>;
+  /** Each record's store key, its JSON text, and when it expires (Unix seconds). */
+  records: Array<{ key: string; value: string; expires: number | null }>;
+}
+
 /** Who is calling, once authenticated. */
 export interface Principal {
   subject: string;
