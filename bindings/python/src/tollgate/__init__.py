@@ -16,8 +16,14 @@
     key = tollgate.generate_api_key("fln_live", "sa_billing")  # key.key once, key.record stored
     token, d = engine.reissue("POST", "/api/token", {"token": old})  # a valid token mints a new one
 
-Every failure raises TollgateError (a rejected token or API key: its subclass TokenError) with
-the stable `code` name and `number` of docs/errors.md. Engines, verifiers, webhook verifiers and
+    store = tollgate.RedisStore("redis://127.0.0.1:6379")           # records in Redis: pip install 'tollgate[redis]'
+    rest, records = tollgate.records_from_snapshot(snapshot_json)   # store.put(records); Engine(policy, rest)
+    follower = store.follow_invalidations(engine)                   # a daemon thread; follower.stop()
+    d = engine.check_with_store("GET", "/api/items", headers, store)  # reads the records the check needs
+
+Every failure raises TollgateError (a rejected token or API key: its subclass TokenError; a
+shared store that does not answer: StoreUnavailable) with the stable `code` name and `number` of
+docs/errors.md. Engines, verifiers, webhook verifiers and
 replay guards are shared by any number of threads (the library releases the GIL while it works); their native handles are freed by
 `close()` (or a `with` block), at the latest when the object is collected.
 """
@@ -38,8 +44,14 @@ __all__ = [
     "Decision",
     "Engine",
     "GeneratedApiKey",
+    "InvalidationFollower",
     "KeySource",
+    "RedisStore",
     "ReplayGuard",
+    "ReplayStore",
+    "Store",
+    "StoreUnavailable",
+    "StoredRecord",
     "TokenError",
     "TollgateError",
     "VerifiedToken",
@@ -53,6 +65,7 @@ __all__ = [
     "generate_webhook_key_pair",
     "generate_webhook_secret",
     "hash_api_key",
+    "records_from_snapshot",
     "sign_webhook",
     "verify",
     "verify_jws",
@@ -106,6 +119,20 @@ class TollgateError(Exception):
 
 class TokenError(TollgateError):
     """A token was rejected (malformed, bad signature, expired, wrong issuer, unknown kid, …)."""
+
+
+#: store_unavailable (docs/errors.md): the shared record store did not answer.
+_STORE_UNAVAILABLE = 511
+
+
+class StoreUnavailable(TollgateError):
+    """The shared record store did not answer (connection refused, timed out, …): code
+    `store_unavailable` (511, HTTP 503). A store's `get` raises it and `Engine.check_with_store`
+    then decides 503 `store_unavailable` (or what the policy's `store.grace` allows); from
+    `claim`, `put` and the rest it reaches the caller: never take it for success."""
+
+    def __init__(self, message: Optional[str] = None) -> None:
+        super().__init__(_STORE_UNAVAILABLE, message)
 
 
 def _error_class(number: int) -> "type[TollgateError]":
@@ -303,6 +330,14 @@ class Decision:
         )
 
 
+def _take_decision(d: int) -> Decision:
+    """The Decision of a `tg_decision` the library made; frees the handle."""
+    try:
+        return Decision._read(d)
+    finally:
+        _ffi.tg_decision_free(d)
+
+
 def _header_pairs(headers: Headers) -> List[Tuple[bytes, bytes]]:
     """Headers as (name, value) byte pairs: a mapping or pairs, each side str or bytes (or what
     `_bytes` takes)."""
@@ -403,6 +438,85 @@ class Engine(_Handle):
         self._fast = None
         super().close()
 
+    def check_with_store(
+        self,
+        method: Union[str, bytes],
+        path: Union[str, bytes],
+        headers: Headers,
+        store: "Store",
+        now: Optional[float] = None,
+    ) -> Decision:
+        """Decides a request as `check` does, for a policy whose providers keep their records in a
+        shared store (`"records": "store"`, docs/records.md): each record the check needs and
+        has not cached is read with `store.get(key)` (`key` is `tollgate:<kind>:<hash>`; it
+        returns the record's bytes, or None when there is no such record) and the check goes
+        on. A store that does not answer (`get` raises StoreUnavailable, or an OSError such as
+        ConnectionError or TimeoutError) decides 503 `store_unavailable`, unless the policy's
+        `store.grace` lets cached records stand in; a record that is not valid for its key
+        decides 500 `invalid_record`. Without records in a store it decides as `check`.
+
+        Always returns a Decision; raises only for a misuse (closed engine, bad types, an answer
+        that is not bytes or None) or what `get` raises besides the errors above. Runs on the
+        calling thread: `store.get` is called on it, at most once per record the check needs."""
+        m = _bytes(method, "method")
+        p = _bytes(path, "path")
+        array, count, keep = _header_array(headers)
+        t = _now(now)
+        decision = ctypes.c_void_p()
+        pending = ctypes.c_void_p()
+        handle = self._acquire()  # held until the check decides: a pending check needs its engine
+        try:
+            st = _ffi.tg_engine_check_step(
+                handle, m, len(m), p, len(p), array, count, t, ctypes.byref(decision), ctypes.byref(pending)
+            )
+            while st == 0 and pending.value:
+                waiting, pending.value = pending.value, None  # owned here until resumed or freed
+                key = _get(_ffi.tg_pending_store_key, waiting)
+                try:
+                    answer = store.get(key)  # type: ignore[arg-type]
+                    if answer is not None and not isinstance(answer, bytes):
+                        if not isinstance(answer, (bytearray, memoryview, str)):
+                            raise TypeError(f"store.get must return bytes or None, not {type(answer).__name__}")
+                        answer = _bytes(answer, "record")
+                except (StoreUnavailable, OSError):
+                    st = _ffi.tg_engine_resume_unavailable(handle, waiting, t, ctypes.byref(decision))
+                    break
+                except BaseException:
+                    _ffi.tg_pending_free(waiting)
+                    raise
+                st = _ffi.tg_engine_resume(
+                    handle,
+                    waiting,
+                    answer,
+                    len(answer) if answer is not None else 0,
+                    answer is not None,
+                    t,
+                    ctypes.byref(decision),
+                    ctypes.byref(pending),
+                )
+        finally:
+            self._release()
+        del keep
+        if st != 0:
+            raise TollgateError(st)
+        return _take_decision(decision.value)  # type: ignore[arg-type]
+
+    def invalidate(self, key: Union[str, bytes]) -> None:
+        """Drops the cached copy of the record a store key names (`tollgate:<kind>:<hash>`), or
+        every cached record for `"*"`: the next check needing it reads the store again. Call it
+        with each message of the store's `tollgate:invalidate` channel and with `"*"` whenever
+        the subscription was lost (`RedisStore.follow_invalidations` does both). Raises
+        TollgateError `invalid_request` for anything else."""
+        k = _bytes(key, "key")
+        err = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_engine_invalidate(handle, k, len(k), ctypes.byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+
     def reissue(
         self,
         method: Union[str, bytes],
@@ -438,10 +552,7 @@ class Engine(_Handle):
         del keep
         if st != 0:
             raise TollgateError(st)
-        try:
-            d = Decision._read(out.value)  # type: ignore[arg-type]
-        finally:
-            _ffi.tg_decision_free(out.value)
+        d = _take_decision(out.value)  # type: ignore[arg-type]
         if rst != 0:
             e = _fail(rst, err)
             e.decision = d
@@ -732,6 +843,14 @@ def verify_jws(token: Union[str, bytes], keys: Document, *, alg: Optional[str] =
 # After everything it builds on: the key source uses Engine, Verifier and the helpers above.
 from ._keysource import KeySource, discover  # noqa: E402
 from ._apikeys import GeneratedApiKey, check_api_key, generate_api_key, hash_api_key  # noqa: E402
+from ._store import (  # noqa: E402
+    InvalidationFollower,
+    RedisStore,
+    ReplayStore,
+    Store,
+    StoredRecord,
+    records_from_snapshot,
+)
 from ._webhooks import (  # noqa: E402
     ReplayGuard,
     WebhookVerifier,

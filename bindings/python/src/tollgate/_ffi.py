@@ -251,3 +251,45 @@ tg_webhook_secret_generate = _fn("tg_webhook_secret_generate", c_uint32, _STR_OU
 tg_webhook_key_pair_generate = _fn("tg_webhook_key_pair_generate", c_uint32, _STR_OUT, _STR_OUT)
 tg_replay_guard_new = _fn("tg_replay_guard_new", c_uint32, c_size_t, c_uint64, _OUT, _STR_OUT)
 tg_replay_guard_free = _fn("tg_replay_guard_free", None, _P)
+
+# Records in a shared store (docs/records.md): checks that wait on a record, invalidation, records
+# in store form, webhook replay claims.
+tg_engine_check_step = _fn(
+    "tg_engine_check_step",
+    c_uint32,
+    _P,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    POINTER(Header),
+    c_size_t,
+    c_uint64,
+    _OUT,
+    _OUT,
+)
+tg_pending_store_key = _fn("tg_pending_store_key", *_STRING_GETTER)
+tg_pending_steps = _fn("tg_pending_steps", c_size_t, _P)
+tg_pending_free = _fn("tg_pending_free", None, _P)
+tg_engine_resume = _fn(
+    "tg_engine_resume", c_uint32, _P, _P, c_char_p, c_size_t, c_bool, c_uint64, _OUT, _OUT
+)
+tg_engine_resume_unavailable = _fn("tg_engine_resume_unavailable", c_uint32, _P, _P, c_uint64, _OUT)
+tg_engine_invalidate = _fn("tg_engine_invalidate", c_uint32, _P, c_char_p, c_size_t, _STR_OUT)
+tg_webhook_verifier_verify_for_store = _fn(
+    "tg_webhook_verifier_verify_for_store",
+    c_uint32,
+    _P,
+    POINTER(Header),
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_uint64,
+    c_uint64,
+    _STR_OUT,
+    POINTER(c_uint64),
+    _STR_OUT,
+)
+tg_store_records_from_snapshot = _fn(
+    "tg_store_records_from_snapshot", c_uint32, c_char_p, c_size_t, _STR_OUT, _STR_OUT
+)

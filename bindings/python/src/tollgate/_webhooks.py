@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import json
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple, Union
 
 from . import _ffi
-from . import Headers, TollgateError, _bytes, _fail, _Handle, _header_array, _now, _take_string
+from . import Headers, StoreUnavailable, TollgateError, _bytes, _fail, _Handle, _header_array, _now, _take_string
+
+if TYPE_CHECKING:
+    from ._store import ReplayStore
+
+#: webhook_replayed (docs/errors.md).
+_WEBHOOK_REPLAYED = 903
 
 Body = Union[str, bytes, bytearray, memoryview]
 
@@ -105,6 +111,51 @@ class WebhookVerifier(_Handle):
         del keep
         if st != 0:
             raise _fail(st, err)
+
+    def verify_for_store(
+        self,
+        headers: Headers,
+        body: Body,
+        store: "ReplayStore",
+        now: Optional[float] = None,
+        window: int = 0,
+    ) -> None:
+        """Verifies one delivery as `verify` does, with the replay guard in a shared store, so
+        that a delivery accepted by one instance is refused by every other: once the delivery
+        verifies, `store.claim(key, ttl)` (Redis: `SET tollgate:webhook:<hash> 1 NX EX <ttl>`)
+        must newly claim its id, or TollgateError `webhook_replayed` (409) is raised. `window`:
+        the replay window in seconds (0: the tolerance; the claim lasts at least the
+        tolerance). Only verified deliveries claim an id, so forgeries cannot block a genuine
+        one. The verifier's own `replay_guard` is not used here.
+
+        Returns None when verified and claimed; raises as `verify` does, `webhook_replayed`, or
+        StoreUnavailable when the store does not answer (refuse the delivery; the sender
+        retries)."""
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise ValueError(f"window must be seconds (an int >= 0), not {window!r}")
+        b = _body(body)
+        array, count, keep = _header_array(headers)
+        t = _now(now)
+        key, ttl, err = ctypes.c_void_p(), ctypes.c_uint64(), ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_webhook_verifier_verify_for_store(
+                handle, array, count, b, len(b), t, window, ctypes.byref(key), ctypes.byref(ttl), ctypes.byref(err)
+            )
+        finally:
+            self._release()
+        del keep
+        if st != 0:
+            raise _fail(st, err)
+        claim_key = _take_string(key) or ""
+        try:
+            claimed = store.claim(claim_key, int(ttl.value))
+        except OSError as e:  # a store raising the standard library's errors: not an answer either
+            raise StoreUnavailable(f"claiming {claim_key}: {e}") from e
+        if claimed is not True and claimed is not False:
+            raise TypeError(f"store.claim must return a bool, not {type(claimed).__name__}")
+        if not claimed:
+            raise TollgateError(_WEBHOOK_REPLAYED, "webhook-id was already accepted (by this or another instance)")
 
 
 def verify_webhook(key: str, headers: Headers, body: Body, now: Optional[float] = None) -> None:
