@@ -147,6 +147,13 @@ func (e *Engine) ReissueRequest(method, path string, headers [][2]string, now ti
 
 func (e *Engine) checkHeader(method, path string, header http.Header, host string, now time.Time,
 	reissue bool) (Decision, string, error) {
+	count, size, each := headerPairs(header, host)
+	return e.check(method, path, count, size, now, each, reissue)
+}
+
+// headerPairs gives header's (name, value) pairs, plus host as a Host header unless header has
+// one: their count, their size in bytes, and a function giving each.
+func headerPairs(header http.Header, host string) (int, int, func(add func(name, value string))) {
 	count, size := 0, 0
 	for name, values := range header {
 		count += len(values)
@@ -160,7 +167,7 @@ func (e *Engine) checkHeader(method, path string, header http.Header, host strin
 		count++
 		size += len("Host") + len(host)
 	}
-	return e.check(method, path, count, size, now, func(add func(name, value string)) {
+	return count, size, func(add func(name, value string)) {
 		for name, values := range header {
 			for _, v := range values {
 				add(name, v)
@@ -169,25 +176,28 @@ func (e *Engine) checkHeader(method, path string, header http.Header, host strin
 		if addHost {
 			add("Host", host)
 		}
-	}, reissue)
+	}
 }
 
-// check copies the request into one C allocation (the tg_header array, then every byte the
-// headers point to: cgo forbids C memory holding Go pointers), runs tg_engine_check, and copies
-// the decision out; with reissue, an allowed decision's token is re-issued before the native
-// decision is freed.
-func (e *Engine) check(method, path string, count, size int, now time.Time,
-	each func(add func(name, value string)), reissue bool) (Decision, string, error) {
-	if now.IsZero() {
-		now = time.Now()
-	}
+// cRequest is a request copied into one C allocation: the tg_header array, then every byte the
+// headers, the method and the path point to (cgo forbids C memory holding Go pointers). The
+// library copies what it keeps, so it may be freed as soon as the call that reads it returns.
+type cRequest struct {
+	buf                unsafe.Pointer
+	method, path       *C.uint8_t
+	methodLen, pathLen C.size_t
+	headers            *C.tg_header
+	count              C.size_t
+}
+
+// newCRequest copies method, path and the count headers each gives (size: their bytes in all).
+func newCRequest(method, path string, count, size int, each func(add func(name, value string))) cRequest {
 	headerBytes := count * int(C.sizeof_tg_header)
 	total := headerBytes + len(method) + len(path) + size
 	buf := C.malloc(C.size_t(total + 1))
 	if buf == nil {
 		panic("tollgate: out of memory")
 	}
-	defer C.free(buf)
 	var headers []C.tg_header
 	if count > 0 {
 		headers = unsafe.Slice((*C.tg_header)(buf), count)
@@ -212,12 +222,32 @@ func (e *Engine) check(method, path string, count, size int, now time.Time,
 		h.value, h.value_len = put(value)
 		i++
 	})
-	m, mlen := put(method)
-	p, plen := put(path)
-	var hp *C.tg_header
+	r := cRequest{buf: buf, count: C.size_t(i)}
+	r.method, r.methodLen = put(method)
+	r.path, r.pathLen = put(path)
 	if i > 0 {
-		hp = &headers[0]
+		r.headers = &headers[0]
 	}
+	return r
+}
+
+func (r *cRequest) free() {
+	if r.buf != nil {
+		C.free(r.buf)
+		r.buf = nil
+	}
+}
+
+// check copies the request into C memory (newCRequest), runs tg_engine_check, and copies the
+// decision out; with reissue, an allowed decision's token is re-issued before the native
+// decision is freed.
+func (e *Engine) check(method, path string, count, size int, now time.Time,
+	each func(add func(name, value string)), reissue bool) (Decision, string, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	req := newCRequest(method, path, count, size, each)
+	defer req.free()
 
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -226,7 +256,7 @@ func (e *Engine) check(method, path string, count, size int, now time.Time,
 	}
 	var d *C.tg_decision
 	t := unixSeconds(now)
-	st := C.tg_engine_check(e.ptr, m, mlen, p, plen, hp, C.size_t(i), t, &d)
+	st := C.tg_engine_check(e.ptr, req.method, req.methodLen, req.path, req.pathLen, req.headers, req.count, t, &d)
 	if st != C.TG_STATUS_OK {
 		return Decision{}, "", newError(st, nil)
 	}
@@ -244,9 +274,11 @@ func (e *Engine) check(method, path string, count, size int, now time.Time,
 
 // Decision is the answer to one request, copied out of the library: the HTTP status to answer,
 // why, who is calling, and what to send. Status 200 lets the request through; 400, 401, 403 or
-// 404 refuse it.
+// 404 refuse it; a check with records in a store (CheckWithStore) may also decide 500
+// (invalid_record: the store holds a record the engine will not use) or 503
+// (store_unavailable).
 type Decision struct {
-	Status  int    `json:"status"`  // 200, 400, 401, 403 or 404
+	Status  int    `json:"status"`  // 200, 400, 401, 403 or 404 (with a store: 500, 503)
 	Reason  string `json:"reason"`  // the stable reason name: "ok", "expired", "not_found", …
 	Code    uint32 `json:"code"`    // the reason's stable number (0 when allowed)
 	Message string `json:"message"` // for logs ("allowed" when allowed); never holds secrets

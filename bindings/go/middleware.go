@@ -40,6 +40,7 @@ type middleware struct {
 	deny           func(http.ResponseWriter, *http.Request, *Decision)
 	failure        func(http.ResponseWriter, *http.Request, error)
 	forwardHeaders bool
+	store          Store
 }
 
 // WithClock sets the clock decisions are made at (default time.Now).
@@ -48,7 +49,7 @@ func WithClock(clock func() time.Time) MiddlewareOption {
 }
 
 // WithDenyHandler replaces the default refusal (WriteRefusal) with yours; d.Status is 400, 401,
-// 403 or 404.
+// 403 or 404 (with WithStore also 500 or 503).
 func WithDenyHandler(deny func(w http.ResponseWriter, r *http.Request, d *Decision)) MiddlewareOption {
 	return func(m *middleware) { m.deny = deny }
 }
@@ -68,8 +69,8 @@ func WithForwardHeaders(on bool) MiddlewareOption {
 
 // Middleware decides every request with the engine. An allowed request goes to next with its
 // *Decision in the context (FromContext); a refused one is answered with the decision's status
-// (400, 401, 403 or 404), its WWW-Authenticate challenge, and a small JSON body
-// {"error": reason, "message": …}.
+// (400, 401, 403 or 404; with WithStore also 500 invalid_record or 503 store_unavailable), its
+// WWW-Authenticate challenge, and a small JSON body {"error": reason, "message": …}.
 func (e *Engine) Middleware(next http.Handler, opts ...MiddlewareOption) http.Handler {
 	m := &middleware{engine: e, next: next, clock: time.Now, deny: func(w http.ResponseWriter, _ *http.Request, d *Decision) {
 		WriteRefusal(w, d)
@@ -83,7 +84,13 @@ func (e *Engine) Middleware(next http.Handler, opts ...MiddlewareOption) http.Ha
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d, err := m.engine.Check(r, m.clock())
+	var d Decision
+	var err error
+	if m.store != nil {
+		d, err = m.engine.CheckHTTPWithStore(r, m.store, m.clock())
+	} else {
+		d, err = m.engine.Check(r, m.clock())
+	}
 	if err != nil {
 		m.failure(w, r, err)
 		return

@@ -36,6 +36,18 @@
 // request and, when it is allowed, re-issues its token: a Decision keeps no native handle, so
 // both happen in one call.
 //
+// A policy whose providers keep their records (API keys, users' roles, sessions, revoked token
+// ids) in a shared store ("records": "store", docs/records.md) is checked with CheckWithStore,
+// which reads each record it needs through a Store (the redisstore module in
+// bindings/go/redisstore implements it over Redis, with the writes, revocations, webhook replay
+// claims and the invalidation subscription that keeps Invalidate called):
+//
+//	d, err := engine.CheckWithStore(ctx, method, path, headers, store, time.Now())
+//	// Status 503 store_unavailable when the store did not answer; 500 invalid_record for a bad record
+//
+// RecordsFromSnapshot turns a snapshot's records into store form; WebhookVerifier.VerifyForStore
+// gives the ReplayClaim a host settles with SET NX in the store.
+//
 // Every value this package returns is plain Go data copied out of the library: no C handle
 // escapes. An Engine, a Verifier, a WebhookVerifier and a ReplayGuard are safe for concurrent
 // use by any number of goroutines, including SwapKeys while others check; Close frees it once the calls in flight have finished
