@@ -188,17 +188,28 @@ impl Engine {
     /// Decides `request` at `now`, or answers which record it needs first (see the module
     /// documentation). Without records in a store, this is [`Engine::check`].
     pub fn check_step(&self, request: &Request<'_>, now: u64) -> Step {
-        let pending = Pending {
-            request: OwnedRequest {
-                method: request.method.to_owned(),
-                path: request.path.to_owned(),
-                headers: Vec::new(),
-            },
-            snapshot: self.current_snapshot(),
-            answers: Vec::new(),
-            wanted: RecordLookup::new(record::RecordKind::User, [0; 32]),
-        };
-        self.step(pending, Some(request), now, Reach::Host)
+        // The request is copied, and the snapshot pinned, only when the check goes pending.
+        let snapshot = self.current_snapshot();
+        let mut source = RecordSource::new(&[], self.record_cache(), now, Reach::Host);
+        let mut decision = Decision::default();
+        self.run_with_records(request, now, &snapshot, &mut decision, &mut source);
+        match source.wanted {
+            None => Step::Decided(decision),
+            Some(wanted) => Step::Pending(Pending {
+                request: OwnedRequest {
+                    method: request.method.to_owned(),
+                    path: request.path.to_owned(),
+                    headers: request
+                        .headers
+                        .iter()
+                        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                        .collect(),
+                },
+                snapshot,
+                answers: Vec::new(),
+                wanted,
+            }),
+        }
     }
 
     /// Goes on with `pending` given the store's answer for [`Pending::lookup`]: the record's
@@ -221,7 +232,7 @@ impl Engine {
             },
         };
         pending.answers.push((lookup, answer));
-        self.step(pending, None, now, Reach::Host)
+        self.step(pending, now, Reach::Host)
     }
 
     /// Decides `pending` when the store did not answer (unreachable, timed out): the check is
@@ -229,7 +240,7 @@ impl Engine {
     /// record the check needs is cached and exists, fetched within `cache_ttl + grace` seconds.
     /// A record the cache says does not exist is never assumed to exist.
     pub fn resume_unavailable(&self, pending: Pending, now: u64) -> Decision {
-        match self.step(pending, None, now, Reach::Unavailable) {
+        match self.step(pending, now, Reach::Unavailable) {
             Step::Decided(d) => d,
             Step::Pending(_) => Decision::refused(
                 ErrorCode::Internal,
@@ -268,46 +279,27 @@ impl Engine {
         self.record_cache().clear();
     }
 
-    /// Runs one step: on `request` when given (the first step), else on the pending copy.
-    fn step(
-        &self,
-        mut pending: Pending,
-        first: Option<&Request<'_>>,
-        now: u64,
-        reach: Reach,
-    ) -> Step {
+    /// Runs the check again on the pending copy of its request, with every answer so far.
+    fn step(&self, mut pending: Pending, now: u64, reach: Reach) -> Step {
         if pending.answers.len() > MAX_STEPS {
             return Step::Decided(Decision::refused(
                 ErrorCode::Internal,
                 "the check asked for more records than any check needs",
             ));
         }
-        let headers: Vec<(&str, &str)>;
-        let request = match first {
-            Some(r) => *r,
-            None => {
-                headers = pending
-                    .request
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                Request::new(&pending.request.method, &pending.request.path, &headers)
-            }
-        };
+        let headers: Vec<(&str, &str)> = pending
+            .request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = Request::new(&pending.request.method, &pending.request.path, &headers);
         let mut source = RecordSource::new(&pending.answers, self.record_cache(), now, reach);
         let mut decision = Decision::default();
         self.run_with_records(&request, now, &pending.snapshot, &mut decision, &mut source);
         match source.wanted {
             None => Step::Decided(decision),
             Some(wanted) => {
-                if let Some(r) = first {
-                    pending.request.headers = r
-                        .headers
-                        .iter()
-                        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                        .collect();
-                }
                 pending.wanted = wanted;
                 Step::Pending(pending)
             }
