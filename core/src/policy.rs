@@ -70,7 +70,7 @@ pub struct StoreDoc {
     /// needs a record not fresh in the cache (`store_unavailable`, 503).
     #[serde(default)]
     pub grace: u64,
-    /// Most records the cache holds.
+    /// Most records the cache holds (default 10,000: about 9 MB; see docs/scaling.md).
     #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
 }
@@ -87,7 +87,7 @@ fn default_cache_ttl() -> u64 {
 }
 
 fn default_cache_entries() -> usize {
-    100_000
+    10_000
 }
 
 impl Default for StoreDoc {
