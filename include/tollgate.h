@@ -955,6 +955,25 @@ tg_status tg_store_records_from_snapshot(const uint8_t *snapshot,
                                          char **error_out);
 
 /**
+ * A session's record, for a login service that stores the sessions gateways check: `id` is the
+ * session id (the cookie's value, 1–512 bytes), `pepper` the provider's pepper when it hashes
+ * with HMAC-SHA256 (NULL and 0 otherwise), `session` the session as JSON (`{"subject", "kind",
+ * "expires", "roles", "tenants", "revoked"}`, docs/records.md). On success writes
+ * `{"key": "tollgate:session:<hash>", "value": "<the record>", "expires": <Unix seconds>}` to
+ * `*out_json` (free it with `tg_string_free`): store `value` under `key`, then publish `key` on
+ * `tollgate:invalidate` (signing out: the same with `"revoked": true`). Fails with
+ * `TG_STATUS_INVALID_RECORD`.
+ */
+tg_status tg_store_session_record(const uint8_t *id,
+                                  size_t id_len,
+                                  const uint8_t *pepper,
+                                  size_t pepper_len,
+                                  const uint8_t *session,
+                                  size_t session_len,
+                                  char **out_json,
+                                  char **error_out);
+
+/**
  * Makes a refresher with no key set yet (its first `tg_refresher_poll` says fetch).
  *
  * `config`: JSON, or NULL / empty for the defaults. Members, all optional (seconds unless said):

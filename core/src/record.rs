@@ -396,6 +396,46 @@ pub fn split_snapshot(document: &[u8]) -> Result<(String, Vec<StoredRecord>), Er
     Ok((rest, out))
 }
 
+/// A session's record for a login service, from the session id (the cookie's value), the
+/// provider's pepper when it hashes with one, and the session as JSON ([`SessionRecord`]): as
+/// JSON `{"key": "tollgate:session:<hash>", "value": "<the record, JSON text>", "expires": <Unix
+/// seconds>}`, for hosts in other languages. Errors with `invalid_record` for a session that is
+/// not a [`SessionRecord`] or an id longer than [`MAX_SESSION_ID_LEN`].
+pub fn session_record_json(
+    id: &str,
+    pepper: Option<&[u8]>,
+    session: &[u8],
+) -> Result<String, Error> {
+    if id.is_empty() || id.len() > MAX_SESSION_ID_LEN {
+        return Err(invalid(format!(
+            "a session id is 1 to {MAX_SESSION_ID_LEN} bytes; this one is {}",
+            id.len()
+        )));
+    }
+    if session.len() > MAX_RECORD_BYTES {
+        return Err(invalid(format!(
+            "the session is {} bytes, more than the limit of {MAX_RECORD_BYTES}",
+            session.len()
+        )));
+    }
+    let record: SessionRecord =
+        serde_json::from_slice(session).map_err(|e| invalid(format!("the session: {e}")))?;
+    let stored = StoredRecord::session(id, pepper, &record)?;
+    stored_json(&stored)
+}
+
+/// One stored record as `{"key", "value", "expires"}` JSON.
+fn stored_json(r: &StoredRecord) -> Result<String, Error> {
+    let value = serde_json::to_string(&r.json).map_err(|e| invalid(e.to_string()))?;
+    let expires = r
+        .expires
+        .map_or_else(|| "null".to_owned(), |e| e.to_string());
+    Ok(format!(
+        "{{\"key\":\"{}\",\"value\":{value},\"expires\":{expires}}}",
+        r.lookup.store_key()
+    ))
+}
+
 /// [`split_snapshot`] as one JSON document, for hosts in other languages (the C ABI, WebAssembly):
 /// `{"snapshot": {…the rest…}, "records": [{"key": "tollgate:<kind>:<hash>", "value": "<the
 /// record, JSON text>", "expires": <Unix seconds> | null}, …]}`.

@@ -356,3 +356,40 @@ pub extern "C" fn tg_store_records_from_snapshot(
         Ok(())
     })
 }
+
+/// A session's record, for a login service that stores the sessions gateways check: `id` is the
+/// session id (the cookie's value, 1–512 bytes), `pepper` the provider's pepper when it hashes
+/// with HMAC-SHA256 (NULL and 0 otherwise), `session` the session as JSON (`{"subject", "kind",
+/// "expires", "roles", "tenants", "revoked"}`, docs/records.md). On success writes
+/// `{"key": "tollgate:session:<hash>", "value": "<the record>", "expires": <Unix seconds>}` to
+/// `*out_json` (free it with `tg_string_free`): store `value` under `key`, then publish `key` on
+/// `tollgate:invalidate` (signing out: the same with `"revoked": true`). Fails with
+/// `TG_STATUS_INVALID_RECORD`.
+#[no_mangle]
+pub extern "C" fn tg_store_session_record(
+    id: *const u8,
+    id_len: usize,
+    pepper: *const u8,
+    pepper_len: usize,
+    session: *const u8,
+    session_len: usize,
+    out_json: *mut *mut c_char,
+    error_out: *mut *mut c_char,
+) -> Status {
+    call(error_out, || {
+        out_param(out_json)?;
+        // SAFETY: the caller passes the documented pointer + length inputs.
+        let (id, pepper, session) = unsafe {
+            (
+                text(id, id_len, "session id")?,
+                bytes(pepper, pepper_len)?,
+                bytes(session, session_len)?,
+            )
+        };
+        let pepper = (!pepper.is_empty()).then_some(pepper);
+        let out = tollgate_core::record::session_record_json(id, pepper, session)?;
+        // SAFETY: `out_json` was checked non-NULL; the caller provides storage.
+        unsafe { write_out(out_json, new_string(out)) };
+        Ok(())
+    })
+}

@@ -271,6 +271,66 @@ static void webhook_claim(void) {
     tg_webhook_verifier_free(v);
 }
 
+/* A login service's session record (tg_store_session_record), then a cookie that carries it. */
+static void sessions(void) {
+    const char *policy =
+        "{\"version\": 1, \"credentials\": [{\"name\": \"s\", \"cookie\": \"flow_session\"}],"
+        " \"providers\": [{\"name\": \"flow\", \"type\": \"session\", \"credentials\": [\"s\"],"
+        " \"records\": \"store\"}], \"tenant\": {\"header\": \"X-Project-ID\"},"
+        " \"permissions\": [\"read\"], \"roles\": [{\"name\": \"viewer\", \"grants\": [\"read\"]}],"
+        " \"routes\": [{\"method\": \"GET\", \"path\": \"/items\", \"tenant\": true, \"requires\": [\"read\"]}]}";
+    tg_engine *engine = NULL;
+    char *error = NULL;
+    tg_status st = tg_engine_new(U8(policy), strlen(policy), &engine, &error);
+    check(st == TG_STATUS_OK, "session policy: %s", show(error));
+    const char *sessions[] = {
+        "{\"subject\": \"u-alice\", \"expires\": 2000, \"tenants\": {\"A\": [\"viewer\"]}}",
+        "{\"subject\": \"u-alice\", \"expires\": 2000, \"tenants\": {\"A\": [\"viewer\"]}, \"revoked\": true}",
+    };
+    const char *want[] = {"ok", "session_revoked"};
+    for (int i = 0; i < 2; i++) {
+        char *out = NULL;
+        st = tg_store_session_record(U8("s-123"), 5, NULL, 0, U8(sessions[i]), strlen(sessions[i]),
+                                     &out, &error);
+        if (!check(st == TG_STATUS_OK, "session record: %s", show(error))) {
+            break;
+        }
+        memory_store s = {0};
+        char *wrapped = malloc(strlen(out) + 32);
+        sprintf(wrapped, "{\"records\": [%s]}", out);
+        s.doc = cJSON_Parse(wrapped);
+        free(wrapped);
+        const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s.doc, "records"), 0);
+        check(strncmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "key")),
+                      "tollgate:session:", 17) == 0 &&
+                  cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "expires")) == 2000,
+              "session record %s", out);
+        tg_string_free(out);
+        scenario_case c = {.name = want[i], .method = "GET", .path = "/items", .header_count = 2};
+        tg_header headers[] = {header_of("Cookie", "theme=dark; flow_session=s-123"),
+                               header_of("X-Project-ID", "A")};
+        c.headers = headers;
+        scenario_table t = {.now = 1000};
+        check(tg_engine_invalidate(engine, U8("*"), 1, NULL) == TG_STATUS_OK, "invalidate");
+        tg_decision *d = decide(engine, &t, &c, &s, false);
+        size_t n = 0;
+        check(d != NULL && str_is(tg_decision_reason_name(d, &n), &n, want[i]),
+              "a session cookie decides %s (got %s)", want[i], show(tg_decision_reason_name(d, NULL)));
+        tg_decision_free(d);
+        cJSON_Delete(s.doc);
+    }
+    st = tg_store_session_record(U8("s-1"), 3, NULL, 0, U8("{}"), 2, NULL, &error);
+    check(st == TG_STATUS_NULL_PARAMETER, "NULL out");
+    tg_string_free(error);
+    error = NULL;
+    char *out = NULL;
+    st = tg_store_session_record(U8("s-1"), 3, NULL, 0, U8("{\"subject\": 1}"), 14, &out, &error);
+    check(st == TG_STATUS_INVALID_RECORD && out == NULL && error != NULL, "a bad session: %s",
+          tg_error_name(st));
+    tg_string_free(error);
+    tg_engine_free(engine);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s <repository root>\n", argv[0]);
@@ -281,5 +341,6 @@ int main(int argc, char **argv) {
     }
     faults(argv[1]);
     webhook_claim();
+    sessions();
     return finish("store");
 }
