@@ -377,3 +377,65 @@ fn eight_threads_of_ten_thousand_checks_each_read_their_own_record() {
     );
     assert!(lookups >= 60_000, "{lookups}");
 }
+
+#[test]
+fn a_session_cookie_is_checked_against_its_record_in_redis() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = TempDir::new("store");
+    let policy = dir.path().join("policy.json");
+    let keys = dir.path().join("keys.json");
+    std::fs::write(
+        &policy,
+        r#"{"version": 1, "credentials": [{"name": "s", "cookie": "flow_session"}],
+            "providers": [{"name": "flow", "type": "session", "credentials": ["s"], "records": "store"}],
+            "tenant": {"header": "X-Project-ID"}, "permissions": ["read"],
+            "roles": [{"name": "viewer", "grants": ["read"]}],
+            "routes": [{"method": "GET", "path": "/items", "tenant": true, "requires": ["read"]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(&keys, "{}").unwrap();
+    let session = |revoked: bool| {
+        let record = tollgate::record::SessionRecord {
+            subject: "u-alice".into(),
+            kind: tollgate::PrincipalKind::User,
+            expires: 2_000_000_000,
+            created: None,
+            roles: vec![],
+            tenants: [("A".to_owned(), vec!["viewer".to_owned()])].into(),
+            revoked,
+        };
+        tollgate::StoredRecord::session("s-123", None, &record).unwrap()
+    };
+    put_records(&redis.url(), &[session(false)]);
+    let mut config = tollgate_server::Config::new(
+        tollgate_server::Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        policy,
+        keys,
+    );
+    config.clock = tollgate_server::Clock::Fixed(1_900_000_000);
+    config.store = Some(redis.url());
+    let s = Service::start(config);
+    let ask = |id: &str| {
+        let headers = [
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Uri", "/items"),
+            ("Cookie", &format!("flow_session={id}")),
+            ("X-Project-ID", "A"),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        send(s.addr, "GET", "/auth/forward", &headers)
+    };
+    assert_eq!(ask("s-123").status, 200);
+    assert_eq!(ask("s-999").reason().as_deref(), Some("unknown_session"));
+    std::thread::sleep(Duration::from_millis(300)); // the subscription is up
+    put_records(&redis.url(), &[session(true)]);
+    let started = Instant::now();
+    while ask("s-123").status != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still allowed after 1 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(ask("s-123").reason().as_deref(), Some("session_revoked"));
+}

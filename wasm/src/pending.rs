@@ -159,3 +159,23 @@ pub fn records_from_snapshot(
         parse_json(&out)
     })
 }
+
+/// A session's record, for a login service that stores the sessions gateways check:
+/// `{key, value, expires}` from the session id (the cookie's value), the session
+/// (`{subject, kind?, expires, roles?, tenants?, revoked?}`, JSON text or an object) and the
+/// provider's pepper when it hashes with HMAC-SHA256. Store `value` under `key` (`RedisStore.put`
+/// also announces it); to sign out, store it again with `revoked: true`. Throws
+/// `invalid_record`.
+#[wasm_bindgen(js_name = sessionRecord, unchecked_return_type = "StoreRecord")]
+pub fn session_record(
+    id: &str,
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] session: JsValue,
+    pepper: Option<Vec<u8>>,
+) -> Result<JsValue, JsValue> {
+    guard(|| {
+        let bytes = document(&session, "session", ErrorCode::InvalidRecord)?;
+        let out = tollgate::record::session_record_json(id, pepper.as_deref(), &bytes)
+            .map_err(|e| from_core(&e))?;
+        parse_json(&out)
+    })
+}

@@ -15,12 +15,19 @@ export interface CheckRequest {
     | Record<string, string | string[] | undefined>;
 }
 
+/** One record ready to store: its key, its JSON text, and when it expires (Unix seconds). */
+export interface StoreRecord {
+  key: string;
+  value: string;
+  expires: number | null;
+}
+
 /** A key snapshot's records in store form (`recordsFromSnapshot`). */
 export interface StoreRecords {
   /** The snapshot without its records: what `swapKeys` loads. */
   snapshot: Record<string, unknown>;
-  /** Each record's store key, its JSON text, and when it expires (Unix seconds). */
-  records: Array<{ key: string; value: string; expires: number | null }>;
+  /** Each record, ready to store. */
+  records: StoreRecord[];
 }
 
 /** Who is calling, once authenticated. */

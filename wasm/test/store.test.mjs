@@ -283,3 +283,38 @@ test('8 worker threads × 10,000 checks each read their own record', { skip }, a
   console.log(`80,000 checks, ${lookups} store lookups in ${elapsed.toFixed(1)} s (${Math.round(80000 / elapsed)} checks/s)`);
   assert.ok(lookups >= 60000, `${lookups}`);
 });
+
+test('a session a login service stores lets its cookie through until it is signed out', { skip }, async () => {
+  await client.flushAll();
+  const engine = Engine.fromPolicy({
+    version: 1,
+    credentials: [{ name: 's', cookie: 'flow_session' }],
+    providers: [{ name: 'flow', type: 'session', credentials: ['s'], records: 'store' }],
+    tenant: { header: 'X-Project-ID' },
+    permissions: ['read'],
+    roles: [{ name: 'viewer', grants: ['read'] }],
+    routes: [{ method: 'GET', path: '/items', tenant: true, requires: ['read'] }],
+  });
+  const store = new RedisStore(client, { timeoutMs: 500 });
+  const following = await store.followInvalidations(engine);
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const session = { subject: 'u-alice', expires: now + 3600, tenants: { A: ['viewer'] } };
+    const record = tollgate.sessionRecord('s-123', session);
+    assert.match(record.key, /^tollgate:session:[0-9a-f]{64}$/);
+    assert.equal(record.expires, now + 3600);
+    await store.put([record]);
+    const req = (id) => ({ method: 'GET', path: '/items', headers: { cookie: `theme=dark; flow_session=${id}`, 'x-project-id': 'A' } });
+    const d = await checkWithStore(engine, req('s-123'), store, now);
+    assert.equal(d.status, 200, d.message);
+    assert.equal(d.principal.subject, 'u-alice');
+    assert.equal((await checkWithStore(engine, req('s-999'), store, now)).reason, 'unknown_session');
+    await store.put([tollgate.sessionRecord('s-123', { ...session, revoked: true })]);
+    await until(() => checkWithStore(engine, req('s-123'), store, now), 401);
+    assert.equal((await checkWithStore(engine, req('s-123'), store, now)).reason, 'session_revoked');
+    assert.equal((await checkWithStore(engine, req('s-123'), store, now + 3600)).reason, 'session_revoked');
+    assert.throws(() => tollgate.sessionRecord('s-1', { subject: 1 }), (e) => e.code === 'invalid_record');
+  } finally {
+    await following.stop();
+  }
+});
