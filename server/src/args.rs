@@ -31,6 +31,13 @@ for a --jwks provider the fetched set always wins over the key file. /readyz ans
 every --jwks provider has had a good fetch. The schedule runs on the system clock, even with
 --now.
 
+--store redis://HOST:PORT reads the records of providers with \"records\": \"store\" (API keys,
+users' roles, sessions, revoked jti; docs/records.md) from Redis: each a GET with
+--store-timeout-ms (250) at most, cached for the policy's store.cache_ttl, and dropped at once
+when its key is published on tollgate:invalidate (which the service follows). A store that does
+not answer refuses with 503 store_unavailable, never 200. A policy with records in a store needs
+--store.
+
 Never expose the service to clients directly: the headers that carry the original request are
 trusted, so only the proxy may reach it.
 
@@ -42,7 +49,8 @@ Examples:
   tollgate serve --policy policy.json --keys snapshot.json \\
       --jwks app=https://login.example.com/.well-known/jwks.json
   tollgate serve --policy examples/tenant-path/policy.json \\
-      --keys examples/tenant-path/snapshot.json --now 1767225600")]
+      --keys examples/tenant-path/snapshot.json --now 1767225600
+  tollgate serve --policy policy.json --keys keys.json --store redis://127.0.0.1:6379")]
 pub struct ServeArgs {
     /// Where to listen: `HOST:PORT`, or `unix:PATH` for a Unix socket.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9180", value_parser = Listen::parse)]
