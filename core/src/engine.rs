@@ -572,6 +572,14 @@ impl Engine {
         ))
     }
 
+    /// The policy's provider `id`.
+    fn provider(&self, id: usize) -> Result<&Provider, Refusal> {
+        self.policy
+            .providers
+            .get(id)
+            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))
+    }
+
     /// The pepper API keys or session ids of `provider` are hashed under, if it hashes with one.
     fn pepper<'s>(
         &self,
@@ -609,11 +617,7 @@ impl Engine {
         records: &mut RecordSource<'_>,
         principal: &mut Principal,
     ) -> Result<Authenticated<'s>, Refusal> {
-        let provider = self
-            .policy
-            .providers
-            .get(provider_id)
-            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
+        let provider = self.provider(provider_id)?;
         if id.len() > MAX_SESSION_ID_LEN {
             return Err(Refusal::new(
                 ErrorCode::UnknownSession,
@@ -696,11 +700,7 @@ impl Engine {
         let mut index = MemberIndex::default();
         let (provider_id, provider, verified, read) = match hit {
             Some((len, header_len, provider_id)) => {
-                let provider = self
-                    .policy
-                    .providers
-                    .get(provider_id)
-                    .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
+                let provider = self.provider(provider_id)?;
                 let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
                     Refusal::new(
                         ErrorCode::Internal,
@@ -873,11 +873,7 @@ impl Engine {
         records: &mut RecordSource<'_>,
         principal: &mut Principal,
     ) -> Result<Authenticated<'s>, Refusal> {
-        let provider = self
-            .policy
-            .providers
-            .get(provider_id)
-            .ok_or_else(|| Refusal::new(ErrorCode::Internal, "provider index"))?;
+        let provider = self.provider(provider_id)?;
         let key = apikey::parse(token, &provider.prefixes)?;
         let pepper = self.pepper(provider_id, provider, snapshot, ErrorCode::UnknownApiKey)?;
         let digest = apikey::digest(key.as_str(), pepper);
