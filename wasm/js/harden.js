@@ -119,3 +119,22 @@ function harden(raw) {
   }
   return out;
 }
+
+/**
+ * The package's `Error` maker for its JS parts (js/keysource.js, js/store.js): an Error with a
+ * stable `code` and that code's `number` and HTTP `status`, shaped as the ones Rust throws.
+ * @param {Record<string, any>} api the hardened exports (errorCodes)
+ * @returns {(code: string, message: string, cause?: unknown) => Error}
+ */
+function codedErrors(api) {
+  let codes = null;
+  return (code, message, cause) => {
+    codes ??= new Map(api.errorCodes().map((c) => [c.name, c]));
+    const error = new Error(message, cause === undefined ? undefined : { cause });
+    const info = codes.get(code);
+    error.code = code;
+    error.number = info?.number;
+    error.status = info?.status;
+    return error;
+  };
+}

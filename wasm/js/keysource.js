@@ -13,17 +13,8 @@
  */
 function makeKeySource(api) {
   const DISCOVERY_MAX_BYTES = 64 * 1024;
-  let codes = null;
   /** An Error with a stable code, shaped as the package's own. */
-  const coded = (code, message, cause) => {
-    codes ??= new Map(api.errorCodes().map((c) => [c.name, c]));
-    const error = new Error(message, cause === undefined ? undefined : { cause });
-    const info = codes.get(code);
-    error.code = code;
-    error.number = info?.number;
-    error.status = info?.status;
-    return error;
-  };
+  const coded = codedErrors(api);
   const systemNow = () => Math.floor(Date.now() / 1000);
   const defaultFetch = (...args) => globalThis.fetch(...args);
 

@@ -16,16 +16,8 @@ function makeStore(api) {
   const CHANNEL = 'tollgate:invalidate';
   // A record is kept a day past its `expires`, so a late caller hears why (api_key_expired).
   const EXPIRED_RECORDS_KEPT_SECS = 86400;
-  let codes = null;
-  const coded = (code, message, cause) => {
-    codes ??= new Map(api.errorCodes().map((c) => [c.name, c]));
-    const error = new Error(message, cause === undefined ? undefined : { cause });
-    const info = codes.get(code);
-    error.code = code;
-    error.number = info?.number;
-    error.status = info?.status;
-    return error;
-  };
+  /** An Error with a stable code, shaped as the package's own. */
+  const coded = codedErrors(api);
 
   /** Decides `request`, reading the records it needs from `store` (see store.d.ts). */
   async function checkWithStore(engine, request, store, now) {
