@@ -10,7 +10,10 @@ unless TOLLGATE_SKIP_PROXY_TESTS=1 says to skip the tests that need servers from
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -617,6 +620,143 @@ def test_bad_records_are_refused_with_a_clear_reason_and_never_cached(redis_serv
         assert counting.asked == [record.key], what
     raw.set(record.key, record.value)
     assert check(engine, d, case, store).status == 200
+
+
+# -- sessions a login service writes
+
+
+def session_policy(**provider: Any) -> Dict[str, Any]:
+    """A cookie session provider with its records in the store, a tenant header, one role and
+    one tenant-scoped route (tests/c/store.c's)."""
+    return {
+        "version": 1,
+        "credentials": [{"name": "s", "cookie": "flow_session"}],
+        "providers": [{"name": "flow", "type": "session", "credentials": ["s"], "records": "store", **provider}],
+        "tenant": {"header": "X-Project-ID"},
+        "permissions": ["items:read"],
+        "roles": [{"name": "viewer", "grants": ["items:read"]}],
+        "routes": [{"method": "GET", "path": "/items", "tenant": True, "requires": ["items:read"]}],
+    }
+
+
+def session_check(engine: tollgate.Engine, session_id: str, store: Any, now: Optional[float] = None) -> tollgate.Decision:
+    headers = [("Cookie", f"theme=dark; flow_session={session_id}"), ("X-Project-ID", "A")]
+    return engine.check_with_store("GET", "/items", headers, store, now=now)
+
+
+def test_a_session_written_by_a_login_service_is_checked_and_its_sign_out_followed_within_a_second(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tollgate.RedisStore(redis_server.url)
+    engine = tollgate.Engine(session_policy())
+    expires = int(time.time()) + 3600  # by the real clock: Redis keeps it a day past that
+    session = {"subject": "u-alice", "expires": expires, "created": expires - 3600, "tenants": {"A": ["viewer"]}}
+    record = tollgate.session_record("s-123", session)
+    assert STORE_KEY.match(record.key) and record.kind == "session" and record.expires == expires
+    value = json.loads(record.value)
+    assert (value["v"], value["record"], value["subject"], value["revoked"]) == (1, "session", "u-alice", False)
+    with store.follow_invalidations(engine) as follower:
+        assert follower.wait_subscribed(10)
+        store.put([record])
+        assert redis_server.client().ttl(record.key) > 86_400 + 3_500  # EXAT expires + a day
+        got = session_check(engine, "s-123", store)
+        assert (got.status, got.subject, got.kind, got.provider, got.tenant) == (200, "u-alice", "user", "flow", "A"), got.message
+        assert got.roles == ("viewer",) and got.permissions == ("items:read",)
+
+        started = time.perf_counter()
+        store.put([tollgate.session_record("s-123", {**session, "revoked": True})])  # signing out
+        while got.status == 200 and time.perf_counter() - started < 5:
+            time.sleep(0.002)
+            got = session_check(engine, "s-123", store)
+        took = time.perf_counter() - started
+        report(capsys, f"store: sign-out propagation (put of the revoked session until refused): {took * 1000:.1f} ms")
+        assert (got.status, got.reason) == (401, "session_revoked"), got.message
+        assert took < 1, f"{took:.3f} s"
+
+        # store_session: the same, in one call; the next sign-in works at once.
+        again = {**session, "created": expires - 60}
+        stored = store.store_session("s-456", again)
+        assert stored == tollgate.session_record("s-456", again)
+        assert json.loads(redis_server.client().get(stored.key)) == json.loads(stored.value)
+        got = session_check(engine, "s-456", store)
+        assert (got.status, got.subject, got.roles) == (200, "u-alice", ("viewer",)), got.message
+
+    got = session_check(engine, "s-unknown", store)
+    assert (got.status, got.reason) == (401, "unknown_session"), got.message
+    # Another tenant's session: a member of B only.
+    store.store_session("s-b", {**session, "tenants": {"B": ["viewer"]}})
+    assert session_check(engine, "s-b", store).reason == "tenant_forbidden"
+
+
+def test_an_expired_session_is_session_expired(redis_server: RedisServer) -> None:
+    store = tollgate.RedisStore(redis_server.url)
+    engine = tollgate.Engine(session_policy())
+    now = int(time.time())
+    # Ended a minute ago by the real clock: Redis still holds it (a day past `expires`), so the
+    # caller hears why.
+    ended = store.store_session("s-ended", {"subject": "u-bob", "expires": now - 60, "tenants": {"A": ["viewer"]}})
+    assert redis_server.client().get(ended.key) is not None
+    got = session_check(engine, "s-ended", store)
+    assert (got.status, got.reason, got.code) == (401, "session_expired", 455), got.message
+    # Valid until `expires`, refused at it and after (a check's `now`).
+    store.store_session("s-later", {"subject": "u-bob", "expires": now + 600, "tenants": {"A": ["viewer"]}})
+    assert session_check(engine, "s-later", store, now=now + 599).status == 200
+    for at in (now + 600, now + 601):
+        engine.invalidate("*")
+        got = session_check(engine, "s-later", store, now=at)
+        assert (got.status, got.reason) == (401, "session_expired"), (at, got.message)
+
+
+def test_session_record_hashes_the_id_and_refuses_bad_sessions() -> None:
+    session = {"subject": "u-alice", "expires": 2000, "tenants": {"A": ["viewer"]}}
+    # SHA-256 of the id, or HMAC-SHA256 under the provider's pepper (docs/records.md).
+    plain = tollgate.session_record("abc", session)
+    assert plain.key == "tollgate:session:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert tollgate.session_record(b"abc", json.dumps(session)) == plain == tollgate.session_record("abc", json.dumps(session).encode())
+    pepper = bytes(range(32))
+    peppered = tollgate.session_record("abc", session, pepper=pepper)
+    assert peppered.key == "tollgate:session:" + hmac.new(pepper, b"abc", hashlib.sha256).hexdigest()
+    assert peppered.value == plain.value and peppered.expires == 2000
+    assert json.loads(plain.value) == {"v": 1, "record": "session", "subject": "u-alice", "kind": "user", "expires": 2000,
+                                       "tenants": {"A": ["viewer"]}, "revoked": False}
+
+    bad: List[Tuple[str, Any, str]] = [
+        ("no subject", {"expires": 2000}, "subject"),
+        ("no expires", {"subject": "u-alice"}, "expires"),
+        ("a subject not a string", {"subject": 1, "expires": 2000}, "the session"),
+        ("an unknown member", {**session, "admin": True}, "admin"),
+        ("an unknown kind", {**session, "kind": "robot"}, "the session"),
+        ("a store record's own members", {**session, "v": 1, "record": "session"}, "the session"),
+        ("not JSON", "{subject", "the session"),
+        ("not an object", "[]", "the session"),
+    ]
+    for what, value, says in bad:
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.session_record("s-1", value)
+        assert (e.value.code, e.value.number) == ("invalid_record", 802), what
+        assert not isinstance(e.value, tollgate.TokenError), what
+        assert says in e.value.message, (what, e.value.message)
+    for sid in ("", "x" * 513):
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.session_record(sid, session)
+        assert e.value.code == "invalid_record" and "1 to 512 bytes" in e.value.message, e.value.message
+    assert tollgate.session_record("x" * 512, session).kind == "session"
+    with pytest.raises(TypeError):
+        tollgate.session_record("s-1", 1)  # type: ignore[arg-type]
+
+
+def test_a_peppered_session_is_found_under_its_hmac() -> None:
+    pepper = bytes(range(100, 132))
+    snapshot = {"peppers": {"flow": base64.urlsafe_b64encode(pepper).rstrip(b"=").decode()}}
+    engine = tollgate.Engine(session_policy(hashing="hmac-sha256"), snapshot)
+    session = {"subject": "u-carol", "expires": 2000, "tenants": {"A": ["viewer"]}}
+    peppered = tollgate.session_record("s-789", session, pepper=pepper)
+    got = session_check(engine, "s-789", {peppered.key: peppered.value}, now=1000)
+    assert (got.status, got.subject) == (200, "u-carol"), got.message
+    # Hashed without the pepper, the record is under another key: the engine does not find it.
+    plain = tollgate.session_record("s-789", session)
+    got = session_check(tollgate.Engine(session_policy(hashing="hmac-sha256"), snapshot), "s-789", {plain.key: plain.value}, now=1000)
+    assert (got.status, got.reason) == (401, "unknown_session"), got.message
 
 
 # -- without Redis

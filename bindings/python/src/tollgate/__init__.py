@@ -20,6 +20,7 @@
     rest, records = tollgate.records_from_snapshot(snapshot_json)   # store.put(records); Engine(policy, rest)
     follower = store.follow_invalidations(engine)                   # a daemon thread; follower.stop()
     d = engine.check_with_store("GET", "/api/items", headers, store)  # reads the records the check needs
+    store.store_session(sid, {"subject": "u-1", "expires": exp})   # a login service: put([session_record(…)])
 
 Every failure raises TollgateError (a rejected token or API key: its subclass TokenError; a
 shared store that does not answer: StoreUnavailable) with the stable `code` name and `number` of
@@ -66,6 +67,7 @@ __all__ = [
     "generate_webhook_secret",
     "hash_api_key",
     "records_from_snapshot",
+    "session_record",
     "sign_webhook",
     "verify",
     "verify_jws",
@@ -850,6 +852,7 @@ from ._store import (  # noqa: E402
     Store,
     StoredRecord,
     records_from_snapshot,
+    session_record,
 )
 from ._webhooks import (  # noqa: E402
     ReplayGuard,

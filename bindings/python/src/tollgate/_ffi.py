@@ -253,7 +253,7 @@ tg_replay_guard_new = _fn("tg_replay_guard_new", c_uint32, c_size_t, c_uint64, _
 tg_replay_guard_free = _fn("tg_replay_guard_free", None, _P)
 
 # Records in a shared store (docs/records.md): checks that wait on a record, invalidation, records
-# in store form, webhook replay claims.
+# in store form (a snapshot's, a session's), webhook replay claims.
 tg_engine_check_step = _fn(
     "tg_engine_check_step",
     c_uint32,
@@ -292,4 +292,16 @@ tg_webhook_verifier_verify_for_store = _fn(
 )
 tg_store_records_from_snapshot = _fn(
     "tg_store_records_from_snapshot", c_uint32, c_char_p, c_size_t, _STR_OUT, _STR_OUT
+)
+tg_store_session_record = _fn(
+    "tg_store_session_record",
+    c_uint32,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    c_char_p,
+    c_size_t,
+    _STR_OUT,
+    _STR_OUT,
 )

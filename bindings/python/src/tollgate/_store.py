@@ -1,5 +1,6 @@
 """Records in a shared store (docs/records.md): records in store form (`records_from_snapshot`,
-over tg_store_records_from_snapshot), and RedisStore, the store `Engine.check_with_store` and
+over tg_store_records_from_snapshot, and `session_record`, over tg_store_session_record), and
+RedisStore, the store `Engine.check_with_store` and
 `WebhookVerifier.verify_for_store` read and write, on Redis through redis-py.
 
 redis-py is imported when a RedisStore is made, so the rest of the package works without it
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 
 from . import _ffi
 from . import Document, StoreUnavailable, TollgateError, _bytes, _fail, _take_string
-from ._apikeys import GeneratedApiKey, Pepper, hash_api_key
+from ._apikeys import GeneratedApiKey, Pepper, _pepper, hash_api_key
 
 if TYPE_CHECKING:
     from . import Engine
@@ -96,6 +97,31 @@ def records_from_snapshot(document: Document) -> Tuple[Dict[str, Any], List[Stor
     doc = json.loads(_take_string(out) or "{}")
     records = [StoredRecord(r["key"], r["value"], r.get("expires")) for r in doc["records"]]
     return doc["snapshot"], records
+
+
+#: A session as JSON (docs/records.md): a dict, its JSON text or UTF-8 bytes.
+Session = Union[Mapping[str, Any], str, bytes, bytearray, memoryview]
+
+
+def session_record(session_id: Union[str, bytes], session: Session, pepper: Pepper = None) -> StoredRecord:
+    """A server-side session's record, for a login service that writes the sessions gateways
+    check (docs/records.md): `session_id` is the session id (the cookie's value, 1–512 bytes),
+    `session` the session (`{"subject", "kind", "expires", "created", "roles", "tenants",
+    "revoked"}`; `subject` and `expires`, Unix seconds, are required), `pepper` the provider's
+    pepper (its bytes, not the snapshot's base64url) when it has `"hashing": "hmac-sha256"`, None
+    for plain SHA-256. Returns the record under `tollgate:session:<hash of the id>`, with the
+    session's `expires`: write it with `RedisStore.put` (or `store_session`); signing out is the
+    same with `"revoked": true`. Raises TollgateError `invalid_record` for a session or id the
+    library refuses (missing or unknown members, an id of 0 or over 512 bytes)."""
+    i = _bytes(session_id, "session id")
+    k = _pepper(pepper)
+    data = _bytes(session, "session")
+    out, err = ctypes.c_void_p(), ctypes.c_void_p()
+    st = _ffi.tg_store_session_record(i, len(i), k or None, len(k), data, len(data), ctypes.byref(out), ctypes.byref(err))
+    if st != 0:
+        raise _fail(st, err)
+    doc = json.loads(_take_string(out) or "{}")
+    return StoredRecord(doc["key"], doc["value"], doc.get("expires"))
 
 
 def _api_key_record(record: Mapping[str, Any]) -> StoredRecord:
@@ -230,6 +256,17 @@ class RedisStore:
         if isinstance(record, GeneratedApiKey):
             record = record.record
         stored = _api_key_record(record)
+        self.put([stored])
+        return stored
+
+    def store_session(self, session_id: Union[str, bytes], session: Session, pepper: Pepper = None) -> StoredRecord:
+        """Stores a server-side session's record (`session_record`: the session id, the session,
+        the provider's pepper when it hashes with one) and publishes its key, so that every host
+        following invalidations uses it at once. Signing out: the same session with
+        `"revoked": true` (`session_revoked` everywhere as soon as they hear). Returns what was
+        written. Raises TollgateError `invalid_record` for a session the library refuses,
+        StoreUnavailable."""
+        stored = session_record(session_id, session, pepper)
         self.put([stored])
         return stored
 
