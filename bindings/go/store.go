@@ -210,16 +210,55 @@ func RecordsFromSnapshot(doc []byte) (snapshot []byte, records []StoredRecord, e
 	}
 	records = make([]StoredRecord, len(parsed.Records))
 	for i, r := range parsed.Records {
-		records[i] = StoredRecord{Key: r.Key, Value: r.Value}
-		if r.Expires != nil {
-			exp := int64(*r.Expires)
-			if *r.Expires > 1<<62 {
-				exp = 1 << 62 // as good as never
-			}
-			records[i].Expires = &exp
-		}
+		records[i] = StoredRecord{Key: r.Key, Value: r.Value, Expires: recordExpiry(r.Expires)}
 	}
 	return []byte(parsed.Snapshot), records, nil
+}
+
+// SessionRecord is a server-side session's record in store form (tg_store_session_record), for
+// a login service that writes the sessions gateways check: id is the session id (the cookie's
+// value, 1–512 bytes), session the session as JSON ({"subject", "kind", "expires", "created",
+// "roles", "tenants", "revoked"}, docs/records.md; subject and expires, Unix seconds, are
+// required), pepper the provider's pepper (its bytes, not the snapshot's base64url) when it has
+// "hashing": "hmac-sha256", nil for plain SHA-256. The record is under
+// "tollgate:session:<hash of id>" and expires with the session: write its Value under its Key,
+// then publish the Key on InvalidateChannel (redisstore's Put or StoreSession); signing out is
+// the same with "revoked": true. Fails with ErrInvalidRecord (ErrInvalidUTF8 for an id that is
+// not UTF-8).
+func SessionRecord(id string, session []byte, pepper []byte) (StoredRecord, error) {
+	idb := []byte(id)
+	ib, in := bytesArg(idb)
+	kb, kn := bytesArg(pepper)
+	sb, sn := bytesArg(session)
+	var out, msg *C.char
+	st := C.tg_store_session_record(ib, in, kb, kn, sb, sn, &out, &msg)
+	runtime.KeepAlive(idb)
+	runtime.KeepAlive(pepper)
+	runtime.KeepAlive(session)
+	if st != C.TG_STATUS_OK {
+		return StoredRecord{}, newError(st, msg)
+	}
+	var parsed struct {
+		Key     string  `json:"key"`
+		Value   string  `json:"value"`
+		Expires *uint64 `json:"expires"`
+	}
+	if err := json.Unmarshal([]byte(takeString(out)), &parsed); err != nil {
+		return StoredRecord{}, errorWith(ErrInternalError, "the record is not JSON: "+err.Error())
+	}
+	return StoredRecord{Key: parsed.Key, Value: parsed.Value, Expires: recordExpiry(parsed.Expires)}, nil
+}
+
+// recordExpiry is a record's expires (Unix seconds) as StoredRecord holds it.
+func recordExpiry(expires *uint64) *int64 {
+	if expires == nil {
+		return nil
+	}
+	exp := int64(*expires)
+	if *expires > 1<<62 {
+		exp = 1 << 62 // as good as never
+	}
+	return &exp
 }
 
 // ReplayClaim is what a webhook delivery verified by VerifyForStore must claim in the shared

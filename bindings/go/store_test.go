@@ -2,6 +2,10 @@ package tollgate_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -420,5 +424,166 @@ func TestWebhookVerifyForStore(t *testing.T) {
 	v.Close()
 	if _, err := v.VerifyForStore(h, body, now, 0); !errors.Is(err, tollgate.ErrNullParameter) {
 		t.Errorf("after Close: %v", err)
+	}
+}
+
+// sessionPolicy is a cookie session provider with its records in the store (its own extra
+// members set), a tenant header, one role and one tenant-scoped route (tests/c/store.c's).
+func sessionPolicy(provider string) []byte {
+	return []byte(`{"version": 1, "credentials": [{"name": "s", "cookie": "flow_session"}],
+		"providers": [{"name": "flow", "type": "session", "credentials": ["s"], "records": "store"` + provider + `}],
+		"tenant": {"header": "X-Project-ID"}, "permissions": ["items:read"],
+		"roles": [{"name": "viewer", "grants": ["items:read"]}],
+		"routes": [{"method": "GET", "path": "/items", "tenant": true, "requires": ["items:read"]}]}`)
+}
+
+// sessionHeaders carry the session id in the flow_session cookie, for tenant A.
+func sessionHeaders(id string) [][2]string {
+	return [][2]string{{"Cookie", "theme=dark; flow_session=" + id}, {"X-Project-ID", "A"}}
+}
+
+// TestSessionRecords: a session written with SessionRecord is checked from its cookie (200, the
+// subject and roles from the record); rewritten revoked it is session_revoked once invalidated;
+// an unknown id is unknown_session, an ended session session_expired; a peppered provider finds
+// the record under the HMAC of the id.
+func TestSessionRecords(t *testing.T) {
+	e, err := tollgate.NewEngine(sessionPolicy(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	now := time.Unix(1000, 0)
+	session := `{"subject": "u-alice", "expires": 2000, "created": 900, "tenants": {"A": ["viewer"]}}`
+	r, err := tollgate.SessionRecord("s-123", []byte(session), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(r.Key, "tollgate:session:") || len(r.Key) != len("tollgate:session:")+64 ||
+		r.Expires == nil || *r.Expires != 2000 {
+		t.Fatalf("%+v", r)
+	}
+	var value map[string]interface{}
+	if err := json.Unmarshal([]byte(r.Value), &value); err != nil {
+		t.Fatal(err)
+	}
+	if value["v"] != 1.0 || value["record"] != "session" || value["subject"] != "u-alice" || value["revoked"] != false {
+		t.Errorf("value %s", r.Value)
+	}
+	store := newMapStore([]tollgate.StoredRecord{r})
+	check := func(id string, at time.Time) tollgate.Decision {
+		t.Helper()
+		got, err := e.CheckWithStore(context.Background(), "GET", "/items", sessionHeaders(id), store, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := check("s-123", now)
+	if got.Status != 200 || got.Subject != "u-alice" || got.Kind != "user" || got.Provider != "flow" ||
+		got.Tenant != "A" || !reflect.DeepEqual(got.Roles, []string{"viewer"}) {
+		t.Fatalf("%+v", got)
+	}
+
+	revoked, err := tollgate.SessionRecord("s-123", []byte(strings.Replace(session, "}}", `}, "revoked": true}`, 1)), nil)
+	if err != nil || revoked.Key != r.Key {
+		t.Fatalf("%v %+v", err, revoked)
+	}
+	store.values[revoked.Key] = []byte(revoked.Value)
+	if got := check("s-123", now); got.Status != 200 {
+		t.Errorf("cached, not invalidated: %+v", got)
+	}
+	if err := e.Invalidate(revoked.Key); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("s-123", now); got.Status != 401 || got.Reason != "session_revoked" {
+		t.Errorf("signed out: %+v", got)
+	}
+	if got := check("s-unknown", now); got.Status != 401 || got.Reason != "unknown_session" {
+		t.Errorf("unknown: %+v", got)
+	}
+	ended, _ := tollgate.SessionRecord("s-ended", []byte(`{"subject": "u-bob", "expires": 1500, "tenants": {"A": ["viewer"]}}`), nil)
+	store.values[ended.Key] = []byte(ended.Value)
+	if got := check("s-ended", time.Unix(1499, 0)); got.Status != 200 {
+		t.Errorf("before its expires: %+v", got)
+	}
+	for _, at := range []int64{1500, 1501} {
+		_ = e.Invalidate("*")
+		if got := check("s-ended", time.Unix(at, 0)); got.Status != 401 || got.Reason != "session_expired" {
+			t.Errorf("at %d: %+v", at, got)
+		}
+	}
+
+	pepper := make([]byte, 32)
+	for i := range pepper {
+		pepper[i] = byte(100 + i)
+	}
+	pe, err := tollgate.NewEngine(sessionPolicy(`, "hashing": "hmac-sha256"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pe.Close()
+	if err := pe.SwapKeys([]byte(`{"peppers": {"flow": "` + base64.RawURLEncoding.EncodeToString(pepper) + `"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	peppered, err := tollgate.SessionRecord("s-789", []byte(session), pepper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, pepper)
+	mac.Write([]byte("s-789"))
+	if peppered.Key != "tollgate:session:"+hex.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("peppered key %s", peppered.Key)
+	}
+	got, err = pe.CheckWithStore(context.Background(), "GET", "/items", sessionHeaders("s-789"), newMapStore([]tollgate.StoredRecord{peppered}), now)
+	if err != nil || got.Status != 200 || got.Subject != "u-alice" {
+		t.Errorf("peppered: %v %+v", err, got)
+	}
+	plain, _ := tollgate.SessionRecord("s-789", []byte(session), nil)
+	_ = pe.Invalidate("*") // the peppered record is cached
+	got, err = pe.CheckWithStore(context.Background(), "GET", "/items", sessionHeaders("s-789"), newMapStore([]tollgate.StoredRecord{plain}), now)
+	if err != nil || got.Reason != "unknown_session" {
+		t.Errorf("hashed without the pepper: %v %+v", err, got)
+	}
+}
+
+// TestSessionRecordHashesAndRefusals: SHA-256 of the id is the key (docs/records.md's "abc"),
+// and sessions or ids the library refuses are ErrInvalidRecord.
+func TestSessionRecordHashesAndRefusals(t *testing.T) {
+	session := []byte(`{"subject": "u-alice", "expires": 2000}`)
+	r, err := tollgate.SessionRecord("abc", session, nil)
+	if err != nil || r.Key != "tollgate:session:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if r.Value != `{"v":1,"record":"session","subject":"u-alice","kind":"user","expires":2000,"revoked":false}` {
+		t.Errorf("value %s", r.Value)
+	}
+	for name, bad := range map[string]string{
+		"no subject":                  `{"expires": 2000}`,
+		"no expires":                  `{"subject": "u-alice"}`,
+		"a subject not a string":      `{"subject": 1, "expires": 2000}`,
+		"an unknown member":           `{"subject": "u-alice", "expires": 2000, "admin": true}`,
+		"an unknown kind":             `{"subject": "u-alice", "expires": 2000, "kind": "robot"}`,
+		"a store record's own member": `{"v": 1, "subject": "u-alice", "expires": 2000}`,
+		"not JSON":                    `{subject`,
+		"not an object":               `[]`,
+		"empty":                       ``,
+	} {
+		r, err := tollgate.SessionRecord("s-1", []byte(bad), nil)
+		var te *tollgate.Error
+		if !errors.Is(err, tollgate.ErrInvalidRecord) || !errors.As(err, &te) || !strings.Contains(te.Message, "the session") {
+			t.Errorf("%s: %v %+v", name, err, r)
+		}
+	}
+	for _, id := range []string{"", strings.Repeat("x", 513)} {
+		if _, err := tollgate.SessionRecord(id, session, nil); !errors.Is(err, tollgate.ErrInvalidRecord) ||
+			!strings.Contains(err.Error(), "1 to 512 bytes") {
+			t.Errorf("an id of %d bytes: %v", len(id), err)
+		}
+	}
+	if _, err := tollgate.SessionRecord(strings.Repeat("x", 512), session, nil); err != nil {
+		t.Errorf("an id of 512 bytes: %v", err)
+	}
+	if _, err := tollgate.SessionRecord("s-\xff", session, nil); !errors.Is(err, tollgate.ErrInvalidUTF8) {
+		t.Errorf("an id not UTF-8: %v", err)
 	}
 }

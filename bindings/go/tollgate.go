@@ -45,8 +45,9 @@
 //	d, err := engine.CheckWithStore(ctx, method, path, headers, store, time.Now())
 //	// Status 503 store_unavailable when the store did not answer; 500 invalid_record for a bad record
 //
-// RecordsFromSnapshot turns a snapshot's records into store form; WebhookVerifier.VerifyForStore
-// gives the ReplayClaim a host settles with SET NX in the store.
+// RecordsFromSnapshot turns a snapshot's records into store form, SessionRecord a login
+// service's session; WebhookVerifier.VerifyForStore gives the ReplayClaim a host settles with
+// SET NX in the store.
 //
 // Every value this package returns is plain Go data copied out of the library: no C handle
 // escapes. An Engine, a Verifier, a WebhookVerifier and a ReplayGuard are safe for concurrent

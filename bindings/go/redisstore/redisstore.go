@@ -1,8 +1,8 @@
 // Package redisstore keeps Tollgate's records in Redis (docs/records.md) for the Go binding:
-// a tollgate.Store for Engine.CheckWithStore, the writes (records, API keys, revocations, each
-// announced on tollgate:invalidate), webhook replay claims, and the subscription that keeps every
-// engine's record cache current. It is the Go counterpart of the service's RedisStore
-// (server/src/store.rs), over redigo.
+// a tollgate.Store for Engine.CheckWithStore, the writes (records, API keys, sessions,
+// revocations, each announced on tollgate:invalidate), webhook replay claims, and the
+// subscription that keeps every engine's record cache current. It is the Go counterpart of the
+// service's RedisStore (server/src/store.rs), over redigo.
 //
 //	store, err := redisstore.New("redis://10.0.0.5:6379/0", 500*time.Millisecond)
 //	if err != nil { … }
@@ -285,6 +285,20 @@ func apiKeyRecord(record []byte) (tollgate.StoredRecord, error) {
 		return tollgate.StoredRecord{}, fmt.Errorf("redisstore: %d records from one API key", len(records))
 	}
 	return records[0], nil
+}
+
+// StoreSession writes a server-side session's record (tollgate.SessionRecord: the session id,
+// the session as JSON, the provider's pepper or nil) under the hash of the id, expiring a day
+// after the session's expires, and announces it, so that every engine following invalidations
+// uses it at once: the store key. Signing out is the same session with "revoked": true
+// (session_revoked everywhere as soon as they hear). A session the library refuses is
+// tollgate.ErrInvalidRecord.
+func (s *Store) StoreSession(id string, session []byte, pepper []byte) (string, error) {
+	r, err := tollgate.SessionRecord(id, session, pepper)
+	if err != nil {
+		return "", err
+	}
+	return r.Key, s.Put(r)
 }
 
 // APIKeyStoreKey is the store key of an API key's record, from the key itself (hashed as the

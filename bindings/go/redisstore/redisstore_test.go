@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -549,6 +550,124 @@ func TestStoreAndRevokeAPIKeys(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("FollowInvalidations did not return when its context ended")
 	}
+}
+
+// sessionPolicy is a cookie session provider with its records in the store, a tenant header,
+// one role and one tenant-scoped route.
+const sessionPolicy = `{"version": 1, "credentials": [{"name": "s", "cookie": "flow_session"}],
+	"providers": [{"name": "flow", "type": "session", "credentials": ["s"], "records": "store"}],
+	"tenant": {"header": "X-Project-ID"}, "permissions": ["items:read"],
+	"roles": [{"name": "viewer", "grants": ["items:read"]}],
+	"routes": [{"method": "GET", "path": "/items", "tenant": true, "requires": ["items:read"]}]}`
+
+// A login service's sessions in Redis: one stored with StoreSession (or SessionRecord and Put)
+// lets its cookie through with the record's subject; stored again revoked, an engine following
+// invalidations refuses it (session_revoked) within a second; an unknown id is unknown_session,
+// an ended session session_expired (Redis keeps it a day past its expires, so the caller hears
+// why); a session the library refuses is not written.
+func TestStoreAndSignOutSessions(t *testing.T) {
+	r := startRedis(t)
+	store := newStore(t, r.url(), 2*time.Second)
+	engine, err := tollgate.NewEngine([]byte(sessionPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := &signalReady{engine: engine, ready: make(chan struct{})}
+	followed := make(chan struct{})
+	go func() { store.FollowInvalidations(ctx, ready); close(followed) }()
+	<-ready.ready
+
+	check := func(id string, now time.Time) tollgate.Decision {
+		t.Helper()
+		headers := [][2]string{{"Cookie", "theme=dark; flow_session=" + id}, {"X-Project-ID", "A"}}
+		got, err := engine.CheckWithStore(ctx, "GET", "/items", headers, store, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	expires := time.Now().Unix() + 3600 // by the real clock: Redis keeps it a day past that
+	session := func(expires int64, revoked bool) []byte {
+		return []byte(fmt.Sprintf(`{"subject": "u-alice", "expires": %d, "tenants": {"A": ["viewer"]}, "revoked": %t}`,
+			expires, revoked))
+	}
+	rec, err := tollgate.SessionRecord("s-123", session(expires, false), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := r.do("TTL", rec.Key).(int64); ttl < 86400+3500 || ttl > 86400+3600 {
+		t.Errorf("TTL %d, want about %d", ttl, 86400+3600)
+	}
+	if got := check("s-123", time.Time{}); got.Status != 200 || got.Subject != "u-alice" || got.Tenant != "A" ||
+		!reflect.DeepEqual(got.Roles, []string{"viewer"}) {
+		t.Fatalf("the session: %+v", got)
+	}
+
+	started := time.Now()
+	key, err := store.StoreSession("s-123", session(expires, true), nil) // signing out
+	if err != nil || key != rec.Key {
+		t.Fatalf("StoreSession: %q %v", key, err)
+	}
+	for check("s-123", time.Time{}).Status == 200 {
+		if time.Since(started) > time.Second {
+			t.Fatal("still allowed a second after signing out")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("signed out: refused after %v", time.Since(started))
+	if got := check("s-123", time.Time{}); got.Status != 401 || got.Reason != "session_revoked" {
+		t.Errorf("signed out: %+v", got)
+	}
+	if stored, _ := r.do("GET", rec.Key).([]byte); !strings.Contains(string(stored), `"revoked":true`) {
+		t.Errorf("stored: %s", stored)
+	}
+
+	if got := check("s-unknown", time.Time{}); got.Status != 401 || got.Reason != "unknown_session" {
+		t.Errorf("unknown: %+v", got)
+	}
+	// Ended a minute ago by the real clock: still in Redis, session_expired.
+	ended, err := store.StoreSession("s-ended", session(time.Now().Unix()-60, false), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := store.Get(ctx, ended); !found || err != nil {
+		t.Fatalf("the ended session is not in Redis: %v %v", found, err)
+	}
+	if got := check("s-ended", time.Time{}); got.Status != 401 || got.Reason != "session_expired" {
+		t.Errorf("ended: %+v", got)
+	}
+	// Valid until its expires, refused from then on.
+	if _, err := store.StoreSession("s-later", session(expires, false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("s-later", time.Unix(expires-1, 0)); got.Status != 200 {
+		t.Errorf("before its expires: %+v", got)
+	}
+	for _, at := range []int64{expires, expires + 1} {
+		_ = engine.Invalidate("*")
+		if got := check("s-later", time.Unix(at, 0)); got.Status != 401 || got.Reason != "session_expired" {
+			t.Errorf("at its expires + %d: %+v", at-expires, got)
+		}
+	}
+
+	for _, bad := range []string{`{"subject": "u-alice"}`, `{"subject": "u-alice", "expires": 1, "admin": true}`, `{subject`} {
+		key, err := store.StoreSession("s-bad", []byte(bad), nil)
+		if !errors.Is(err, tollgate.ErrInvalidRecord) || key != "" {
+			t.Errorf("%s: %q %v", bad, key, err)
+		}
+	}
+	probe, _ := tollgate.SessionRecord("s-bad", session(expires, false), nil)
+	if n, _ := r.do("EXISTS", probe.Key).(int64); n != 0 {
+		t.Error("a refused session was written")
+	}
+	cancel()
+	<-followed
 }
 
 // FollowInvalidations makes its subscription again after Redis restarts, and drops every cached
