@@ -459,7 +459,10 @@ pub fn record_answer(data: &[u8]) {
         let o = object.expect("allowed on an answer that is not a JSON object");
         assert_eq!(o.get("v"), Some(&serde_json::Value::from(1)));
         assert_eq!(o.get("record").and_then(|v| v.as_str()), Some("api_key"));
-        assert_eq!(o.get("hash").and_then(|v| v.as_str()), Some(f.hash.as_str()));
+        assert_eq!(
+            o.get("hash").and_then(|v| v.as_str()),
+            Some(f.hash.as_str())
+        );
     }
     if object.is_none() {
         assert_eq!(d.code, ErrorCode::InvalidRecord, "{}", d.message);
