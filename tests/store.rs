@@ -149,6 +149,22 @@ fn the_four_deployments_decide_the_same_with_their_records_in_a_store() {
 }
 
 #[test]
+fn with_every_record_in_the_snapshot_a_check_never_goes_pending() {
+    for name in DEPLOYMENTS {
+        let (plain, _, _, table) = deployment(name, &[]);
+        for case in &table.cases {
+            with_request(&table, case, |r| {
+                let d = plain
+                    .check_step(r, table.now)
+                    .decided()
+                    .unwrap_or_else(|| panic!("{name}: {} went pending", case.name));
+                assert_eq!(d.to_json(), plain.check(r, table.now).to_json());
+            });
+        }
+    }
+}
+
+#[test]
 fn a_personal_access_token_asks_for_its_key_record_then_its_users_roles() {
     let (_, stored, mut store, table) = deployment("project-oidc", &[]);
     let case = table

@@ -209,3 +209,189 @@ fn a_webhook_verified_twice_through_the_store_is_a_replay() {
         text(&again.stderr)
     );
 }
+
+/// A `tollgate serve` process on a free port of 127.0.0.1, killed on drop.
+struct Serve {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Serve {
+    fn start(policy: &str, keys: &str, store: &str, now: &str) -> Serve {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--policy",
+                policy,
+            ])
+            .args([
+                "--keys",
+                keys,
+                "--store",
+                store,
+                "--now",
+                now,
+                "--log-level",
+                "error",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tollgate serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Serve { child, port }
+    }
+
+    /// The status and body of a Caddy-style forward_auth request.
+    fn ask(&self, path: &str, authorization: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET /auth/forward HTTP/1.1\r\nHost: auth\r\nX-Forwarded-Method: GET\r\n\
+             X-Forwarded-Uri: {path}\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        let status = reply
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, reply)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_serve_processes_refuse_a_key_revoked_through_the_cli_within_a_second() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = std::env::temp_dir().join(format!("tollgate-serve-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // service-accounts with every provider's records in the store.
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example("service-accounts", "policy.json")).unwrap())
+            .unwrap();
+    for p in policy["providers"].as_array_mut().unwrap() {
+        p["records"] = "store".into();
+    }
+    let policy_path = dir.join("policy.json");
+    std::fs::write(&policy_path, policy.to_string()).unwrap();
+    let keys = dir.join("keys.json");
+    let o = run(&[
+        "store",
+        "import",
+        "--store",
+        &redis.url(),
+        "--keys",
+        &example("service-accounts", "snapshot.json"),
+        "--out",
+        keys.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // A key made for this test, stored with no expiry by the real clock to trip over.
+    let o = run(&[
+        "apikey",
+        "new",
+        "--prefix",
+        "fln_live",
+        "--json",
+        "--owner",
+        "sa_reports",
+        "--tenant",
+        "org_1",
+        "--scope",
+        "invoices:read",
+        "--store",
+        &redis.url(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bearer = format!("Bearer {}", made["key"].as_str().unwrap());
+
+    let p = policy_path.to_str().unwrap();
+    let k = keys.to_str().unwrap();
+    let now = "1767225600";
+    let (a, b) = (
+        Serve::start(p, k, &redis.url(), now),
+        Serve::start(p, k, &redis.url(), now),
+    );
+    let path = "/v1/orgs/org_1/invoices";
+    for s in [&a, &b] {
+        let (status, reply) = s.ask(path, &bearer);
+        assert_eq!(status, 200, "{reply}");
+    }
+    std::thread::sleep(Duration::from_millis(300)); // both subscriptions are up
+    let o = run(&[
+        "apikey",
+        "revoke",
+        "--store",
+        &redis.url(),
+        made["key"].as_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let started = std::time::Instant::now();
+    for s in [&a, &b] {
+        loop {
+            let (status, reply) = s.ask(path, &bearer);
+            if status == 401 {
+                assert!(reply.contains("api_key_revoked"), "{reply}");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "still {status} after 1 s"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    eprintln!(
+        "revocation through the CLI refused by both serve processes after {:?}",
+        started.elapsed()
+    );
+
+    // Redis stopped: both refuse with 503, never 200, for a key they have not cached.
+    let other = run(&[
+        "apikey",
+        "new",
+        "--prefix",
+        "fln_live",
+        "--json",
+        "--owner",
+        "sa_reports",
+        "--tenant",
+        "org_1",
+        "--scope",
+        "invoices:read",
+        "--store",
+        &redis.url(),
+    ]);
+    let other: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
+    drop(redis);
+    let (status, reply) = a.ask(path, &format!("Bearer {}", other["key"].as_str().unwrap()));
+    assert_eq!(status, 503, "{reply}");
+    assert!(reply.contains("store_unavailable"), "{reply}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
