@@ -99,6 +99,8 @@ pub struct Pending {
     snapshot: Arc<Snapshot>,
     answers: Vec<(RecordLookup, Answer)>,
     wanted: RecordLookup,
+    /// The record cache's epoch when `wanted` was asked for.
+    asked_at: u64,
 }
 
 impl Pending {
@@ -208,6 +210,7 @@ impl Engine {
                 snapshot,
                 answers: Vec::new(),
                 wanted,
+                asked_at: self.record_cache().epoch(),
             }),
         }
     }
@@ -219,13 +222,15 @@ impl Engine {
         let lookup = pending.wanted;
         let answer = match record {
             None => {
-                self.record_cache().insert(lookup, None, now);
+                self.record_cache()
+                    .insert(lookup, None, now, pending.asked_at);
                 Answer::Absent
             }
             Some(bytes) => match record::parse(self.policy(), &lookup, bytes) {
                 Ok(r) => {
                     let r = Arc::new(r);
-                    self.record_cache().insert(lookup, Some(r.clone()), now);
+                    self.record_cache()
+                        .insert(lookup, Some(r.clone()), now, pending.asked_at);
                     Answer::Found(r)
                 }
                 Err(e) => Answer::Invalid(e),
@@ -301,6 +306,7 @@ impl Engine {
             None => Step::Decided(decision),
             Some(wanted) => {
                 pending.wanted = wanted;
+                pending.asked_at = self.record_cache().epoch();
                 Step::Pending(pending)
             }
         }

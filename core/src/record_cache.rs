@@ -12,10 +12,15 @@
 //! - Bounded: `store.cache_entries` over 16 shards. A full shard first drops what is past its
 //!   use, then an arbitrary entry: a record dropped early is only fetched again.
 //! - Invalid records are never cached. One cache per engine, never shared across policies.
+//! - An answer read before an invalidation and arriving after it is not cached: every
+//!   invalidation bumps an epoch, and a pending check remembers the epoch it went pending at
+//!   ([`RecordCache::epoch`]), so a revocation published while a `GET` is in flight cannot put
+//!   the old record back for a whole TTL.
 
 use crate::policy::StoreDoc;
 use crate::record::{Record, RecordLookup};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 const SHARDS: usize = 16;
@@ -40,6 +45,8 @@ pub(crate) struct RecordCache {
     settings: StoreDoc,
     per_shard: usize,
     shards: Vec<RwLock<HashMap<RecordLookup, Entry>>>,
+    /// Bumped by every invalidation.
+    epoch: AtomicU64,
 }
 
 impl RecordCache {
@@ -48,6 +55,7 @@ impl RecordCache {
             settings,
             per_shard: settings.cache_entries.div_ceil(SHARDS).max(1),
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -105,9 +113,22 @@ impl RecordCache {
         }
     }
 
-    /// Remembers the store's answer for `lookup`, fetched at `now`.
-    pub(crate) fn insert(&self, lookup: RecordLookup, record: Option<Arc<Record>>, now: u64) {
-        if self.settings.cache_ttl == 0 {
+    /// How many invalidations there have been: taken before a record is fetched, given back to
+    /// [`RecordCache::insert`].
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Remembers the store's answer for `lookup`, fetched at `now` after [`RecordCache::epoch`]
+    /// said `asked_at`; an answer that an invalidation has overtaken since is not remembered.
+    pub(crate) fn insert(
+        &self,
+        lookup: RecordLookup,
+        record: Option<Arc<Record>>,
+        now: u64,
+        asked_at: u64,
+    ) {
+        if self.settings.cache_ttl == 0 || self.epoch() != asked_at {
             return;
         }
         let Some(shard) = self.shard(&lookup) else {
@@ -134,6 +155,7 @@ impl RecordCache {
 
     /// Forgets `lookup`.
     pub(crate) fn invalidate(&self, lookup: &RecordLookup) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Some(shard) = self.shard(lookup) {
             Self::write(shard).remove(lookup);
         }
@@ -141,6 +163,7 @@ impl RecordCache {
 
     /// Forgets everything.
     pub(crate) fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         for shard in &self.shards {
             Self::write(shard).clear();
         }
@@ -174,14 +197,14 @@ mod tests {
     fn entries_are_fresh_for_the_ttl_then_missed() {
         let c = RecordCache::new(settings(5, 0, 100));
         let l = RecordLookup::revoked_jti("a");
-        c.insert(l, positive(), 100);
+        c.insert(l, positive(), 100, 0);
         assert!(matches!(c.get(&l, 100), Cached::Fresh(Some(_))));
         assert!(matches!(c.get(&l, 104), Cached::Fresh(Some(_))));
         assert!(matches!(c.get(&l, 105), Cached::Miss));
         // A clock that went back does not make an entry fresh for longer.
         assert!(matches!(c.get(&l, 99), Cached::Miss));
         let n = RecordLookup::revoked_jti("b");
-        c.insert(n, None, 100);
+        c.insert(n, None, 100, 0);
         assert!(matches!(c.get(&n, 101), Cached::Fresh(None)));
         c.invalidate(&n);
         assert!(matches!(c.get(&n, 101), Cached::Miss));
@@ -191,13 +214,13 @@ mod tests {
     fn grace_serves_only_records_that_exist_and_only_when_allowed() {
         let c = RecordCache::new(settings(5, 60, 100));
         let (p, n) = (RecordLookup::user("p"), RecordLookup::user("n"));
-        c.insert(p, positive(), 100);
-        c.insert(n, None, 100);
+        c.insert(p, positive(), 100, 0);
+        c.insert(n, None, 100, 0);
         assert!(c.get_within_grace(&p, 164).is_some());
         assert!(c.get_within_grace(&p, 165).is_none());
         assert!(c.get_within_grace(&n, 101).is_none());
         let strict = RecordCache::new(settings(5, 0, 100));
-        strict.insert(p, positive(), 100);
+        strict.insert(p, positive(), 100, 0);
         assert!(strict.get_within_grace(&p, 101).is_none());
     }
 
@@ -209,6 +232,7 @@ mod tests {
                 RecordLookup::new(RecordKind::User, crate::crypto::sha256(&i.to_be_bytes())),
                 None,
                 100,
+                0,
             );
         }
         assert!(c.len() <= 32, "{}", c.len());
@@ -217,10 +241,22 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_overtaken_by_an_invalidation_is_not_cached() {
+        let c = RecordCache::new(settings(5, 0, 100));
+        let l = RecordLookup::user("x");
+        let asked_at = c.epoch();
+        c.invalidate(&RecordLookup::user("someone else"));
+        c.insert(l, positive(), 100, asked_at);
+        assert!(matches!(c.get(&l, 100), Cached::Miss));
+        c.insert(l, positive(), 100, c.epoch());
+        assert!(matches!(c.get(&l, 100), Cached::Fresh(Some(_))));
+    }
+
+    #[test]
     fn a_zero_ttl_caches_nothing() {
         let c = RecordCache::new(settings(0, 0, 32));
         let l = RecordLookup::user("x");
-        c.insert(l, positive(), 100);
+        c.insert(l, positive(), 100, 0);
         assert_eq!(c.len(), 0);
         assert!(matches!(c.get(&l, 100), Cached::Miss));
     }
