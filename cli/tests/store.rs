@@ -284,6 +284,27 @@ impl Drop for Serve {
     }
 }
 
+/// `tollgate apikey new --store`: a key for service-accounts' invoices in org_1, as JSON.
+fn reader_key(redis: &Redis) -> serde_json::Value {
+    let o = run(&[
+        "apikey",
+        "new",
+        "--prefix",
+        "fln_live",
+        "--json",
+        "--owner",
+        "sa_reports",
+        "--tenant",
+        "org_1",
+        "--scope",
+        "invoices:read",
+        "--store",
+        &redis.url(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[test]
 fn two_serve_processes_refuse_a_key_revoked_through_the_cli_within_a_second() {
     let Some(redis) = Redis::start() else { return };
@@ -312,23 +333,7 @@ fn two_serve_processes_refuse_a_key_revoked_through_the_cli_within_a_second() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     // A key made for this test, stored with no expiry by the real clock to trip over.
-    let o = run(&[
-        "apikey",
-        "new",
-        "--prefix",
-        "fln_live",
-        "--json",
-        "--owner",
-        "sa_reports",
-        "--tenant",
-        "org_1",
-        "--scope",
-        "invoices:read",
-        "--store",
-        &redis.url(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let made: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let made = reader_key(&redis);
     let bearer = format!("Bearer {}", made["key"].as_str().unwrap());
 
     let p = policy_path.to_str().unwrap();
@@ -373,22 +378,7 @@ fn two_serve_processes_refuse_a_key_revoked_through_the_cli_within_a_second() {
     );
 
     // Redis stopped: both refuse with 503, never 200, for a key they have not cached.
-    let other = run(&[
-        "apikey",
-        "new",
-        "--prefix",
-        "fln_live",
-        "--json",
-        "--owner",
-        "sa_reports",
-        "--tenant",
-        "org_1",
-        "--scope",
-        "invoices:read",
-        "--store",
-        &redis.url(),
-    ]);
-    let other: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
+    let other = reader_key(&redis);
     drop(redis);
     let (status, reply) = a.ask(path, &format!("Bearer {}", other["key"].as_str().unwrap()));
     assert_eq!(status, 503, "{reply}");
