@@ -529,3 +529,99 @@ fn a_path_tenant_is_never_taken_from_a_header_or_the_token() {
         assert!(!d.is_allowed(), "{other}: {}", d.message);
     }
 }
+
+/// The headers a decision forwards, as a map.
+fn forwarded(d: &tollgate::Decision) -> std::collections::BTreeMap<String, String> {
+    d.forward_headers.iter().cloned().collect()
+}
+
+/// Forwarded claim headers, hand-computed: strings unescaped as they are, arrays of strings
+/// comma-separated (other items skipped), other JSON as its text, nested paths followed, missing
+/// claims and values with control characters left out. A token's claims are forwarded from the
+/// read the check already made; an API key's from its record's text: both give the same.
+#[test]
+fn forwarded_claim_headers_are_hand_computed_values() {
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    policy["forward_headers"]["claims"] = serde_json::json!([
+        {"claim": "name", "header": "x-name"},
+        {"claim": "groups", "header": "x-groups"},
+        {"claim": "level", "header": "x-level"},
+        {"claim": ["org", "id"], "header": "x-org"},
+        {"claim": "org", "header": "x-org-json"},
+        {"claim": "note", "header": "x-note"},
+        {"claim": "absent", "header": "x-absent"},
+    ]);
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    engine
+        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
+    let jwk = &snapshot["keys"]["app"]["keys"][0];
+    let secret = tollgate::base64url::decode(jwk["k"].as_str().unwrap().as_bytes()).unwrap();
+    let key = tollgate::SigningKey::hmac(
+        tollgate::Algorithm::HS256,
+        &secret,
+        Some(jwk["kid"].as_str().unwrap()),
+    )
+    .unwrap();
+    let now = 1_767_225_600u64;
+    // Written by hand so that the escapes reach the engine as they are.
+    let claims = format!(
+        r#"{{"iss":"https://app.example","sub":"alice","iat":{now},"exp":{},"tenants":{{"A":["Viewer"]}},"name":"Ren\u00e9e \"R\"","groups":["a\/b","c",7,"d"],"level":3.50,"org":{{"id":"o_1","tier":null}},"note":"line\nbreak"}}"#,
+        now + 60
+    );
+    let token = tollgate::mint(&key, claims.as_bytes(), Some("JWT")).unwrap();
+    let d = engine.check(
+        &Request::new("GET", "/api/tenants/A/items", &[("token", &token)]),
+        now,
+    );
+    assert!(d.is_allowed(), "{}", d.message);
+    let want: std::collections::BTreeMap<String, String> = [
+        ("x-auth-subject", "alice"),
+        ("x-auth-tenant", "A"),
+        ("x-auth-roles", "Viewer"),
+        ("x-name", "Renée \"R\""),
+        ("x-groups", "a/b,c,d"),
+        ("x-level", "3.50"),
+        ("x-org", "o_1"),
+        ("x-org-json", r#"{"id":"o_1","tier":null}"#),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(forwarded(&d), want);
+
+    // An API key: its record's members (the record minus its hash) are its claims.
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&example("service-accounts", "policy.json")).unwrap();
+    policy["forward_headers"]["claims"] = serde_json::json!([
+        {"claim": "owner", "header": "x-owner"},
+        {"claim": "scopes", "header": "x-scopes"},
+        {"claim": "hash", "header": "x-hash"},
+    ]);
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    engine
+        .swap_snapshot_json(&example("service-accounts", "snapshot.json"))
+        .unwrap();
+    let table = Table::from_json(&example("service-accounts", "scenarios.json")).unwrap();
+    let key = table.tokens["key-reader"].clone();
+    let bearer = format!("Bearer {key}");
+    let d = engine.check(
+        &Request::new(
+            "GET",
+            "/v1/orgs/org_1/invoices",
+            &[("Authorization", &bearer)],
+        ),
+        table.now,
+    );
+    assert!(d.is_allowed(), "{}", d.message);
+    let got = forwarded(&d);
+    assert_eq!(got.get("x-owner").map(String::as_str), Some("sa_reports"));
+    assert_eq!(
+        got.get("x-scopes").map(String::as_str),
+        Some("invoices:read")
+    );
+    assert_eq!(got.get("x-hash"), None, "a record's hash is never a claim");
+}

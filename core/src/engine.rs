@@ -75,8 +75,8 @@ impl core::fmt::Debug for Engine {
     reason = "one lives on the stack for one check; boxing the claims would allocate"
 )]
 enum Membership<'a> {
-    /// The token's claims, read as its provider says.
-    Claims(&'a Provider, IndexedClaims<'a>),
+    /// The token's claims ([`Authenticated::claims`]), read as this provider says.
+    Claims(&'a Provider),
     /// A user record: the user's current roles.
     Record(&'a UserRecord),
     /// A record from the shared store: a user's roles, a session's, or an API key's tenant.
@@ -91,6 +91,9 @@ struct Authenticated<'a> {
     held: Bits,
     scopes: Bits,
     membership: Membership<'a>,
+    /// A token's verified claims, kept for membership and the forwarded claim headers (`None`
+    /// for API keys and sessions, whose claims are the principal's JSON text).
+    claims: Option<IndexedClaims<'a>>,
 }
 
 /// The signature check a host supplies to [`Engine::check_with`]; `None` verifies in process.
@@ -368,7 +371,6 @@ impl Engine {
                 decision.code = ErrorCode::Allowed;
                 decision.message.push_str("allowed");
                 if authenticated {
-                    self.forward_headers(&principal, decision);
                     decision.principal = Some(principal);
                 } else {
                     decision.spare_principal = Some(principal);
@@ -503,7 +505,12 @@ impl Engine {
                         ),
                     ),
                 })?;
-            let member = self.member(&authn.membership, tenant, &mut authn.held);
+            let member = self.member(
+                &authn.membership,
+                authn.claims.as_ref(),
+                tenant,
+                &mut authn.held,
+            );
             principal.set_tenant(tenant);
             if !member {
                 let code = if rule.hide_non_members {
@@ -537,6 +544,7 @@ impl Engine {
             }
             .with_principal());
         }
+        self.forward_headers(principal, authn.claims.as_ref(), decision);
         Ok(true)
     }
 
@@ -660,6 +668,7 @@ impl Engine {
             held,
             scopes: Bits::default(),
             membership,
+            claims: None,
         })
     }
 
@@ -805,7 +814,7 @@ impl Engine {
                     ),
                 )
             })?;
-        principal.subject.extend(subject.chars());
+        subject.push_to(&mut principal.subject);
         principal.kind = provider.kind_of(&claims);
         principal.provider = provider_id;
         principal.expires_at = claims.claims().expires_at();
@@ -827,7 +836,7 @@ impl Engine {
                 for source in &provider.global_roles {
                     source.collect(&claims, &self.policy.roles.names, &mut held);
                 }
-                Membership::Claims(provider, claims)
+                Membership::Claims(provider)
             }
         };
         let mut scopes = Bits::default();
@@ -838,6 +847,7 @@ impl Engine {
             held,
             scopes,
             membership,
+            claims: Some(claims),
         })
     }
 
@@ -934,11 +944,19 @@ impl Engine {
             held,
             scopes,
             membership,
+            claims: None,
         })
     }
 
-    /// Whether the principal is a member of `tenant`; adds the roles it holds there.
-    fn member(&self, membership: &Membership<'_>, tenant: &str, held: &mut Bits) -> bool {
+    /// Whether the principal is a member of `tenant`; adds the roles it holds there. `claims` are
+    /// the token's, for [`Membership::Claims`].
+    fn member(
+        &self,
+        membership: &Membership<'_>,
+        claims: Option<&IndexedClaims<'_>>,
+        tenant: &str,
+        held: &mut Bits,
+    ) -> bool {
         match membership {
             Membership::Record(r) => match r.tenants.get(tenant) {
                 Some(roles) => {
@@ -947,8 +965,8 @@ impl Engine {
                 }
                 None => false,
             },
-            Membership::Claims(provider, claims) => {
-                self.token_membership(provider, claims, tenant, held)
+            Membership::Claims(provider) => {
+                claims.is_some_and(|c| self.token_membership(provider, c, tenant, held))
             }
             Membership::Key(t) => *t == Some(tenant),
             Membership::Stored(r) => match (r.tenant_roles(), &**r) {
@@ -1078,30 +1096,23 @@ impl Engine {
         })
     }
 
-    /// Adds the policy's forwarded headers for `p` to the decision, in pooled strings.
-    fn forward_headers(&self, p: &Principal, decision: &mut Decision) {
-        use core::fmt::Write as _;
+    /// Adds the policy's forwarded headers for `p` to the decision, in pooled strings. `claims`
+    /// are the token's, already read; without them (API keys, sessions) the claim headers come
+    /// from the principal's claims text.
+    fn forward_headers(
+        &self,
+        p: &Principal,
+        claims: Option<&IndexedClaims<'_>>,
+        decision: &mut Decision,
+    ) {
         let f = &self.policy.forward;
-        let push =
-            |decision: &mut Decision, name: Option<&str>, fill: &mut dyn FnMut(&mut String)| {
-                if let Some(n) = name {
-                    let mut value = decision.string();
-                    fill(&mut value);
-                    if value.bytes().all(|b| !b.is_ascii_control()) {
-                        let name = decision.copy(n);
-                        decision.forward_headers.push((name, value));
-                    } else {
-                        decision.spare_strings.push(value);
-                    }
-                }
-            };
-        push(decision, f.subject.as_deref(), &mut |v| {
+        push_header(decision, f.subject.as_deref(), &mut |v| {
             v.push_str(&p.subject)
         });
         if let Some(t) = &p.tenant {
-            push(decision, f.tenant.as_deref(), &mut |v| v.push_str(t));
+            push_header(decision, f.tenant.as_deref(), &mut |v| v.push_str(t));
         }
-        push(decision, f.roles.as_deref(), &mut |v| {
+        push_header(decision, f.roles.as_deref(), &mut |v| {
             for (i, r) in p.roles().enumerate() {
                 if i > 0 {
                     v.push(',');
@@ -1109,32 +1120,42 @@ impl Engine {
                 v.push_str(r);
             }
         });
-        push(decision, f.kind.as_deref(), &mut |v| {
+        push_header(decision, f.kind.as_deref(), &mut |v| {
             v.push_str(p.kind.name())
         });
-        push(decision, f.provider.as_deref(), &mut |v| {
+        push_header(decision, f.provider.as_deref(), &mut |v| {
             v.push_str(p.provider())
         });
         if f.claims.is_empty() {
             return;
         }
-        let Ok(claims) = crate::json::parse_object(p.claims.as_bytes(), 64) else {
-            return;
-        };
-        for ch in &f.claims {
-            if let Some(value) = ch.claim.get(&claims) {
-                push(
+        match claims {
+            Some(claims) => self.forward_claims(claims, decision),
+            None => {
+                if let Ok(claims) = crate::json::parse_object(p.claims.as_bytes(), 64) {
+                    self.forward_claims(&claims, decision);
+                }
+            }
+        }
+    }
+
+    /// Adds the policy's forwarded claim headers, read from `claims`.
+    fn forward_claims<'a>(&self, claims: &impl crate::json::Lookup<'a>, decision: &mut Decision) {
+        use core::fmt::Write as _;
+        for ch in &self.policy.forward.claims {
+            if let Some(value) = ch.claim.get(claims) {
+                push_header(
                     decision,
                     Some(ch.header.as_str()),
                     &mut |v| match value.as_str() {
-                        Some(s) => v.extend(s.chars()),
+                        Some(s) => s.push_to(v),
                         None => match value.as_array() {
                             Some(items) => {
                                 for (i, s) in items.filter_map(|i| i.as_str()).enumerate() {
                                     if i > 0 {
                                         v.push(',');
                                     }
-                                    v.extend(s.chars());
+                                    s.push_to(v);
                                 }
                             }
                             None => {
@@ -1188,6 +1209,21 @@ impl Engine {
     /// The principal kinds a provider knows, for tooling.
     pub fn provider_names(&self) -> impl Iterator<Item = &str> {
         self.policy.providers.iter().map(|p| p.name.as_str())
+    }
+}
+
+/// Adds header `name` (when the policy forwards it) with the value `fill` writes, in pooled
+/// strings; a value with control characters is dropped.
+fn push_header(decision: &mut Decision, name: Option<&str>, fill: &mut dyn FnMut(&mut String)) {
+    if let Some(n) = name {
+        let mut value = decision.string();
+        fill(&mut value);
+        if value.bytes().all(|b| !b.is_ascii_control()) {
+            let name = decision.copy(n);
+            decision.forward_headers.push((name, value));
+        } else {
+            decision.spare_strings.push(value);
+        }
     }
 }
 

@@ -515,6 +515,14 @@ impl<'a> JsonStr<'a> {
         }
     }
 
+    /// Appends the unescaped string to `out` (one copy when it has no escapes).
+    pub fn push_to(&self, out: &mut String) {
+        match self.as_borrowed() {
+            Some(s) => out.push_str(s),
+            None => out.extend(self.chars()),
+        }
+    }
+
     /// The unescaped characters.
     pub fn chars(&self) -> impl Iterator<Item = char> + 'a {
         Unescape {
