@@ -36,22 +36,29 @@ fn get(redis: &Redis, key: &str) -> Option<String> {
         .unwrap()
 }
 
-#[test]
-fn import_moves_a_snapshots_records_into_the_store() {
-    let Some(redis) = Redis::start() else { return };
-    let out = std::env::temp_dir().join(format!("tollgate-import-{}.json", std::process::id()));
-    let _ = std::fs::remove_file(&out);
+/// `tollgate store import` of an example deployment's snapshot into `redis`, the rest of the
+/// snapshot written to `out`; it must succeed.
+fn import(redis: &Redis, deployment: &str, out: &std::path::Path) -> Output {
     let o = run(&[
         "store",
         "import",
         "--store",
         &redis.url(),
         "--keys",
-        &example("project-oidc", "snapshot.json"),
+        &example(deployment, "snapshot.json"),
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    o
+}
+
+#[test]
+fn import_moves_a_snapshots_records_into_the_store() {
+    let Some(redis) = Redis::start() else { return };
+    let out = std::env::temp_dir().join(format!("tollgate-import-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let o = import(&redis, "project-oidc", &out);
     let err = text(&o.stderr);
     assert!(
         err.contains("1 revoked_jti") && err.contains("2 user") && err.contains("api_key"),
@@ -321,17 +328,7 @@ fn two_serve_processes_refuse_a_key_revoked_through_the_cli_within_a_second() {
     let policy_path = dir.join("policy.json");
     std::fs::write(&policy_path, policy.to_string()).unwrap();
     let keys = dir.join("keys.json");
-    let o = run(&[
-        "store",
-        "import",
-        "--store",
-        &redis.url(),
-        "--keys",
-        &example("service-accounts", "snapshot.json"),
-        "--out",
-        keys.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    import(&redis, "service-accounts", &keys);
     // A key made for this test, stored with no expiry by the real clock to trip over.
     let made = reader_key(&redis);
     let bearer = format!("Bearer {}", made["key"].as_str().unwrap());

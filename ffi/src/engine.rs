@@ -204,29 +204,27 @@ pub extern "C" fn tg_engine_swap_snapshot_json(
 /// than 128 anyway).
 const STACK_HEADERS: usize = 32;
 
-/// Runs one check into `decision`: the shared body of `tg_engine_check` and `tg_engine_check_into`.
+/// The request a host handed over as pointer + length inputs, as `&str`s: `on` gets it, or the
+/// reason (for a 400 `invalid_request` decision) it cannot be one: the method, then the path,
+/// then a header that is not UTF-8. Up to `STACK_HEADERS` headers are held on the stack, so a
+/// check allocates nothing here.
 ///
 /// # Safety
 ///
 /// `method`, `path` and `headers` (and each header's name and value) point to their lengths in
 /// readable memory (or are NULL with length 0) for the duration of the call.
-unsafe fn check_into(
-    engine: &Engine,
-    method: *const u8,
-    method_len: usize,
-    path: *const u8,
-    path_len: usize,
-    headers: *const Header,
-    headers_len: usize,
-    now: u64,
-    decision: &mut Decision,
-) -> Result<(), Failure> {
+pub(crate) unsafe fn with_request<R>(
+    method: (*const u8, usize),
+    path: (*const u8, usize),
+    headers: (*const Header, usize),
+    on: impl FnOnce(Result<&Request<'_>, &'static str>) -> R,
+) -> Result<R, Failure> {
     // SAFETY: forwarded contract for every pointer below.
     let (method, path, headers) = unsafe {
         (
-            bytes(method, method_len)?,
-            bytes(path, path_len)?,
-            items(headers, headers_len)?,
+            bytes(method.0, method.1)?,
+            bytes(path.0, path.1)?,
+            items(headers.0, headers.1)?,
         )
     };
     let mut stack = [("", ""); STACK_HEADERS];
@@ -247,17 +245,49 @@ unsafe fn check_into(
             _ => not_utf8 = not_utf8.or(Some("a header name or value is not valid UTF-8")),
         }
     }
-    let method = core::str::from_utf8(method);
-    let path = core::str::from_utf8(path);
-    match (method, path, not_utf8) {
-        (Ok(method), Ok(path), None) => {
-            decision.check(&engine.inner, &Request::new(method, path, pairs), now);
-        }
-        (Err(_), _, _) => decision.invalid_request("the method is not valid UTF-8"),
-        (_, Err(_), _) => decision.invalid_request("the path is not valid UTF-8"),
-        (_, _, Some(reason)) => decision.invalid_request(reason),
+    Ok(
+        match (
+            core::str::from_utf8(method),
+            core::str::from_utf8(path),
+            not_utf8,
+        ) {
+            (Ok(method), Ok(path), None) => on(Ok(&Request::new(method, path, pairs))),
+            (Err(_), _, _) => on(Err("the method is not valid UTF-8")),
+            (_, Err(_), _) => on(Err("the path is not valid UTF-8")),
+            (_, _, Some(reason)) => on(Err(reason)),
+        },
+    )
+}
+
+/// Runs one check into `decision`: the shared body of `tg_engine_check` and `tg_engine_check_into`
+/// (a request that is not UTF-8 decides 400 `invalid_request`).
+///
+/// # Safety
+///
+/// As [`with_request`].
+unsafe fn check_into(
+    engine: &Engine,
+    method: *const u8,
+    method_len: usize,
+    path: *const u8,
+    path_len: usize,
+    headers: *const Header,
+    headers_len: usize,
+    now: u64,
+    decision: &mut Decision,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_request(
+            (method, method_len),
+            (path, path_len),
+            (headers, headers_len),
+            |request| match request {
+                Ok(request) => decision.check(&engine.inner, request, now),
+                Err(reason) => decision.invalid_request(reason),
+            },
+        )
     }
-    Ok(())
 }
 
 /// Decides a request at time `now` (Unix seconds): who is calling, for which tenant, and which

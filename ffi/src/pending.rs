@@ -21,15 +21,14 @@
 //! ```
 
 use crate::decision::Decision;
-use crate::engine::{Engine, Header};
+use crate::engine::{with_request, Engine, Header};
 use crate::ffi::{
-    bytes, call, handle, into_handle, items, new_string, not_null, out_param, text, write_out,
+    bytes, call, handle, into_handle, new_string, not_null, out_param, text, write_out,
 };
 use crate::panic::boundary;
 use crate::status::Status;
 use std::ffi::{c_char, CString};
 use tollgate_core::pending::Step;
-use tollgate_core::Request;
 
 /// A check waiting for one record from the shared store.
 ///
@@ -105,38 +104,17 @@ pub extern "C" fn tg_engine_check_step(
         // SAFETY: `engine` is a live engine (contract); checked non-NULL above.
         let engine = unsafe { handle(engine) }?;
         // SAFETY: the caller passes the documented pointer + length inputs.
-        let (method, path, headers) = unsafe {
-            (
-                bytes(method, method_len)?,
-                bytes(path, path_len)?,
-                items(headers, headers_len)?,
+        let step = unsafe {
+            with_request(
+                (method, method_len),
+                (path, path_len),
+                (headers, headers_len),
+                |request| match request {
+                    Ok(request) => engine.inner.check_step(request, now),
+                    Err(reason) => Step::Decided(tollgate_core::Decision::invalid_request(reason)),
+                },
             )
-        };
-        let mut pairs = Vec::with_capacity(headers.len());
-        let mut not_utf8 = None;
-        for h in headers {
-            // SAFETY: forwarded contract: each header's name and value are readable.
-            let (name, value) =
-                unsafe { (bytes(h.name, h.name_len)?, bytes(h.value, h.value_len)?) };
-            match (core::str::from_utf8(name), core::str::from_utf8(value)) {
-                (Ok(n), Ok(v)) => pairs.push((n, v)),
-                _ => not_utf8 = not_utf8.or(Some("a header name or value is not valid UTF-8")),
-            }
-        }
-        let step = match (
-            core::str::from_utf8(method),
-            core::str::from_utf8(path),
-            not_utf8,
-        ) {
-            (Ok(m), Ok(p), None) => engine.inner.check_step(&Request::new(m, p, &pairs), now),
-            (Err(_), _, _) => Step::Decided(tollgate_core::Decision::invalid_request(
-                "the method is not valid UTF-8",
-            )),
-            (_, Err(_), _) => Step::Decided(tollgate_core::Decision::invalid_request(
-                "the path is not valid UTF-8",
-            )),
-            (_, _, Some(reason)) => Step::Decided(tollgate_core::Decision::invalid_request(reason)),
-        };
+        }?;
         // SAFETY: both out pointers were checked non-NULL; the caller provides storage.
         unsafe { write_step(engine, step, decision_out, pending_out) };
         Ok(())

@@ -65,12 +65,32 @@ unsafe fn header_pairs(headers: &[Header]) -> Result<Vec<TextHeader<'_>>, Failur
         .collect()
 }
 
-/// Runs a verification over the request headers.
+/// A delivery given as pointer + length inputs: its headers as text pairs and its body, for `on`.
 ///
 /// # Safety
 ///
 /// `headers` and `body` point to their lengths in readable memory (or are NULL with 0), and so do
 /// each header's name and value.
+unsafe fn with_delivery<R>(
+    headers: *const Header,
+    headers_len: usize,
+    body: *const u8,
+    body_len: usize,
+    on: impl FnOnce(&[(&str, &str)], &[u8]) -> Result<R, Failure>,
+) -> Result<R, Failure> {
+    // SAFETY: forwarded contract.
+    let (headers, body) = unsafe { (items(headers, headers_len)?, bytes(body, body_len)?) };
+    // SAFETY: forwarded contract.
+    let owned = unsafe { header_pairs(headers) }?;
+    let pairs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
+    on(&pairs, body)
+}
+
+/// Runs a verification over the request headers.
+///
+/// # Safety
+///
+/// As [`with_delivery`].
 unsafe fn verify_delivery(
     verifier: &webhook::WebhookVerifier,
     guard: Option<&CoreGuard>,
@@ -81,22 +101,22 @@ unsafe fn verify_delivery(
     now: u64,
 ) -> Result<(), Failure> {
     // SAFETY: forwarded contract.
-    let (headers, body) = unsafe { (items(headers, headers_len)?, bytes(body, body_len)?) };
-    // SAFETY: forwarded contract.
-    let owned = unsafe { header_pairs(headers) }?;
-    let pairs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
-    match guard {
-        Some(g) => verifier.verify_headers_and_record(g, &pairs, body, now)?,
-        None => verifier.verify_headers(&pairs, body, now)?,
+    unsafe {
+        with_delivery(headers, headers_len, body, body_len, |pairs, body| {
+            match guard {
+                Some(g) => verifier.verify_headers_and_record(g, pairs, body, now)?,
+                None => verifier.verify_headers(pairs, body, now)?,
+            }
+            Ok(())
+        })
     }
-    Ok(())
 }
 
 /// Verifies a delivery for a replay guard in a shared store: the claim to settle there.
 ///
 /// # Safety
 ///
-/// As [`verify_delivery`].
+/// As [`with_delivery`].
 pub(crate) unsafe fn verify_for_store(
     verifier: &WebhookVerifier,
     headers: *const Header,
@@ -107,13 +127,13 @@ pub(crate) unsafe fn verify_for_store(
     window: u64,
 ) -> Result<webhook::ReplayClaim, Failure> {
     // SAFETY: forwarded contract.
-    let (headers, body) = unsafe { (items(headers, headers_len)?, bytes(body, body_len)?) };
-    // SAFETY: forwarded contract.
-    let owned = unsafe { header_pairs(headers) }?;
-    let pairs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
-    Ok(verifier
-        .inner
-        .verify_headers_for_store(&pairs, body, now, window)?)
+    unsafe {
+        with_delivery(headers, headers_len, body, body_len, |pairs, body| {
+            Ok(verifier
+                .inner
+                .verify_headers_for_store(pairs, body, now, window)?)
+        })
+    }
 }
 
 /// Makes a webhook verifier from a JSON configuration:
