@@ -76,41 +76,75 @@ impl<'a> Request<'a> {
         if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(bad("method must be uppercase letters"));
         }
-        let path = self.path.split(['?', '#']).next().unwrap_or_default();
+        let end = self
+            .path
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(self.path.len());
+        let path = self.path.get(..end).unwrap_or_default();
         if !path.starts_with('/') {
             return Err(bad("path must start with '/'"));
         }
-        // Empty segments are allowed only at the end (a trailing slash).
-        let rest = path.get(1..).unwrap_or_default();
-        let mut segments = rest.split('/').peekable();
-        while let Some(segment) = segments.next() {
-            let last = segments.peek().is_none();
-            if (segment.is_empty() && !last && !rest.is_empty())
-                || segment == "."
-                || segment == ".."
-            {
-                return Err(bad("path has an empty, '.' or '..' segment"));
-            }
+        // One pass over the bytes; the three kinds of fault are reported in this order.
+        let problem = path_problems(path.as_bytes());
+        if problem.bad_segment {
+            return Err(bad("path has an empty, '.' or '..' segment"));
         }
-        let bytes = path.as_bytes();
-        let encoded_separator = bytes.windows(3).any(|w| {
-            w.first() == Some(&b'%')
-                && matches!(
-                    (
-                        w.get(1).map(u8::to_ascii_lowercase),
-                        w.get(2).map(u8::to_ascii_lowercase)
-                    ),
-                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c'))
-                )
-        });
-        if encoded_separator || path.contains('\\') {
+        if problem.encoded_separator {
             return Err(bad("path has an encoded '/', '.' or '\\'"));
         }
-        if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        if problem.control {
             return Err(bad("path has control characters or spaces"));
         }
         Ok(path)
     }
+}
+
+/// What is wrong with a path (without its query), found in one pass over its bytes.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PathProblems {
+    /// An empty segment before the last (only a trailing slash may be empty), or `.` or `..`.
+    bad_segment: bool,
+    /// `%2f`, `%2e` or `%5c` (any case), or a `\`.
+    encoded_separator: bool,
+    /// A control character or a space.
+    control: bool,
+}
+
+/// Finds the [`PathProblems`] of `path`, which starts with `/`.
+fn path_problems(path: &[u8]) -> PathProblems {
+    let mut found = PathProblems::default();
+    let mut segment_start = 1;
+    for i in 1..=path.len() {
+        let b = path.get(i).copied();
+        if b.is_none() || b == Some(b'/') {
+            let segment = path.get(segment_start..i).unwrap_or_default();
+            let last = b.is_none();
+            if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+                found.bad_segment = true;
+            }
+            segment_start = i + 1;
+            continue;
+        }
+        match b {
+            Some(b'\\') => found.encoded_separator = true,
+            Some(b'%') => {
+                let pair = (
+                    path.get(i + 1).map(u8::to_ascii_lowercase),
+                    path.get(i + 2).map(u8::to_ascii_lowercase),
+                );
+                if matches!(
+                    pair,
+                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c'))
+                ) {
+                    found.encoded_separator = true;
+                }
+            }
+            Some(c) if c.is_ascii_control() || c == b' ' => found.control = true,
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The value of cookie `name` in one `Cookie` header, if present.
@@ -149,6 +183,47 @@ mod tests {
             assert_eq!(path(bad), Err(ErrorCode::InvalidRequest), "{bad}");
         }
         assert!(Request::new("get", "/", &[]).checked_path().is_err());
+    }
+
+    /// The path rules as first written (split on `/`, then separate scans): the reference the
+    /// one-pass [`path_problems`] must match.
+    fn reference_problems(path: &str) -> PathProblems {
+        let rest = path.get(1..).unwrap_or_default();
+        let mut segments = rest.split('/').peekable();
+        let mut bad_segment = false;
+        while let Some(segment) = segments.next() {
+            let last = segments.peek().is_none();
+            bad_segment |= (segment.is_empty() && !last && !rest.is_empty())
+                || segment == "."
+                || segment == "..";
+        }
+        let encoded_separator = path.as_bytes().windows(3).any(|w| {
+            w.first() == Some(&b'%')
+                && matches!(
+                    (
+                        w.get(1).map(u8::to_ascii_lowercase),
+                        w.get(2).map(u8::to_ascii_lowercase)
+                    ),
+                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c'))
+                )
+        }) || path.contains('\\');
+        let control = path.bytes().any(|b| b.is_ascii_control() || b == b' ');
+        PathProblems {
+            bad_segment,
+            encoded_separator,
+            control,
+        }
+    }
+
+    proptest::proptest! {
+        /// Over paths built from the characters that matter (separators, dots, percent
+        /// escapes, controls), the one pass finds exactly what the separate scans find.
+        #[test]
+        fn one_pass_path_rules_match_the_reference(
+            path in "/[/.%2efFcC5\\\\ a\\x00\\x7f]{0,24}"
+        ) {
+            proptest::prop_assert_eq!(path_problems(path.as_bytes()), reference_problems(&path));
+        }
     }
 
     #[test]
