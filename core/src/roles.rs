@@ -95,6 +95,9 @@ impl Bits {
     }
 }
 
+/// Up to this many names, [`Names::id`] compares names instead of hashing.
+const LINEAR_LOOKUP: usize = 8;
+
 /// Names interned to dense ids.
 #[derive(Debug, Default, Clone)]
 pub struct Names {
@@ -113,8 +116,12 @@ impl Names {
         true
     }
 
-    /// The id of `name`.
+    /// The id of `name`. Among a few names, comparing them in turn is cheaper than hashing
+    /// `name` (SipHash, keyed per process) and finds the same id.
     pub fn id(&self, name: &str) -> Option<usize> {
+        if self.names.len() <= LINEAR_LOOKUP {
+            return self.names.iter().position(|n| **n == *name);
+        }
         self.ids.get(name).copied()
     }
 
@@ -287,6 +294,26 @@ mod tests {
             b.insert(i);
         }
         b
+    }
+
+    /// Lookups agree with the order names were added, on both sides of the linear-lookup bound:
+    /// every name finds its id; prefixes, extensions and other cases find none.
+    #[test]
+    fn names_find_their_ids_however_many_there_are() {
+        for count in 0..=LINEAR_LOOKUP * 2 + 1 {
+            let mut names = Names::default();
+            for i in 0..count {
+                assert!(names.add(&format!("role-{i}")));
+            }
+            assert!(count == 0 || !names.add("role-0"), "a name is added once");
+            for i in 0..count {
+                assert_eq!(names.id(&format!("role-{i}")), Some(i), "{count} names");
+                assert_eq!(names.name(i), format!("role-{i}"));
+            }
+            for absent in ["", "role-", "role-00", "Role-1", "role-1 ", "role-99"] {
+                assert_eq!(names.id(absent), None, "{absent:?} among {count} names");
+            }
+        }
     }
 
     #[test]
