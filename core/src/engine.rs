@@ -1218,7 +1218,7 @@ fn push_header(decision: &mut Decision, name: Option<&str>, fill: &mut dyn FnMut
     if let Some(n) = name {
         let mut value = decision.string();
         fill(&mut value);
-        if value.bytes().all(|b| !b.is_ascii_control()) {
+        if !crate::scan::has_ascii_control(value.as_bytes()) {
             let name = decision.copy(n);
             decision.forward_headers.push((name, value));
         } else {

@@ -43,9 +43,50 @@ pub(crate) fn find_byte(s: &[u8], from: usize, byte: u8) -> Option<usize> {
         .map(|i| pos + i)
 }
 
+/// Whether `s` holds an ASCII control character (`0x00`–`0x1F` or `0x7F`), eight bytes a step.
+pub(crate) fn has_ascii_control(s: &[u8]) -> bool {
+    let mut pos = 0;
+    while let Some(w) = word_at(s, pos) {
+        // A byte below 0x20 borrows into its own high bit (bytes with the high bit set are not
+        // ASCII and are masked out by `!w`): exact as a yes/no answer for the word.
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        if below_space | zero_bytes(w ^ (ONES * 0x7f)) != 0 {
+            return true;
+        }
+        pos += 8;
+    }
+    s.get(pos..)
+        .is_some_and(|rest| rest.iter().any(u8::is_ascii_control))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every byte value at every position of strings up to 24 bytes long: the same answer as
+    /// `is_ascii_control` byte by byte.
+    #[test]
+    fn finds_a_control_character_of_any_value_anywhere() {
+        for len in 0..24 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = byte;
+                    assert_eq!(
+                        has_ascii_control(&s),
+                        byte.is_ascii_control(),
+                        "{byte:#04x} at {at} of {len}"
+                    );
+                    // With a non-ASCII byte (high bit set) before it, which must not mask it.
+                    if at > 0 {
+                        s[at - 1] = 0x80 | byte;
+                        assert_eq!(has_ascii_control(&s), byte.is_ascii_control());
+                    }
+                }
+            }
+            assert!(!has_ascii_control(&vec![b' '; len]));
+        }
+    }
 
     #[test]
     fn finds_the_first_byte_in_every_position_and_alignment() {

@@ -30,7 +30,7 @@ pub fn extract<'a>(
             if values.next().is_some() {
                 return Err(TenantError::Invalid);
             }
-            first.trim_matches([' ', '\t'])
+            trim_blanks(first)
         }
         (None, Some(p)) => params.get(p).ok_or(TenantError::Missing)?,
         (None, None) => return Err(TenantError::Missing),
@@ -41,13 +41,28 @@ pub fn extract<'a>(
     if value.len() > MAX_TENANT_LEN {
         return Err(TenantError::TooLong(value.len()));
     }
-    if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(TenantError::Invalid);
+    // A UUID is visible ASCII by its form, so one check serves.
+    let valid = match rule.format {
+        Some(TenantFormat::Uuid) => is_uuid(value),
+        None => value.bytes().all(|b| b.is_ascii_graphic()),
+    };
+    if valid {
+        Ok(value)
+    } else {
+        Err(TenantError::Invalid)
     }
-    match rule.format {
-        Some(TenantFormat::Uuid) if !is_uuid(value) => Err(TenantError::Invalid),
-        _ => Ok(value),
-    }
+}
+
+/// `s` without the spaces and tabs around it.
+fn trim_blanks(s: &str) -> &str {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
 }
 
 /// Textual UUID: 8-4-4-4-12 hex digits.
@@ -62,6 +77,15 @@ pub fn is_uuid(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blanks_around_a_header_value_are_trimmed_and_only_those() {
+        assert_eq!(trim_blanks(" \t a b\t "), "a b");
+        assert_eq!(trim_blanks("ab"), "ab");
+        assert_eq!(trim_blanks(" \t "), "");
+        assert_eq!(trim_blanks(""), "");
+        assert_eq!(trim_blanks("\u{a0}a\n"), "\u{a0}a\n");
+    }
 
     #[test]
     fn uuid_format() {
