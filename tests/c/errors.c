@@ -132,6 +132,53 @@ static void engine_errors(void) {
             tg_decision_free(d);
         }
         d = SENTINEL;
+        /* The stepwise check (records in a store) reads the request the same way. */
+        tg_pending *p = NULL;
+        cst = tg_engine_check_step(e, U8(not_utf8[i].method), strlen(not_utf8[i].method),
+                                   U8(not_utf8[i].path), strlen(not_utf8[i].path),
+                                   not_utf8[i].headers, not_utf8[i].count, 0, &d, &p);
+        check(cst == TG_STATUS_OK && p == NULL && d != SENTINEL && d != NULL &&
+                  tg_decision_status(d) == 400 &&
+                  tg_decision_reason(d) == TG_STATUS_INVALID_REQUEST,
+              "check_step: %s not UTF-8 gives 400 invalid_request (%s)", not_utf8[i].what,
+              tg_error_name(cst));
+        if (cst == TG_STATUS_OK && d != SENTINEL && d != NULL) {
+            tg_decision_free(d);
+        }
+        d = SENTINEL;
+    }
+    /* Several faults at once: the method is named first, then the path, then a header. */
+    const struct {
+        const char *method;
+        const char *path;
+        size_t count;
+        const char *message;
+    } precedence[] = {
+        {"G\x80T", bad_path, 1, "the method is not valid UTF-8"},
+        {"GET", bad_path, 1, "the path is not valid UTF-8"},
+        {"GET", "/a", 1, "a header name or value is not valid UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof precedence / sizeof precedence[0]; i++) {
+        for (int step = 0; step < 2; step++) {
+            tg_pending *p = NULL;
+            tg_status cst =
+                step ? tg_engine_check_step(e, U8(precedence[i].method),
+                                            strlen(precedence[i].method), U8(precedence[i].path),
+                                            strlen(precedence[i].path), &bad_value,
+                                            precedence[i].count, 0, &d, &p)
+                     : tg_engine_check(e, U8(precedence[i].method), strlen(precedence[i].method),
+                                       U8(precedence[i].path), strlen(precedence[i].path),
+                                       &bad_value, precedence[i].count, 0, &d);
+            size_t len = 0;
+            const char *message = cst == TG_STATUS_OK ? tg_decision_message(d, &len) : NULL;
+            check(message != NULL && strcmp(message, precedence[i].message) == 0,
+                  "%s: several faults name %s", step ? "check_step" : "check",
+                  precedence[i].message);
+            if (cst == TG_STATUS_OK) {
+                tg_decision_free(d);
+            }
+            d = SENTINEL;
+        }
     }
 
     /* A decision's indexed getters. */
