@@ -535,27 +535,36 @@ fn forwarded(d: &tollgate::Decision) -> std::collections::BTreeMap<String, Strin
     d.forward_headers.iter().cloned().collect()
 }
 
+/// Deployment `name`'s engine with its snapshot, its policy forwarding `claims` as headers.
+fn forwarding_claims(name: &str, claims: serde_json::Value) -> Engine {
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&example(name, "policy.json")).unwrap();
+    policy["forward_headers"]["claims"] = claims;
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    engine
+        .swap_snapshot_json(&example(name, "snapshot.json"))
+        .unwrap();
+    engine
+}
+
 /// Forwarded claim headers, hand-computed: strings unescaped as they are, arrays of strings
 /// comma-separated (other items skipped), other JSON as its text, nested paths followed, missing
 /// claims and values with control characters left out. A token's claims are forwarded from the
 /// read the check already made; an API key's from its record's text: both give the same.
 #[test]
 fn forwarded_claim_headers_are_hand_computed_values() {
-    let mut policy: serde_json::Value =
-        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
-    policy["forward_headers"]["claims"] = serde_json::json!([
-        {"claim": "name", "header": "x-name"},
-        {"claim": "groups", "header": "x-groups"},
-        {"claim": "level", "header": "x-level"},
-        {"claim": ["org", "id"], "header": "x-org"},
-        {"claim": "org", "header": "x-org-json"},
-        {"claim": "note", "header": "x-note"},
-        {"claim": "absent", "header": "x-absent"},
-    ]);
-    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
-    engine
-        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
-        .unwrap();
+    let engine = forwarding_claims(
+        "tenant-path",
+        serde_json::json!([
+            {"claim": "name", "header": "x-name"},
+            {"claim": "groups", "header": "x-groups"},
+            {"claim": "level", "header": "x-level"},
+            {"claim": ["org", "id"], "header": "x-org"},
+            {"claim": "org", "header": "x-org-json"},
+            {"claim": "note", "header": "x-note"},
+            {"claim": "absent", "header": "x-absent"},
+        ]),
+    );
     let snapshot: serde_json::Value =
         serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
     let jwk = &snapshot["keys"]["app"]["keys"][0];
@@ -594,17 +603,14 @@ fn forwarded_claim_headers_are_hand_computed_values() {
     assert_eq!(forwarded(&d), want);
 
     // An API key: its record's members (the record minus its hash) are its claims.
-    let mut policy: serde_json::Value =
-        serde_json::from_slice(&example("service-accounts", "policy.json")).unwrap();
-    policy["forward_headers"]["claims"] = serde_json::json!([
-        {"claim": "owner", "header": "x-owner"},
-        {"claim": "scopes", "header": "x-scopes"},
-        {"claim": "hash", "header": "x-hash"},
-    ]);
-    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
-    engine
-        .swap_snapshot_json(&example("service-accounts", "snapshot.json"))
-        .unwrap();
+    let engine = forwarding_claims(
+        "service-accounts",
+        serde_json::json!([
+            {"claim": "owner", "header": "x-owner"},
+            {"claim": "scopes", "header": "x-scopes"},
+            {"claim": "hash", "header": "x-hash"},
+        ]),
+    );
     let table = Table::from_json(&example("service-accounts", "scenarios.json")).unwrap();
     let key = table.tokens["key-reader"].clone();
     let bearer = format!("Bearer {key}");
