@@ -38,6 +38,24 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// For hosts that take a request as bytes (the C ABI, the Python module): its method and path,
+    /// each already tried as UTF-8, as text; or, if they or the headers (`headers_utf8`: whether
+    /// every name and value was) are not UTF-8, the reason for a 400 `invalid_request` decision,
+    /// naming the first fault: the method, then the path, then the headers. Every such host
+    /// names the same fault.
+    pub fn parts_from_utf8<E>(
+        method: Result<&'a str, E>,
+        path: Result<&'a str, E>,
+        headers_utf8: bool,
+    ) -> Result<(&'a str, &'a str), &'static str> {
+        match (method, path) {
+            (Err(_), _) => Err("the method is not valid UTF-8"),
+            (_, Err(_)) => Err("the path is not valid UTF-8"),
+            (Ok(_), Ok(_)) if !headers_utf8 => Err("a header name or value is not valid UTF-8"),
+            (Ok(method), Ok(path)) => Ok((method, path)),
+        }
+    }
+
     /// Every value of header `name` (compared case-insensitively).
     pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
         self.headers
@@ -223,6 +241,27 @@ mod tests {
             path in "/[/.%2efFcC5\\\\ a\\x00\\x7f]{0,24}"
         ) {
             proptest::prop_assert_eq!(path_problems(path.as_bytes()), reference_problems(&path));
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_method_then_path_then_headers() {
+        let ok: Result<&str, ()> = Ok("GET");
+        let path: Result<&str, ()> = Ok("/a");
+        assert_eq!(Request::parts_from_utf8(ok, path, true), Ok(("GET", "/a")));
+        let method = "the method is not valid UTF-8";
+        let path_fault = "the path is not valid UTF-8";
+        let header = "a header name or value is not valid UTF-8";
+        for (m, p, h, want) in [
+            (false, false, false, method),
+            (false, true, true, method),
+            (true, false, false, path_fault),
+            (true, false, true, path_fault),
+            (true, true, false, header),
+        ] {
+            let m: Result<&str, ()> = if m { Ok("GET") } else { Err(()) };
+            let p: Result<&str, ()> = if p { Ok("/a") } else { Err(()) };
+            assert_eq!(Request::parts_from_utf8(m, p, h), Err(want));
         }
     }
 

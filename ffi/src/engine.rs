@@ -236,27 +236,24 @@ pub(crate) unsafe fn with_request<R>(
             &mut heap
         }
     };
-    let mut not_utf8 = None;
+    let mut headers_utf8 = true;
     for (slot, h) in pairs.iter_mut().zip(headers) {
         // SAFETY: forwarded contract: each header's name and value are readable for their lengths.
         let (name, value) = unsafe { (bytes(h.name, h.name_len)?, bytes(h.value, h.value_len)?) };
         match (core::str::from_utf8(name), core::str::from_utf8(value)) {
             (Ok(n), Ok(v)) => *slot = (n, v),
-            _ => not_utf8 = not_utf8.or(Some("a header name or value is not valid UTF-8")),
+            _ => headers_utf8 = false,
         }
     }
-    Ok(
-        match (
-            core::str::from_utf8(method),
-            core::str::from_utf8(path),
-            not_utf8,
-        ) {
-            (Ok(method), Ok(path), None) => on(Ok(&Request::new(method, path, pairs))),
-            (Err(_), _, _) => on(Err("the method is not valid UTF-8")),
-            (_, Err(_), _) => on(Err("the path is not valid UTF-8")),
-            (_, _, Some(reason)) => on(Err(reason)),
-        },
-    )
+    let parts = Request::parts_from_utf8(
+        core::str::from_utf8(method),
+        core::str::from_utf8(path),
+        headers_utf8,
+    );
+    Ok(match parts {
+        Ok((method, path)) => on(Ok(&Request::new(method, path, pairs))),
+        Err(reason) => on(Err(reason)),
+    })
 }
 
 /// Runs one check into `decision`: the shared body of `tg_engine_check` and `tg_engine_check_into`

@@ -275,6 +275,15 @@ def test_engine_check_argument_shapes() -> None:
         d = engine.check(method, path, headers, now=now)
         assert (d.status, d.reason) == (400, "invalid_request")
         assert d == through_the_c_abi(engine, method, path, headers, now)
+    # Several faults at once: the method is named first, then the path, then a header (as in C).
+    for method, path, headers, message in [
+        (b"G\x80T", b"/\xff", [(b"token", b"\xff")], "the method is not valid UTF-8"),
+        ("GET", b"/\xff", [(b"token", b"\xff")], "the path is not valid UTF-8"),
+        ("GET", "/", [(b"token", b"\xff")], "a header name or value is not valid UTF-8"),
+    ]:
+        d = engine.check(method, path, headers, now=now)
+        assert (d.status, d.message) == (400, message)
+        assert d == through_the_c_abi(engine, method, path, headers, now)
     # now=None is the clock: alice's token (issued for the table's `now`) is long expired by it.
     assert engine.check("POST", "/api/tenants/A/items", {"token": token}).reason == "expired"
 

@@ -79,10 +79,7 @@ impl NativeVerifier {
         let verified = match verified {
             Ok(Ok(verified)) => verified,
             Ok(Err(e)) => return Err(raise(fail, Status::from_code(e.code()), &e.to_string())?),
-            Err(_) => {
-                let message = Status::Panic.summary().to_string_lossy();
-                return Err(raise(fail, Status::Panic, &message)?);
-            }
+            Err(_) => return Err(panicked(fail)),
         };
         // Verified, so the token has its three segments.
         let header_b64 = token.split(|&b| b == b'.').next().unwrap_or_default();
@@ -153,29 +150,24 @@ impl NativeEngine {
         let method = text(method)?;
         let path = text(path)?;
         let mut pairs = Vec::with_capacity(held.len());
-        let mut not_utf8 = None;
+        let mut headers_utf8 = true;
         for (name, value) in &held {
             match (text(name)?, text(value)?) {
                 (Ok(n), Ok(v)) => pairs.push((n, v)),
-                _ => not_utf8 = not_utf8.or(Some("a header name or value is not valid UTF-8")),
+                _ => headers_utf8 = false,
             }
         }
-        let decision = match (method, path, not_utf8) {
-            (Ok(method), Ok(path), None) => {
+        let decision = match Request::parts_from_utf8(method, path, headers_utf8) {
+            Ok((method, path)) => {
                 let engine = &self.inner;
                 let request = Request::new(method, path, &pairs);
                 // A panic inside the core comes back as TG_STATUS_PANIC, as from the C functions.
                 match py.detach(|| catch_unwind(AssertUnwindSafe(|| engine.check(&request, now)))) {
                     Ok(decision) => decision,
-                    Err(_) => {
-                        let message = Status::Panic.summary().to_string_lossy();
-                        return Err(raise(fail, Status::Panic, &message)?);
-                    }
+                    Err(_) => return Err(panicked(fail)),
                 }
             }
-            (Err(_), _, _) => Decision::invalid_request("the method is not valid UTF-8"),
-            (_, Err(_), _) => Decision::invalid_request("the path is not valid UTF-8"),
-            (_, _, Some(reason)) => Decision::invalid_request(reason),
+            Err(reason) => Decision::invalid_request(reason),
         };
         decision_fields(py, &decision)
     }
@@ -203,6 +195,15 @@ fn text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Result<&'a str, core::str::
     match value.cast::<PyString>() {
         Ok(s) => Ok(Ok(s.to_str()?)),
         Err(_) => Ok(core::str::from_utf8(value.cast::<PyBytes>()?.as_bytes())),
+    }
+}
+
+/// The TollgateError `panic` (via `fail`) for a panic caught inside the core, as the C
+/// functions report one.
+fn panicked(fail: &Bound<'_, PyAny>) -> PyErr {
+    let message = Status::Panic.summary().to_string_lossy();
+    match raise(fail, Status::Panic, &message) {
+        Ok(e) | Err(e) => e,
     }
 }
 
