@@ -28,12 +28,12 @@ pub struct Claims<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct IndexedClaims<'a> {
     claims: Claims<'a>,
-    index: json::MemberIndex,
+    index: &'a json::MemberIndex,
 }
 
 impl<'a> IndexedClaims<'a> {
     /// `claims` with the index [`Claims::read`] recorded for them.
-    pub(crate) fn new(claims: Claims<'a>, index: json::MemberIndex) -> IndexedClaims<'a> {
+    pub(crate) fn new(claims: Claims<'a>, index: &'a json::MemberIndex) -> IndexedClaims<'a> {
         IndexedClaims { claims, index }
     }
 

@@ -452,13 +452,15 @@ impl Engine {
 
         // One credential, then who it stands for.
         let (source, token) = self.credential(request)?;
+        // Where a token's top-level claims are (see `IndexedClaims`), kept here for the check.
+        let mut index = MemberIndex::default();
         let mut authn = if let Some(id) = self.session_provider_for(source) {
             self.authenticate_session(id, token, now, snapshot, records, principal)?
         } else if let Some(id) = self.key_provider_for(source, token) {
             self.authenticate_key(id, token, now, snapshot, records, principal)?
         } else {
             self.authenticate_jwt(
-                source, token, now, snapshot, scratch, principal, signature, records,
+                source, token, now, snapshot, scratch, &mut index, principal, signature, records,
             )?
         };
         let kind = principal.kind;
@@ -673,8 +675,9 @@ impl Engine {
     }
 
     /// Verifies a JWT under the provider its credential place and issuer choose, filling
-    /// `principal` (subject, kind, provider, expiry, claims). `signature` decides the signature
-    /// instead of the in-process check when given (see [`Engine::check_with`]).
+    /// `principal` (subject, kind, provider, expiry, claims) and `index` (where the claims'
+    /// top-level members are). `signature` decides the signature instead of the in-process check
+    /// when given (see [`Engine::check_with`]).
     #[allow(clippy::too_many_arguments)]
     fn authenticate_jwt<'s>(
         &'s self,
@@ -683,6 +686,7 @@ impl Engine {
         now: u64,
         snapshot: &'s Snapshot,
         buf: &'s mut TokenBuffer,
+        index: &'s mut MemberIndex,
         principal: &mut Principal,
         signature: HostCheck<'_>,
         records: &mut RecordSource<'_>,
@@ -706,7 +710,6 @@ impl Engine {
         // provider; nothing in them is trusted until the signature holds), at the deepest
         // nesting any provider allows.
         let deepest = self.policy.deepest_claims;
-        let mut index = MemberIndex::default();
         let (provider_id, provider, verified, read) = match hit {
             Some((len, header_len, provider_id)) => {
                 let provider = self.provider(provider_id)?;
@@ -718,12 +721,12 @@ impl Engine {
                 })?;
                 let depth = provider.validation.limits.max_json_depth;
                 let verified = jws::restore(buf, len, header_len, depth, keys)?;
-                let read = Claims::read(verified.payload(), deepest, Some(&mut index));
+                let read = Claims::read(verified.payload(), deepest, Some(&mut *index));
                 (provider_id, provider, verified, read)
             }
             None => {
                 let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), buf)?;
-                let read = Claims::read(parsed.unverified_payload(), deepest, Some(&mut index));
+                let read = Claims::read(parsed.unverified_payload(), deepest, Some(&mut *index));
                 let (provider_id, provider) =
                     self.provider_for(source, &read, parsed.unverified_payload())?;
                 let keys = snapshot.keys.get(provider_id).ok_or_else(|| {
@@ -765,8 +768,8 @@ impl Engine {
         let claims = if depth == deepest {
             read.claims?
         } else {
-            index = MemberIndex::default();
-            Claims::read(verified.payload(), depth, Some(&mut index)).claims?
+            *index = MemberIndex::default();
+            Claims::read(verified.payload(), depth, Some(&mut *index)).claims?
         };
         provider
             .validation
