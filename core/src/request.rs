@@ -132,24 +132,26 @@ struct PathProblems {
 /// Finds the [`PathProblems`] of `path`, which starts with `/`.
 fn path_problems(path: &[u8]) -> PathProblems {
     let mut found = PathProblems::default();
-    let mut segment_start = 1;
-    for i in 1..=path.len() {
-        let b = path.get(i).copied();
-        if b.is_none() || b == Some(b'/') {
-            let segment = path.get(segment_start..i).unwrap_or_default();
-            let last = b.is_none();
-            if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
-                found.bad_segment = true;
-            }
-            segment_start = i + 1;
+    let rest = path.get(1..).unwrap_or_default();
+    let bad_segment = |segment: &[u8]| segment == b"." || segment == b"..";
+    let mut segment_start = 0;
+    for (i, &b) in rest.iter().enumerate() {
+        // Letters, digits and most punctuation sit above '/' and need no look.
+        if b > b'/' && b != b'\\' && b != 0x7f {
             continue;
         }
         match b {
-            Some(b'\\') => found.encoded_separator = true,
-            Some(b'%') => {
+            b'/' => {
+                // Not the last segment: it may not be empty either.
+                let segment = rest.get(segment_start..i).unwrap_or_default();
+                found.bad_segment |= segment.is_empty() || bad_segment(segment);
+                segment_start = i + 1;
+            }
+            b'\\' => found.encoded_separator = true,
+            b'%' => {
                 let pair = (
-                    path.get(i + 1).map(u8::to_ascii_lowercase),
-                    path.get(i + 2).map(u8::to_ascii_lowercase),
+                    rest.get(i + 1).map(u8::to_ascii_lowercase),
+                    rest.get(i + 2).map(u8::to_ascii_lowercase),
                 );
                 if matches!(
                     pair,
@@ -158,10 +160,11 @@ fn path_problems(path: &[u8]) -> PathProblems {
                     found.encoded_separator = true;
                 }
             }
-            Some(c) if c.is_ascii_control() || c == b' ' => found.control = true,
+            c if c.is_ascii_control() || c == b' ' => found.control = true,
             _ => {}
         }
     }
+    found.bad_segment |= bad_segment(rest.get(segment_start..).unwrap_or_default());
     found
 }
 
