@@ -204,11 +204,13 @@ impl MemberIndex {
             let [a, b, c, d] = self.spans.get(i)?.map(usize::from);
             Some((object.text.get(a..a + b)?, object.text.get(c..c + d)?))
         };
-        for (i, f) in self.fingerprints.iter().take(self.len).enumerate() {
-            let escaped = self.escaped & (1 << i) != 0;
-            if *f != fp && !escaped {
+        let recorded = self.fingerprints.get(..self.len).unwrap_or_default();
+        for (i, f) in recorded.iter().enumerate() {
+            // A name with escapes has the fingerprint of its raw text: compare it in full.
+            if *f != fp && (self.escaped == 0 || self.escaped & (1 << i) == 0) {
                 continue;
             }
+            let escaped = self.escaped & (1 << i) != 0;
             let Some((raw, value)) = span(i) else {
                 break;
             };
