@@ -15,7 +15,7 @@
 //! and the header are read that way). A [`MemberIndex`] recorded in the same pass makes later
 //! lookups by name (the engine's claim paths) a search of the index rather than of the text.
 
-use crate::scan::{word_at, zero_bytes, HIGHS, ONES};
+use crate::scan::{below_space, word_at, zero_bytes, ONES};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -596,11 +596,9 @@ const fn quotes_or_backslashes(w: u64) -> u64 {
 }
 
 /// The high bit of each byte of `w` that needs a look while checking a string (exact for the
-/// lowest): a quote, a backslash or a control character. `(w - 0x20…) & !w & 0x80…` flags the
-/// bytes below 0x20 (bytes of 0x80 and above are excluded by `!w`), exact for the lowest for the
-/// same reason as [`zero_bytes`].
+/// lowest): a quote, a backslash or a control character ([`below_space`]).
 const fn needs_look(w: u64) -> u64 {
-    quotes_or_backslashes(w) | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+    quotes_or_backslashes(w) | below_space(w)
 }
 
 /// Moves `pos` past plain bytes eight at a time, to the first byte `special` flags in a word (or to

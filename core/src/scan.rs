@@ -19,6 +19,13 @@ pub(crate) const fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(ONES) & !w & HIGHS
 }
 
+/// The high bit of each byte of `w` below 0x20 (a control character), exact for the lowest:
+/// such a byte borrows into its own high bit, and bytes of 0x80 and above (not ASCII) are
+/// excluded by `!w`; exact for the lowest for the same reason as [`zero_bytes`].
+pub(crate) const fn below_space(w: u64) -> u64 {
+    w.wrapping_sub(ONES * 0x20) & !w & HIGHS
+}
+
 /// The position of the first `byte` in `s` at or after `from`.
 pub(crate) fn find_byte(s: &[u8], from: usize, byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
@@ -47,10 +54,7 @@ pub(crate) fn find_byte(s: &[u8], from: usize, byte: u8) -> Option<usize> {
 pub(crate) fn has_ascii_control(s: &[u8]) -> bool {
     let mut pos = 0;
     while let Some(w) = word_at(s, pos) {
-        // A byte below 0x20 borrows into its own high bit (bytes with the high bit set are not
-        // ASCII and are masked out by `!w`): exact as a yes/no answer for the word.
-        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        if below_space | zero_bytes(w ^ (ONES * 0x7f)) != 0 {
+        if below_space(w) | zero_bytes(w ^ (ONES * 0x7f)) != 0 {
             return true;
         }
         pos += 8;
