@@ -101,19 +101,61 @@ fn policy_errors_name_the_exact_place() {
 
     let mut p = base();
     p["providers"][0]["algorithms"][0] = "none".into();
-    let msg = policy_error(p);
-    assert!(
-        msg.starts_with("line 1, column ")
-            && msg.ends_with(": unsecured token (alg none) rejected"),
-        "{msg}"
+    assert_eq!(
+        policy_error(p),
+        "providers[0].algorithms[0]: unsecured token (alg none) rejected"
+    );
+
+    // Unknown members first, named at their object, with the members that object takes.
+    let mut p = base();
+    p["routes"][0]["requried"] = serde_json::json!([]);
+    p["routes"][0]["public"] = "yes".into();
+    assert_eq!(
+        policy_error(p),
+        "routes[0]: unknown field `requried`, expected one of `method`, `path`, `public`, \
+         `requires`, `tenant`, `principals`, `providers`"
     );
 
     let mut p = base();
-    p["routes"][0]["requried"] = serde_json::json!([]);
-    let msg = policy_error(p);
-    assert!(
-        msg.starts_with("line 1, column ") && msg.contains("unknown field `requried`"),
-        "{msg}"
+    p["routes"][0]["public"] = "yes".into();
+    assert_eq!(
+        policy_error(p),
+        r#"routes[0].public: invalid type: string "yes", expected a boolean"#
+    );
+
+    let mut p = base();
+    p["routes"][2]["method"] = 3.into();
+    assert_eq!(
+        policy_error(p),
+        "routes[2].method: invalid type: integer `3`, expected a method or an array of methods"
+    );
+
+    let mut p = base();
+    p["providers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("credentials");
+    assert_eq!(policy_error(p), "providers[0]: missing field `credentials`");
+
+    let mut p = base();
+    p["providers"][0]["leeway"] = serde_json::json!(-5);
+    assert_eq!(
+        policy_error(p),
+        "providers[0].leeway: invalid value: integer `-5`, expected u64"
+    );
+
+    let mut p = base();
+    p["unknown_routes"] = "allow".into();
+    assert_eq!(
+        policy_error(p),
+        "unknown_routes: unknown variant `allow`, expected one of `deny`, `authenticated`"
+    );
+
+    let mut p = base();
+    p["typo"] = true.into();
+    assert_eq!(
+        policy_error(p).split(", expected").next(),
+        Some("(document): unknown field `typo`")
     );
 
     let mut p = base();

@@ -1,15 +1,17 @@
 //! The policy document (JSON) and its compilation into the immutable form the engine runs.
 //!
-//! Unknown members are refused everywhere (`deny_unknown_fields`), and every semantic error names
-//! its exact place: `routes[3].requires[0]: unknown permission "billing:wirte"`.
+//! The document is read with [`crate::document`]: unknown members are refused everywhere, and
+//! every error, of form or of meaning, names its exact place: `routes[3].public: invalid type:
+//! string "yes", expected a boolean`, `routes[3].requires[0]: unknown permission "billing:wirte"`.
 
 use crate::alg::Algorithm;
 use crate::claims::Validation;
+use crate::document::{self, Fields, Read};
 use crate::error::Error;
+use crate::json::{Kind, Object, Value};
 use crate::principal::{ClaimPath, NameSource, PrincipalKind};
 use crate::roles::{self, Bits, Names, RoleSpec, Roles};
 use crate::routes::{Requirement, Route, Router};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Largest policy document accepted, in bytes.
@@ -18,60 +20,46 @@ pub const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_POLICY_DEPTH: usize = 32;
 
 /// The policy document, as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct PolicyDocument {
     /// Format version; must be 1.
     pub version: u32,
     /// A name for logs.
-    #[serde(default)]
     pub name: String,
     /// The `realm` of `WWW-Authenticate` challenges.
-    #[serde(default = "default_realm")]
     pub realm: String,
     /// Where credentials are found.
     pub credentials: Vec<CredentialDoc>,
     /// Who issues them and how to read them.
     pub providers: Vec<ProviderDoc>,
     /// Where the tenant of tenant-scoped routes comes from.
-    #[serde(default)]
     pub tenant: Option<TenantDoc>,
     /// Every permission name routes and roles may use.
-    #[serde(default)]
     pub permissions: Vec<String>,
     /// The roles, their hierarchy and their permissions.
-    #[serde(default)]
     pub roles: Vec<RoleDoc>,
     /// Method + path → requirement.
     pub routes: Vec<RouteDoc>,
     /// What happens to a request no route matches.
-    #[serde(default)]
     pub unknown_routes: UnknownRoutes,
     /// Headers a gateway may forward upstream on success.
-    #[serde(default)]
     pub forward_headers: ForwardDoc,
     /// A request header echoed back in the decision (e.g. `x-correlation-id`).
-    #[serde(default)]
     pub correlation_header: Option<String>,
     /// The record cache of providers whose records live in a shared store (`"records": "store"`).
-    #[serde(default)]
     pub store: StoreDoc,
 }
 
 /// The in-process cache of records fetched from a shared store (see [`crate::record_cache`]).
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreDoc {
     /// Seconds a fetched record (or a store's "no such record") is used without asking again.
-    #[serde(default = "default_cache_ttl")]
     pub cache_ttl: u64,
     /// Seconds past `cache_ttl` during which a cached record that *exists* may still be used when
     /// the store does not answer. 0 (the default): an unreachable store refuses every check that
     /// needs a record not fresh in the cache (`store_unavailable`, 503).
-    #[serde(default)]
     pub grace: u64,
     /// Most records the cache holds (default 10,000: about 9 MB; see docs/scaling.md).
-    #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
 }
 
@@ -105,32 +93,26 @@ fn default_realm() -> String {
 }
 
 /// Where one credential is found.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct CredentialDoc {
     /// Its name, which providers refer to.
     pub name: String,
     /// A request header carrying it.
-    #[serde(default)]
     pub header: Option<String>,
     /// The auth scheme inside that header (`Bearer` for `Authorization`); none: the whole value.
-    #[serde(default)]
     pub scheme: Option<String>,
     /// A cookie carrying it.
-    #[serde(default)]
     pub cookie: Option<String>,
 }
 
 /// How the principal's kind is told apart.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct KindDoc {
     /// The claim to read.
     pub claim: ClaimPath,
     /// Claim value → kind.
     pub values: BTreeMap<String, PrincipalKind>,
     /// The kind when the claim is absent or has another value.
-    #[serde(default = "default_kind")]
     pub default: PrincipalKind,
 }
 
@@ -139,8 +121,7 @@ fn default_kind() -> PrincipalKind {
 }
 
 /// What a provider issues.
-#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderType {
     /// Signed JWTs.
     #[default]
@@ -155,8 +136,7 @@ pub enum ProviderType {
 
 /// Where a provider's records live: its API-key or session records, the user records of
 /// `roles_from_record`, and the `jti` deny-list of its tokens.
-#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum RecordsAt {
     /// In the in-process snapshot: a check never waits on a store.
     #[default]
@@ -167,8 +147,7 @@ pub enum RecordsAt {
 }
 
 /// How a provider's API keys are hashed for storage.
-#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum KeyHashing {
     /// SHA-256 of the key.
     #[default]
@@ -178,113 +157,84 @@ pub enum KeyHashing {
 }
 
 /// A token issuer and how to read its tokens.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct ProviderDoc {
     /// Its name (the key snapshot names its keys by it).
     pub name: String,
     /// `jwt` (default) or `api_key`.
-    #[serde(rename = "type", default)]
     pub provider_type: ProviderType,
     /// API keys: the accepted prefixes (`fln_live`, `pat`).
-    #[serde(default)]
     pub prefixes: Vec<String>,
     /// API keys: how stored hashes are made (`sha256`, `hmac-sha256`).
-    #[serde(default)]
     pub hashing: KeyHashing,
     /// Which credentials (by name) may carry its tokens.
     pub credentials: Vec<String>,
     /// Accepted `iss` values; empty: tokens that no other provider of the same credential claims.
-    #[serde(default)]
     pub issuers: Vec<String>,
     /// Accepted audiences.
-    #[serde(default)]
     pub audiences: Vec<String>,
     /// Algorithms its keys may be bound to (JWT providers).
-    #[serde(default)]
     pub algorithms: Vec<Algorithm>,
     /// Required `typ`.
-    #[serde(default)]
     pub typ: Option<String>,
     /// Clock leeway in seconds.
-    #[serde(default)]
     pub leeway: Option<u64>,
     /// Maximum `exp - iat`.
-    #[serde(default)]
     pub max_lifetime: Option<u64>,
     /// Claims that must be present (default `exp`).
-    #[serde(default)]
     pub required_claims: Option<Vec<String>>,
     /// The subject claim (default `sub`).
-    #[serde(default)]
     pub subject: Option<ClaimPath>,
     /// How the principal kind is read.
-    #[serde(default)]
     pub kind: Option<KindDoc>,
     /// Claims that carry roles.
-    #[serde(default)]
     pub roles: Vec<NameSource>,
     /// Claims that carry scopes or permissions (matched to permission names).
-    #[serde(default)]
     pub scopes: Vec<NameSource>,
     /// A claim listing the tenants the principal may access (string or array).
-    #[serde(default)]
     pub tenants: Option<ClaimPath>,
     /// Principal kinds whose roles come from the snapshot's user record at check time, not from
     /// the token (personal access tokens carry the user's *current* roles).
-    #[serde(default)]
     pub roles_from_record: Vec<PrincipalKind>,
     /// Lifetime of re-issued tokens (HMAC providers only), in seconds.
-    #[serde(default)]
     pub reissue_ttl: Option<u64>,
     /// Where its records live: `snapshot` (default) or `store`.
-    #[serde(default)]
     pub records: RecordsAt,
 }
 
 /// Where the tenant comes from.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct TenantDoc {
     /// A request header (`X-Project-ID`).
-    #[serde(default)]
     pub header: Option<String>,
     /// A parameter of the route's path template (`tenant_id` in `/api/tenants/{tenant_id}/…`).
-    #[serde(default)]
     pub path_param: Option<String>,
     /// A format check.
-    #[serde(default)]
     pub format: Option<TenantFormat>,
     /// Non-members get 404 instead of 403, so a tenant's existence does not leak.
-    #[serde(default)]
     pub hide_non_members: bool,
 }
 
 /// Tenant formats.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantFormat {
     /// RFC 9562 textual UUID (8-4-4-4-12 hex digits).
     Uuid,
 }
 
 /// A role.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RoleDoc {
     /// Its name, as tokens carry it.
     pub name: String,
     /// Roles it includes (`owner` includes `admin`).
-    #[serde(default)]
     pub inherits: Vec<String>,
     /// Permissions it grants.
-    #[serde(default)]
     pub grants: Vec<String>,
 }
 
 /// One required permission, or a group of which any one suffices.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum RequireDoc {
     /// This permission.
     All(String),
@@ -293,8 +243,7 @@ pub enum RequireDoc {
 }
 
 /// Methods: one, several, or `*`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum MethodsDoc {
     /// One method or `*`.
     One(String),
@@ -303,33 +252,26 @@ pub enum MethodsDoc {
 }
 
 /// A route.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RouteDoc {
     /// HTTP method(s).
     pub method: MethodsDoc,
     /// Path template (`/api/tenants/{tenant_id}/items/{id}`, `/static/{*rest}`).
     pub path: String,
     /// No credential needed.
-    #[serde(default)]
     pub public: bool,
     /// Permissions required (strings: all of; arrays: any of).
-    #[serde(default)]
     pub requires: Vec<RequireDoc>,
     /// Tenant-scoped.
-    #[serde(default)]
     pub tenant: bool,
     /// Principal kinds allowed (default: all).
-    #[serde(default)]
     pub principals: Option<Vec<PrincipalKind>>,
     /// Providers allowed, by name (default: all).
-    #[serde(default)]
     pub providers: Option<Vec<String>>,
 }
 
 /// What unknown routes get.
-#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum UnknownRoutes {
     /// 404 `route_not_found`.
     #[default]
@@ -339,37 +281,324 @@ pub enum UnknownRoutes {
 }
 
 /// Forwarded headers.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct ForwardDoc {
     /// Header for the subject.
-    #[serde(default)]
     pub subject: Option<String>,
     /// Header for the tenant.
-    #[serde(default)]
     pub tenant: Option<String>,
     /// Header for the effective roles (comma-separated).
-    #[serde(default)]
     pub roles: Option<String>,
     /// Header for the principal kind.
-    #[serde(default)]
     pub kind: Option<String>,
     /// Header for the provider.
-    #[serde(default)]
     pub provider: Option<String>,
     /// Claims copied to headers.
-    #[serde(default)]
     pub claims: Vec<ClaimHeaderDoc>,
 }
 
 /// A claim copied to a header (like Envoy's `claim_to_headers`).
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ClaimHeaderDoc {
     /// The claim.
     pub claim: ClaimPath,
     /// The header.
     pub header: String,
+}
+
+// Reading the document (see `crate::document`): each type's members, in the order the type
+// declares them; unknown members are refused before anything else.
+
+impl PolicyDocument {
+    /// Reads a checked policy document.
+    fn read(object: Object<'_>) -> Read<PolicyDocument> {
+        let f = Fields::of(
+            object,
+            "",
+            &[
+                "version",
+                "name",
+                "realm",
+                "credentials",
+                "providers",
+                "tenant",
+                "permissions",
+                "roles",
+                "routes",
+                "unknown_routes",
+                "forward_headers",
+                "correlation_header",
+                "store",
+            ],
+        )?;
+        Ok(PolicyDocument {
+            version: f.required("version", document::u32)?,
+            name: f.or_default("name", document::string)?,
+            realm: f.or("realm", default_realm(), document::string)?,
+            credentials: f.required("credentials", |v, at| {
+                document::list(v, at, CredentialDoc::read)
+            })?,
+            providers: f.required("providers", |v, at| {
+                document::list(v, at, ProviderDoc::read)
+            })?,
+            tenant: f.optional("tenant", TenantDoc::read)?,
+            permissions: f.or_default("permissions", document::strings)?,
+            roles: f.or_default("roles", |v, at| document::list(v, at, RoleDoc::read))?,
+            routes: f.required("routes", |v, at| document::list(v, at, RouteDoc::read))?,
+            unknown_routes: f.or_default("unknown_routes", |v, at| {
+                document::variant(
+                    v,
+                    at,
+                    &[
+                        ("deny", UnknownRoutes::Deny),
+                        ("authenticated", UnknownRoutes::Authenticated),
+                    ],
+                )
+            })?,
+            forward_headers: f.or_default("forward_headers", ForwardDoc::read)?,
+            correlation_header: f.optional("correlation_header", document::string)?,
+            store: f.or_default("store", StoreDoc::read)?,
+        })
+    }
+}
+
+impl StoreDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<StoreDoc> {
+        let f = Fields::new(v, at, &["cache_ttl", "grace", "cache_entries"])?;
+        Ok(StoreDoc {
+            cache_ttl: f.or("cache_ttl", default_cache_ttl(), document::u64)?,
+            grace: f.or_default("grace", document::u64)?,
+            cache_entries: f.or("cache_entries", default_cache_entries(), document::usize)?,
+        })
+    }
+}
+
+impl CredentialDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<CredentialDoc> {
+        let f = Fields::new(v, at, &["name", "header", "scheme", "cookie"])?;
+        Ok(CredentialDoc {
+            name: f.required("name", document::string)?,
+            header: f.optional("header", document::string)?,
+            scheme: f.optional("scheme", document::string)?,
+            cookie: f.optional("cookie", document::string)?,
+        })
+    }
+}
+
+impl KindDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<KindDoc> {
+        let f = Fields::new(v, at, &["claim", "values", "default"])?;
+        Ok(KindDoc {
+            claim: f.required("claim", ClaimPath::read)?,
+            values: f.required("values", |v, at| document::map(v, at, PrincipalKind::read))?,
+            default: f.or("default", default_kind(), PrincipalKind::read)?,
+        })
+    }
+}
+
+impl ProviderDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<ProviderDoc> {
+        let f = Fields::new(
+            v,
+            at,
+            &[
+                "name",
+                "type",
+                "prefixes",
+                "hashing",
+                "credentials",
+                "issuers",
+                "audiences",
+                "algorithms",
+                "typ",
+                "leeway",
+                "max_lifetime",
+                "required_claims",
+                "subject",
+                "kind",
+                "roles",
+                "scopes",
+                "tenants",
+                "roles_from_record",
+                "reissue_ttl",
+                "records",
+            ],
+        )?;
+        let name_sources = |v, at: &str| document::list(v, at, NameSource::read);
+        Ok(ProviderDoc {
+            name: f.required("name", document::string)?,
+            provider_type: f.or_default("type", |v, at| {
+                document::variant(
+                    v,
+                    at,
+                    &[
+                        ("jwt", ProviderType::Jwt),
+                        ("api_key", ProviderType::ApiKey),
+                        ("session", ProviderType::Session),
+                    ],
+                )
+            })?,
+            prefixes: f.or_default("prefixes", document::strings)?,
+            hashing: f.or_default("hashing", |v, at| {
+                document::variant(
+                    v,
+                    at,
+                    &[
+                        ("sha256", KeyHashing::Sha256),
+                        ("hmac-sha256", KeyHashing::HmacSha256),
+                    ],
+                )
+            })?,
+            credentials: f.required("credentials", document::strings)?,
+            issuers: f.or_default("issuers", document::strings)?,
+            audiences: f.or_default("audiences", document::strings)?,
+            algorithms: f.or_default("algorithms", |v, at| {
+                document::list(v, at, |v, at| {
+                    let name = document::string(v, at)?;
+                    Algorithm::from_name(&name).map_err(|e| document::fault(at, e.to_string()))
+                })
+            })?,
+            typ: f.optional("typ", document::string)?,
+            leeway: f.optional("leeway", document::u64)?,
+            max_lifetime: f.optional("max_lifetime", document::u64)?,
+            required_claims: f.optional("required_claims", document::strings)?,
+            subject: f.optional("subject", ClaimPath::read)?,
+            kind: f.optional("kind", KindDoc::read)?,
+            roles: f.or_default("roles", name_sources)?,
+            scopes: f.or_default("scopes", name_sources)?,
+            tenants: f.optional("tenants", ClaimPath::read)?,
+            roles_from_record: f.or_default("roles_from_record", |v, at| {
+                document::list(v, at, PrincipalKind::read)
+            })?,
+            reissue_ttl: f.optional("reissue_ttl", document::u64)?,
+            records: f.or_default("records", |v, at| {
+                document::variant(
+                    v,
+                    at,
+                    &[
+                        ("snapshot", RecordsAt::Snapshot),
+                        ("store", RecordsAt::Store),
+                    ],
+                )
+            })?,
+        })
+    }
+}
+
+impl TenantDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<TenantDoc> {
+        let f = Fields::new(
+            v,
+            at,
+            &["header", "path_param", "format", "hide_non_members"],
+        )?;
+        Ok(TenantDoc {
+            header: f.optional("header", document::string)?,
+            path_param: f.optional("path_param", document::string)?,
+            format: f.optional("format", |v, at| {
+                document::variant(v, at, &[("uuid", TenantFormat::Uuid)])
+            })?,
+            hide_non_members: f.or_default("hide_non_members", document::boolean)?,
+        })
+    }
+}
+
+impl RoleDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<RoleDoc> {
+        let f = Fields::new(v, at, &["name", "inherits", "grants"])?;
+        Ok(RoleDoc {
+            name: f.required("name", document::string)?,
+            inherits: f.or_default("inherits", document::strings)?,
+            grants: f.or_default("grants", document::strings)?,
+        })
+    }
+}
+
+impl RequireDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<RequireDoc> {
+        match v.kind() {
+            Kind::String => document::string(v, at).map(RequireDoc::All),
+            Kind::Array => document::strings(v, at).map(RequireDoc::Any),
+            _ => Err(document::invalid_type(
+                v,
+                at,
+                "a permission or an array of permissions",
+            )),
+        }
+    }
+}
+
+impl MethodsDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<MethodsDoc> {
+        match v.kind() {
+            Kind::String => document::string(v, at).map(MethodsDoc::One),
+            Kind::Array => document::strings(v, at).map(MethodsDoc::Many),
+            _ => Err(document::invalid_type(
+                v,
+                at,
+                "a method or an array of methods",
+            )),
+        }
+    }
+}
+
+impl RouteDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<RouteDoc> {
+        let f = Fields::new(
+            v,
+            at,
+            &[
+                "method",
+                "path",
+                "public",
+                "requires",
+                "tenant",
+                "principals",
+                "providers",
+            ],
+        )?;
+        Ok(RouteDoc {
+            method: f.required("method", MethodsDoc::read)?,
+            path: f.required("path", document::string)?,
+            public: f.or_default("public", document::boolean)?,
+            requires: f.or_default("requires", |v, at| document::list(v, at, RequireDoc::read))?,
+            tenant: f.or_default("tenant", document::boolean)?,
+            principals: f.optional("principals", |v, at| {
+                document::list(v, at, PrincipalKind::read)
+            })?,
+            providers: f.optional("providers", document::strings)?,
+        })
+    }
+}
+
+impl ForwardDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<ForwardDoc> {
+        let f = Fields::new(
+            v,
+            at,
+            &["subject", "tenant", "roles", "kind", "provider", "claims"],
+        )?;
+        Ok(ForwardDoc {
+            subject: f.optional("subject", document::string)?,
+            tenant: f.optional("tenant", document::string)?,
+            roles: f.optional("roles", document::string)?,
+            kind: f.optional("kind", document::string)?,
+            provider: f.optional("provider", document::string)?,
+            claims: f.or_default("claims", |v, at| {
+                document::list(v, at, ClaimHeaderDoc::read)
+            })?,
+        })
+    }
+}
+
+impl ClaimHeaderDoc {
+    fn read(v: Value<'_>, at: &str) -> Read<ClaimHeaderDoc> {
+        let f = Fields::new(v, at, &["claim", "header"])?;
+        Ok(ClaimHeaderDoc {
+            claim: f.required("claim", ClaimPath::read)?,
+            header: f.required("header", document::string)?,
+        })
+    }
 }
 
 /// Where a credential is.
@@ -525,7 +754,7 @@ impl CompiledPolicy {
                 format!("{} bytes; the limit is {MAX_POLICY_BYTES}", bytes.len()),
             ));
         }
-        crate::json::parse_object(bytes, MAX_POLICY_DEPTH).map_err(|r| {
+        let object = crate::json::parse_object(bytes, MAX_POLICY_DEPTH).map_err(|r| {
             invalid(
                 "(document)",
                 format!(
@@ -534,12 +763,7 @@ impl CompiledPolicy {
                 ),
             )
         })?;
-        let doc: PolicyDocument = serde_json::from_slice(bytes).map_err(|e| {
-            invalid(
-                format!("line {}, column {}", e.line(), e.column()),
-                crate::error::serde_reason(&e),
-            )
-        })?;
+        let doc = PolicyDocument::read(object).map_err(|f| invalid(f.at, f.reason))?;
         CompiledPolicy::compile(doc)
     }
 

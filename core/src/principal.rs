@@ -12,12 +12,12 @@
 //! - `role_tenant_map`: `{"<role>": {"<tenant>": …}}` (Zitadel `urn:zitadel:iam:org:project:roles`
 //!   with tenants as the inner keys), roles per tenant.
 
+use crate::document::{self, Fields, Read};
 use crate::json::{Kind, Lookup, Value};
 use crate::roles::{Bits, Names};
-use serde::Deserialize;
 
 /// The kind of caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     /// A person, through a session or access token.
@@ -29,6 +29,18 @@ pub enum PrincipalKind {
 }
 
 impl PrincipalKind {
+    /// Every kind.
+    pub const ALL: [PrincipalKind; 3] = [
+        PrincipalKind::User,
+        PrincipalKind::ServiceAccount,
+        PrincipalKind::PersonalAccessToken,
+    ];
+
+    /// Reads a kind from a policy document by its name.
+    pub(crate) fn read(v: Value<'_>, at: &str) -> Read<PrincipalKind> {
+        document::variant(v, at, &Self::ALL.map(|k| (k.name(), k)))
+    }
+
     /// The `snake_case` name.
     pub fn name(self) -> &'static str {
         match self {
@@ -40,8 +52,7 @@ impl PrincipalKind {
 }
 
 /// A path to a claim: one member name, or several for nested members.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimPath {
     /// A top-level member (names may contain dots, colons and slashes).
     Name(String),
@@ -50,6 +61,19 @@ pub enum ClaimPath {
 }
 
 impl ClaimPath {
+    /// Reads a claim path from a policy document: a member name, or an array of them.
+    pub(crate) fn read(v: Value<'_>, at: &str) -> Read<ClaimPath> {
+        match v.kind() {
+            Kind::String => document::string(v, at).map(ClaimPath::Name),
+            Kind::Array => document::strings(v, at).map(ClaimPath::Path),
+            _ => Err(document::invalid_type(
+                v,
+                at,
+                "a claim name or an array of claim names",
+            )),
+        }
+    }
+
     /// Reads the claim from a claims set (or any object).
     pub fn get<'a>(&self, claims: &impl Lookup<'a>) -> Option<Value<'a>> {
         match self {
@@ -76,8 +100,7 @@ impl core::fmt::Display for ClaimPath {
 }
 
 /// How a claim holds names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     /// An array of strings, or one string.
     List,
@@ -92,6 +115,21 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// Reads a shape from a policy document by its name.
+    pub(crate) fn read(v: Value<'_>, at: &str) -> Read<Shape> {
+        document::variant(
+            v,
+            at,
+            &[
+                ("list", Shape::List),
+                ("space_separated", Shape::SpaceSeparated),
+                ("role_keys", Shape::RoleKeys),
+                ("tenant_map", Shape::TenantMap),
+                ("role_tenant_map", Shape::RoleTenantMap),
+            ],
+        )
+    }
+
     /// Whether this shape says which tenant a role belongs to.
     pub fn is_per_tenant(self) -> bool {
         matches!(self, Shape::TenantMap | Shape::RoleTenantMap)
@@ -99,8 +137,7 @@ impl Shape {
 }
 
 /// A claim that carries names, and its shape.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct NameSource {
     /// Where the claim is.
     pub claim: ClaimPath,
@@ -143,6 +180,15 @@ fn for_each_name<'a>(v: Value<'a>, shape: Shape, mut f: impl FnMut(&str)) {
 }
 
 impl NameSource {
+    /// Reads a claim and its shape from a policy document.
+    pub(crate) fn read(v: Value<'_>, at: &str) -> Read<NameSource> {
+        let f = Fields::new(v, at, &["claim", "shape"])?;
+        Ok(NameSource {
+            claim: f.required("claim", ClaimPath::read)?,
+            shape: f.required("shape", Shape::read)?,
+        })
+    }
+
     /// Adds the ids of the names this (tenant-independent) source holds.
     pub fn collect<'a>(&self, claims: &impl Lookup<'a>, names: &Names, out: &mut Bits) {
         if let Some(v) = self.claim.get(claims) {
