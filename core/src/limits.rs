@@ -1,7 +1,7 @@
 //! Every size limit in one place. Each is checked before the input it bounds is decoded, and each
 //! failure has its own clear error.
 
-/// Default maximum token length in bytes ([`crate::Validation::max_token_bytes`]).
+/// Default maximum token length in bytes ([`crate::ParseLimits::max_token_bytes`]).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The most a caller may raise the token limit to.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;

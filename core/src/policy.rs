@@ -1,8 +1,9 @@
 //! The policy document (JSON) and its compilation into the immutable form the engine runs.
 //!
-//! The document is read with [`crate::document`]: unknown members are refused everywhere, and
-//! every error, of form or of meaning, names its exact place: `routes[3].public: invalid type:
-//! string "yes", expected a boolean`, `routes[3].requires[0]: unknown permission "billing:wirte"`.
+//! The document is read with the core's typed reader (`document.rs`): unknown members are
+//! refused everywhere, and every error, of form or of meaning, names its exact place:
+//! `routes[3].public: invalid type: string "yes", expected a boolean`,
+//! `routes[3].requires[0]: unknown permission "billing:wirte"`.
 
 use crate::alg::Algorithm;
 use crate::claims::Validation;

@@ -14,7 +14,7 @@
 //! - Invalid records are never cached. One cache per engine, never shared across policies.
 //! - An answer read before an invalidation and arriving after it is not cached: every
 //!   invalidation bumps an epoch, and a pending check remembers the epoch it went pending at
-//!   ([`RecordCache::epoch`]), so a revocation published while a `GET` is in flight cannot put
+//!   (`RecordCache::epoch`), so a revocation published while a `GET` is in flight cannot put
 //!   the old record back for a whole TTL.
 
 use crate::policy::StoreDoc;
