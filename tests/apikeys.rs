@@ -57,14 +57,33 @@ fn records_round_trip_and_never_hold_the_key() {
     let g = apikey::generate("fln_live", "sa_billing", &Hashing::Sha256, 1_767_225_600).unwrap();
     let json = serde_json::to_string(&g.record).unwrap();
     assert!(!json.contains(&g.key));
-    let back: ApiKeyRecord = serde_json::from_str(&json).unwrap();
+    let back = ApiKeyRecord::from_json(json.as_bytes()).unwrap();
     assert_eq!(back, g.record);
     assert_eq!(g.record.hint, format!("…{}", &g.key[g.key.len() - 4..]));
     assert!(!format!("{g:?}").contains(&g.key));
-    assert!(serde_json::from_str::<ApiKeyRecord>(
-        r#"{"id":"k","hash":"sha256:x","owner":"o","created":0,"hint":"","secret":"x"}"#
-    )
-    .is_err());
+    // Defaults, and a member no record has.
+    let minimal = r#"{"id":"k","hash":"sha256:x","owner":"o","created":0,"hint":""}"#;
+    let r = ApiKeyRecord::from_json(minimal.as_bytes()).unwrap();
+    assert_eq!(r.kind, tollgate::PrincipalKind::ServiceAccount);
+    assert_eq!((r.tenant, r.expires, r.revoked), (None, None, false));
+    assert!(r.roles.is_empty() && r.scopes.is_empty());
+    let extra = minimal.replace("}", r#","secret":"x"}"#);
+    assert_eq!(
+        ApiKeyRecord::from_json(extra.as_bytes())
+            .unwrap_err()
+            .to_string(),
+        "invalid stored record: the api_key record: unknown field `secret`, expected one of \
+         `id`, `hash`, `owner`, `kind`, `tenant`, `roles`, `scopes`, `created`, `expires`, \
+         `revoked`, `hint`"
+    );
+    let negative = minimal.replace(r#""created":0"#, r#""created":-1"#);
+    assert_eq!(
+        ApiKeyRecord::from_json(negative.as_bytes())
+            .unwrap_err()
+            .to_string(),
+        "invalid stored record: the api_key record: created: invalid value: integer `-1`, \
+         expected u64"
+    );
 }
 
 proptest! {

@@ -248,7 +248,7 @@ async fn mark_revoked(store: &RedisStore, lookup: RecordLookup) -> Result<String
         o.remove("v");
         o.remove("record");
     }
-    let mut record: apikey::ApiKeyRecord = serde_json::from_value(doc).map_err(|e| {
+    let mut record = apikey::ApiKeyRecord::from_json(doc.to_string().as_bytes()).map_err(|e| {
         Failure::Other(format!(
             "the record under {key} is not an API-key record: {e}"
         ))

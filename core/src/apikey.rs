@@ -11,8 +11,10 @@
 
 use crate::base64url;
 use crate::crypto;
+use crate::document::{self, Fields, Read};
 use crate::error::{Error, ErrorCode};
-use serde::{Deserialize, Serialize};
+use crate::json::Value;
+use serde::Serialize;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Random characters in a generated key.
@@ -172,8 +174,7 @@ pub(crate) fn decode_hash(stored: &str) -> Option<(bool, [u8; 32])> {
 }
 
 /// What a host stores for one key. The key itself is never part of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApiKeyRecord {
     /// A stable id for management and logs.
     pub id: String,
@@ -181,28 +182,79 @@ pub struct ApiKeyRecord {
     pub hash: String,
     /// The owner: a service account or a user.
     pub owner: String,
-    /// The owner's kind (`service_account`, `user`, `personal_access_token`).
-    #[serde(default = "default_kind")]
+    /// The owner's kind (`service_account`, the default; `user`; `personal_access_token`).
     pub kind: crate::principal::PrincipalKind,
     /// The tenant the key belongs to, if it is tenant-bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// Roles the key holds.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
     /// Scopes (permission names) the key holds.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
     /// Creation time (Unix seconds).
     pub created: u64,
     /// Expiry (Unix seconds); none: no expiry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<u64>,
     /// Revoked keys are refused with `api_key_revoked`.
-    #[serde(default)]
     pub revoked: bool,
     /// The last four characters, for display ("…Xy9Q").
     pub hint: String,
+}
+
+impl ApiKeyRecord {
+    /// The members of a record.
+    pub(crate) const MEMBERS: &'static [&'static str] = &[
+        "id", "hash", "owner", "kind", "tenant", "roles", "scopes", "created", "expires",
+        "revoked", "hint",
+    ];
+
+    /// Reads a record as JSON (no other members; the key-snapshot and store forms both hold
+    /// this). Errors with `invalid_record`, naming the member at fault.
+    pub fn from_json(json: &[u8]) -> Result<ApiKeyRecord, Error> {
+        let object =
+            crate::json::parse_object(json, crate::record::MAX_RECORD_DEPTH).map_err(|r| {
+                Error::InvalidRecord {
+                    reason: format!(
+                        "the api_key record is not a strict JSON object: {}",
+                        crate::json::describe(r, crate::record::MAX_RECORD_DEPTH)
+                    ),
+                }
+            })?;
+        Fields::of(object, "", Self::MEMBERS)
+            .and_then(|f| Self::from_fields(&f))
+            .map_err(|f| Error::InvalidRecord {
+                reason: format!("the api_key record: {}", f.describe()),
+            })
+    }
+
+    /// Reads a record at `at` in a document.
+    pub(crate) fn read(v: Value<'_>, at: &str) -> Read<ApiKeyRecord> {
+        Self::from_fields(&Fields::new(v, at, Self::MEMBERS)?)
+    }
+
+    /// Reads a record from an object's members (which [`Self::MEMBERS`] lists).
+    pub(crate) fn from_fields(f: &Fields<'_>) -> Read<ApiKeyRecord> {
+        Ok(ApiKeyRecord {
+            id: f.required("id", document::string)?,
+            hash: f.required("hash", document::string)?,
+            owner: f.required("owner", document::string)?,
+            kind: f.or(
+                "kind",
+                default_kind(),
+                crate::principal::PrincipalKind::read,
+            )?,
+            tenant: f.optional("tenant", document::string)?,
+            roles: f.or_default("roles", document::strings)?,
+            scopes: f.or_default("scopes", document::strings)?,
+            created: f.required("created", document::u64)?,
+            expires: f.optional("expires", document::u64)?,
+            revoked: f.or_default("revoked", document::boolean)?,
+            hint: f.required("hint", document::string)?,
+        })
+    }
 }
 
 fn default_kind() -> crate::principal::PrincipalKind {

@@ -3,9 +3,11 @@
 //! other fault, and every fault naming its place (`providers[0].algorithms[2]`) in the words
 //! serde uses for the same fault (`unknown field`, `missing field`, `invalid type`).
 //!
-//! It replaces serde's derived deserializers: the document is already checked (grammar, unique
-//! names, depth) when it gets here, so what is left is small, and in the WebAssembly module it
-//! is a fraction of the size of serde's code for the same types (README, "Size").
+//! The core reads its own documents with it (policy, key snapshot, stored records, JWKs), and so
+//! may hosts (the WebAssembly package reads its options with it). It replaces serde's derived
+//! deserializers: the document is already checked (grammar, unique names, depth) when it gets
+//! here, so what is left is small, and in the WebAssembly module it is a fraction of the size of
+//! serde's code for the same types (README, "Size").
 //!
 //! A member that is `null` counts as absent only where the member is optional
 //! ([`Fields::optional`]); elsewhere it is a type error, as with serde.
@@ -15,19 +17,32 @@ use std::collections::BTreeMap;
 
 /// A fault in a document: where (`routes[3].method`, or `(document)`) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Fault {
+pub struct Fault {
+    /// The place: `routes[3].method`, or `(document)` for the document itself.
     pub at: String,
+    /// What is wrong, in serde's words where serde has words for it.
     pub reason: String,
 }
 
+impl Fault {
+    /// `at: reason`, or the reason alone when the fault is in the document itself.
+    pub fn describe(&self) -> String {
+        if self.at == DOCUMENT {
+            self.reason.clone()
+        } else {
+            format!("{}: {}", self.at, self.reason)
+        }
+    }
+}
+
 /// What a reader gives.
-pub(crate) type Read<T> = Result<T, Fault>;
+pub type Read<T> = Result<T, Fault>;
 
 /// The place of the document itself.
 const DOCUMENT: &str = "(document)";
 
 /// A fault at `at` (the document itself when `at` is empty).
-pub(crate) fn fault(at: &str, reason: impl Into<String>) -> Fault {
+pub fn fault(at: &str, reason: impl Into<String>) -> Fault {
     Fault {
         at: if at.is_empty() { DOCUMENT } else { at }.to_owned(),
         reason: reason.into(),
@@ -35,7 +50,7 @@ pub(crate) fn fault(at: &str, reason: impl Into<String>) -> Fault {
 }
 
 /// The fault of a value of the wrong type.
-pub(crate) fn invalid_type(v: Value<'_>, at: &str, expected: &str) -> Fault {
+pub fn invalid_type(v: Value<'_>, at: &str, expected: &str) -> Fault {
     let raw = v.as_raw();
     let found = match v.kind() {
         Kind::Object => "map".to_owned(),
@@ -67,7 +82,7 @@ fn is_integer(raw: &str) -> bool {
 }
 
 /// The members of one object, read by name.
-pub(crate) struct Fields<'a> {
+pub struct Fields<'a> {
     object: Object<'a>,
     at: String,
 }
@@ -81,10 +96,38 @@ impl<'a> Fields<'a> {
         Fields::of(object, at, names)
     }
 
+    /// The members of `value`, which must be an object; members not asked for are ignored (for
+    /// formats that allow members Tollgate does not read, such as a JWK's `x5c`).
+    pub fn open(value: Value<'a>, at: &str) -> Read<Fields<'a>> {
+        let object = value
+            .as_object()
+            .ok_or_else(|| invalid_type(value, at, "an object"))?;
+        Ok(Fields {
+            object,
+            at: at.to_owned(),
+        })
+    }
+
     /// The members of `object` (all of them in `names`); `at` is empty for the document itself.
     pub fn of(object: Object<'a>, at: &str, names: &[&str]) -> Read<Fields<'a>> {
+        Fields::checked(object, at, &[], names)
+    }
+
+    /// The members of a document whose envelope members (read by the caller) sit beside its
+    /// own `names`.
+    pub fn enveloped(object: Object<'a>, envelope: &[&str], names: &[&str]) -> Read<Fields<'a>> {
+        Fields::checked(object, "", envelope, names)
+    }
+
+    fn checked(
+        object: Object<'a>,
+        at: &str,
+        envelope: &[&str],
+        names: &[&str],
+    ) -> Read<Fields<'a>> {
         for (name, _) in object.members() {
-            if !names.iter().any(|n| name.eq_str(n)) {
+            let known = |n: &&str| name.eq_str(n);
+            if !names.iter().any(known) && !envelope.iter().any(known) {
                 return Err(fault(
                     at,
                     format!(
@@ -158,19 +201,31 @@ impl<'a> Fields<'a> {
 }
 
 /// A string.
-pub(crate) fn string(v: Value<'_>, at: &str) -> Read<String> {
+pub fn string(v: Value<'_>, at: &str) -> Read<String> {
     v.as_str()
         .map(|s| s.to_cow().into_owned())
         .ok_or_else(|| invalid_type(v, at, "a string"))
 }
 
+/// A finite number.
+pub fn number(v: Value<'_>, at: &str) -> Read<f64> {
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(n),
+        Some(_) => Err(fault(
+            at,
+            format!("invalid value: `{}`, expected a finite number", v.as_raw()),
+        )),
+        None => Err(invalid_type(v, at, "a number")),
+    }
+}
+
 /// `true` or `false`.
-pub(crate) fn boolean(v: Value<'_>, at: &str) -> Read<bool> {
+pub fn boolean(v: Value<'_>, at: &str) -> Read<bool> {
     v.as_bool().ok_or_else(|| invalid_type(v, at, "a boolean"))
 }
 
 /// A non-negative integer that fits in 64 bits.
-pub(crate) fn u64(v: Value<'_>, at: &str) -> Read<u64> {
+pub fn u64(v: Value<'_>, at: &str) -> Read<u64> {
     let raw = v.as_raw();
     if v.kind() != Kind::Number || !is_integer(raw) {
         return Err(invalid_type(v, at, "u64"));
@@ -180,21 +235,21 @@ pub(crate) fn u64(v: Value<'_>, at: &str) -> Read<u64> {
 }
 
 /// A non-negative integer that fits in 32 bits.
-pub(crate) fn u32(v: Value<'_>, at: &str) -> Read<u32> {
+pub fn u32(v: Value<'_>, at: &str) -> Read<u32> {
     let n = u64(v, at)?;
     core::primitive::u32::try_from(n)
         .map_err(|_| fault(at, format!("invalid value: integer `{n}`, expected u32")))
 }
 
 /// A non-negative integer that fits in a `usize`.
-pub(crate) fn usize(v: Value<'_>, at: &str) -> Read<usize> {
+pub fn usize(v: Value<'_>, at: &str) -> Read<usize> {
     let n = u64(v, at)?;
     core::primitive::usize::try_from(n)
         .map_err(|_| fault(at, format!("invalid value: integer `{n}`, expected usize")))
 }
 
 /// An array, each element read by `read` at `at[i]`.
-pub(crate) fn list<'a, T>(
+pub fn list<'a, T>(
     v: Value<'a>,
     at: &str,
     mut read: impl FnMut(Value<'a>, &str) -> Read<T>,
@@ -209,12 +264,12 @@ pub(crate) fn list<'a, T>(
 }
 
 /// An array of strings.
-pub(crate) fn strings(v: Value<'_>, at: &str) -> Read<Vec<String>> {
+pub fn strings(v: Value<'_>, at: &str) -> Read<Vec<String>> {
     list(v, at, string)
 }
 
 /// An object as a map from member name to its value read by `read` at `at.name`.
-pub(crate) fn map<'a, T>(
+pub fn map<'a, T>(
     v: Value<'a>,
     at: &str,
     mut read: impl FnMut(Value<'a>, &str) -> Read<T>,
@@ -231,7 +286,7 @@ pub(crate) fn map<'a, T>(
 }
 
 /// One of the names in `variants`, as its value.
-pub(crate) fn variant<T: Copy>(v: Value<'_>, at: &str, variants: &[(&str, T)]) -> Read<T> {
+pub fn variant<T: Copy>(v: Value<'_>, at: &str, variants: &[(&str, T)]) -> Read<T> {
     let s = v.as_str().ok_or_else(|| invalid_type(v, at, "a string"))?;
     variants
         .iter()

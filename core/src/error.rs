@@ -611,16 +611,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A serde_json error's message without the " at line L column C" suffix (callers report the
-/// place themselves).
-pub(crate) fn serde_reason(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rsplit_once(" at line ") {
-        Some((reason, _)) => reason.to_owned(),
-        None => text,
-    }
-}
-
 /// Truncates untrusted text for an error message, on a character boundary.
 pub(crate) fn truncated(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);

@@ -64,7 +64,7 @@ pub const TOO_DEEP: &str = "nesting is too deep";
 
 /// A [`parse_object`] error as text for a message, naming the depth limit when that was the
 /// failure.
-pub(crate) fn describe(reason: &'static str, max_depth: usize) -> String {
+pub fn describe(reason: &'static str, max_depth: usize) -> String {
     if reason == TOO_DEEP {
         format!("nesting is deeper than the limit of {max_depth} levels")
     } else {
@@ -367,6 +367,11 @@ impl<'a> Iterator for Elements<'a> {
 }
 
 impl<'a> Value<'a> {
+    /// An object as a value.
+    pub fn of_object(object: Object<'a>) -> Value<'a> {
+        Value { text: object.text }
+    }
+
     /// The raw JSON text of the value.
     pub fn as_raw(&self) -> &'a str {
         self.text

@@ -8,17 +8,16 @@
 
 use crate::alg::{Algorithm, KeyFamily};
 use crate::base64url;
+use crate::document::{self, Fields};
 use crate::error::{Error, KeyErrorCode};
 use crate::key::{label, Key};
 use crate::{json, limits};
-use serde::Deserialize;
 
 /// The members of a JWK that Tollgate reads. Others (`x5c`, `x5t`, …) are ignored, never trusted.
-#[derive(Deserialize, Debug)]
+#[derive(Debug)]
 pub(crate) struct Jwk {
     pub kty: String,
     pub alg: Option<String>,
-    #[serde(rename = "use")]
     pub use_: Option<String>,
     pub key_ops: Option<Vec<String>>,
     pub kid: Option<String>,
@@ -36,9 +35,35 @@ pub(crate) struct Jwk {
     pub qi: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Jwks {
-    keys: Vec<serde_json::Value>,
+impl Jwk {
+    /// Reads a JWK object; a fault names the member (`kid: invalid type: …`).
+    pub(crate) fn read(v: json::Value<'_>) -> Result<Jwk, String> {
+        Jwk::members(v).map_err(|f| f.describe())
+    }
+
+    fn members(v: json::Value<'_>) -> document::Read<Jwk> {
+        let f = Fields::open(v, "")?;
+        let text = |name| f.optional(name, document::string);
+        Ok(Jwk {
+            kty: f.required("kty", document::string)?,
+            alg: text("alg")?,
+            use_: text("use")?,
+            key_ops: f.optional("key_ops", document::strings)?,
+            kid: text("kid")?,
+            crv: text("crv")?,
+            k: text("k")?,
+            n: text("n")?,
+            e: text("e")?,
+            x: text("x")?,
+            y: text("y")?,
+            d: text("d")?,
+            p: text("p")?,
+            q: text("q")?,
+            dp: text("dp")?,
+            dq: text("dq")?,
+            qi: text("qi")?,
+        })
+    }
 }
 
 /// Parses a JWKS (`{"keys":[…]}`) or a single JWK into keys. `bind` is the algorithm the caller
@@ -104,16 +129,19 @@ fn parse(doc: &[u8], bind: Option<Algorithm>, strictness: Strictness) -> Result<
             };
             return Err(jwks(what.to_owned()));
         }
-        let jwk: Jwk = serde_json::from_str(object.as_str())
-            .map_err(|e| Error::key(KeyErrorCode::InvalidKey, "(jwk)", e.to_string()))?;
+        let jwk = Jwk::read(json::Value::of_object(object))
+            .map_err(|e| Error::key(KeyErrorCode::InvalidKey, "(jwk)", e))?;
         return Ok((vec![(0, jwk_to_key(&jwk, None, bind)?)], Vec::new()));
     }
-    let set: Jwks = serde_json::from_str(object.as_str())
-        .map_err(|e| jwks(format!("\"keys\" must be an array of JWK objects: {e}")))?;
-    if set.keys.len() > limits::MAX_KEYS {
+    // Only "keys" is read; a JWKS may carry other members.
+    let keys = object
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or_else(|| jwks("\"keys\" must be an array of JWK objects".to_owned()))?;
+    let count = keys.clone().count();
+    if count > limits::MAX_KEYS {
         return Err(jwks(format!(
-            "{} keys; the limit is {}",
-            set.keys.len(),
+            "{count} keys; the limit is {}",
             limits::MAX_KEYS
         )));
     }
@@ -132,20 +160,22 @@ fn parse(doc: &[u8], bind: Option<Algorithm>, strictness: Strictness) -> Result<
             }
         }
     };
-    let mut parsed = Vec::with_capacity(set.keys.len());
-    for (i, v) in set.keys.into_iter().enumerate() {
-        let kid = v.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
-        match serde_json::from_value::<Jwk>(v) {
+    let mut parsed = Vec::with_capacity(count);
+    for (i, v) in keys.enumerate() {
+        match Jwk::read(v) {
             Ok(jwk) => parsed.push((i, jwk)),
-            Err(e) => skip(
-                i,
-                kid.as_deref(),
-                Error::key(
-                    KeyErrorCode::InvalidKey,
-                    &format!("keys[{i}]"),
-                    e.to_string(),
-                ),
-            )?,
+            Err(e) => {
+                let kid = v
+                    .as_object()
+                    .and_then(|o| o.get("kid"))
+                    .and_then(|k| k.as_str())
+                    .map(|k| k.to_cow());
+                skip(
+                    i,
+                    kid.as_deref(),
+                    Error::key(KeyErrorCode::InvalidKey, &format!("keys[{i}]"), e),
+                )?
+            }
         }
     }
     // Duplicate kids first: the clearest error, before any key material is decoded. Skipping,

@@ -52,7 +52,7 @@ pub mod claims;
 pub mod crypto;
 pub mod decision;
 pub mod discovery;
-mod document;
+pub mod document;
 pub mod engine;
 pub mod error;
 pub mod json;

@@ -89,8 +89,7 @@ impl SigningKey {
                     reason: format!("not a strict JSON object: {r}"),
                 }
             })?;
-        let jwk: Jwk =
-            serde_json::from_str(object.as_str()).map_err(|e| bad("(jwk)", e.to_string()))?;
+        let jwk = Jwk::read(json::Value::of_object(object)).map_err(|e| bad("(jwk)", e))?;
         let who = label(jwk.kid.as_deref(), None);
         if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
             return Err(Error::key(

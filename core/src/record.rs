@@ -17,12 +17,14 @@
 
 use crate::apikey::{self, ApiKeyRecord};
 use crate::crypto;
+use crate::document::{self, Fault, Fields, Read};
 use crate::error::Error;
+use crate::json::Value;
 use crate::policy::CompiledPolicy;
 use crate::principal::PrincipalKind;
 use crate::roles::Bits;
 use crate::snapshot::{compile_key_record, compile_user, KeyRecord, UserRecord};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// The record format version this build reads and writes.
@@ -191,59 +193,99 @@ impl RecordLookup {
 }
 
 /// A server-side session, as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SessionRecord {
     /// Whose session it is.
     pub subject: String,
     /// What kind of principal (default `user`).
-    #[serde(default = "user_kind")]
     pub kind: PrincipalKind,
     /// When it ends (Unix seconds): required, a session never lasts forever.
     pub expires: u64,
     /// When it began.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<u64>,
     /// Roles held in every tenant.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
     /// Roles per tenant (membership).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Vec<String>>,
     /// Signed out or revoked.
-    #[serde(default)]
     pub revoked: bool,
 }
 
-fn user_kind() -> PrincipalKind {
-    PrincipalKind::User
+impl SessionRecord {
+    const MEMBERS: &'static [&'static str] = &[
+        "subject", "kind", "expires", "created", "roles", "tenants", "revoked",
+    ];
+
+    fn from_fields(f: &Fields<'_>) -> Read<SessionRecord> {
+        Ok(SessionRecord {
+            subject: f.required("subject", document::string)?,
+            kind: f.or("kind", PrincipalKind::User, PrincipalKind::read)?,
+            expires: f.required("expires", document::u64)?,
+            created: f.optional("created", document::u64)?,
+            roles: f.or_default("roles", document::strings)?,
+            tenants: f.or_default("tenants", tenant_roles)?,
+            revoked: f.or_default("revoked", document::boolean)?,
+        })
+    }
+}
+
+/// Roles per tenant: `{"<tenant>": ["role", …]}`.
+fn tenant_roles(v: Value<'_>, at: &str) -> Read<BTreeMap<String, Vec<String>>> {
+    document::map(v, at, document::strings)
 }
 
 /// A user's current roles, as stored: what `roles_from_record` reads for personal access tokens
 /// (and sessions) when the provider's records live in the store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UserRolesRecord {
     /// The user.
     pub subject: String,
     /// Roles held in every tenant.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
     /// Roles per tenant (membership).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Vec<String>>,
 }
 
+impl UserRolesRecord {
+    const MEMBERS: &'static [&'static str] = &["subject", "roles", "tenants"];
+
+    fn from_fields(f: &Fields<'_>) -> Read<UserRolesRecord> {
+        Ok(UserRolesRecord {
+            subject: f.required("subject", document::string)?,
+            roles: f.or_default("roles", document::strings)?,
+            tenants: f.or_default("tenants", tenant_roles)?,
+        })
+    }
+}
+
 /// A revoked token, as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RevokedJtiRecord {
     /// The token's `jti`.
     pub jti: String,
     /// When the token expires anyway (the store may forget the record then).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<u64>,
 }
+
+impl RevokedJtiRecord {
+    const MEMBERS: &'static [&'static str] = &["jti", "expires"];
+
+    fn from_fields(f: &Fields<'_>) -> Read<RevokedJtiRecord> {
+        Ok(RevokedJtiRecord {
+            jti: f.required("jti", document::string)?,
+            expires: f.optional("expires", document::u64)?,
+        })
+    }
+}
+
+/// The members of a stored record's envelope: its format version and its kind.
+const ENVELOPE: &[&str] = &["v", "record"];
 
 /// A record ready to store: its key, its JSON, and when the store may drop it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -356,10 +398,9 @@ pub fn split_snapshot(document: &[u8]) -> Result<(String, Vec<StoredRecord>), Er
     rest.push('{');
     let mut out = Vec::new();
     for (name, value) in object.members() {
-        let raw = value.as_raw().as_bytes();
+        let fault = |f: Fault| place(&f.at, &f.reason);
         if name.eq_str("users") {
-            let users: BTreeMap<String, UserRolesBody> =
-                serde_json::from_slice(raw).map_err(|e| place("users", &e))?;
+            let users = document::map(value, "users", UserRolesBody::read).map_err(fault)?;
             for (subject, u) in users {
                 out.push(StoredRecord::user(&UserRolesRecord {
                     subject,
@@ -368,14 +409,15 @@ pub fn split_snapshot(document: &[u8]) -> Result<(String, Vec<StoredRecord>), Er
                 })?);
             }
         } else if name.eq_str("api_keys") {
-            let keys: BTreeMap<String, Vec<ApiKeyRecord>> =
-                serde_json::from_slice(raw).map_err(|e| place("api_keys", &e))?;
+            let keys = document::map(value, "api_keys", |v, at| {
+                document::list(v, at, ApiKeyRecord::read)
+            })
+            .map_err(fault)?;
             for record in keys.values().flatten() {
                 out.push(StoredRecord::api_key(record)?);
             }
         } else if name.eq_str("revoked_jti") {
-            let jtis: Vec<String> =
-                serde_json::from_slice(raw).map_err(|e| place("revoked_jti", &e))?;
+            let jtis = document::strings(value, "revoked_jti").map_err(fault)?;
             for jti in jtis {
                 out.push(StoredRecord::revoked_jti(&RevokedJtiRecord {
                     jti,
@@ -418,8 +460,15 @@ pub fn session_record_json(
             session.len()
         )));
     }
-    let record: SessionRecord =
-        serde_json::from_slice(session).map_err(|e| invalid(format!("the session: {e}")))?;
+    let object = crate::json::parse_object(session, MAX_RECORD_DEPTH).map_err(|r| {
+        invalid(format!(
+            "the session is not a strict JSON object: {}",
+            crate::json::describe(r, MAX_RECORD_DEPTH)
+        ))
+    })?;
+    let record = Fields::of(object, "", SessionRecord::MEMBERS)
+        .and_then(|f| SessionRecord::from_fields(&f))
+        .map_err(|f| invalid(format!("the session: {}", f.describe())))?;
     let stored = StoredRecord::session(id, pepper, &record)?;
     stored_json(&stored)
 }
@@ -463,13 +512,20 @@ pub fn split_snapshot_json(document: &[u8]) -> Result<String, Error> {
 }
 
 /// A snapshot's user entry (its subject is the map key).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserRolesBody {
-    #[serde(default)]
-    roles: Vec<String>,
-    #[serde(default)]
-    tenants: BTreeMap<String, Vec<String>>,
+pub(crate) struct UserRolesBody {
+    pub(crate) roles: Vec<String>,
+    pub(crate) tenants: BTreeMap<String, Vec<String>>,
+}
+
+impl UserRolesBody {
+    /// Reads a snapshot's user entry at `at`.
+    pub(crate) fn read(v: Value<'_>, at: &str) -> Read<UserRolesBody> {
+        let f = Fields::new(v, at, &["roles", "tenants"])?;
+        Ok(UserRolesBody {
+            roles: f.or_default("roles", document::strings)?,
+            tenants: f.or_default("tenants", tenant_roles)?,
+        })
+    }
 }
 
 /// A session, compiled against the policy.
@@ -512,27 +568,9 @@ pub(crate) fn parse(
             crate::json::describe(r, MAX_RECORD_DEPTH)
         ))
     })?;
-    // The envelope, read with the core's reader; the body, the other members in their order,
-    // goes to serde as a document of its own (no JSON value tree: it is large in WebAssembly).
-    let (mut version, mut tag) = (None, None);
-    let mut body = String::with_capacity(bytes.len());
-    body.push('{');
-    for (name, value) in object.members() {
-        if name.eq_str("v") {
-            version = Some(value.as_raw());
-        } else if name.eq_str("record") {
-            tag = Some(value.as_raw());
-        } else {
-            if body.len() > 1 {
-                body.push(',');
-            }
-            body.push('"');
-            body.push_str(name.raw());
-            body.push_str("\":");
-            body.push_str(value.as_raw());
-        }
-    }
-    body.push('}');
+    // The envelope, then the record's own members beside it.
+    let version = object.get("v").map(|v| v.as_raw());
+    let tag = object.get("record").map(|v| v.as_raw());
     let (Some(version), Some(tag)) = (version, tag) else {
         return Err(invalid(format!(
             "the {kind} record lacks its \"v\" and \"record\" members"
@@ -548,12 +586,15 @@ pub(crate) fn parse(
             "a {kind} record was asked for, and the store answered a {tag} record"
         )));
     }
-    let body_error = |e: serde_json::Error| invalid(format!("the {kind} record: {e}"));
+    let body_error = |f: Fault| invalid(format!("the {kind} record: {}", f.describe()));
+    let fields = |members: &[&str]| Fields::enveloped(object, ENVELOPE, members);
     let place =
         |(at, reason): (String, String)| invalid(format!("the {kind} record: {at}: {reason}"));
     match kind {
         RecordKind::ApiKey => {
-            let r: ApiKeyRecord = serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
+            let r = fields(ApiKeyRecord::MEMBERS)
+                .and_then(|f| ApiKeyRecord::from_fields(&f))
+                .map_err(body_error)?;
             let compiled = compile_key_record(policy, r).map_err(place)?;
             if !crypto::constant_time_eq(&compiled.digest, lookup.hash()) {
                 return Err(invalid(
@@ -563,7 +604,9 @@ pub(crate) fn parse(
             Ok(Record::ApiKey(compiled))
         }
         RecordKind::User => {
-            let r: UserRolesRecord = serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
+            let r = fields(UserRolesRecord::MEMBERS)
+                .and_then(|f| UserRolesRecord::from_fields(&f))
+                .map_err(body_error)?;
             if RecordLookup::user(&r.subject) != *lookup {
                 return Err(invalid(
                     "the user record's subject is not the one it was stored under",
@@ -574,8 +617,9 @@ pub(crate) fn parse(
             ))
         }
         RecordKind::RevokedJti => {
-            let r: RevokedJtiRecord =
-                serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
+            let r = fields(RevokedJtiRecord::MEMBERS)
+                .and_then(|f| RevokedJtiRecord::from_fields(&f))
+                .map_err(body_error)?;
             if RecordLookup::revoked_jti(&r.jti) != *lookup {
                 return Err(invalid(
                     "the revoked_jti record's jti is not the one it was stored under",
@@ -584,7 +628,9 @@ pub(crate) fn parse(
             Ok(Record::RevokedJti)
         }
         RecordKind::Session => {
-            let r: SessionRecord = serde_json::from_slice(body.as_bytes()).map_err(body_error)?;
+            let r = fields(SessionRecord::MEMBERS)
+                .and_then(|f| SessionRecord::from_fields(&f))
+                .map_err(body_error)?;
             let user = compile_user(policy, &r.roles, &r.tenants).map_err(place)?;
             let claims = serde_json::to_string(&r).map_err(|e| invalid(e.to_string()))?;
             Ok(Record::Session(Session {

@@ -13,12 +13,14 @@
 //! kinds the provider lists in `roles_from_record` (personal access tokens).
 
 use crate::apikey::ApiKeyRecord;
+use crate::document::{self, Fields, Read};
 use crate::error::Error;
+use crate::json::{Object, Value};
 use crate::keyset::KeySet;
 use crate::mint::SigningKey;
 use crate::policy::CompiledPolicy;
+use crate::record::UserRolesBody;
 use crate::roles::Bits;
-use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -27,28 +29,32 @@ pub const MAX_SNAPSHOT_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest JSON nesting of a snapshot document (the document itself is level 1).
 pub const MAX_SNAPSHOT_DEPTH: usize = 16;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SnapshotDoc {
-    #[serde(default)]
-    keys: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
+/// The document, read: key sets as their JSON (each parsed by [`KeySet`]), the rest typed.
+struct SnapshotDoc<'a> {
+    keys: BTreeMap<String, Value<'a>>,
     revoked_jti: Vec<String>,
-    #[serde(default)]
-    users: BTreeMap<String, UserDoc>,
-    #[serde(default)]
+    users: BTreeMap<String, UserRolesBody>,
     api_keys: BTreeMap<String, Vec<ApiKeyRecord>>,
-    #[serde(default)]
     peppers: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserDoc {
-    #[serde(default)]
-    roles: Vec<String>,
-    #[serde(default)]
-    tenants: BTreeMap<String, Vec<String>>,
+impl<'a> SnapshotDoc<'a> {
+    fn read(object: Object<'a>) -> Read<SnapshotDoc<'a>> {
+        let f = Fields::of(
+            object,
+            "",
+            &["keys", "revoked_jti", "users", "api_keys", "peppers"],
+        )?;
+        Ok(SnapshotDoc {
+            keys: f.or_default("keys", |v, at| document::map(v, at, |v, _| Ok(v)))?,
+            revoked_jti: f.or_default("revoked_jti", document::strings)?,
+            users: f.or_default("users", |v, at| document::map(v, at, UserRolesBody::read))?,
+            api_keys: f.or_default("api_keys", |v, at| {
+                document::map(v, at, |v, at| document::list(v, at, ApiKeyRecord::read))
+            })?,
+            peppers: f.or_default("peppers", |v, at| document::map(v, at, document::string))?,
+        })
+    }
 }
 
 /// A user's current roles: held everywhere, and per tenant.
@@ -223,7 +229,7 @@ impl Snapshot {
                 format!("{} bytes; the limit is {MAX_SNAPSHOT_BYTES}", bytes.len()),
             ));
         }
-        crate::json::parse_object(bytes, MAX_SNAPSHOT_DEPTH).map_err(|r| {
+        let object = crate::json::parse_object(bytes, MAX_SNAPSHOT_DEPTH).map_err(|r| {
             invalid(
                 "(document)",
                 format!(
@@ -232,12 +238,7 @@ impl Snapshot {
                 ),
             )
         })?;
-        let doc: SnapshotDoc = serde_json::from_slice(bytes).map_err(|e| {
-            invalid(
-                format!("line {}, column {}", e.line(), e.column()),
-                crate::error::serde_reason(&e),
-            )
-        })?;
+        let doc = SnapshotDoc::read(object).map_err(|f| invalid(f.at, f.reason))?;
         let mut snap = Snapshot::empty(policy.clone());
         let provider_id = |at: &str, name: &str| {
             policy
@@ -257,10 +258,10 @@ impl Snapshot {
                 .providers
                 .get(id)
                 .ok_or_else(|| invalid(&at, "provider index"))?;
-            let text = jwks.to_string();
+            let text = jwks.as_raw().as_bytes();
             let set = match provider.algorithms.as_slice() {
-                [only] => KeySet::from_jwks_bound(text.as_bytes(), *only),
-                _ => KeySet::from_jwks(text.as_bytes()),
+                [only] => KeySet::from_jwks_bound(text, *only),
+                _ => KeySet::from_jwks(text),
             }
             .map_err(|e| invalid(&at, e.to_string()))?;
             for (i, key) in set.keys().iter().enumerate() {
@@ -276,10 +277,10 @@ impl Snapshot {
             }
             if provider.reissue_ttl.is_some() {
                 // Re-issuing signs with the provider's first HMAC secret.
-                let signer = first_jwk(jwks)
+                let signer = first_jwk(*jwks)
                     .map(|jwk| {
                         SigningKey::from_jwk(
-                            jwk.to_string().as_bytes(),
+                            jwk.as_raw().as_bytes(),
                             provider.algorithms.first().copied(),
                         )
                     })
@@ -418,9 +419,10 @@ impl Snapshot {
     }
 }
 
-fn first_jwk(doc: &serde_json::Value) -> Option<&serde_json::Value> {
-    match doc.get("keys") {
-        Some(keys) => keys.as_array()?.first(),
+/// The first key of a JWKS, or the JWK itself.
+fn first_jwk(doc: Value<'_>) -> Option<Value<'_>> {
+    match doc.as_object()?.get("keys") {
+        Some(keys) => keys.as_array()?.next(),
         None => Some(doc),
     }
 }

@@ -12,8 +12,8 @@ use crate::refresher::Refresher;
 use crate::request::{document, now_secs};
 use crate::webcrypto::{self, SignatureJob};
 use js_sys::{Promise, Reflect, Uint8Array};
-use serde::Deserialize;
 use std::sync::Arc;
+use tollgate::document::{self as doc, Fields};
 use tollgate::jws;
 use tollgate::{
     Error, ErrorCode, KeySet, SignatureInput, TokenBuffer, VerifiedJws, VerifiedToken,
@@ -22,12 +22,9 @@ use tollgate::{
 use wasm_bindgen::prelude::*;
 
 /// The options object of `new Verifier` and `verify` (camelCase; unknown members are refused).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug, Default)]
 struct Options {
-    #[serde(default)]
     issuers: Vec<String>,
-    #[serde(default)]
     audiences: Vec<String>,
     leeway: Option<u64>,
     typ: Option<String>,
@@ -49,13 +46,58 @@ fn invalid_options(reason: impl core::fmt::Display) -> JsValue {
     )
 }
 
+/// Deepest nesting of an options object (its arrays are level 2).
+const OPTIONS_DEPTH: usize = 4;
+
 impl Options {
     fn from_js(value: &JsValue) -> Result<Options, JsValue> {
         if value.is_undefined() || value.is_null() {
             return Ok(Options::default());
         }
         let text = document(value, "options", ErrorCode::InvalidOptions)?;
-        serde_json::from_slice(&text).map_err(invalid_options)
+        Options::from_json(&text).map_err(invalid_options)
+    }
+
+    /// Reads the options from JSON text; an error names the member at fault.
+    fn from_json(text: &[u8]) -> Result<Options, String> {
+        let object = tollgate::json::parse_object(text, OPTIONS_DEPTH)
+            .map_err(|r| tollgate::json::describe(r, OPTIONS_DEPTH))?;
+        Options::read(object).map_err(|f| f.describe())
+    }
+
+    fn read(object: tollgate::json::Object<'_>) -> doc::Read<Options> {
+        let f = Fields::of(
+            object,
+            "",
+            &[
+                "issuers",
+                "audiences",
+                "leeway",
+                "typ",
+                "required",
+                "maxLifetime",
+                "rejectFutureIat",
+                "maxTokenBytes",
+                "maxJsonDepth",
+                "alg",
+                "kid",
+                "now",
+            ],
+        )?;
+        Ok(Options {
+            issuers: f.or_default("issuers", doc::strings)?,
+            audiences: f.or_default("audiences", doc::strings)?,
+            leeway: f.optional("leeway", doc::u64)?,
+            typ: f.optional("typ", doc::string)?,
+            required: f.optional("required", doc::strings)?,
+            max_lifetime: f.optional("maxLifetime", doc::u64)?,
+            reject_future_iat: f.optional("rejectFutureIat", doc::boolean)?,
+            max_token_bytes: f.optional("maxTokenBytes", doc::usize)?,
+            max_json_depth: f.optional("maxJsonDepth", doc::usize)?,
+            alg: f.optional("alg", doc::string)?,
+            kid: f.optional("kid", doc::string)?,
+            now: f.optional("now", doc::number)?,
+        })
     }
 
     /// The core's settings (the same members and meaning as the C ABI's options), and `now`.
@@ -360,15 +402,33 @@ mod tests {
 
     #[test]
     fn options_are_camel_case_and_strict() {
-        let o: Options = serde_json::from_str(
-            r#"{"issuers":["i"],"audiences":["a"],"leeway":0,"maxLifetime":600,"rejectFutureIat":false,"maxTokenBytes":100,"maxJsonDepth":4,"required":[],"typ":"JWT","alg":"HS256","kid":"k","now":5}"#,
+        let o = Options::from_json(
+            br#"{"issuers":["i"],"audiences":["a"],"leeway":0,"maxLifetime":600,"rejectFutureIat":false,"maxTokenBytes":100,"maxJsonDepth":4,"required":[],"typ":"JWT","alg":"HS256","kid":"k","now":5}"#,
         )
         .unwrap();
         assert_eq!(o.max_lifetime, Some(600));
         assert_eq!(o.reject_future_iat, Some(false));
         assert_eq!(o.now, Some(5.0));
-        assert!(serde_json::from_str::<Options>(r#"{"max_lifetime":1}"#).is_err());
-        assert!(serde_json::from_str::<Options>(r#"{"issuer":"i"}"#).is_err());
+        assert_eq!(
+            (o.issuers, o.audiences),
+            (vec!["i".to_owned()], vec!["a".to_owned()])
+        );
+        assert_eq!(Options::from_json(br#"{"now":null}"#).unwrap().now, None);
+        let e = Options::from_json(br#"{"max_lifetime":1}"#).unwrap_err();
+        assert!(
+            e.starts_with("unknown field `max_lifetime`, expected one of `issuers`"),
+            "{e}"
+        );
+        assert!(Options::from_json(br#"{"issuer":"i"}"#).is_err());
+        assert_eq!(
+            Options::from_json(br#"{"leeway":-1}"#).unwrap_err(),
+            "leeway: invalid value: integer `-1`, expected u64"
+        );
+        assert_eq!(
+            Options::from_json(br#"{"now":1e400}"#).unwrap_err(),
+            "now: invalid value: `1e400`, expected a finite number"
+        );
+        assert_eq!(Options::from_json(b"[]").unwrap_err(), "not a JSON object");
     }
 
     #[test]
