@@ -207,6 +207,12 @@ fn deployments_replay_their_tables() {
         let mut passed = 0;
         for case in &table.cases {
             let decision = table.decide(&engine, case);
+            // The text form (the WebAssembly package's) is the same document as the value.
+            let text: serde_json::Value = serde_json::from_str(&decision.to_json_text())
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", case.name));
+            if text != decision.to_json() {
+                failures.push(format!("{name}: {}: to_json_text differs", case.name));
+            }
             match case.expect.check(&decision) {
                 Ok(()) => passed += 1,
                 Err(diff) => failures.push(format!(

@@ -229,6 +229,101 @@ impl Decision {
         self.status == 200
     }
 
+    /// The decision as JSON text: the document of [`Decision::to_json`], members in the same
+    /// order, written without building a value tree, with the principal's claims as they were
+    /// verified (the same values; numbers and escapes spelled as the token spelled them). For
+    /// hosts that hand the text on (the WebAssembly package).
+    pub fn to_json_text(&self) -> String {
+        use crate::json::push_string;
+        let mut out =
+            String::with_capacity(256 + self.principal.as_ref().map_or(0, |p| p.claims.len()));
+        let opt_string = |out: &mut String, s: Option<&str>| match s {
+            Some(s) => push_string(out, s),
+            None => out.push_str("null"),
+        };
+        let names = |out: &mut String, names: &mut dyn Iterator<Item = &str>| {
+            out.push('[');
+            for (i, n) in names.enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_string(out, n);
+            }
+            out.push(']');
+        };
+        out.push_str("{\"code\":");
+        out.push_str(&self.code.number().to_string());
+        out.push_str(",\"correlation_id\":");
+        opt_string(&mut out, self.correlation_id.as_deref());
+        out.push_str(",\"forward_headers\":{");
+        let mut headers: Vec<&(String, String)> = self.forward_headers.iter().collect();
+        headers.sort_by(|a, b| a.0.cmp(&b.0));
+        headers.dedup_by(|b, a| a.0 == b.0);
+        for (i, (name, value)) in headers.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_string(&mut out, name);
+            out.push(':');
+            push_string(&mut out, value);
+        }
+        out.push_str("},\"message\":");
+        push_string(&mut out, &self.message);
+        out.push_str(",\"principal\":");
+        match &self.principal {
+            None => out.push_str("null"),
+            Some(p) => {
+                out.push_str("{\"claims\":");
+                if crate::json::parse_object(p.claims.as_bytes(), crate::limits::MAX_JSON_DEPTH)
+                    .is_ok()
+                {
+                    out.push_str(&p.claims);
+                } else {
+                    out.push_str("null");
+                }
+                out.push_str(",\"expires_at\":");
+                match p.expires_at {
+                    Some(t) => push_float(&mut out, t),
+                    None => out.push_str("null"),
+                }
+                out.push_str(",\"kind\":");
+                push_string(&mut out, p.kind.name());
+                out.push_str(",\"permissions\":");
+                names(&mut out, &mut p.permissions());
+                out.push_str(",\"provider\":");
+                push_string(&mut out, p.provider());
+                out.push_str(",\"roles\":");
+                names(&mut out, &mut p.roles());
+                out.push_str(",\"subject\":");
+                push_string(&mut out, &p.subject);
+                out.push_str(",\"tenant\":");
+                opt_string(&mut out, p.tenant.as_deref());
+                out.push('}');
+            }
+        }
+        out.push_str(",\"reason\":");
+        push_string(&mut out, self.code.name());
+        out.push_str(",\"refresh_hint\":");
+        match &self.refresh_hint {
+            None => out.push_str("null"),
+            Some(h) => {
+                out.push_str("{\"kid\":");
+                push_string(&mut out, &h.kid);
+                out.push_str(",\"provider\":");
+                push_string(&mut out, &h.provider);
+                out.push('}');
+            }
+        }
+        out.push_str(",\"route\":");
+        opt_string(&mut out, self.route.as_deref());
+        out.push_str(",\"status\":");
+        out.push_str(&self.status.to_string());
+        out.push_str(",\"www_authenticate\":");
+        opt_string(&mut out, self.www_authenticate.as_deref());
+        out.push('}');
+        out
+    }
+
     /// The decision as JSON (the CLI's and the bindings' shared shape).
     pub fn to_json(&self) -> serde_json::Value {
         let principal = self.principal.as_ref().map(|p| {
@@ -260,5 +355,81 @@ impl Decision {
             "correlation_id": self.correlation_id,
             "refresh_hint": self.refresh_hint.as_ref().map(|h| serde_json::json!({"provider": h.provider, "kid": h.kid})),
         })
+    }
+}
+
+/// Appends a finite number as serde_json writes an `f64` (a whole one with `.0`), `null`
+/// otherwise (as serde_json does for NaN and the infinities).
+fn push_float(out: &mut String, t: f64) {
+    use core::fmt::Write as _;
+    if !t.is_finite() {
+        out.push_str("null");
+    } else if t.fract() == 0.0 && t.abs() < 9_007_199_254_740_992.0 {
+        let _ = write!(out, "{}.0", t as i64);
+    } else if let Some(n) = serde_json::Number::from_f64(t) {
+        let _ = write!(out, "{n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_form_is_the_value_form() {
+        let policy = Arc::new(
+            CompiledPolicy::from_json(
+                br#"{"version": 1, "credentials": [{"name": "t", "header": "t"}],
+                     "providers": [{"name": "p", "credentials": ["t"], "algorithms": ["HS256"]}],
+                     "permissions": ["a:b"], "roles": [{"name": "R", "grants": ["a:b"]}],
+                     "routes": [{"method": "GET", "path": "/", "public": true}]}"#,
+            )
+            .unwrap(),
+        );
+        let same = |d: &Decision| {
+            let text: serde_json::Value = serde_json::from_str(&d.to_json_text()).unwrap();
+            assert_eq!(text, d.to_json(), "{}", d.to_json_text());
+        };
+        let mut d = Decision::refused(ErrorCode::MissingCredentials, "no \"token\"\n");
+        d.www_authenticate = Some("Bearer realm=\"api\"".to_owned());
+        d.refresh_hint = Some(RefreshHint {
+            provider: "p".to_owned(),
+            kid: "k\u{1}".to_owned(),
+        });
+        same(&d);
+        let mut p = Principal::new(policy);
+        p.subject = "Ren\u{e9}e".to_owned();
+        p.tenant = Some("t".to_owned());
+        p.roles.insert(0);
+        p.permissions.insert(0);
+        p.claims = r#"{"n": 3.50, "s": "a\u0041", "big": 12345678901234567890}"#.to_owned();
+        for expires in [
+            None,
+            Some(1_700_000_000.0),
+            Some(1_700_000_000.25),
+            Some(1e300),
+        ] {
+            p.expires_at = expires;
+            let mut d = Decision {
+                status: 200,
+                code: ErrorCode::Allowed,
+                principal: Some(p.clone()),
+                route: Some("/".to_owned()),
+                correlation_id: Some("c".to_owned()),
+                ..Decision::default()
+            };
+            // Header names as a map holds them: sorted, each once.
+            d.forward_headers = vec![
+                ("x-b".to_owned(), "2".to_owned()),
+                ("x-a".to_owned(), "1".to_owned()),
+            ];
+            same(&d);
+        }
+        // Claims that are not JSON text (never from a check) are null, as in the value form.
+        p.claims = "{".to_owned();
+        same(&Decision {
+            principal: Some(p),
+            ..Decision::default()
+        });
     }
 }

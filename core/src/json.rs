@@ -456,6 +456,39 @@ impl<'a> Value<'a> {
     }
 }
 
+/// Appends `s` to `out` as a JSON string, quoted, escaped as serde_json escapes: `"`, `\\` and
+/// the control characters, with the short forms where JSON has them.
+pub fn push_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        plain = i + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let hex = |n: u8| char::from(HEX.get(usize::from(n)).copied().unwrap_or(b'0'));
+            out.push_str("\\u00");
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0xf));
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
+}
+
 /// The value of 1 to 15 ASCII digits (exact in `f64`), if `digits` is that; eight at a time
 /// where there are eight.
 fn whole_number(digits: &[u8]) -> Option<u64> {
@@ -1221,6 +1254,16 @@ mod tests {
         assert_eq!(whole_number(b"1234567:"), None);
         assert_eq!(whole_number(b"12/45678"), None);
         assert_eq!(whole_number(b""), None);
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let every_byte: String = (0u8..0x80).map(char::from).collect();
+        for s in ["", "plain", "a\"b\\c/d", "Renée ☃ 𝄞", every_byte.as_str()] {
+            let mut out = String::new();
+            push_string(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct Engine {
 
 /// The decision as the shared JSON shape (the CLI's and every binding's).
 pub(crate) fn decision_js(decision: &Decision) -> Result<JsValue, JsValue> {
-    parse_json(&decision.to_json().to_string())
+    parse_json(&decision.to_json_text())
 }
 
 /// The first half of an asynchronous check.
