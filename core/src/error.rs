@@ -575,15 +575,18 @@ impl fmt::Display for Error {
             ),
             Error::Expired { exp, now, leeway } => write!(
                 f,
-                "token expired: exp {exp} <= now {now} - leeway {leeway}s"
+                "token expired: exp {} <= now {now} - leeway {leeway}s",
+                Seconds(*exp)
             ),
             Error::NotYetValid { nbf, now, leeway } => write!(
                 f,
-                "token not yet valid: nbf {nbf} > now {now} + leeway {leeway}s"
+                "token not yet valid: nbf {} > now {now} + leeway {leeway}s",
+                Seconds(*nbf)
             ),
             Error::IssuedInFuture { iat, now, leeway } => write!(
                 f,
-                "token issued in the future: iat {iat} > now {now} + leeway {leeway}s"
+                "token issued in the future: iat {} > now {now} + leeway {leeway}s",
+                Seconds(*iat)
             ),
             Error::InvalidIssuer => f.write_str("issuer is not one of the accepted issuers"),
             Error::InvalidAudience { reason } => write!(f, "audience rejected: {reason}"),
@@ -591,7 +594,8 @@ impl fmt::Display for Error {
             Error::InvalidClaim { claim, reason } => write!(f, "claim {claim:?}: {reason}"),
             Error::LifetimeTooLong { lifetime, max } => write!(
                 f,
-                "token lifetime {lifetime}s (exp - iat) exceeds the maximum of {max}s"
+                "token lifetime {}s (exp - iat) exceeds the maximum of {max}s",
+                Seconds(*lifetime)
             ),
             Error::InvalidType { expected } => write!(f, "typ must be {expected:?}"),
             Error::Key { key, reason, .. } => write!(f, "key {key}: {reason}"),
@@ -611,6 +615,31 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A time in seconds as a message shows it: whole numbers as integers (every NumericDate in
+/// practice), others as serde_json writes them, without `core::fmt`'s float formatting (about
+/// 15 KB of the WebAssembly module).
+struct Seconds(f64);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        if t.fract() == 0.0 && t.abs() < 9_007_199_254_740_992.0 {
+            write!(f, "{}", t as i64)
+        } else {
+            match serde_json::Number::from_f64(t) {
+                Some(n) => write!(f, "{n}"),
+                None => f.write_str(if t.is_nan() {
+                    "NaN"
+                } else if t > 0.0 {
+                    "inf"
+                } else {
+                    "-inf"
+                }),
+            }
+        }
+    }
+}
+
 /// Truncates untrusted text for an error message, on a character boundary.
 pub(crate) fn truncated(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);
@@ -623,6 +652,26 @@ pub(crate) fn truncated(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_read_as_the_claim_was_written() {
+        let shown = |t: f64| Seconds(t).to_string();
+        assert_eq!(shown(1_700_000_000.0), "1700000000");
+        assert_eq!(shown(-3.0), "-3");
+        assert_eq!(shown(1_700_000_000.25), "1700000000.25");
+        assert_eq!(shown(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(shown(1e300), "1e+300");
+        assert_eq!(shown(f64::INFINITY), "inf");
+        let e = Error::Expired {
+            exp: 1_700_000_000.0,
+            now: 1_700_000_100,
+            leeway: 60,
+        };
+        assert_eq!(
+            e.to_string(),
+            "token expired: exp 1700000000 <= now 1700000100 - leeway 60s"
+        );
+    }
 
     #[test]
     fn numbers_and_names_are_unique() {
