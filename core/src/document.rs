@@ -257,10 +257,12 @@ pub fn list<'a, T>(
     let elements = v
         .as_array()
         .ok_or_else(|| invalid_type(v, at, "a sequence"))?;
-    elements
-        .enumerate()
-        .map(|(i, e)| read(e, &format!("{at}[{i}]")))
-        .collect()
+    // Loops rather than `collect`: per element type, a fraction of the code.
+    let mut out = Vec::new();
+    for (i, e) in elements.enumerate() {
+        out.push(read(e, &format!("{at}[{i}]"))?);
+    }
+    Ok(out)
 }
 
 /// An array of strings.
@@ -275,14 +277,15 @@ pub fn map<'a, T>(
     mut read: impl FnMut(Value<'a>, &str) -> Read<T>,
 ) -> Read<BTreeMap<String, T>> {
     let object = v.as_object().ok_or_else(|| invalid_type(v, at, "a map"))?;
-    object
-        .members()
-        .map(|(name, value)| {
-            let name = name.to_cow().into_owned();
-            let value = read(value, &format!("{at}.{name}"))?;
-            Ok((name, value))
-        })
-        .collect()
+    // Inserted one by one (names are unique): `collect` would sort, in code of its own per
+    // value type.
+    let mut out = BTreeMap::new();
+    for (name, value) in object.members() {
+        let name = name.to_cow().into_owned();
+        let value = read(value, &format!("{at}.{name}"))?;
+        out.insert(name, value);
+    }
+    Ok(out)
 }
 
 /// One of the names in `variants`, as its value.
