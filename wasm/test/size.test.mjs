@@ -16,8 +16,10 @@ const TARGET = 100 * 1024;
 // shared store came in (issue #14: checkStep, Pending, resume, recordsFromSnapshot,
 // sessionRecord, and in the core the record formats, their parser, the record cache and session
 // providers): 264,673 → 292,175 bytes gzipped (+27.5 KB), about a third the record types' serde
-// code.
-const CEILING = 296 * 1024;
+// code. Lowered to 256 KB when the core stopped reading its documents with serde's derives
+// (core/src/document.rs), wrote decisions as JSON text and dropped core::fmt's float
+// formatting: 292,213 → 249,374 bytes gzipped.
+const CEILING = 256 * 1024;
 
 test('the gzipped .wasm: reported against the 100 KB target, guarded against growth', () => {
   const node = readFileSync(path.join(wasmDir, 'pkg/node/tollgate_bg.wasm'));
