@@ -51,17 +51,23 @@ pub fn fault(at: &str, reason: impl Into<String>) -> Fault {
 
 /// The fault of a value of the wrong type.
 pub fn invalid_type(v: Value<'_>, at: &str, expected: &str) -> Fault {
-    let raw = v.as_raw();
+    let raw = shown(v);
     let found = match v.kind() {
         Kind::Object => "map".to_owned(),
         Kind::Array => "sequence".to_owned(),
-        Kind::String => format!("string {}", crate::error::truncated(raw, 64)),
-        Kind::Number if is_integer(raw) => format!("integer `{raw}`"),
+        Kind::String => format!("string {raw}"),
+        Kind::Number if is_integer(v.as_raw()) => format!("integer `{raw}`"),
         Kind::Number => format!("floating point `{raw}`"),
         Kind::Bool => format!("boolean `{raw}`"),
         Kind::Null => "null".to_owned(),
     };
     fault(at, format!("invalid type: {found}, expected {expected}"))
+}
+
+/// A value's text as a message shows it: at most 64 bytes of it (documents may come from a
+/// store or the network, and a message should not carry a megabyte of their text).
+fn shown(v: Value<'_>) -> String {
+    crate::error::truncated(v.as_raw(), 64)
 }
 
 /// `` `a`, `b` or `c` `` as serde lists what it expected.
@@ -213,7 +219,7 @@ pub fn number(v: Value<'_>, at: &str) -> Read<f64> {
         Some(n) if n.is_finite() => Ok(n),
         Some(_) => Err(fault(
             at,
-            format!("invalid value: `{}`, expected a finite number", v.as_raw()),
+            format!("invalid value: `{}`, expected a finite number", shown(v)),
         )),
         None => Err(invalid_type(v, at, "a number")),
     }
@@ -230,8 +236,12 @@ pub fn u64(v: Value<'_>, at: &str) -> Read<u64> {
     if v.kind() != Kind::Number || !is_integer(raw) {
         return Err(invalid_type(v, at, "u64"));
     }
-    raw.parse::<u64>()
-        .map_err(|_| fault(at, format!("invalid value: integer `{raw}`, expected u64")))
+    raw.parse::<u64>().map_err(|_| {
+        fault(
+            at,
+            format!("invalid value: integer `{}`, expected u64", shown(v)),
+        )
+    })
 }
 
 /// A non-negative integer that fits in 32 bits.
@@ -268,6 +278,22 @@ pub fn list<'a, T>(
 /// An array of strings.
 pub fn strings(v: Value<'_>, at: &str) -> Read<Vec<String>> {
     list(v, at, string)
+}
+
+/// A string, as `one` of it, or an array of strings, as `many` of them; `expected` names both
+/// for the error (`a method or an array of methods`).
+pub fn one_or_many<T>(
+    v: Value<'_>,
+    at: &str,
+    expected: &str,
+    one: impl FnOnce(String) -> T,
+    many: impl FnOnce(Vec<String>) -> T,
+) -> Read<T> {
+    match v.kind() {
+        Kind::String => string(v, at).map(one),
+        Kind::Array => strings(v, at).map(many),
+        _ => Err(invalid_type(v, at, expected)),
+    }
 }
 
 /// An object as a map from member name to its value read by `read` at `at.name`.
@@ -387,6 +413,13 @@ mod tests {
         ] {
             assert_eq!(u64(value(text), "v").unwrap_err().reason, reason, "{text}");
         }
+        // A long number is shown in part.
+        let long = format!(r#"{{"v": {}}}"#, "9".repeat(5000));
+        let e = u64(value(&long), "v").unwrap_err();
+        assert_eq!(
+            e.reason,
+            format!("invalid value: integer `{}`, expected u64", "9".repeat(64))
+        );
         assert_eq!(u32(value(r#"{"v": 4294967295}"#), "v"), Ok(u32::MAX));
         assert_eq!(
             u32(value(r#"{"v": 4294967296}"#), "v").unwrap_err().reason,

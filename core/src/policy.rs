@@ -9,7 +9,7 @@ use crate::alg::Algorithm;
 use crate::claims::Validation;
 use crate::document::{self, Fields, Read};
 use crate::error::Error;
-use crate::json::{Kind, Object, Value};
+use crate::json::{Object, Value};
 use crate::principal::{ClaimPath, NameSource, PrincipalKind};
 use crate::roles::{self, Bits, Names, RoleSpec, Roles};
 use crate::routes::{Requirement, Route, Router};
@@ -517,29 +517,15 @@ impl RoleDoc {
 
 impl RequireDoc {
     fn read(v: Value<'_>, at: &str) -> Read<RequireDoc> {
-        match v.kind() {
-            Kind::String => document::string(v, at).map(RequireDoc::All),
-            Kind::Array => document::strings(v, at).map(RequireDoc::Any),
-            _ => Err(document::invalid_type(
-                v,
-                at,
-                "a permission or an array of permissions",
-            )),
-        }
+        let expected = "a permission or an array of permissions";
+        document::one_or_many(v, at, expected, RequireDoc::All, RequireDoc::Any)
     }
 }
 
 impl MethodsDoc {
     fn read(v: Value<'_>, at: &str) -> Read<MethodsDoc> {
-        match v.kind() {
-            Kind::String => document::string(v, at).map(MethodsDoc::One),
-            Kind::Array => document::strings(v, at).map(MethodsDoc::Many),
-            _ => Err(document::invalid_type(
-                v,
-                at,
-                "a method or an array of methods",
-            )),
-        }
+        let expected = "a method or an array of methods";
+        document::one_or_many(v, at, expected, MethodsDoc::One, MethodsDoc::Many)
     }
 }
 

@@ -63,15 +63,8 @@ pub enum ClaimPath {
 impl ClaimPath {
     /// Reads a claim path from a policy document: a member name, or an array of them.
     pub(crate) fn read(v: Value<'_>, at: &str) -> Read<ClaimPath> {
-        match v.kind() {
-            Kind::String => document::string(v, at).map(ClaimPath::Name),
-            Kind::Array => document::strings(v, at).map(ClaimPath::Path),
-            _ => Err(document::invalid_type(
-                v,
-                at,
-                "a claim name or an array of claim names",
-            )),
-        }
+        let expected = "a claim name or an array of claim names";
+        document::one_or_many(v, at, expected, ClaimPath::Name, ClaimPath::Path)
     }
 
     /// Reads the claim from a claims set (or any object).
