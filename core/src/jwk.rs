@@ -44,6 +44,17 @@ impl Jwk {
     fn members(v: json::Value<'_>) -> document::Read<Jwk> {
         let f = Fields::open(v, "")?;
         let text = |name| f.optional(name, document::string);
+        // A secret member of the wrong type is named, its value never shown.
+        let secret = |name| {
+            f.optional(name, |v, at| {
+                v.as_str().map(|s| s.to_cow().into_owned()).ok_or_else(|| {
+                    document::fault(
+                        at,
+                        "invalid type: expected a string (the value is not shown)",
+                    )
+                })
+            })
+        };
         Ok(Jwk {
             kty: f.required("kty", document::string)?,
             alg: text("alg")?,
@@ -51,17 +62,17 @@ impl Jwk {
             key_ops: f.optional("key_ops", document::strings)?,
             kid: text("kid")?,
             crv: text("crv")?,
-            k: text("k")?,
+            k: secret("k")?,
             n: text("n")?,
             e: text("e")?,
             x: text("x")?,
             y: text("y")?,
-            d: text("d")?,
-            p: text("p")?,
-            q: text("q")?,
-            dp: text("dp")?,
-            dq: text("dq")?,
-            qi: text("qi")?,
+            d: secret("d")?,
+            p: secret("p")?,
+            q: secret("q")?,
+            dp: secret("dp")?,
+            dq: secret("dq")?,
+            qi: secret("qi")?,
         })
     }
 }
@@ -389,9 +400,9 @@ pub fn thumbprint(members: &[(&str, &str)]) -> String {
         if i > 0 {
             canonical.push(',');
         }
-        canonical.push_str(&serde_json::Value::from(*name).to_string());
+        json::push_string(&mut canonical, name);
         canonical.push(':');
-        canonical.push_str(&serde_json::Value::from(*value).to_string());
+        json::push_string(&mut canonical, value);
     }
     canonical.push('}');
     base64url::encode(&crate::crypto::sha256(canonical.as_bytes()))
@@ -441,4 +452,45 @@ pub(crate) fn public_jwk(
             .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwk(text: &str) -> Result<Jwk, String> {
+        Jwk::read(json::Value::of_object(
+            json::parse_object(text.as_bytes(), 8).unwrap(),
+        ))
+    }
+
+    #[test]
+    fn faults_name_the_member_and_never_show_a_secret() {
+        assert_eq!(
+            jwk(r#"{"kty":"oct","kid":5}"#).unwrap_err(),
+            "kid: invalid type: integer `5`, expected a string"
+        );
+        for secret in ["k", "d", "p", "q", "dp", "dq", "qi"] {
+            let e = jwk(&format!(r#"{{"kty":"RSA","{secret}":1234567890}}"#)).unwrap_err();
+            assert_eq!(
+                e,
+                format!("{secret}: invalid type: expected a string (the value is not shown)")
+            );
+        }
+        assert_eq!(jwk(r#"{"kid":"a"}"#).unwrap_err(), "missing field `kty`");
+        // Members Tollgate does not read are ignored, never trusted.
+        let ok = jwk(r#"{"kty":"RSA","n":"AQAB","e":"AQAB","x5c":["x"],"use":"sig"}"#).unwrap();
+        assert_eq!((ok.kty.as_str(), ok.use_.as_deref()), ("RSA", Some("sig")));
+        assert_eq!(ok.d, None);
+    }
+
+    #[test]
+    fn thumbprints_are_rfc_7638_section_3_1() {
+        // RFC 7638 §3.1: the example RSA key's thumbprint.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(
+            thumbprint(&[("e", "AQAB"), ("kty", "RSA"), ("n", n)]),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
 }
