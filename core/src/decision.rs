@@ -257,8 +257,15 @@ impl Decision {
         opt_string(&mut out, self.correlation_id.as_deref());
         out.push_str(",\"forward_headers\":{");
         let mut headers: Vec<&(String, String)> = self.forward_headers.iter().collect();
+        // As a map holds them: sorted by name, and of a name given twice, the last value.
         headers.sort_by(|a, b| a.0.cmp(&b.0));
-        headers.dedup_by(|b, a| a.0 == b.0);
+        headers.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                core::mem::swap(later, kept);
+            }
+            same
+        });
         for (i, (name, value)) in headers.into_iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -418,10 +425,14 @@ mod tests {
                 correlation_id: Some("c".to_owned()),
                 ..Decision::default()
             };
-            // Header names as a map holds them: sorted, each once.
+            // Header names as a map holds them: sorted, each once, the last value of a name
+            // given twice (a policy may forward two things under one name).
             d.forward_headers = vec![
                 ("x-b".to_owned(), "2".to_owned()),
+                ("x-a".to_owned(), "0".to_owned()),
+                ("x-c".to_owned(), "3".to_owned()),
                 ("x-a".to_owned(), "1".to_owned()),
+                ("x-a".to_owned(), "4".to_owned()),
             ];
             same(&d);
         }
