@@ -130,8 +130,10 @@ pub struct HashArgs {
 }
 
 fn parse_kind(s: &str) -> Result<PrincipalKind, String> {
-    serde_json::from_value(serde_json::Value::from(s))
-        .map_err(|_| format!("unknown kind {s:?} (service_account, user, personal_access_token)"))
+    PrincipalKind::ALL
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| format!("unknown kind {s:?} (service_account, user, personal_access_token)"))
 }
 
 fn hashing(pepper_file: Option<&PathBuf>) -> Result<Hashing, Failure> {

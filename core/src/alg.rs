@@ -142,13 +142,6 @@ impl fmt::Display for Algorithm {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Algorithm {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Algorithm::from_name(&name).map_err(serde::de::Error::custom)
-    }
-}
-
 impl core::str::FromStr for Algorithm {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

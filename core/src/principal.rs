@@ -17,7 +17,7 @@ use crate::json::{Kind, Lookup, Value};
 use crate::roles::{Bits, Names};
 
 /// The kind of caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     /// A person, through a session or access token.
