@@ -214,20 +214,10 @@ impl ApiKeyRecord {
     /// Reads a record as JSON (no other members; the key-snapshot and store forms both hold
     /// this). Errors with `invalid_record`, naming the member at fault.
     pub fn from_json(json: &[u8]) -> Result<ApiKeyRecord, Error> {
-        let object =
-            crate::json::parse_object(json, crate::record::MAX_RECORD_DEPTH).map_err(|r| {
-                Error::InvalidRecord {
-                    reason: format!(
-                        "the api_key record is not a strict JSON object: {}",
-                        crate::json::describe(r, crate::record::MAX_RECORD_DEPTH)
-                    ),
-                }
-            })?;
+        let object = crate::record::record_object(json, "api_key record")?;
         Fields::of(object, "", Self::MEMBERS)
             .and_then(|f| Self::from_fields(&f))
-            .map_err(|f| Error::InvalidRecord {
-                reason: format!("the api_key record: {}", f.describe()),
-            })
+            .map_err(|f| crate::record::invalid(format!("the api_key record: {}", f.describe())))
     }
 
     /// Reads a record at `at` in a document.

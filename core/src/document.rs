@@ -96,10 +96,7 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// The members of `value`, which must be an object whose members are all in `names`.
     pub fn new(value: Value<'a>, at: &str, names: &[&str]) -> Read<Fields<'a>> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| invalid_type(value, at, "an object"))?;
-        Fields::of(object, at, names)
+        Fields::open(value, at).and_then(|f| Fields::of(f.object, at, names))
     }
 
     /// The members of `value`, which must be an object; members not asked for are ignored (for

@@ -19,7 +19,7 @@ use crate::apikey::{self, ApiKeyRecord};
 use crate::crypto;
 use crate::document::{self, Fault, Fields, Read};
 use crate::error::Error;
-use crate::json::Value;
+use crate::json::{Object, Value};
 use crate::policy::CompiledPolicy;
 use crate::principal::PrincipalKind;
 use crate::roles::Bits;
@@ -298,7 +298,18 @@ pub struct StoredRecord {
     pub expires: Option<u64>,
 }
 
-fn invalid(reason: impl Into<String>) -> Error {
+/// `bytes` checked as one strict JSON object within the records' depth limit; an error names
+/// `what` ("session", "api_key record").
+pub(crate) fn record_object<'a>(bytes: &'a [u8], what: &str) -> Result<Object<'a>, Error> {
+    crate::json::parse_object(bytes, MAX_RECORD_DEPTH).map_err(|r| {
+        invalid(format!(
+            "the {what} is not a strict JSON object: {}",
+            crate::json::describe(r, MAX_RECORD_DEPTH)
+        ))
+    })
+}
+
+pub(crate) fn invalid(reason: impl Into<String>) -> Error {
     Error::InvalidRecord {
         reason: reason.into(),
     }
@@ -460,12 +471,7 @@ pub fn session_record_json(
             session.len()
         )));
     }
-    let object = crate::json::parse_object(session, MAX_RECORD_DEPTH).map_err(|r| {
-        invalid(format!(
-            "the session is not a strict JSON object: {}",
-            crate::json::describe(r, MAX_RECORD_DEPTH)
-        ))
-    })?;
+    let object = record_object(session, "session")?;
     let record = Fields::of(object, "", SessionRecord::MEMBERS)
         .and_then(|f| SessionRecord::from_fields(&f))
         .map_err(|f| invalid(format!("the session: {}", f.describe())))?;
@@ -562,12 +568,7 @@ pub(crate) fn parse(
             bytes.len()
         )));
     }
-    let object = crate::json::parse_object(bytes, MAX_RECORD_DEPTH).map_err(|r| {
-        invalid(format!(
-            "the {kind} record is not a strict JSON object: {}",
-            crate::json::describe(r, MAX_RECORD_DEPTH)
-        ))
-    })?;
+    let object = record_object(bytes, &format!("{kind} record"))?;
     // The envelope, then the record's own members beside it.
     let version = object.get("v").map(|v| v.as_raw());
     let tag = object.get("record").map(|v| v.as_raw());
