@@ -128,13 +128,22 @@ impl RecordCache {
         now: u64,
         asked_at: u64,
     ) {
-        if self.settings.cache_ttl == 0 || self.epoch() != asked_at {
+        if self.settings.cache_ttl == 0 {
             return;
         }
         let Some(shard) = self.shard(&lookup) else {
             return;
         };
+        #[cfg(test)]
+        tests::before_insert_lock();
         let mut map = Self::write(shard);
+        // Compared under the shard's lock: an invalidation bumps the epoch before it takes that
+        // lock, so it either finds this entry to remove or has bumped the epoch before this
+        // comparison. Compared before the lock, an invalidation could run between the two and
+        // the overtaken answer would be cached for a whole TTL.
+        if self.epoch() != asked_at {
+            return;
+        }
         if map.len() >= self.per_shard && !map.contains_key(&lookup) {
             let keep = self.settings.cache_ttl.saturating_add(self.settings.grace);
             map.retain(|_, e| e.fetched <= now && now - e.fetched < keep);
@@ -187,6 +196,20 @@ mod tests {
             grace,
             cache_entries: entries,
         }
+    }
+
+    thread_local! {
+        /// Runs in `insert` just before it takes the shard's lock, on the inserting thread.
+        static BEFORE_INSERT_LOCK: core::cell::RefCell<Option<Box<dyn FnMut()>>> =
+            const { core::cell::RefCell::new(None) };
+    }
+
+    pub(super) fn before_insert_lock() {
+        BEFORE_INSERT_LOCK.with(|hook| {
+            if let Some(f) = hook.borrow_mut().as_mut() {
+                f();
+            }
+        });
     }
 
     fn positive() -> Option<Arc<Record>> {
@@ -250,6 +273,22 @@ mod tests {
         assert!(matches!(c.get(&l, 100), Cached::Miss));
         c.insert(l, positive(), 100, c.epoch());
         assert!(matches!(c.get(&l, 100), Cached::Fresh(Some(_))));
+    }
+
+    #[test]
+    fn an_invalidation_racing_an_insert_is_not_undone() {
+        // The interleaving that used to cache a revoked record: the answer was asked for before
+        // the invalidation, which runs after `insert` has begun but before it holds the lock.
+        let c = Arc::new(RecordCache::new(settings(5, 0, 100)));
+        let l = RecordLookup::user("x");
+        let asked_at = c.epoch();
+        let other = c.clone();
+        BEFORE_INSERT_LOCK
+            .with(|hook| *hook.borrow_mut() = Some(Box::new(move || other.invalidate(&l))));
+        c.insert(l, positive(), 100, asked_at);
+        BEFORE_INSERT_LOCK.with(|hook| *hook.borrow_mut() = None);
+        assert!(matches!(c.get(&l, 100), Cached::Miss));
+        assert_eq!(c.len(), 0);
     }
 
     #[test]
