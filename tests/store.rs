@@ -497,6 +497,23 @@ fn sessions_come_from_a_cookie_and_their_record_in_the_store() {
         "{}",
         d.message
     );
+    // A session cookie given twice is two credentials, in one header as in two.
+    for headers in [
+        &[(
+            "Cookie",
+            "flow_session=s-out; theme=dark; flow_session=s-live",
+        )][..],
+        &[
+            ("Cookie", "flow_session=s-out"),
+            ("Cookie", "flow_session=s-live"),
+        ],
+    ] {
+        let mut headers = headers.to_vec();
+        headers.push(("X-Project-ID", "A"));
+        let d = store.decide(&engine, &session_request("GET", &headers), now);
+        assert_eq!(d.code, ErrorCode::AmbiguousCredentials, "{headers:?}");
+        assert_eq!(d.status, 400);
+    }
     // The session id itself was never a store key: only its SHA-256.
     assert!(store.asked.iter().all(|k| !k.contains("s-live")));
     assert!(store

@@ -33,7 +33,7 @@ use crate::principal::lists_tenant;
 use crate::principal::PrincipalKind;
 use crate::record::{Record, RecordKind, RecordLookup, MAX_SESSION_ID_LEN};
 use crate::record_cache::RecordCache;
-use crate::request::{cookie_value, Request};
+use crate::request::{cookie_values, Request};
 use crate::roles::Bits;
 use crate::routes::{Requirement, Route};
 use crate::snapshot::{split_key_digest, Snapshot, UserRecord};
@@ -1035,9 +1035,7 @@ impl Engine {
                 }
                 Location::Cookie { name } => {
                     for h in request.header_values("cookie") {
-                        if let Some(v) = cookie_value(h, name) {
-                            take(v);
-                        }
+                        cookie_values(h, name).for_each(&mut take);
                     }
                 }
             }

@@ -168,9 +168,14 @@ fn path_problems(path: &[u8]) -> PathProblems {
     found
 }
 
-/// The value of cookie `name` in one `Cookie` header, if present.
-pub(crate) fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').find_map(|pair| {
+/// The values of cookie `name` in one `Cookie` header, each time it appears. A name given twice
+/// is two credentials (a cookie set for a narrower path or a sibling domain comes first), as it
+/// is across two `Cookie` headers.
+pub(crate) fn cookie_values<'a, 'n>(
+    header: &'a str,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    header.split(';').filter_map(move |pair| {
         let (k, v) = pair.trim_start_matches(' ').split_once('=')?;
         (k == name).then(|| v.trim_end_matches(' '))
     })
@@ -270,9 +275,11 @@ mod tests {
 
     #[test]
     fn cookies_are_split_exactly() {
+        let values = |h, name| cookie_values(h, name).collect::<Vec<_>>();
         let h = "a=1; flow_session=abc.def; b=2";
-        assert_eq!(cookie_value(h, "flow_session"), Some("abc.def"));
-        assert_eq!(cookie_value(h, "flow"), None);
-        assert_eq!(cookie_value("x=1", "x"), Some("1"));
+        assert_eq!(values(h, "flow_session"), ["abc.def"]);
+        assert_eq!(values(h, "flow"), [""; 0]);
+        assert_eq!(values("x=1", "x"), ["1"]);
+        assert_eq!(values("x=1; y=2; x=3", "x"), ["1", "3"]);
     }
 }
