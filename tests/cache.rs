@@ -149,3 +149,41 @@ fn a_snapshot_swap_empties_the_cache_at_once() {
         .unwrap();
     assert_eq!(check(), ErrorCode::Allowed);
 }
+
+#[test]
+fn snapshots_never_swapped_in_do_not_share_cache_entries() {
+    // Two snapshots built for the engine and handed straight to `check_with`, the same kid with
+    // two different secrets: a token signed with the first must not pass under the second on the
+    // strength of a cache entry the first made.
+    let engine = Engine::from_policy_json(&example("tenant-path", "policy.json"))
+        .unwrap()
+        .with_cache(CacheConfig::default());
+    let table = Table::from_json(&example("tenant-path", "scenarios.json")).unwrap();
+    let token = table.tokens["alice"].clone();
+    let first = engine
+        .snapshot_from_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
+    doc["keys"]["app"]["keys"][0]["k"] = "c2Vjb25kLXNlY3JldC1vZi0zMi1ieXRlcy1sb25nLi4".into();
+    let second = engine
+        .snapshot_from_json(doc.to_string().as_bytes())
+        .unwrap();
+    let check = |snapshot: &tollgate::Snapshot| {
+        let headers = [("token", token.as_str())];
+        let request = Request::new("GET", "/api/tenants/A/items", &headers);
+        engine
+            .check_with(snapshot, &request, table.now, &mut |s| s.verify())
+            .code
+    };
+    for _ in 0..2 {
+        assert_eq!(check(&first), ErrorCode::Allowed);
+        assert_eq!(check(&second), ErrorCode::InvalidSignature);
+    }
+    // The engine's own snapshots still use it: swapped in, a repeat is a hit.
+    engine.swap_snapshot(first).unwrap();
+    let current = engine.current_snapshot();
+    assert_eq!(check(&current), ErrorCode::Allowed);
+    assert_eq!(check(&current), ErrorCode::Allowed);
+    assert_eq!(check(&second), ErrorCode::InvalidSignature);
+}

@@ -163,7 +163,9 @@ impl Engine {
 
     /// Adds a verified-token cache (see [`crate::cache`]): a repeat of a JWT under the same key
     /// snapshot skips its signature check; every other step runs again. Every snapshot swap
-    /// starts it afresh.
+    /// starts it afresh. Only snapshots this engine swapped in use it: a check on one it never
+    /// did ([`Engine::check_with`] on a snapshot from [`Engine::snapshot_from_json`]) verifies
+    /// every signature.
     pub fn with_cache(mut self, config: CacheConfig) -> Engine {
         self.cache = Some(TokenCache::new(config));
         self
@@ -693,8 +695,11 @@ impl Engine {
     ) -> Result<Authenticated<'s>, Refusal> {
         // A token verified before, from the same place and under this snapshot (so through the
         // same provider), skips its signature (see `crate::cache`); everything after the
-        // signature runs again.
-        let hit = self.cache.as_ref().and_then(|cache| {
+        // signature runs again. Only a snapshot this engine swapped in has a generation of its
+        // own: one it never did (built and handed straight to `check_with`) has 0, like every
+        // other such snapshot, whatever its keys, so it neither reads nor fills the cache.
+        let cache = self.cache.as_ref().filter(|_| snapshot.generation != 0);
+        let hit = cache.and_then(|cache| {
             cache
                 .with_hit(token.as_bytes(), now, |e| {
                     (e.origin.generation == snapshot.generation && e.origin.source == source).then(
@@ -775,7 +780,7 @@ impl Engine {
             .validation
             .validate(verified.header(), &claims, now)?;
         if hit.is_none() {
-            if let Some(cache) = &self.cache {
+            if let Some(cache) = cache {
                 let origin = Origin {
                     source,
                     provider: provider_id,

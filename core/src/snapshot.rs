@@ -99,7 +99,8 @@ pub struct Snapshot {
     /// Per provider, API-key records by the lookup id of their digests ([`split_key_digest`]).
     pub(crate) api_keys: Vec<HashMap<[u8; KEY_LOOKUP_ID_LEN], KeyRecord>>,
     pub(crate) peppers: Vec<Option<Vec<u8>>>,
-    /// Set by the engine when the snapshot is swapped in; cache entries carry it.
+    /// Set by the engine when the snapshot is swapped in (from 1; 0 until then); cache entries
+    /// carry it.
     pub(crate) generation: u64,
 }
 
