@@ -255,6 +255,60 @@ fn a_valid_token_mints_a_new_one_for_the_same_subject() {
 }
 
 #[test]
+fn swaps_from_two_threads_never_undo_each_other() {
+    // One thread swaps in a provider's keys again and again (a key refresher); another swaps in
+    // whole snapshots, each revoking a new jti (the host). A provider-key swap that read the
+    // snapshot before a host's swap and wrote after it would bring a revoked token back.
+    let (engine, table) = deployment("tenant-path");
+    let (path, headers) = alice_request(&table);
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let allowed = engine.check(&Request::new("POST", &path, &pairs), table.now);
+    let claims: serde_json::Value =
+        serde_json::from_str(&allowed.principal.expect("alice is allowed").claims).unwrap();
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
+    let jwk = snapshot["keys"]["app"]["keys"][0].to_string();
+    let signer = tollgate::SigningKey::from_jwk(jwk.as_bytes(), None).unwrap();
+    let keys = engine.current_snapshot().keys_of("app").unwrap().clone();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut lost = Vec::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                engine.swap_provider_keys("app", keys.clone()).unwrap();
+            }
+        });
+        for i in 0..400 {
+            let jti = format!("jti-{i}");
+            let mut document = snapshot.clone();
+            document["revoked_jti"] = serde_json::json!([jti]);
+            engine
+                .swap_snapshot_json(document.to_string().as_bytes())
+                .unwrap();
+            let mut revoked = claims.clone();
+            revoked["jti"] = jti.into();
+            let token =
+                tollgate::mint::mint(&signer, revoked.to_string().as_bytes(), None).unwrap();
+            let d = engine.check(
+                &Request::new("POST", &path, &[("token", token.as_str())]),
+                table.now,
+            );
+            if d.code != ErrorCode::TokenRevoked {
+                lost.push((i, d.code));
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(
+        lost.is_empty(),
+        "revocations undone by a key swap: {lost:?}"
+    );
+}
+
+#[test]
 fn key_rotation_by_snapshot_swap_under_concurrent_checks() {
     let (engine, table) = deployment("tenant-path");
     let engine = Arc::new(engine);

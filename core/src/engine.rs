@@ -39,8 +39,7 @@ use crate::routes::{Requirement, Route};
 use crate::snapshot::{split_key_digest, Snapshot, UserRecord};
 use crate::tenant::{self, TenantError};
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// With the test-only `fault-injection` feature, a check of a request with this method panics
 /// (after the decision's buffers were taken for the check), so that tests can show a panic never
@@ -57,8 +56,10 @@ pub struct Engine {
     cache: Option<TokenCache>,
     /// Records fetched from the shared store (see [`crate::pending`]).
     records: RecordCache,
-    /// The generation the next swapped-in snapshot gets (cache entries of older ones never hit).
-    next_generation: AtomicU64,
+    /// Held through every swap, so that one replacing a provider's keys reads and writes the
+    /// snapshot as one step; holds the generation the next swapped-in snapshot gets (cache
+    /// entries of older ones never hit).
+    swaps: Mutex<u64>,
 }
 
 impl core::fmt::Debug for Engine {
@@ -157,7 +158,7 @@ impl Engine {
             },
             cache: None,
             records: RecordCache::new(policy.store),
-            next_generation: AtomicU64::new(1),
+            swaps: Mutex::new(1),
         })
     }
 
@@ -187,6 +188,7 @@ impl Engine {
     }
 
     /// Replaces the key snapshot atomically. Checks already running finish on the old one.
+    /// Swaps from several threads are taken one at a time.
     pub fn swap_snapshot(&self, snapshot: Snapshot) -> Result<(), Error> {
         if !Arc::ptr_eq(&snapshot.policy, &self.policy) {
             return Err(Error::InvalidSnapshot {
@@ -194,26 +196,41 @@ impl Engine {
                 reason: "built for another engine's policy".to_owned(),
             });
         }
-        let mut snapshot = snapshot;
-        snapshot.generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        self.install(&mut self.swapping(), snapshot);
+        Ok(())
+    }
+
+    /// The right to swap: held by one swap at a time. No swap panics half-way (a store and a
+    /// counter step), so a poisoned lock holds a usable count.
+    fn swapping(&self) -> MutexGuard<'_, u64> {
+        self.swaps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Swaps `snapshot` in, under the swap lock `next` (the next generation) is from.
+    fn install(&self, next: &mut MutexGuard<'_, u64>, mut snapshot: Snapshot) {
+        snapshot.generation = **next;
+        **next += 1;
         self.snapshot.store(Arc::new(snapshot));
         if let Some(cache) = &self.cache {
             cache.clear();
         }
-        Ok(())
     }
 
     /// Replaces provider `provider`'s key set in the current snapshot (a refreshed JWKS, see
     /// [`crate::refresh`]), keeping every other key set and record. Like any swap it drops the
-    /// verified-token cache. Run swaps from one task: a snapshot swapped in by another thread
-    /// between this call's read and its write would be overwritten.
+    /// verified-token cache. The read of the current snapshot and the write of the new one are
+    /// one step: a swap from another thread (a host's new snapshot, another provider's keys)
+    /// comes wholly before or wholly after it, never lost in between.
     pub fn swap_provider_keys(
         &self,
         provider: &str,
         keys: Arc<crate::KeySet>,
     ) -> Result<(), Error> {
+        let mut next = self.swapping();
         let current = self.snapshot.load_full();
-        self.swap_snapshot(current.with_provider_keys(provider, keys)?)
+        let snapshot = current.with_provider_keys(provider, keys)?;
+        self.install(&mut next, snapshot);
+        Ok(())
     }
 
     /// Swaps `refresher`'s current key set in as provider `provider`'s keys (see
