@@ -65,8 +65,9 @@ impl<'a> Request<'a> {
     }
 
     /// Checks the limits and returns the path without its query string. Paths must start with
-    /// `/` and may not hold empty, `.` or `..` segments or encoded slashes and dots: a gateway
-    /// and its upstream must not disagree about which route a path names.
+    /// `/` and may not hold empty, `.` or `..` segments (also before a `;`, as in `..;x`),
+    /// encoded slashes and dots, encoded unreserved characters or a `#`: a gateway and its
+    /// upstream must not disagree about which route a path names.
     pub(crate) fn checked_path(&self) -> Result<&'a str, Error> {
         if self.headers.len() > MAX_HEADERS {
             return Err(bad(format!(
@@ -97,13 +98,13 @@ impl<'a> Request<'a> {
         let end = self
             .path
             .bytes()
-            .position(|b| b == b'?' || b == b'#')
+            .position(|b| b == b'?')
             .unwrap_or(self.path.len());
         let path = self.path.get(..end).unwrap_or_default();
         if !path.starts_with('/') {
             return Err(bad("path must start with '/'"));
         }
-        // One pass over the bytes; the three kinds of fault are reported in this order.
+        // One pass over the bytes; the kinds of fault are reported in this order.
         let problem = path_problems(path.as_bytes());
         if problem.bad_segment {
             return Err(bad("path has an empty, '.' or '..' segment"));
@@ -111,8 +112,13 @@ impl<'a> Request<'a> {
         if problem.encoded_separator {
             return Err(bad("path has an encoded '/', '.' or '\\'"));
         }
+        if problem.encoded_unreserved {
+            return Err(bad(
+                "path has an encoded letter, digit, '-', '_' or '~' (RFC 3986 §2.3: send them as they are)",
+            ));
+        }
         if problem.control {
-            return Err(bad("path has control characters or spaces"));
+            return Err(bad("path has control characters, spaces or a '#'"));
         }
         Ok(path)
     }
@@ -121,11 +127,16 @@ impl<'a> Request<'a> {
 /// What is wrong with a path (without its query), found in one pass over its bytes.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct PathProblems {
-    /// An empty segment before the last (only a trailing slash may be empty), or `.` or `..`.
+    /// An empty segment before the last (only a trailing slash may be empty), or `.` or `..`;
+    /// also one whose name before a `;` is empty, `.` or `..` (servlet containers drop path
+    /// parameters, so `..;x` is `..` to them).
     bad_segment: bool,
     /// `%2f`, `%2e` or `%5c` (any case), or a `\`.
     encoded_separator: bool,
-    /// A control character or a space.
+    /// An unreserved character (letter, digit, `-`, `_`, `~`) percent-encoded: an upstream that
+    /// decodes it may route `/%61dmin` as `/admin`, which no route template here names.
+    encoded_unreserved: bool,
+    /// A control character, a space or a `#` (a fragment is never part of a request target).
     control: bool,
 }
 
@@ -133,7 +144,12 @@ struct PathProblems {
 fn path_problems(path: &[u8]) -> PathProblems {
     let mut found = PathProblems::default();
     let rest = path.get(1..).unwrap_or_default();
-    let bad_segment = |segment: &[u8]| segment == b"." || segment == b"..";
+    let bad_segment = |segment: &[u8]| {
+        matches!(
+            segment,
+            [b'.'] | [b'.', b'.'] | [b';', ..] | [b'.', b';', ..] | [b'.', b'.', b';', ..]
+        )
+    };
     let mut segment_start = 0;
     for (i, &b) in rest.iter().enumerate() {
         // Letters, digits and most punctuation sit above '/' and need no look.
@@ -153,19 +169,37 @@ fn path_problems(path: &[u8]) -> PathProblems {
                     rest.get(i + 1).map(u8::to_ascii_lowercase),
                     rest.get(i + 2).map(u8::to_ascii_lowercase),
                 );
-                if matches!(
-                    pair,
-                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c'))
-                ) {
-                    found.encoded_separator = true;
+                match pair {
+                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c')) => {
+                        found.encoded_separator = true
+                    }
+                    (Some(hi), Some(lo)) => found.encoded_unreserved |= encodes_unreserved(hi, lo),
+                    _ => {}
                 }
             }
-            c if c.is_ascii_control() || c == b' ' => found.control = true,
+            c if c.is_ascii_control() || c == b' ' || c == b'#' => found.control = true,
             _ => {}
         }
     }
     found.bad_segment |= bad_segment(rest.get(segment_start..).unwrap_or_default());
     found
+}
+
+/// Whether `%` + the hex digits `hi`, `lo` (lowercase) encodes an unreserved character other
+/// than `.` (RFC 3986 §2.3: letters, digits, `-`, `_`, `~`).
+fn encodes_unreserved(hi: u8, lo: u8) -> bool {
+    let hex = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        _ => None,
+    };
+    match (hex(hi), hex(lo)) {
+        (Some(h), Some(l)) => {
+            let c = h << 4 | l;
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'~')
+        }
+        _ => false,
+    }
 }
 
 /// The values of cookie `name` in one `Cookie` header, each time it appears. A name given twice
@@ -196,6 +230,12 @@ mod tests {
         assert_eq!(path("/a/b?x=1"), Ok("/a/b"));
         assert_eq!(path("/a/b/"), Ok("/a/b/"));
         assert_eq!(path("/"), Ok("/"));
+        // Path parameters on a named segment, and escapes of reserved or non-ASCII bytes, read
+        // one way only.
+        assert_eq!(path("/a/b;jsessionid=1"), Ok("/a/b;jsessionid=1"));
+        assert_eq!(path("/a/b..;/c"), Ok("/a/b..;/c"));
+        assert_eq!(path("/a/%20b/%C3%A9/%3B/%25"), Ok("/a/%20b/%C3%A9/%3B/%25"));
+        assert_eq!(path("/a?x=#/../b"), Ok("/a"));
         for bad in [
             "a/b",
             "/a//b",
@@ -205,6 +245,18 @@ mod tests {
             "/a%2Fb",
             "/a\\b",
             "/a b",
+            "/a/..;/b",
+            "/a/..;x=1/b",
+            "/a/.;/b",
+            "/a/;/b",
+            "/a/..;",
+            "/a#/../b",
+            "/a/b#",
+            "/%61dmin",
+            "/a/%2D",
+            "/a/%5f",
+            "/a/%7E",
+            "/a/%30",
         ] {
             assert_eq!(path(bad), Err(ErrorCode::InvalidRequest), "{bad}");
         }
@@ -219,24 +271,34 @@ mod tests {
         let mut bad_segment = false;
         while let Some(segment) = segments.next() {
             let last = segments.peek().is_none();
+            let name = segment.split(';').next().unwrap_or_default();
             bad_segment |= (segment.is_empty() && !last && !rest.is_empty())
-                || segment == "."
-                || segment == "..";
+                || (name.is_empty() && segment.contains(';'))
+                || name == "."
+                || name == "..";
         }
-        let encoded_separator = path.as_bytes().windows(3).any(|w| {
-            w.first() == Some(&b'%')
-                && matches!(
-                    (
-                        w.get(1).map(u8::to_ascii_lowercase),
-                        w.get(2).map(u8::to_ascii_lowercase)
-                    ),
-                    (Some(b'2'), Some(b'f' | b'e')) | (Some(b'5'), Some(b'c'))
-                )
-        }) || path.contains('\\');
-        let control = path.bytes().any(|b| b.is_ascii_control() || b == b' ');
+        let escapes = || {
+            path.as_bytes().windows(3).filter_map(|w| match w {
+                [b'%', hi, lo] => Some((hi.to_ascii_lowercase(), lo.to_ascii_lowercase())),
+                _ => None,
+            })
+        };
+        let encoded_separator = escapes().any(|e| matches!(e, (b'2', b'f' | b'e') | (b'5', b'c')))
+            || path.contains('\\');
+        let encoded_unreserved = escapes().any(|(hi, lo)| {
+            let text = [hi, lo];
+            let byte = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| u8::from_str_radix(t, 16).ok());
+            byte.is_some_and(|c| c.is_ascii_alphanumeric() || "-_~".contains(c as char))
+        });
+        let control = path
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'#');
         PathProblems {
             bad_segment,
             encoded_separator,
+            encoded_unreserved,
             control,
         }
     }
@@ -246,7 +308,7 @@ mod tests {
         /// escapes, controls), the one pass finds exactly what the separate scans find.
         #[test]
         fn one_pass_path_rules_match_the_reference(
-            path in "/[/.%2efFcC5\\\\ a\\x00\\x7f]{0,24}"
+            path in "/[/.%2efFcC5;#41_~ a\\x00\\x7f]{0,24}"
         ) {
             proptest::prop_assert_eq!(path_problems(path.as_bytes()), reference_problems(&path));
         }
