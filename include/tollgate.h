@@ -885,7 +885,7 @@ void tg_pending_free(struct tg_pending *pending);
  * `pending` whatever it returns (do not use or free it afterwards). On `TG_STATUS_OK`, exactly
  * one of `*decision_out` and `*pending_out` is set, as from `tg_engine_check_step`. A record that
  * is not valid for its key decides 500 `invalid_record`. `engine` must be the one that made
- * `pending`.
+ * `pending`: another engine decides 500 `internal_error` and caches nothing.
  */
 tg_status tg_engine_resume(const struct tg_engine *engine,
                            struct tg_pending *pending,

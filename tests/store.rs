@@ -522,6 +522,52 @@ fn sessions_come_from_a_cookie_and_their_record_in_the_store() {
 }
 
 #[test]
+fn a_pending_check_goes_on_only_with_the_engine_that_made_it() {
+    // Two engines of the same policy text: the second's providers may order and key differently
+    // in general, so a pending check of the first (its snapshot pinned) is refused, and the
+    // answer is not cached by the second.
+    let (first, second) = (session_engine(), session_engine());
+    let headers = [("Cookie", "flow_session=s-live"), ("X-Project-ID", "A")];
+    let request = session_request("GET", &headers);
+    let pending = || match first.check_step(&request, 1_000_000) {
+        Step::Pending(p) => p,
+        Step::Decided(d) => panic!("decided at once: {}", d.message),
+    };
+    let record = StoredRecord::session(
+        "s-live",
+        None,
+        &SessionRecord {
+            subject: "u-alice".into(),
+            kind: tollgate::PrincipalKind::User,
+            expires: 1_000_600,
+            created: None,
+            roles: vec![],
+            tenants: [("A".to_owned(), vec!["viewer".to_owned()])].into(),
+            revoked: false,
+        },
+    )
+    .unwrap();
+    let decided = |step| match step {
+        Step::Decided(d) => d,
+        Step::Pending(p) => panic!("still pending on {:?}", p.lookup()),
+    };
+    for d in [
+        decided(second.resume(pending(), Some(record.json.as_bytes()), 1_000_000)),
+        second.resume_unavailable(pending(), 1_000_000),
+    ] {
+        assert_eq!((d.status, d.code), (500, ErrorCode::Internal));
+        assert_eq!(d.message, "the pending check was made by another engine");
+    }
+    assert!(matches!(
+        second.check_step(&request, 1_000_000),
+        Step::Pending(_)
+    ));
+    // The engine that made it goes on as usual.
+    let d = decided(first.resume(pending(), Some(record.json.as_bytes()), 1_000_000));
+    assert_eq!(d.status, 200, "{}", d.message);
+}
+
+#[test]
 fn a_session_can_carry_its_users_current_roles_from_the_user_record() {
     let engine = session_engine();
     let mut store = Store::default();

@@ -219,6 +219,9 @@ impl Engine {
     /// bytes, or `None` when the store has no such record. The answer is checked (a record that
     /// is not valid for this key decides `invalid_record`, 500) and cached.
     pub fn resume(&self, mut pending: Pending, record: Option<&[u8]>, now: u64) -> Step {
+        if let Some(refused) = self.foreign(&pending) {
+            return Step::Decided(refused);
+        }
         let lookup = pending.wanted;
         let answer = match record {
             None => {
@@ -245,6 +248,9 @@ impl Engine {
     /// record the check needs is cached and exists, fetched within `cache_ttl + grace` seconds.
     /// A record the cache says does not exist is never assumed to exist.
     pub fn resume_unavailable(&self, pending: Pending, now: u64) -> Decision {
+        if let Some(refused) = self.foreign(&pending) {
+            return refused;
+        }
         match self.step(pending, now, Reach::Unavailable) {
             Step::Decided(d) => d,
             Step::Pending(_) => Decision::refused(
@@ -282,6 +288,18 @@ impl Engine {
     /// Drops every cached record (after the host lost its invalidation channel, for instance).
     pub fn invalidate_all_records(&self) {
         self.record_cache().clear();
+    }
+
+    /// The `internal_error` decision for `pending` when another engine made it: its snapshot
+    /// holds that engine's keys, in the order of that engine's providers, and its records must
+    /// not reach this engine's cache.
+    fn foreign(&self, pending: &Pending) -> Option<Decision> {
+        (!Arc::ptr_eq(&pending.snapshot.policy, self.policy())).then(|| {
+            Decision::refused(
+                ErrorCode::Internal,
+                "the pending check was made by another engine",
+            )
+        })
     }
 
     /// Runs the check again on the pending copy of its request, with every answer so far.

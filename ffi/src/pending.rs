@@ -182,7 +182,7 @@ unsafe fn take(pending: *mut Pending) -> Box<Pending> {
 /// `pending` whatever it returns (do not use or free it afterwards). On `TG_STATUS_OK`, exactly
 /// one of `*decision_out` and `*pending_out` is set, as from `tg_engine_check_step`. A record that
 /// is not valid for its key decides 500 `invalid_record`. `engine` must be the one that made
-/// `pending`.
+/// `pending`: another engine decides 500 `internal_error` and caches nothing.
 #[no_mangle]
 pub extern "C" fn tg_engine_resume(
     engine: *const Engine,
