@@ -557,6 +557,16 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
             Box::new(|p| p["routes"][0]["providers"] = serde_json::json!(["sa-jwt", "oidc"])),
             r#"routes[0].providers[1]: unknown provider "oidc""#,
         ),
+        (
+            "a forwarded claim under a name that is no header name",
+            Box::new(|p| {
+                p["forward_headers"]["claims"] = serde_json::json!([
+                    {"claim": "sub", "header": "x-sub"},
+                    {"claim": "email", "header": "x-email\r\nx-admin: yes"}
+                ])
+            }),
+            r#"forward_headers.claims[1].header: invalid header name"#,
+        ),
     ];
     for (what, edit, want) in &cases {
         let mut p = base();

@@ -298,6 +298,24 @@ pub struct ForwardDoc {
     pub claims: Vec<ClaimHeaderDoc>,
 }
 
+impl ForwardDoc {
+    /// Every header name the policy forwards, in the order of the members (a name used twice
+    /// comes twice): what a host replaces or removes on every allowed request, whether this
+    /// decision sets it or not, so that a client cannot send one of its own.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.subject,
+            &self.tenant,
+            &self.roles,
+            &self.kind,
+            &self.provider,
+        ]
+        .into_iter()
+        .filter_map(Option::as_deref)
+        .chain(self.claims.iter().map(|c| c.header.as_str()))
+    }
+}
+
 /// A claim copied to a header (like Envoy's `claim_to_headers`).
 #[derive(Debug, Clone)]
 pub struct ClaimHeaderDoc {
@@ -1219,6 +1237,14 @@ impl CompiledPolicy {
             if h.as_deref().is_some_and(|h| !valid_header_name(h)) {
                 return Err(invalid(
                     format!("forward_headers.{name}"),
+                    "invalid header name",
+                ));
+            }
+        }
+        for (i, c) in doc.forward_headers.claims.iter().enumerate() {
+            if !valid_header_name(&c.header) {
+                return Err(invalid(
+                    format!("forward_headers.claims[{i}].header"),
                     "invalid header name",
                 ));
             }

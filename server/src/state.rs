@@ -93,13 +93,8 @@ impl Loaded {
             engine
         };
         load_keys(&engine, keys, sources).map_err(LoadError::Keys)?;
-        let f = &engine.policy().forward;
         let mut reserved: Vec<HeaderName> = Vec::new();
-        let names = [&f.subject, &f.tenant, &f.roles, &f.kind, &f.provider]
-            .into_iter()
-            .flatten()
-            .chain(f.claims.iter().map(|c| &c.header));
-        for name in names {
+        for name in engine.policy().forward.names() {
             let header =
                 HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
                     LoadError::Policy(format!("forward header {name:?} is not a header name"))
