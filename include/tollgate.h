@@ -734,6 +734,24 @@ tg_status tg_engine_new(const uint8_t *policy,
                         char **error_out);
 
 /**
+ * How many header names the policy forwards (`forward_headers`), each counted once whatever
+ * its case. 0 for a NULL engine.
+ *
+ * A host that passes an allowed request on sets the decision's forwarded headers and removes
+ * every other name counted here from the request: a decision sets only the headers it has
+ * values for (no tenant on a route without one, no claim the token lacks), and what the client
+ * sent under the others must not reach the upstream as if Tollgate had vouched for it.
+ */
+size_t tg_engine_forwarded_names_count(const struct tg_engine *engine);
+
+/**
+ * The forwarded header name at `index` (as the policy spells it; NUL-terminated, valid while
+ * the engine lives), its length written to `*len_out` when that is not NULL. NULL when `index`
+ * ≥ `tg_engine_forwarded_names_count` or the engine is NULL.
+ */
+const char *tg_engine_forwarded_name(const struct tg_engine *engine, size_t index, size_t *len_out);
+
+/**
  * Frees an engine. NULL is a no-op. No other call may be using the engine, and it may not be
  * used afterwards; decisions made by it stay valid (they own their data).
  */

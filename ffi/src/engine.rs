@@ -3,7 +3,7 @@
 use crate::decision::Decision;
 use crate::ffi::{
     bytes, call, handle, handle_mut, into_handle, items, new_string, not_null, out_param,
-    write_out, Failure,
+    write_out, Failure, Span, Text,
 };
 use crate::panic::boundary;
 use crate::status::Status;
@@ -22,6 +22,9 @@ pub struct Engine {
     /// Shared, so that a Rust host holding the handle can keep the engine (the Python extension
     /// module in `ffi/python`): a snapshot swapped through the handle reaches it too.
     pub(crate) inner: Arc<tollgate_core::Engine>,
+    /// The header names the policy forwards, each once, in `names`.
+    forwarded: Vec<Span>,
+    names: Text,
 }
 
 impl Engine {
@@ -77,16 +80,57 @@ pub extern "C" fn tg_engine_new(
         // SAFETY: the caller passes `policy_len` readable bytes at `policy` (or NULL and 0).
         let policy = unsafe { bytes(policy, policy_len) }?;
         let inner = tollgate_core::Engine::from_policy_json(policy)?;
-        // SAFETY: `engine_out` was checked non-NULL; the caller provides writable storage.
-        unsafe {
-            write_out(
-                engine_out,
-                into_handle(Engine {
-                    inner: Arc::new(inner),
-                }),
-            )
+        let mut names = Text::default();
+        let mut forwarded = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for name in inner.policy().forward.names() {
+            let lower = name.to_ascii_lowercase();
+            if !seen.contains(&lower) {
+                forwarded.push(names.push_str(name));
+                seen.push(lower);
+            }
+        }
+        let engine = Engine {
+            inner: Arc::new(inner),
+            forwarded,
+            names,
         };
+        // SAFETY: `engine_out` was checked non-NULL; the caller provides writable storage.
+        unsafe { write_out(engine_out, into_handle(engine)) };
         Ok(())
+    })
+}
+
+/// How many header names the policy forwards (`forward_headers`), each counted once whatever
+/// its case. 0 for a NULL engine.
+///
+/// A host that passes an allowed request on sets the decision's forwarded headers and removes
+/// every other name counted here from the request: a decision sets only the headers it has
+/// values for (no tenant on a route without one, no claim the token lacks), and what the client
+/// sent under the others must not reach the upstream as if Tollgate had vouched for it.
+#[no_mangle]
+pub extern "C" fn tg_engine_forwarded_names_count(engine: *const Engine) -> usize {
+    boundary(|| {
+        // SAFETY: `engine` is NULL or a live engine (contract).
+        unsafe { handle(engine) }.map_or(0, |e| e.forwarded.len())
+    })
+}
+
+/// The forwarded header name at `index` (as the policy spells it; NUL-terminated, valid while
+/// the engine lives), its length written to `*len_out` when that is not NULL. NULL when `index`
+/// ≥ `tg_engine_forwarded_names_count` or the engine is NULL.
+#[no_mangle]
+pub extern "C" fn tg_engine_forwarded_name(
+    engine: *const Engine,
+    index: usize,
+    len_out: *mut usize,
+) -> *const c_char {
+    boundary(|| {
+        // SAFETY: `engine` is NULL or a live engine (contract).
+        match unsafe { handle(engine) } {
+            Ok(e) => e.names.get(e.forwarded.get(index).copied(), len_out),
+            Err(_) => core::ptr::null(),
+        }
     })
 }
 

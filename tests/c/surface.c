@@ -2,8 +2,8 @@
  * The rest of the ABI end to end: an API key generated through the ABI authenticates once its
  * record is in a snapshot; a valid token is re-issued; plain JWT verification and the token
  * getters; Standard Webhooks signing, verification and replay refusal (v1 and v1a); reusing one
- * decision for several checks. Built with the flags `pkg-config --cflags --libs --static tollgate`
- * gives, so the .pc file is exercised too.
+ * decision for several checks; the header names an engine forwards. Built with the flags
+ * `pkg-config --cflags --libs --static tollgate` gives, so the .pc file is exercised too.
  *
  * usage: surface <repository root>
  */
@@ -276,8 +276,29 @@ static void webhooks(void) {
     tg_string_free(secret);
 }
 
+/* The names a host clears on every allowed request: each forwarded name once, in policy order. */
+static void forwarded_names(void) {
+    size_t snapshot_len;
+    char *snapshot = example("workspace-api", "snapshot.json", &snapshot_len);
+    tg_engine *e = engine_for("workspace-api", snapshot, snapshot_len);
+    const char *want[] = {"x-user-id", "x-workspace-id", "x-roles", "x-principal-kind"};
+    size_t count = tg_engine_forwarded_names_count(e);
+    check(count == 4, "forwarded names: %zu", count);
+    for (size_t i = 0; i < 4 && i < count; i++) {
+        size_t n = 0;
+        const char *name = tg_engine_forwarded_name(e, i, &n);
+        check(str_is(name, &n, want[i]), "forwarded name %zu: %s", i, show(name));
+    }
+    check(tg_engine_forwarded_name(e, count, NULL) == NULL, "forwarded name past the end");
+    check(tg_engine_forwarded_names_count(NULL) == 0, "forwarded names of NULL");
+    check(tg_engine_forwarded_name(NULL, 0, NULL) == NULL, "forwarded name of NULL");
+    tg_engine_free(e);
+    free(snapshot);
+}
+
 int main(int argc, char **argv) {
     snprintf(root_path, sizeof root_path, "%s", argc > 1 ? argv[1] : ".");
+    forwarded_names();
     api_keys();
     reissue_and_reuse();
     webhooks();
