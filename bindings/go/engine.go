@@ -25,6 +25,8 @@ import (
 type Engine struct {
 	mu  sync.RWMutex // held shared by every call, exclusively by Close
 	ptr *C.tg_engine
+	// The header names the policy forwards, each once (tg_engine_forwarded_name).
+	forwarded []string
 }
 
 // NewEngine compiles a policy (JSON, docs/policy.md) into an engine with an empty key snapshot:
@@ -40,8 +42,20 @@ func NewEngine(policy []byte) (*Engine, error) {
 		return nil, newError(st, msg)
 	}
 	e := &Engine{ptr: ptr}
+	for i := C.size_t(0); i < C.tg_engine_forwarded_names_count(ptr); i++ {
+		var n C.size_t
+		e.forwarded = append(e.forwarded, goString(C.tg_engine_forwarded_name(ptr, i, &n), n))
+	}
 	runtime.SetFinalizer(e, (*Engine).Close)
 	return e, nil
+}
+
+// ForwardedNames returns every header name the policy forwards (forward_headers), each once. A
+// decision sets only those it has values for; a host passing an allowed request upstream
+// removes the others from it, so that a client cannot send one of its own (the middleware's
+// WithForwardHeaders does).
+func (e *Engine) ForwardedNames() []string {
+	return append([]string(nil), e.forwarded...)
 }
 
 // Close frees the engine, waiting for calls in flight. It is idempotent and always returns nil.

@@ -61,8 +61,9 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 }
 
 // WithForwardHeaders(true) sets the decision's ForwardHeaders on the request the next handler
-// sees (replacing any the client sent under those names), as a gateway would forward them
-// upstream. Off by default: the decision in the context carries them either way.
+// sees, as a gateway would forward them upstream, and removes whatever the client sent under
+// any name the policy forwards (Engine.ForwardedNames), set by this decision or not. Off by
+// default: the decision in the context carries them either way.
 func WithForwardHeaders(on bool) MiddlewareOption {
 	return func(m *middleware) { m.forwardHeaders = on }
 }
@@ -99,10 +100,10 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.deny(w, r, &d)
 		return
 	}
-	if m.forwardHeaders && len(d.ForwardHeaders) > 0 {
+	if m.forwardHeaders && len(m.engine.forwarded) > 0 {
 		r = r.Clone(r.Context())
-		for _, h := range d.ForwardHeaders {
-			r.Header.Del(h[0])
+		for _, name := range m.engine.forwarded {
+			r.Header.Del(name)
 		}
 		for _, h := range d.ForwardHeaders {
 			r.Header.Add(h[0], h[1])

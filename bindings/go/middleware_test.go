@@ -98,6 +98,16 @@ func TestMiddlewareScenarios(t *testing.T) {
 	report("3 middleware", fmt.Sprintf("middleware %-17s %3d of %3d cases agree", "all four", agreeing, total))
 }
 
+// sends reports whether case c carries a header named name.
+func sends(c *scenarioCase, name string) bool {
+	for _, h := range c.Headers {
+		if strings.EqualFold(h[0], name) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestMiddlewareOverHTTP runs the middleware in a real server (httptest.NewServer): a refusal
 // with its challenge, an allowed request with forwarded headers set on the request, and a custom
 // deny handler.
@@ -173,6 +183,44 @@ func TestMiddlewareOverHTTP(t *testing.T) {
 	}
 	if !got.Decision.Authenticated || got.Decision.Subject == "" {
 		t.Errorf("%s: no principal in the context: %+v", allowed.Name, got.Decision)
+	}
+
+	// What a client sends under a forwarded name never reaches the handler: on a public route
+	// (the decision sets no header) and on /v1/me (no tenant), as on the allowed case (where
+	// the tenant header is the request's own: a second one would be refused).
+	names := e.ForwardedNames()
+	if strings.Join(names, ",") != "x-user-id,x-workspace-id,x-roles,x-principal-kind" {
+		t.Fatalf("ForwardedNames: %q", names)
+	}
+	for _, path := range []string{"/v1/public/templates", "/v1/me", allowed.Path} {
+		c := *allowed
+		if path != allowed.Path {
+			c.Method, c.Path = "GET", path
+		}
+		c.Headers = append([][2]string(nil), allowed.Headers...)
+		for _, name := range names {
+			if path != allowed.Path || !sends(allowed, name) {
+				c.Headers = append(c.Headers, [2]string{strings.ToUpper(name), "spoofed"})
+			}
+		}
+		res, body = send(&c)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, body)
+		}
+		got.Headers = nil
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			for _, v := range got.Headers.Values(name) {
+				if v == "spoofed" {
+					t.Errorf("%s: the client's %s reached the handler", path, name)
+				}
+			}
+		}
+		if path == "/v1/me" && (got.Headers.Get("x-user-id") == "" || got.Headers.Get("x-workspace-id") != "") {
+			t.Errorf("/v1/me: forwarded %v", got.Headers)
+		}
 	}
 
 	// A custom refusal.
