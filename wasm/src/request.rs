@@ -174,6 +174,11 @@ pub fn read_headers(headers: &JsValue) -> Result<Vec<(String, String)>, JsValue>
 
 /// A JSON document given as text, UTF-8 bytes, or an object (serialized with `JSON.stringify`).
 /// Anything else fails with `code`.
+///
+/// `JSON.stringify` writes `NaN` and `±Infinity` as `null`, which every reader takes as a member
+/// left out: `expires: NaN` (say, `Date.parse` of a bad date) would be a key that never expires.
+/// A number that is not finite fails instead, naming its member; so does an object that
+/// stringifies to nothing (a `toJSON` that returns `undefined`).
 pub fn document(value: &JsValue, what: &str, code: ErrorCode) -> Result<Vec<u8>, JsValue> {
     if let Some(text) = value.as_string() {
         return Ok(text.into_bytes());
@@ -182,13 +187,39 @@ pub fn document(value: &JsValue, what: &str, code: ErrorCode) -> Result<Vec<u8>,
         return Ok(bytes.to_vec());
     }
     if value.is_object() {
-        let text = js_sys::JSON::stringify(value).map_err(|_| {
+        let finite = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
+            |key: JsValue, value: JsValue| match value.as_f64() {
+                // Named by hand: formatting an f64 would bring float printing into the module.
+                Some(n) if !n.is_finite() => Err(JsValue::from_str(&format!(
+                    "member {:?} is {}, not a finite number",
+                    key.as_string().unwrap_or_default(),
+                    if n.is_nan() {
+                        "NaN"
+                    } else if n > 0.0 {
+                        "Infinity"
+                    } else {
+                        "-Infinity"
+                    }
+                ))),
+                _ => Ok(value),
+            },
+        );
+        let text = js_sys::JSON::stringify_with_replacer(value, finite.as_ref()).map_err(|e| {
+            let reason = e.as_string().map(|r| format!(": {r}")).unwrap_or_default();
             js_error(
                 code,
-                &format!("the {what} object cannot be serialized as JSON"),
+                &format!("the {what} object cannot be serialized as JSON{reason}"),
             )
         })?;
-        return Ok(String::from(text).into_bytes());
+        return JsValue::from(text)
+            .as_string()
+            .map(String::into_bytes)
+            .ok_or_else(|| {
+                js_error(
+                    code,
+                    &format!("the {what} object serializes to nothing (a toJSON that returns undefined?)"),
+                )
+            });
     }
     Err(js_error(
         code,

@@ -61,6 +61,28 @@ test('failures are Errors with a stable code, number and status', async () => {
   engine.free();
 });
 
+test('objects with numbers JSON cannot hold are refused, not read as members left out', () => {
+  // JSON.stringify writes NaN and Infinity as null, which reads as "absent": an API key whose
+  // expiry is NaN (Date.parse of a bad date) would never expire.
+  const { policy, snapshot } = deployment('service-accounts');
+  const engine = Engine.fromPolicy(policy);
+  const doc = JSON.parse(snapshot);
+  doc.api_keys['api-keys'][0].expires = Date.parse('not a date') / 1000;
+  assert.throws(() => engine.swapKeys(doc), (e) => {
+    assert.equal(e.code, 'invalid_snapshot', e.message);
+    assert.match(e.message, /member "expires" is NaN, not a finite number/);
+    return true;
+  });
+  throwsCode(() => new Verifier({ keys: [] }, { maxLifetime: Infinity }), 'invalid_options');
+  throwsCode(() => new Verifier({ keys: [] }, { leeway: -Infinity }), 'invalid_options');
+  throwsCode(() => engine.swapKeys({ toJSON() { return undefined; } }), 'invalid_snapshot');
+  throwsCode(() => engine.swapKeys({ n: 10n }), 'invalid_snapshot');
+  // Finite numbers, and the same document as text, are read as before.
+  doc.api_keys['api-keys'][0].expires = 1798761600;
+  engine.swapKeys(doc);
+  engine.free();
+});
+
 test('a refused snapshot leaves the old one in place', () => {
   const { engine, table, byName } = tenantPath();
   const c = byName('Admin in A writes items in A');
