@@ -236,7 +236,10 @@ impl<'a> Claims<'a> {
             "exp" => self.registered.exp.is_some(),
             "nbf" => self.registered.nbf.is_some(),
             "iat" => self.registered.iat.is_some(),
-            other => self.get(other).is_some(),
+            // A claim given as `null` is not given: JSON has no other way to say "none here".
+            other => self
+                .get(other)
+                .is_some_and(|v| v.kind() != json::Kind::Null),
         }
     }
 }
@@ -329,7 +332,7 @@ impl Validation {
         self
     }
 
-    /// Replaces the required claims.
+    /// Replaces the required claims. A claim given as `null` counts as missing.
     pub fn with_required<I: IntoIterator<Item = S>, S: Into<String>>(mut self, claims: I) -> Self {
         self.required = claims.into_iter().map(Into::into).collect();
         self
@@ -618,6 +621,24 @@ mod tests {
                 .code(),
             ErrorCode::MissingClaim
         );
+        // Present but null is missing too.
+        let null_tenant =
+            claims(r#"{"aud":"api","iss":"https://idp","exp":200,"tenant":null}"#).unwrap();
+        assert_eq!(
+            v.clone()
+                .with_required(["tenant"])
+                .validate(&h, &null_tenant, 150)
+                .unwrap_err()
+                .code(),
+            ErrorCode::MissingClaim
+        );
+        let given =
+            claims(r#"{"aud":"api","iss":"https://idp","exp":200,"tenant":false}"#).unwrap();
+        assert!(v
+            .clone()
+            .with_required(["tenant"])
+            .validate(&h, &given, 150)
+            .is_ok());
         let no_exp = claims(r#"{"aud":"api","iss":"https://idp"}"#).unwrap();
         assert_eq!(
             v.validate(&h, &no_exp, 150).unwrap_err().code(),
