@@ -157,3 +157,46 @@ fn revocation_takes_effect_at_the_next_swap() {
     assert_eq!(check("key-billing-old"), ErrorCode::ApiKeyRevoked);
     assert_eq!(check("key-billing-new"), ErrorCode::Allowed);
 }
+
+/// Providers whose prefixes nest (`fln` before `fln_live`): a key goes to the provider of the
+/// longest prefix it carries, wherever the providers are listed.
+#[test]
+fn the_longest_prefix_picks_the_provider() {
+    let mut policy: serde_json::Value = serde_json::from_slice(&example("policy.json")).unwrap();
+    let providers = policy["providers"].as_array_mut().unwrap();
+    let short = serde_json::json!({
+        "name": "short", "type": "api_key", "prefixes": ["fln"], "credentials": ["bearer"]
+    });
+    providers.insert(1, short);
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    let snapshot: serde_json::Value = serde_json::from_slice(&example("snapshot.json")).unwrap();
+    let mut snapshot_doc = snapshot.clone();
+    snapshot_doc["api_keys"]["short"] = serde_json::json!([]);
+    engine
+        .swap_snapshot_json(snapshot_doc.to_string().as_bytes())
+        .unwrap();
+    let table = Table::from_json(&example("scenarios.json")).unwrap();
+    let header = format!("Bearer {}", table.tokens["key-billing-new"]);
+    let d = engine.check(
+        &Request::new(
+            "POST",
+            "/v1/orgs/org_1/invoices",
+            &[("Authorization", &header)],
+        ),
+        table.now,
+    );
+    assert_eq!(d.code, ErrorCode::Allowed, "{}", d.message);
+    assert_eq!(d.principal.unwrap().provider(), "api-keys");
+    // A key of the short prefix goes to its own provider (which has no record of it).
+    let g = apikey::generate("fln", "sa_x", &Hashing::Sha256, table.now).unwrap();
+    let header = format!("Bearer {}", g.key);
+    let d = engine.check(
+        &Request::new(
+            "GET",
+            "/v1/orgs/org_1/invoices",
+            &[("Authorization", &header)],
+        ),
+        table.now,
+    );
+    assert_eq!(d.code, ErrorCode::UnknownApiKey, "{}", d.message);
+}

@@ -883,15 +883,26 @@ impl Engine {
         let mut readers = self.policy.providers.iter().enumerate().filter(|(_, p)| {
             p.provider_type == ProviderType::ApiKey && p.credentials.contains(&source)
         });
-        let prefixed = readers.clone().find(|(_, p)| {
-            p.prefixes.iter().any(|prefix| {
-                token.len() > prefix.len()
-                    && token.starts_with(prefix.as_str())
-                    && token.as_bytes().get(prefix.len()) == Some(&b'_')
+        // The longest prefix the token carries picks the provider, as it picks the prefix
+        // within one: `fln_live_…` is `fln_live`'s, not `fln`'s (a key's random part holds no
+        // `_`, so it cannot be both). Prefixes are unique across providers.
+        let prefixed = readers
+            .clone()
+            .filter_map(|(i, p)| {
+                p.prefixes
+                    .iter()
+                    .filter(|prefix| {
+                        token.len() > prefix.len()
+                            && token.starts_with(prefix.as_str())
+                            && token.as_bytes().get(prefix.len()) == Some(&b'_')
+                    })
+                    .map(String::len)
+                    .max()
+                    .map(|len| (len, i))
             })
-        });
+            .max_by_key(|&(len, _)| len);
         match prefixed {
-            Some((i, _)) => Some(i),
+            Some((_, i)) => Some(i),
             None if !token.contains('.') => readers.next().map(|(i, _)| i),
             None => None,
         }
