@@ -976,7 +976,8 @@ tg_status tg_store_records_from_snapshot(const uint8_t *snapshot,
  * A session's record, for a login service that stores the sessions gateways check: `id` is the
  * session id (the cookie's value, 1–512 bytes), `pepper` the provider's pepper when it hashes
  * with HMAC-SHA256 (NULL and 0 otherwise), `session` the session as JSON (`{"subject", "kind",
- * "expires", "roles", "tenants", "revoked"}`, docs/records.md). On success writes
+ * "provider", "expires", "roles", "tenants", "revoked"}`, docs/records.md; `provider` is
+ * required when the policy has several session providers). On success writes
  * `{"key": "tollgate:session:<hash>", "value": "<the record>", "expires": <Unix seconds>}` to
  * `*out_json` (free it with `tg_string_free`): store `value` under `key`, then publish `key` on
  * `tollgate:invalidate` (signing out: the same with `"revoked": true`). Fails with

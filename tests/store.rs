@@ -439,6 +439,7 @@ fn sessions_come_from_a_cookie_and_their_record_in_the_store() {
     let session = |expires, revoked| SessionRecord {
         subject: "u-alice".into(),
         kind: tollgate::PrincipalKind::User,
+        provider: Some("flow".into()),
         expires,
         created: Some(now - 60),
         roles: vec![],
@@ -497,6 +498,38 @@ fn sessions_come_from_a_cookie_and_their_record_in_the_store() {
         "{}",
         d.message
     );
+    // A session names the provider that issued it: under another provider's cookie it is
+    // unknown. Without a name (this policy has two session providers), or with a name the
+    // policy does not know, the record is invalid.
+    let d = store.decide(
+        &engine,
+        &session_request(
+            "GET",
+            &[("Cookie", "flow_live=s-live"), ("X-Project-ID", "A")],
+        ),
+        now,
+    );
+    assert_eq!(d.code, ErrorCode::UnknownSession, "{}", d.message);
+    assert_eq!(d.message, "the session was issued by another provider");
+    for (id, provider, says) in [
+        (
+            "s-anon",
+            None,
+            "names no provider, and the policy has several session providers",
+        ),
+        (
+            "s-other",
+            Some("flow-test"),
+            r#"provider: the policy has no session provider "flow-test""#,
+        ),
+    ] {
+        let mut record = session(now + 3600, false);
+        record.provider = provider.map(str::to_owned);
+        store.put(&StoredRecord::session(id, None, &record).unwrap());
+        let d = check(&mut store, "GET", id, "A");
+        assert_eq!((d.status, d.code), (500, ErrorCode::InvalidRecord), "{id}");
+        assert!(d.message.contains(says), "{id}: {}", d.message);
+    }
     // A session cookie given twice is two credentials, in one header as in two.
     for headers in [
         &[(
@@ -539,6 +572,7 @@ fn a_pending_check_goes_on_only_with_the_engine_that_made_it() {
         &SessionRecord {
             subject: "u-alice".into(),
             kind: tollgate::PrincipalKind::User,
+            provider: Some("flow".into()),
             expires: 1_000_600,
             created: None,
             roles: vec![],
@@ -575,6 +609,7 @@ fn a_session_can_carry_its_users_current_roles_from_the_user_record() {
     let session = SessionRecord {
         subject: "u-bob".into(),
         kind: tollgate::PrincipalKind::User,
+        provider: Some("flow-live".into()),
         expires: now + 60,
         created: None,
         roles: vec!["editor".into()],

@@ -663,6 +663,12 @@ impl Engine {
         let Record::Session(session) = &*stored else {
             return Err(wrong_record(RecordKind::Session));
         };
+        if session.provider.is_some_and(|p| p != provider_id) {
+            return Err(Refusal::new(
+                ErrorCode::UnknownSession,
+                "the session was issued by another provider",
+            ));
+        }
         if session.revoked {
             return Err(Refusal::new(
                 ErrorCode::SessionRevoked,

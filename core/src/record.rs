@@ -20,7 +20,7 @@ use crate::crypto;
 use crate::document::{self, Fault, Fields, Read};
 use crate::error::Error;
 use crate::json::{Object, Value};
-use crate::policy::CompiledPolicy;
+use crate::policy::{CompiledPolicy, ProviderType};
 use crate::principal::PrincipalKind;
 use crate::roles::Bits;
 use crate::snapshot::{compile_key_record, compile_user, KeyRecord, UserRecord};
@@ -199,6 +199,10 @@ pub struct SessionRecord {
     pub subject: String,
     /// What kind of principal (default `user`).
     pub kind: PrincipalKind,
+    /// The session provider that issued it: only that provider accepts it. Required when the
+    /// policy has several session providers (their sessions share one store and one hashing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// When it ends (Unix seconds): required, a session never lasts forever.
     pub expires: u64,
     /// When it began.
@@ -216,13 +220,14 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     const MEMBERS: &'static [&'static str] = &[
-        "subject", "kind", "expires", "created", "roles", "tenants", "revoked",
+        "subject", "kind", "provider", "expires", "created", "roles", "tenants", "revoked",
     ];
 
     fn from_fields(f: &Fields<'_>) -> Read<SessionRecord> {
         Ok(SessionRecord {
             subject: f.required("subject", document::string)?,
             kind: f.or("kind", PrincipalKind::User, PrincipalKind::read)?,
+            provider: f.optional("provider", document::string)?,
             expires: f.required("expires", document::u64)?,
             created: f.optional("created", document::u64)?,
             roles: f.or_default("roles", document::strings)?,
@@ -541,6 +546,8 @@ pub(crate) struct Session {
     pub(crate) kind: PrincipalKind,
     pub(crate) expires: u64,
     pub(crate) revoked: bool,
+    /// The provider it names (its position in the policy), when it names one.
+    pub(crate) provider: Option<usize>,
     pub(crate) user: UserRecord,
     /// The record as the host wrote it (what a decision shows as claims).
     pub(crate) claims: String,
@@ -633,16 +640,44 @@ pub(crate) fn parse(
                 .and_then(|f| SessionRecord::from_fields(&f))
                 .map_err(body_error)?;
             let user = compile_user(policy, &r.roles, &r.tenants).map_err(place)?;
+            let provider = session_provider(policy, r.provider.as_deref())
+                .map_err(|reason| invalid(format!("the session record: {reason}")))?;
             let claims = serde_json::to_string(&r).map_err(|e| invalid(e.to_string()))?;
             Ok(Record::Session(Session {
                 subject: r.subject,
                 kind: r.kind,
                 expires: r.expires,
                 revoked: r.revoked,
+                provider,
                 user,
                 claims,
             }))
         }
+    }
+}
+
+/// The session provider a session record names (its position in the policy). A policy with
+/// several session providers needs the name: their sessions live under one key scheme, so a
+/// session one of them issued would otherwise pass for the other's (and for its routes).
+fn session_provider(policy: &CompiledPolicy, named: Option<&str>) -> Result<Option<usize>, String> {
+    let mut sessions = policy
+        .providers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.provider_type == ProviderType::Session);
+    match named {
+        Some(name) => match sessions.find(|(_, p)| p.name == name) {
+            Some((i, _)) => Ok(Some(i)),
+            None => Err(format!(
+                "provider: the policy has no session provider {:?}",
+                crate::error::truncated(name, 64)
+            )),
+        },
+        None if sessions.count() > 1 => Err(
+            "names no provider, and the policy has several session providers: say which one issued it (\"provider\")"
+                .to_owned(),
+        ),
+        None => Ok(None),
     }
 }
 

@@ -398,6 +398,7 @@ fn a_session_cookie_is_checked_against_its_record_in_redis() {
         let record = tollgate::record::SessionRecord {
             subject: "u-alice".into(),
             kind: tollgate::PrincipalKind::User,
+            provider: None,
             expires: 2_000_000_000,
             created: None,
             roles: vec![],

@@ -106,8 +106,9 @@ Session = Union[Mapping[str, Any], str, bytes, bytearray, memoryview]
 def session_record(session_id: Union[str, bytes], session: Session, pepper: Pepper = None) -> StoredRecord:
     """A server-side session's record, for a login service that writes the sessions gateways
     check (docs/records.md): `session_id` is the session id (the cookie's value, 1–512 bytes),
-    `session` the session (`{"subject", "kind", "expires", "created", "roles", "tenants",
-    "revoked"}`; `subject` and `expires`, Unix seconds, are required), `pepper` the provider's
+    `session` the session (`{"subject", "kind", "provider", "expires", "created", "roles",
+    "tenants", "revoked"}`; `subject` and `expires`, Unix seconds, are required, and `provider`
+    too when the policy has several session providers), `pepper` the provider's
     pepper (its bytes, not the snapshot's base64url) when it has `"hashing": "hmac-sha256"`, None
     for plain SHA-256. Returns the record under `tollgate:session:<hash of the id>`, with the
     session's `expires`: write it with `RedisStore.put` (or `store_session`); signing out is the
