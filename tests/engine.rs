@@ -255,6 +255,54 @@ fn a_valid_token_mints_a_new_one_for_the_same_subject() {
 }
 
 #[test]
+fn a_reissued_token_keeps_its_jti_and_a_revoked_or_expired_one_is_not_reissued() {
+    let (engine, table) = deployment("tenant-path");
+    let (path, headers) = alice_request(&table);
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let allowed = engine.check(&Request::new("POST", &path, &pairs), table.now);
+    let principal = allowed.principal.expect("alice is allowed");
+    let mut claims: serde_json::Value = serde_json::from_str(&principal.claims).unwrap();
+    claims["jti"] = "t-1".into();
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
+    let jwk = snapshot["keys"]["app"]["keys"][0].to_string();
+    let signer = tollgate::SigningKey::from_jwk(jwk.as_bytes(), None).unwrap();
+    let token = tollgate::mint::mint(&signer, claims.to_string().as_bytes(), None).unwrap();
+    let check =
+        |token: &str, now| engine.check(&Request::new("POST", &path, &[("token", token)]), now);
+    let decision = check(&token, table.now);
+    assert!(decision.is_allowed(), "{}", decision.message);
+
+    let fresh = engine.reissue(&decision, table.now + 10).unwrap();
+    let d = check(&fresh, table.now + 10);
+    assert!(d.is_allowed(), "{}", d.message);
+    let fresh_claims: serde_json::Value =
+        serde_json::from_str(&d.principal.unwrap().claims).unwrap();
+    assert_eq!(fresh_claims["jti"], "t-1");
+    assert_eq!(fresh_claims["iat"], table.now + 10);
+
+    // Past the old token's expiry there is nothing to re-issue.
+    let expires = principal.expires_at.unwrap() as u64;
+    let late = engine.reissue(&decision, expires).unwrap_err();
+    assert_eq!(late.code(), ErrorCode::SigningFailed);
+    assert!(late.to_string().contains("has expired"), "{late}");
+
+    // Revoking the jti revokes the re-issued token too, and re-issuing stops.
+    let mut revoking = snapshot.clone();
+    revoking["revoked_jti"] = serde_json::json!(["t-1"]);
+    engine
+        .swap_snapshot_json(revoking.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(check(&fresh, table.now + 10).code, ErrorCode::TokenRevoked);
+    let revoked = engine.reissue(&decision, table.now + 10).unwrap_err();
+    assert_eq!(revoked.code(), ErrorCode::SigningFailed);
+    assert!(revoked.to_string().contains("revoked"), "{revoked}");
+}
+
+#[test]
 fn swaps_from_two_threads_never_undo_each_other() {
     // One thread swaps in a provider's keys again and again (a key refresher); another swaps in
     // whole snapshots, each revoking a new jti (the host). A provider-key swap that read the

@@ -1211,6 +1211,11 @@ impl Engine {
     /// Re-issues the token behind an allowed decision: the same claims with `iat = now` and
     /// `exp = now + reissue_ttl`, signed with the provider's HMAC secret from the snapshot. For
     /// deployments where a valid token may mint a new one for the same subject.
+    ///
+    /// The new token keeps the old one's `jti`, so revoking that `jti` revokes every token
+    /// re-issued from it. Refused (`signing_failed`) when the old token has expired by `now` or
+    /// its `jti` is on the current snapshot's deny-list; a deny-list kept in the shared store is
+    /// the check's to consult, so re-issue right after the check that allowed it.
     pub fn reissue(&self, decision: &Decision, now: u64) -> Result<String, Error> {
         let fail = |reason: &str| Error::SigningFailed {
             reason: reason.to_owned(),
@@ -1234,10 +1239,18 @@ impl Engine {
             .get(principal.provider)
             .and_then(Option::as_ref)
             .ok_or_else(|| fail("the snapshot has no signing secret for the provider"))?;
+        if principal.expires_at.is_some_and(|exp| now as f64 >= exp) {
+            return Err(fail("the token behind the decision has expired"));
+        }
         let mut claims: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&principal.claims)
                 .map_err(|_| fail("claims are not an object"))?;
-        for k in ["iat", "exp", "nbf", "jti"] {
+        if let Some(jti) = claims.get("jti").and_then(serde_json::Value::as_str) {
+            if snapshot.revoked_jti.contains(jti) {
+                return Err(fail("the token's jti has been revoked"));
+            }
+        }
+        for k in ["iat", "exp", "nbf"] {
             claims.remove(k);
         }
         claims.insert("iat".into(), now.into());

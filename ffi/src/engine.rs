@@ -428,7 +428,8 @@ pub extern "C" fn tg_engine_check_into(
 
 /// Re-issues the token behind an allowed decision: the same claims with `iat = now` and
 /// `exp = now + reissue_ttl`, signed with the provider's HMAC secret from the current snapshot
-/// (for deployments where a valid token may mint a new one, like the tenant-path example).
+/// (for deployments where a valid token may mint a new one, like the tenant-path example). The
+/// new token keeps the old one's `jti`, so revoking it revokes both.
 ///
 /// On success writes the new token to `*token_out` (free it with `tg_string_free`). Fails with
 /// `TG_STATUS_SIGNING_FAILED` when the decision is not an allowed, authenticated one made by this

@@ -527,9 +527,9 @@ class Engine(_Handle):
         now: Optional[float] = None,
     ) -> Tuple[str, Decision]:
         """Decides a request as `check` does and, when it is allowed, re-issues the token it
-        carried: the same claims with `iat = now` and `exp = now + reissue_ttl`, signed with the
-        provider's HMAC secret from the current snapshot (deployments where a valid token may mint
-        a new one, like examples/tenant-path). Returns `(token, decision)`.
+        carried: the same claims (`jti` too) with `iat = now` and `exp = now + reissue_ttl`,
+        signed with the provider's HMAC secret from the current snapshot (deployments where a
+        valid token may mint a new one, like examples/tenant-path). Returns `(token, decision)`.
 
         A Decision keeps no native handle, so the check and the re-issue happen in this one call,
         at one `now`. A refusal, or a provider that does not re-issue, raises TollgateError
