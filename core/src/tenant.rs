@@ -9,9 +9,10 @@ pub const MAX_TENANT_LEN: usize = 256;
 /// Why no tenant could be taken.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TenantError {
-    /// Absent (or given twice in headers, which is as good as absent).
+    /// Absent or empty.
     Missing,
-    /// Present but malformed.
+    /// Present but malformed, or given twice in headers (the gateway and the upstream could
+    /// each read another copy).
     Invalid,
     /// Longer than [`MAX_TENANT_LEN`]: its length in bytes.
     TooLong(usize),
