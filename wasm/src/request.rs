@@ -2,7 +2,8 @@
 //! keys, options) and `now`.
 //!
 //! A request is `{method, path, headers}`. `path` may carry a query string (ignored). Instead of
-//! `path`, a `url` (as on a fetch `Request`) gives the path and query after the authority. Headers
+//! `path`, a `url` gives it: the path and query after the authority of an absolute URL (a fetch
+//! `Request`'s), or a request target as it is (Node's `req.url`). Headers
 //! are a fetch `Headers` (or anything iterable over `[name, value]` pairs, like a `Map`), an array
 //! of `[name, value]` pairs, or an object of `name: value` (Node's `req.headers`, where a value may
 //! be an array of strings). Names are case-insensitive; limits are the core's.
@@ -38,18 +39,28 @@ fn string_member(object: &JsValue, name: &str) -> Result<Option<String>, JsValue
         .ok_or_else(|| invalid_request(&format!("the request's {name} must be a string")))
 }
 
-/// The path and query of an absolute URL (`https://host/p?q` → `/p?q`); `/` when it has none.
-/// The fragment is dropped.
+/// The path and query of an absolute URL (`https://host/p?q` → `/p?q`; `/` when it has none;
+/// the fragment, which only a client holds, dropped). A URL is absolute only when it starts
+/// with a scheme (`https:`); anything else is a request target already (Node's `req.url`) and is
+/// the path as it is, whatever its query holds (`/a?next=https://x/health` is `/a`'s), with any
+/// `#` left for the engine to refuse.
 pub fn path_of_url(url: &str) -> &str {
     let rest = match url.split_once("://") {
-        Some((_, rest)) => rest,
-        None => return url.split('#').next().unwrap_or(url),
+        Some((scheme, rest)) if is_scheme(scheme) => rest,
+        _ => return url,
     };
     let rest = rest.split('#').next().unwrap_or(rest);
     match rest.find(['/', '?']) {
         Some(i) if rest.get(i..i + 1) == Some("/") => rest.get(i..).unwrap_or("/"),
         _ => "/",
     }
+}
+
+/// Whether `s` is a URL scheme (RFC 3986 §3.1): a letter, then letters, digits, `+`, `-`, `.`.
+fn is_scheme(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 impl OwnedRequest {
@@ -261,7 +272,15 @@ mod tests {
         assert_eq!(path_of_url("http://127.0.0.1:8787/"), "/");
         assert_eq!(path_of_url("http://127.0.0.1:8787"), "/");
         assert_eq!(path_of_url("http://h?q=1"), "/");
-        assert_eq!(path_of_url("/already/a/path#x"), "/already/a/path");
+        // A request target is the path as it is: a URL in its query is not the request's.
+        assert_eq!(
+            path_of_url("/v1/docs?next=https://x.example/health"),
+            "/v1/docs?next=https://x.example/health"
+        );
+        assert_eq!(path_of_url("/a/https://b/c"), "/a/https://b/c");
+        assert_eq!(path_of_url("/already/a/path#x"), "/already/a/path#x");
+        assert_eq!(path_of_url("1http://h/p"), "1http://h/p");
+        assert_eq!(path_of_url("svn+ssh://h/p"), "/p");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 /** A request to decide. `path` may carry a query string (ignored); instead of `path`, a `url`
- *  (as on a fetch `Request`) gives the path. Header names are case-insensitive. */
+ *  gives it: absolute (a fetch `Request`'s, `https://host/p?q`), or a request target as it is
+ *  (Node's `req.url`, `/p?q`). Header names are case-insensitive. */
 export interface CheckRequest {
   method: string;
   path?: string;

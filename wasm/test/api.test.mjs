@@ -94,6 +94,20 @@ test('a refused snapshot leaves the old one in place', () => {
   engine.free();
 });
 
+test('a relative url is the request target as it is, whatever its query holds', () => {
+  // Node's req.url is relative: a URL in its query must not be taken for the request's own.
+  const { policy, snapshot, table } = deployment('workspace-api');
+  const engine = Engine.fromPolicy(policy);
+  engine.swapKeys(snapshot);
+  for (const url of ['/v1/docs/d-42?next=https://x.example/health', '/v1/docs?cb=http://x/v1/public/templates']) {
+    const d = engine.check({ method: 'GET', url, headers: {} }, table.now);
+    assert.equal(d.status, 401, `${url}: ${d.reason}`);
+  }
+  assert.equal(engine.check({ method: 'GET', url: '/health?x=1', headers: {} }, table.now).status, 200);
+  assert.equal(engine.check({ method: 'GET', url: '/health#/../v1/docs', headers: {} }, table.now).reason, 'invalid_request');
+  engine.free();
+});
+
 test('every request shape decides the same', () => {
   const { engine, table, byName } = tenantPath();
   const c = byName('Admin in A writes items in A');
