@@ -65,9 +65,9 @@ impl<'a> Request<'a> {
     }
 
     /// Checks the limits and returns the path without its query string. Paths must start with
-    /// `/` and may not hold empty, `.` or `..` segments (also before a `;`, as in `..;x`),
-    /// encoded slashes and dots, encoded unreserved characters or a `#`: a gateway and its
-    /// upstream must not disagree about which route a path names.
+    /// `/` and may not hold empty, `.` or `..` segments, encoded slashes and dots, encoded
+    /// unreserved characters, a `;` or a `#`: a gateway and its upstream must not disagree about
+    /// which route a path names.
     pub(crate) fn checked_path(&self) -> Result<&'a str, Error> {
         if self.headers.len() > MAX_HEADERS {
             return Err(bad(format!(
@@ -117,6 +117,11 @@ impl<'a> Request<'a> {
                 "path has an encoded letter, digit, '-', '_' or '~' (RFC 3986 §2.3: send them as they are)",
             ));
         }
+        if problem.parameter {
+            return Err(bad(
+                "path has a ';' (a path parameter, which servlet containers drop before routing)",
+            ));
+        }
         if problem.control {
             return Err(bad("path has control characters, spaces or a '#'"));
         }
@@ -127,15 +132,17 @@ impl<'a> Request<'a> {
 /// What is wrong with a path (without its query), found in one pass over its bytes.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct PathProblems {
-    /// An empty segment before the last (only a trailing slash may be empty), or `.` or `..`;
-    /// also one whose name before a `;` is empty, `.` or `..` (servlet containers drop path
-    /// parameters, so `..;x` is `..` to them).
+    /// An empty segment before the last (only a trailing slash may be empty), or `.` or `..`.
     bad_segment: bool,
     /// `%2f`, `%2e` or `%5c` (any case), or a `\`.
     encoded_separator: bool,
     /// An unreserved character (letter, digit, `-`, `_`, `~`) percent-encoded: an upstream that
     /// decodes it may route `/%61dmin` as `/admin`, which no route template here names.
     encoded_unreserved: bool,
+    /// A `;`: servlet containers (Tomcat, Jetty, Spring on them) drop `;name=value` from each
+    /// segment before routing, so `/items/export;x` is `/items/export` to them and `{id}` here,
+    /// and `..;` is `..`.
+    parameter: bool,
     /// A control character, a space or a `#` (a fragment is never part of a request target).
     control: bool,
 }
@@ -144,16 +151,11 @@ struct PathProblems {
 fn path_problems(path: &[u8]) -> PathProblems {
     let mut found = PathProblems::default();
     let rest = path.get(1..).unwrap_or_default();
-    let bad_segment = |segment: &[u8]| {
-        matches!(
-            segment,
-            [b'.'] | [b'.', b'.'] | [b';', ..] | [b'.', b';', ..] | [b'.', b'.', b';', ..]
-        )
-    };
+    let bad_segment = |segment: &[u8]| segment == b"." || segment == b"..";
     let mut segment_start = 0;
     for (i, &b) in rest.iter().enumerate() {
         // Letters, digits and most punctuation sit above '/' and need no look.
-        if b > b'/' && b != b'\\' && b != 0x7f {
+        if b > b'/' && b != b'\\' && b != 0x7f && b != b';' {
             continue;
         }
         match b {
@@ -164,6 +166,7 @@ fn path_problems(path: &[u8]) -> PathProblems {
                 segment_start = i + 1;
             }
             b'\\' => found.encoded_separator = true,
+            b';' => found.parameter = true,
             b'%' => {
                 let pair = (
                     rest.get(i + 1).map(u8::to_ascii_lowercase),
@@ -230,11 +233,9 @@ mod tests {
         assert_eq!(path("/a/b?x=1"), Ok("/a/b"));
         assert_eq!(path("/a/b/"), Ok("/a/b/"));
         assert_eq!(path("/"), Ok("/"));
-        // Path parameters on a named segment, and escapes of reserved or non-ASCII bytes, read
-        // one way only.
-        assert_eq!(path("/a/b;jsessionid=1"), Ok("/a/b;jsessionid=1"));
-        assert_eq!(path("/a/b..;/c"), Ok("/a/b..;/c"));
+        // Escapes of reserved or non-ASCII bytes read one way only; a query may hold anything.
         assert_eq!(path("/a/%20b/%C3%A9/%3B/%25"), Ok("/a/%20b/%C3%A9/%3B/%25"));
+        assert_eq!(path("/a?x=1;y=2"), Ok("/a"));
         assert_eq!(path("/a?x=#/../b"), Ok("/a"));
         for bad in [
             "a/b",
@@ -250,6 +251,8 @@ mod tests {
             "/a/.;/b",
             "/a/;/b",
             "/a/..;",
+            "/items/export;x=1",
+            "/a/b;jsessionid=1",
             "/a#/../b",
             "/a/b#",
             "/%61dmin",
@@ -271,11 +274,9 @@ mod tests {
         let mut bad_segment = false;
         while let Some(segment) = segments.next() {
             let last = segments.peek().is_none();
-            let name = segment.split(';').next().unwrap_or_default();
             bad_segment |= (segment.is_empty() && !last && !rest.is_empty())
-                || (name.is_empty() && segment.contains(';'))
-                || name == "."
-                || name == "..";
+                || segment == "."
+                || segment == "..";
         }
         let escapes = || {
             path.as_bytes().windows(3).filter_map(|w| match w {
@@ -299,6 +300,7 @@ mod tests {
             bad_segment,
             encoded_separator,
             encoded_unreserved,
+            parameter: path.contains(';'),
             control,
         }
     }
