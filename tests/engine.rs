@@ -426,6 +426,19 @@ fn unknown_routes_may_admit_any_authenticated_caller() {
     assert_eq!(d.route.as_deref(), Some("(unknown route)"));
     let d = engine.check(&Request::new("GET", "/anything/else", &[]), table.now);
     assert_eq!(d.code, ErrorCode::MissingCredentials);
+    // A path a route names is not an unknown route under another method: bob, no member of A,
+    // does not reach A's items with HEAD (served by the GET handler in many frameworks).
+    for method in ["HEAD", "PATCH", "OPTIONS"] {
+        let d = engine.check(
+            &Request::new(
+                method,
+                "/api/tenants/A/items",
+                &[("token", &table.tokens["bob"])],
+            ),
+            table.now,
+        );
+        assert_eq!(d.code, ErrorCode::RouteNotFound, "{method}: {}", d.message);
+    }
 }
 
 fn all_cases() -> Vec<(&'static str, usize)> {

@@ -454,15 +454,20 @@ impl Engine {
         let matched = self.policy.router.at(request.method, path);
         let (route, params) = match &matched {
             Some(m) => (m.route, Some(&m.params)),
-            None => match self.policy.unknown_routes {
-                UnknownRoutes::Deny => {
-                    return Err(Refusal::new(
-                        ErrorCode::RouteNotFound,
-                        format!("no route for {} {path}", request.method),
-                    ))
-                }
-                UnknownRoutes::Authenticated => (&self.unknown_route, None),
-            },
+            // A path some route names is never an unknown route, whatever the method: `HEAD`
+            // on a `GET` route is served by the `GET` handler in many frameworks, and must not
+            // pass without that route's tenant and permission checks.
+            None if self.policy.unknown_routes == UnknownRoutes::Authenticated
+                && !self.policy.router.knows_path(path) =>
+            {
+                (&self.unknown_route, None)
+            }
+            None => {
+                return Err(Refusal::new(
+                    ErrorCode::RouteNotFound,
+                    format!("no route for {} {path}", request.method),
+                ))
+            }
         };
         decision.route = Some(decision.copy(&route.template));
         if route.public {

@@ -130,6 +130,11 @@ impl Router {
         })
     }
 
+    /// Whether some route's template matches `path`, whatever its methods.
+    pub fn knows_path(&self, path: &str) -> bool {
+        self.tree.at(path).is_ok()
+    }
+
     /// Number of distinct path templates.
     pub fn len(&self) -> usize {
         self.entries.len()
