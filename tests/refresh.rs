@@ -436,3 +436,43 @@ fn a_refreshed_key_set_swapped_into_an_engine_lets_its_tokens_in() {
     assert!(e.to_string().contains("no provider has this name"), "{e}");
     assert!(engine.refresh_config("nobody").is_err());
 }
+
+#[test]
+fn a_set_the_provider_cannot_take_empties_its_keys_rather_than_keep_the_old_ones() {
+    // project-oidc's zitadel allows RS256 alone. A refresher made without the provider's config
+    // keeps every algorithm: once the identity provider drops the old key and publishes an
+    // ES256 one beside the new RS256 key, the old key must not stay trusted.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc");
+    let read = |f: &str| std::fs::read(root.join(f)).expect("example file");
+    let engine = Engine::from_policy_json(&read("policy.json")).expect("policy");
+    let table: serde_json::Value = serde_json::from_slice(&read("scenarios.json")).unwrap();
+    let now = table["now"].as_u64().unwrap();
+    let token = format!("Bearer {}", table["tokens"]["viewer"].as_str().unwrap());
+    let headers = [
+        ("Authorization", token.as_str()),
+        ("X-Project-ID", "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"),
+    ];
+    let request = Request::new("GET", "/v1/items", &headers);
+    let snapshot: serde_json::Value = serde_json::from_slice(&read("snapshot.json")).unwrap();
+    let old_keys = snapshot["keys"]["zitadel"].to_string();
+    let mut r = refresher();
+    r.on_fetched(200, &[], old_keys.as_bytes(), now).unwrap();
+    engine.swap_provider_keys_from("zitadel", &r, now).unwrap();
+    assert_eq!(engine.check(&request, now).code, ErrorCode::Allowed);
+
+    let rotated = jwks(&[&es256_jwk()]);
+    r.on_fetched(200, &[], &rotated, now + 1).unwrap();
+    let e = engine
+        .swap_provider_keys_from("zitadel", &r, now + 1)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidSnapshot);
+    assert!(e.to_string().contains("does not allow"), "{e}");
+    let d = engine.check(&request, now + 1);
+    assert_eq!(d.code, ErrorCode::UnknownKid, "{}", d.message);
+    assert!(engine
+        .current_snapshot()
+        .keys_of("zitadel")
+        .unwrap()
+        .keys()
+        .is_empty());
+}

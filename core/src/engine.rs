@@ -239,19 +239,26 @@ impl Engine {
     /// so its tokens are refused (fail closed), and the refresher's error is returned
     /// (`key_set_fetch_failed` or `key_set_stale`). A host bound to a refresher calls this after
     /// every poll, good fetch or not, so that staleness reaches the engine.
+    ///
+    /// A set the provider cannot take (a key of an algorithm it does not allow, from a refresher
+    /// not made with [`refresh_config`](Self::refresh_config)) empties its keys too, and the
+    /// refusal is returned: keeping the previous set would keep trusting a key the identity
+    /// provider has since dropped, for as long as it serves the new set, which never goes stale.
     pub fn swap_provider_keys_from(
         &self,
         provider: &str,
         refresher: &crate::refresh::Refresher,
         now: u64,
     ) -> Result<(), Error> {
-        match refresher.key_set(now) {
-            Ok(set) => self.swap_provider_keys(provider, set),
-            Err(e) => {
-                self.swap_provider_keys(provider, Arc::new(crate::KeySet::empty()))?;
-                Err(e)
-            }
-        }
+        let refused = match refresher.key_set(now) {
+            Ok(set) => match self.swap_provider_keys(provider, set) {
+                Err(e @ Error::InvalidSnapshot { .. }) => e,
+                done => return done,
+            },
+            Err(e) => e,
+        };
+        self.swap_provider_keys(provider, Arc::new(crate::KeySet::empty()))?;
+        Err(refused)
     }
 
     /// Refresh settings for provider `provider`'s JWKS: the defaults, keeping only keys of the
