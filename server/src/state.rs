@@ -168,6 +168,10 @@ pub(crate) fn read_capped(path: &Path, limit: usize) -> Result<Vec<u8>, String> 
 pub(crate) struct Seen {
     policy: Option<Fingerprint>,
     keys: Option<Fingerprint>,
+    /// The policy file seen last compiled, but the key file did not fit it: a change of the key
+    /// file tries the two together again (they often change one after the other), rather than
+    /// loading the new keys into the old policy and leaving the new policy untried.
+    policy_waits_for_keys: bool,
 }
 
 /// What a reload did.
@@ -213,6 +217,7 @@ impl Shared {
         let seen = Seen {
             policy: fingerprint(&policy_path),
             keys: fingerprint(&keys_path),
+            policy_waits_for_keys: false,
         };
         let policy = read_capped(&policy_path, MAX_POLICY_BYTES).map_err(LoadError::Policy)?;
         let keys = read_capped(&keys_path, MAX_SNAPSHOT_BYTES).map_err(LoadError::Keys)?;
@@ -289,10 +294,12 @@ impl Shared {
         let mut report = ReloadReport::default();
         let policy_fp = fingerprint(&self.policy_path);
         let keys_fp = fingerprint(&self.keys_path);
-        let policy_changed = force || policy_fp != seen.policy;
         let mut keys_changed = force || keys_fp != seen.keys;
+        let policy_changed =
+            force || policy_fp != seen.policy || (keys_changed && seen.policy_waits_for_keys);
         if policy_changed {
             seen.policy = policy_fp;
+            seen.policy_waits_for_keys = false;
             let built = read_capped(&self.policy_path, MAX_POLICY_BYTES)
                 .map_err(LoadError::Policy)
                 .and_then(|policy| {
@@ -323,8 +330,10 @@ impl Shared {
                     report.policy = Some(Err(e.to_string()));
                 }
                 Err(e @ (LoadError::Keys(_) | LoadError::Jwks(_))) => {
-                    // The new policy compiled but the keys do not fit it: keep the old pair.
+                    // The new policy compiled but the keys do not fit it: keep the old pair,
+                    // and try the new policy again when the keys change.
                     seen.keys = keys_fp;
+                    seen.policy_waits_for_keys = true;
                     keys_changed = false;
                     self.metrics.key_refresh(false);
                     tracing::error!(error = %e, file = %self.keys_path.display(), "reload failed: the keys do not load; keeping the engine in use");

@@ -191,3 +191,62 @@ fn swapping_keys_and_policy_under_load_fails_no_request() {
         (401, Some("unknown_kid"))
     );
 }
+
+/// The policy file changes first and fails against the old keys; the key file follows on a later
+/// tick of the watcher (two ConfigMaps, say). The new policy is tried again with the new keys,
+/// not left behind while the new keys go into the old policy.
+#[test]
+fn a_policy_that_waited_for_its_keys_loads_when_they_come() {
+    let k1 = [1u8; 32];
+    let dir = TempDir::new("reload-pair");
+    let policy = dir.path().join("policy.json");
+    let keys = dir.path().join("snapshot.json");
+    let mut p1: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("examples/tenant-path/policy.json")).unwrap(),
+    )
+    .unwrap();
+    let mut old = p1["providers"][0].clone();
+    old["name"] = "old".into();
+    old["credentials"] = serde_json::json!(["old-token"]);
+    old["issuers"] = serde_json::json!(["https://old.example"]);
+    p1["providers"].as_array_mut().unwrap().push(old);
+    p1["credentials"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "old-token", "header": "old-token"}));
+    p1["name"] = "p1".into();
+    let mut p2: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("examples/tenant-path/policy.json")).unwrap(),
+    )
+    .unwrap();
+    p2["name"] = "p2".into();
+    let k_app = jwk(&k1, "k1");
+    let with_old =
+        format!(r#"{{"keys": {{"app": {{"keys": [{k_app}]}}, "old": {{"keys": []}}}}}}"#);
+    let without_old = format!(r#"{{"keys": {{"app": {{"keys": [{k_app}]}}}}}}"#);
+    std::fs::write(&policy, p1.to_string()).unwrap();
+    std::fs::write(&keys, &with_old).unwrap();
+    let mut config = Config::new(
+        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        policy.clone(),
+        keys.clone(),
+    );
+    config.clock = Clock::Fixed(NOW);
+    config.watch_interval = Some(Duration::from_millis(20));
+    let service = Service::start(config);
+    let ready = || send(service.addr, "GET", "/readyz", &[]).body;
+    let wait_for = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready().contains(want) {
+            assert!(Instant::now() < deadline, "never {want}: {}", ready());
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(r#""policy":"p1""#);
+    write_atomic(&policy, p2.to_string().as_bytes());
+    // Give the watcher a few ticks: p2 fails against keys naming "old".
+    thread::sleep(Duration::from_millis(200));
+    assert!(ready().contains(r#""policy":"p1""#), "{}", ready());
+    write_atomic(&keys, without_old.as_bytes());
+    wait_for(r#""policy":"p2""#);
+}
