@@ -1140,6 +1140,15 @@ tg_status tg_refresher_status_json(const struct tg_refresher *refresher,
                                    char **json_out);
 
 /**
+ * Checks that `url` may be fetched for keys or an OpenID configuration: `https`, or `http` to a
+ * loopback host (`127.0.0.1`, `[::1]`, `localhost`); no credentials, fragment, whitespace or
+ * control characters; at most 2,048 bytes. A host's key source checks its JWKS URL with this
+ * before its first fetch (and follows no redirects: a redirect could lead where this would
+ * refuse). `TG_STATUS_OK`, or `TG_STATUS_INVALID_DISCOVERY` and the optional message.
+ */
+tg_status tg_discovery_check_url(const uint8_t *url, size_t url_len, char **error_out);
+
+/**
  * Where `issuer`'s OpenID configuration lives: the issuer without a trailing `/`, then
  * `/.well-known/openid-configuration`. The issuer must be an `https` URL (or `http` to a
  * loopback host) without credentials, query or fragment.

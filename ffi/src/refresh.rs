@@ -418,6 +418,25 @@ pub extern "C" fn tg_refresher_status_json(
     })
 }
 
+/// Checks that `url` may be fetched for keys or an OpenID configuration: `https`, or `http` to a
+/// loopback host (`127.0.0.1`, `[::1]`, `localhost`); no credentials, fragment, whitespace or
+/// control characters; at most 2,048 bytes. A host's key source checks its JWKS URL with this
+/// before its first fetch (and follows no redirects: a redirect could lead where this would
+/// refuse). `TG_STATUS_OK`, or `TG_STATUS_INVALID_DISCOVERY` and the optional message.
+#[no_mangle]
+pub extern "C" fn tg_discovery_check_url(
+    url: *const u8,
+    url_len: usize,
+    error_out: *mut *mut c_char,
+) -> Status {
+    call(error_out, || {
+        // SAFETY: the caller passes `url_len` readable bytes at `url`.
+        let url = unsafe { text(url, url_len, "the URL") }?;
+        discovery::check_url(url, "the URL")?;
+        Ok(())
+    })
+}
+
 /// Where `issuer`'s OpenID configuration lives: the issuer without a trailing `/`, then
 /// `/.well-known/openid-configuration`. The issuer must be an `https` URL (or `http` to a
 /// loopback host) without credentials, query or fragment.

@@ -2,8 +2,9 @@
  * The rest of the ABI end to end: an API key generated through the ABI authenticates once its
  * record is in a snapshot; a valid token is re-issued; plain JWT verification and the token
  * getters; Standard Webhooks signing, verification and replay refusal (v1 and v1a); reusing one
- * decision for several checks; the header names an engine forwards. Built with the flags
- * `pkg-config --cflags --libs --static tollgate` gives, so the .pc file is exercised too.
+ * decision for several checks; the header names an engine forwards; the URLs a key source may
+ * fetch. Built with the flags `pkg-config --cflags --libs --static tollgate` gives, so the .pc
+ * file is exercised too.
  *
  * usage: surface <repository root>
  */
@@ -296,9 +297,29 @@ static void forwarded_names(void) {
     free(snapshot);
 }
 
+/* The URLs a key source may fetch: https, or http to a loopback host. */
+static void fetch_urls(void) {
+    const char *good[] = {"https://idp.example/jwks", "http://127.0.0.1:8080/jwks",
+                          "http://localhost/jwks", "http://[::1]/jwks"};
+    const char *bad[] = {"http://idp.example/jwks", "ftp://idp.example/jwks",
+                         "https://user:pw@idp.example/jwks", "https://idp.example/jwks#k",
+                         "file:///etc/passwd", "idp.example/jwks"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        tg_status st = tg_discovery_check_url(U8(good[i]), strlen(good[i]), NULL);
+        check(st == TG_STATUS_OK, "%s: %s", good[i], tg_error_name(st));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *error = NULL;
+        tg_status st = tg_discovery_check_url(U8(bad[i]), strlen(bad[i]), &error);
+        check(st == TG_STATUS_INVALID_DISCOVERY && error != NULL, "%s: %s", bad[i], tg_error_name(st));
+        tg_string_free(error);
+    }
+}
+
 int main(int argc, char **argv) {
     snprintf(root_path, sizeof root_path, "%s", argc > 1 ? argv[1] : ".");
     forwarded_names();
+    fetch_urls();
     api_keys();
     reissue_and_reuse();
     webhooks();
