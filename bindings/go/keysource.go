@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"runtime"
 	"sync"
 	"time"
@@ -112,8 +111,10 @@ type keySourceOptions struct {
 	provider string
 }
 
-// WithHTTPClient fetches with client (default http.DefaultClient). Its own Timeout, transport
-// and redirect policy apply, besides WithFetchTimeout.
+// WithHTTPClient fetches with client (default http.DefaultClient). Its own Timeout and transport
+// apply, besides WithFetchTimeout. Redirects are never followed, whatever its CheckRedirect: a
+// redirect could lead where NewKeySource refuses to fetch (plain http, say), so a 3xx answer is
+// a failed fetch.
 func WithHTTPClient(client *http.Client) KeySourceOption {
 	return func(o *keySourceOptions) { o.client = client }
 }
@@ -143,16 +144,16 @@ func WithSwapInto(engine *Engine, provider string) KeySourceOption {
 	return func(o *keySourceOptions) { o.engine, o.provider = engine, provider }
 }
 
-// NewKeySource makes a key source for a JWKS URL (https, or http to a loopback host). It fetches
-// nothing: call Refresh, or start Run. Fails with ErrInvalidOptions (a bad config or URL, an
-// unknown provider).
+// NewKeySource makes a key source for a JWKS URL (https, or http to a loopback host; no
+// credentials or fragment). It fetches nothing: call Refresh, or start Run. Fails with
+// ErrInvalidOptions (a bad config or URL, an unknown provider).
 func NewKeySource(jwksURL string, opts ...KeySourceOption) (*KeySource, error) {
 	o := keySourceOptions{client: http.DefaultClient, clock: time.Now, timeout: 10 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if u, err := url.Parse(jwksURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, errorWith(ErrInvalidOptions, fmt.Sprintf("the JWKS URL %q is not an absolute http(s) URL", jwksURL))
+	if err := checkFetchURL(jwksURL); err != nil {
+		return nil, err
 	}
 	if o.client == nil {
 		o.client = http.DefaultClient
@@ -241,8 +242,23 @@ func DiscoverKeySource(ctx context.Context, issuer string, opts ...KeySourceOpti
 	return NewKeySource(takeString(out), opts...)
 }
 
+// checkFetchURL refuses, with ErrInvalidOptions, a URL the library would not fetch keys from
+// (tg_discovery_check_url): https, or http to a loopback host; no credentials or fragment.
+func checkFetchURL(jwksURL string) error {
+	u := []byte(jwksURL)
+	p, n := bytesArg(u)
+	var msg *C.char
+	st := C.tg_discovery_check_url(p, n, &msg)
+	runtime.KeepAlive(u)
+	if st != C.TG_STATUS_OK {
+		return errorWith(ErrInvalidOptions, fmt.Sprintf("the JWKS URL: %s", newError(st, msg).Message))
+	}
+	return nil
+}
+
 // get fetches url with a timeout, reading at most limit+1 bytes of the body (one past the limit,
-// so that an oversized body is seen as one). An error is a failure to get a response.
+// so that an oversized body is seen as one). An error is a failure to get a response. Redirects
+// are not followed: the 3xx itself is the answer.
 func get(ctx context.Context, client *http.Client, timeout time.Duration, url string, limit int64) (int, http.Header, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -251,7 +267,9 @@ func get(ctx context.Context, client *http.Client, timeout time.Duration, url st
 		return 0, nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}

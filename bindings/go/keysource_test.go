@@ -209,6 +209,20 @@ func TestKeySourceFirstFetchVerifies(t *testing.T) {
 	t.Logf("status: %s", st.JSON)
 }
 
+// A redirect is a failed fetch: it could lead where NewKeySource would refuse to go.
+func TestKeySourceFollowsNoRedirect(t *testing.T) {
+	srv := startJWKSServer(t)
+	clock := newFakeClock()
+	ks := newKeySource(t, srv.base+"/moved", clock)
+	wantRefresh(t, ks, tollgate.ErrKeySetFetchFailed)
+	srv.wantJWKSHits(t, 0)
+	wantRefused(t, ks, clock, "a", tollgate.ErrKeySetFetchFailed)
+	// Nor with a client of the caller's that would follow it.
+	follows := newKeySource(t, srv.base+"/moved", clock, tollgate.WithHTTPClient(&http.Client{}))
+	wantRefresh(t, follows, tollgate.ErrKeySetFetchFailed)
+	srv.wantJWKSHits(t, 0)
+}
+
 func TestKeySourceRotation(t *testing.T) {
 	srv := startJWKSServer(t)
 	clock := newFakeClock()
@@ -616,6 +630,8 @@ func TestNewKeySourceRefusesBadSettings(t *testing.T) {
 	}{
 		{"not a url", tollgate.RefreshConfig{}},
 		{"ftp://127.0.0.1/jwks", tollgate.RefreshConfig{}},
+		{"http://issuer.test/jwks", tollgate.RefreshConfig{}}, // plain http beyond loopback
+		{"https://user:secret@issuer.test/jwks", tollgate.RefreshConfig{}},
 		{"http://127.0.0.1/jwks", tollgate.RefreshConfig{MinTTL: 1500 * time.Millisecond}},
 		{"http://127.0.0.1/jwks", tollgate.RefreshConfig{MinTTL: time.Hour, MaxTTL: time.Minute}},
 		{"http://127.0.0.1/jwks", tollgate.RefreshConfig{MaxTTL: 48 * time.Hour}}, // stale before refresh

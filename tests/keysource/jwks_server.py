@@ -12,6 +12,7 @@ Endpoints:
   GET  /jwks                               the key set (what "mode" says; counted)
   GET  /.well-known/openid-configuration   {"issuer", "jwks_uri"} (counted)
   GET  /hits                               {"jwks": n, "discovery": n}
+  GET  /moved                              302 to /jwks (key sources follow no redirect)
   POST /control  JSON, any of:
         "keys":    ["a", "b"]   which of tests/keysource/key-{a,b,c}.pub.jwk to serve (default ["a"])
         "mode":    "ok" | "error" (HTTP "status", default 500) | "garbage" (200, not JSON)
@@ -96,6 +97,8 @@ class Handler(BaseHTTPRequestHandler):
                     "response_types_supported": ["code"],
                 },
             )
+        elif self.path == "/moved":
+            self.send(302, b"", headers=[("Location", f"http://127.0.0.1:{port}/jwks")])
         elif self.path == "/hits":
             with STATE.lock:
                 self.send(200, json.dumps(STATE.hits).encode())
