@@ -278,6 +278,19 @@ def test_config_is_checked(server: Server) -> None:
         tollgate.KeySource(server.jwks, provider="idp")
 
 
+def test_only_urls_the_library_fetches_from_and_no_redirects(server: Server) -> None:
+    for url in ("http://issuer.test/jwks", "https://user:pw@issuer.test/jwks", "file:///etc/passwd"):
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.KeySource(url)
+        assert e.value.code == "invalid_discovery", url
+    # A redirect (here to the same server's /jwks) is a failed fetch, never followed.
+    with tollgate.KeySource(f"{server.base}/moved", clock=Clock()) as source:
+        with pytest.raises(tollgate.TollgateError) as e:
+            source.refresh()
+        assert e.value.code == "key_set_fetch_failed" and "HTTP 302" in e.value.message
+    assert server.hits() == 0
+
+
 def wait_for(predicate: Any, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():

@@ -183,6 +183,7 @@ tg_refresher_verifier = _fn(
     "tg_refresher_verifier", c_uint32, _P, c_char_p, c_size_t, c_uint64, _OUT, _STR_OUT
 )
 tg_refresher_status_json = _fn("tg_refresher_status_json", c_uint32, _P, c_uint64, _STR_OUT)
+tg_discovery_check_url = _fn("tg_discovery_check_url", c_uint32, c_char_p, c_size_t, _STR_OUT)
 tg_discovery_configuration_url = _fn(
     "tg_discovery_configuration_url", c_uint32, c_char_p, c_size_t, _STR_OUT, _STR_OUT
 )

@@ -26,16 +26,36 @@ MAX_SLEEP_SECONDS = 60.0
 _KEY_SET_FETCH_FAILED = 508
 
 
-class _NoDowngrade(urllib.request.HTTPRedirectHandler):
-    """Follows redirects, but never from https to anything else."""
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: the 3xx is the answer (a failed fetch). A redirect could lead where
+    the library would not fetch from (plain http to another host, say)."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        if req.full_url.startswith("https:") and not newurl.startswith("https:"):
-            raise urllib.error.HTTPError(newurl, code, f"refusing a redirect from https to {newurl}", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return None
 
 
-_opener = urllib.request.build_opener(_NoDowngrade)
+# Only http(s): no file://, ftp:// or data: handlers, whatever URL reaches the opener.
+_opener = urllib.request.OpenerDirector()
+for _handler in (
+    urllib.request.ProxyHandler(),
+    urllib.request.HTTPHandler(),
+    urllib.request.HTTPSHandler(),
+    urllib.request.HTTPDefaultErrorHandler(),
+    urllib.request.HTTPErrorProcessor(),
+    urllib.request.UnknownHandler(),
+    _NoRedirects(),
+):
+    _opener.add_handler(_handler)
+
+
+def _check_url(url: str) -> None:
+    """Raises TollgateError `invalid_discovery` for a URL the library would not fetch keys from:
+    https, or http to a loopback host; no credentials or fragment."""
+    u = url.encode("utf-8")
+    err = ctypes.c_void_p()
+    st = _ffi.tg_discovery_check_url(u, len(u), ctypes.byref(err))
+    if st != 0:
+        raise _fail(st, err)
 
 
 def _get(url: str, timeout: float, cap: int) -> Tuple[int, List[Tuple[str, str]], bytes]:
@@ -109,7 +129,9 @@ class KeySource(_Handle):
     in seconds. Nothing is fetched until `refresh()`, `refresh_if_due()` or `start()`.
 
     `close()` (or a `with` block) stops the thread and frees the native refresher; verifiers it
-    made stay valid. Raises TollgateError `invalid_options` for a bad config or unknown provider.
+    made stay valid. Raises TollgateError `invalid_options` for a bad config or unknown provider,
+    `invalid_discovery` for a URL it may not fetch (https, or http to a loopback host). It follows
+    no redirect: a 3xx is a failed fetch.
     """
 
     _free = staticmethod(_ffi.tg_refresher_free)
@@ -127,6 +149,7 @@ class KeySource(_Handle):
         super().__init__()
         if (engine is None) != (provider is None):
             raise TypeError("engine and provider go together")
+        _check_url(jwks_uri)
         self.jwks_uri: str = jwks_uri
         self._engine = engine
         self._provider = provider.encode("utf-8") if provider is not None else None
