@@ -52,11 +52,15 @@ function makeKeySource(api) {
    * GET `url` within `timeoutMs`: `{status, headers, body}` (the body only for a 200). Never from
    * an HTTP cache (`no-store`): the refresher schedules by the response's `Cache-Control` itself,
    * and a fetch it asks for early (an unknown kid: the provider rotated) must see the provider's
-   * set, not a copy a runtime or proxy cache keeps for `max-age`.
+   * set, not a copy a runtime or proxy cache keeps for `max-age`. Redirects are not followed
+   * (`manual`: a 3xx, or a browser's opaque redirect with status 0, is a failed fetch): one could
+   * lead where the key source would not fetch from (plain http to another host, say).
    */
   async function get(fetchFn, url, cap, timeoutMs) {
     const signal = AbortSignal.timeout(timeoutMs);
-    const response = await fetchFn(url, { headers: { accept: 'application/json' }, signal, cache: 'no-store' });
+    const response = await fetchFn(url, {
+      headers: { accept: 'application/json' }, signal, cache: 'no-store', redirect: 'manual',
+    });
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});
       return { status: response.status, headers: response.headers, body: new Uint8Array(0) };

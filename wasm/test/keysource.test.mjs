@@ -266,6 +266,14 @@ test('discovery: the jwks_uri of the issuer configuration; an issuer mismatch is
   assert.equal(outcome(() => new KeySource('http://idp.example/jwks')).code, 'invalid_discovery');
 });
 
+test('a redirect is a failed fetch, never followed', async () => {
+  await fresh();
+  const source = new KeySource(`${base}/moved`, { now: () => T0 });
+  assert.equal(await source.refresh(), false);
+  assert.match(source.status().lastError.message, /HTTP 302/);
+  assert.deepEqual(await hits(), { jwks: 0, discovery: 0 });
+});
+
 test('an answer is dated when it was asked for: one that lands late does not pass for a newer one', async () => {
   // A fetch whose answer is held back after it arrived, as a Worker may finish reading a body
   // only during a later request.
