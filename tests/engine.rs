@@ -254,25 +254,51 @@ fn a_valid_token_mints_a_new_one_for_the_same_subject() {
     );
 }
 
+/// What a test needs to mint variants of alice's token in tenant-path: the path of her allowed
+/// request, her claims as verified, the snapshot document, and a signer of its HMAC key.
+struct AliceMint {
+    path: String,
+    claims: serde_json::Value,
+    snapshot: serde_json::Value,
+    signer: tollgate::SigningKey,
+}
+
+impl AliceMint {
+    fn new(engine: &Engine, table: &Table) -> AliceMint {
+        let (path, headers) = alice_request(table);
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let allowed = engine.check(&Request::new("POST", &path, &pairs), table.now);
+        let principal = allowed.principal.expect("alice is allowed");
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
+        let jwk = snapshot["keys"]["app"]["keys"][0].to_string();
+        AliceMint {
+            path,
+            claims: serde_json::from_str(&principal.claims).unwrap(),
+            snapshot,
+            signer: tollgate::SigningKey::from_jwk(jwk.as_bytes(), None).unwrap(),
+        }
+    }
+
+    /// Alice's token with `jti`.
+    fn with_jti(&self, jti: &str) -> String {
+        let mut claims = self.claims.clone();
+        claims["jti"] = jti.into();
+        tollgate::mint::mint(&self.signer, claims.to_string().as_bytes(), None).unwrap()
+    }
+}
+
 #[test]
 fn a_reissued_token_keeps_its_jti_and_a_revoked_or_expired_one_is_not_reissued() {
     let (engine, table) = deployment("tenant-path");
-    let (path, headers) = alice_request(&table);
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let allowed = engine.check(&Request::new("POST", &path, &pairs), table.now);
-    let principal = allowed.principal.expect("alice is allowed");
-    let mut claims: serde_json::Value = serde_json::from_str(&principal.claims).unwrap();
-    claims["jti"] = "t-1".into();
-    let snapshot: serde_json::Value =
-        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
-    let jwk = snapshot["keys"]["app"]["keys"][0].to_string();
-    let signer = tollgate::SigningKey::from_jwk(jwk.as_bytes(), None).unwrap();
-    let token = tollgate::mint::mint(&signer, claims.to_string().as_bytes(), None).unwrap();
+    let alice = AliceMint::new(&engine, &table);
+    let (path, snapshot) = (&alice.path, &alice.snapshot);
+    let token = alice.with_jti("t-1");
     let check =
-        |token: &str, now| engine.check(&Request::new("POST", &path, &[("token", token)]), now);
+        |token: &str, now| engine.check(&Request::new("POST", path, &[("token", token)]), now);
     let decision = check(&token, table.now);
     assert!(decision.is_allowed(), "{}", decision.message);
 
@@ -285,7 +311,7 @@ fn a_reissued_token_keeps_its_jti_and_a_revoked_or_expired_one_is_not_reissued()
     assert_eq!(fresh_claims["iat"], table.now + 10);
 
     // Past the old token's expiry there is nothing to re-issue.
-    let expires = principal.expires_at.unwrap() as u64;
+    let expires = alice.claims["exp"].as_u64().unwrap();
     let late = engine.reissue(&decision, expires).unwrap_err();
     assert_eq!(late.code(), ErrorCode::SigningFailed);
     assert!(late.to_string().contains("has expired"), "{late}");
@@ -308,18 +334,8 @@ fn swaps_from_two_threads_never_undo_each_other() {
     // whole snapshots, each revoking a new jti (the host). A provider-key swap that read the
     // snapshot before a host's swap and wrote after it would bring a revoked token back.
     let (engine, table) = deployment("tenant-path");
-    let (path, headers) = alice_request(&table);
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let allowed = engine.check(&Request::new("POST", &path, &pairs), table.now);
-    let claims: serde_json::Value =
-        serde_json::from_str(&allowed.principal.expect("alice is allowed").claims).unwrap();
-    let snapshot: serde_json::Value =
-        serde_json::from_slice(&example("tenant-path", "snapshot.json")).unwrap();
-    let jwk = snapshot["keys"]["app"]["keys"][0].to_string();
-    let signer = tollgate::SigningKey::from_jwk(jwk.as_bytes(), None).unwrap();
+    let alice = AliceMint::new(&engine, &table);
+    let (path, snapshot) = (&alice.path, &alice.snapshot);
     let keys = engine.current_snapshot().keys_of("app").unwrap().clone();
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut lost = Vec::new();
@@ -336,12 +352,9 @@ fn swaps_from_two_threads_never_undo_each_other() {
             engine
                 .swap_snapshot_json(document.to_string().as_bytes())
                 .unwrap();
-            let mut revoked = claims.clone();
-            revoked["jti"] = jti.into();
-            let token =
-                tollgate::mint::mint(&signer, revoked.to_string().as_bytes(), None).unwrap();
+            let token = alice.with_jti(&jti);
             let d = engine.check(
-                &Request::new("POST", &path, &[("token", token.as_str())]),
+                &Request::new("POST", path, &[("token", token.as_str())]),
                 table.now,
             );
             if d.code != ErrorCode::TokenRevoked {

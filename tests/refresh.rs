@@ -384,18 +384,24 @@ fn discovery_checks_the_issuer_exactly_and_takes_jwks_uri() {
     assert!(discovery::check_url("https://id.example.com/jwks#x", "url").is_err());
 }
 
-#[test]
-fn a_refreshed_key_set_swapped_into_an_engine_lets_its_tokens_in() {
+/// project-oidc's engine (no snapshot yet), its table's `now`, its snapshot document and the
+/// `Authorization` value of its viewer, allowed on `GET /v1/items` in the project `PROJECT`.
+fn project_oidc() -> (Engine, u64, serde_json::Value, String) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc");
     let read = |f: &str| std::fs::read(root.join(f)).expect("example file");
     let engine = Engine::from_policy_json(&read("policy.json")).expect("policy");
     let table: serde_json::Value = serde_json::from_slice(&read("scenarios.json")).unwrap();
-    let now = table["now"].as_u64().unwrap();
+    let snapshot: serde_json::Value = serde_json::from_slice(&read("snapshot.json")).unwrap();
     let token = format!("Bearer {}", table["tokens"]["viewer"].as_str().unwrap());
-    let headers = [
-        ("Authorization", token.as_str()),
-        ("X-Project-ID", "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"),
-    ];
+    (engine, table["now"].as_u64().unwrap(), snapshot, token)
+}
+
+const PROJECT: &str = "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+#[test]
+fn a_refreshed_key_set_swapped_into_an_engine_lets_its_tokens_in() {
+    let (engine, now, snapshot, token) = project_oidc();
+    let headers = [("Authorization", token.as_str()), ("X-Project-ID", PROJECT)];
     let request = Request::new("GET", "/v1/items", &headers);
     // Before any fetch: the provider has no keys, and the decision hints at a refresh.
     engine
@@ -410,7 +416,6 @@ fn a_refreshed_key_set_swapped_into_an_engine_lets_its_tokens_in() {
     assert_eq!(config.algorithms, [Algorithm::RS256]);
     let mut r = Refresher::new(config).unwrap();
     assert!(r.on_unknown_kid(&hint.kid, now));
-    let snapshot: serde_json::Value = serde_json::from_slice(&read("snapshot.json")).unwrap();
     let body = snapshot["keys"]["zitadel"].to_string();
     r.on_fetched(
         200,
@@ -442,18 +447,9 @@ fn a_set_the_provider_cannot_take_empties_its_keys_rather_than_keep_the_old_ones
     // project-oidc's zitadel allows RS256 alone. A refresher made without the provider's config
     // keeps every algorithm: once the identity provider drops the old key and publishes an
     // ES256 one beside the new RS256 key, the old key must not stay trusted.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc");
-    let read = |f: &str| std::fs::read(root.join(f)).expect("example file");
-    let engine = Engine::from_policy_json(&read("policy.json")).expect("policy");
-    let table: serde_json::Value = serde_json::from_slice(&read("scenarios.json")).unwrap();
-    let now = table["now"].as_u64().unwrap();
-    let token = format!("Bearer {}", table["tokens"]["viewer"].as_str().unwrap());
-    let headers = [
-        ("Authorization", token.as_str()),
-        ("X-Project-ID", "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"),
-    ];
+    let (engine, now, snapshot, token) = project_oidc();
+    let headers = [("Authorization", token.as_str()), ("X-Project-ID", PROJECT)];
     let request = Request::new("GET", "/v1/items", &headers);
-    let snapshot: serde_json::Value = serde_json::from_slice(&read("snapshot.json")).unwrap();
     let old_keys = snapshot["keys"]["zitadel"].to_string();
     let mut r = refresher();
     r.on_fetched(200, &[], old_keys.as_bytes(), now).unwrap();

@@ -36,6 +36,18 @@ fn token(secret: &[u8], kid: &str) -> String {
     mint(&signer, claims.as_bytes(), None).unwrap()
 }
 
+/// The service on `policy` and `keys`, at `NOW`, its file watcher ticking every 20 ms.
+fn watched(policy: &std::path::Path, keys: &std::path::Path) -> Service {
+    let mut config = Config::new(
+        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
+        policy.to_owned(),
+        keys.to_owned(),
+    );
+    config.clock = Clock::Fixed(NOW);
+    config.watch_interval = Some(Duration::from_millis(20));
+    Service::start(config)
+}
+
 #[test]
 fn swapping_keys_and_policy_under_load_fails_no_request() {
     let k1 = [1u8; 32];
@@ -48,14 +60,7 @@ fn swapping_keys_and_policy_under_load_fails_no_request() {
     let policy_bytes = std::fs::read(root().join("examples/tenant-path/policy.json")).unwrap();
     std::fs::write(&policy, &policy_bytes).unwrap();
     std::fs::write(&keys, &a).unwrap();
-    let mut config = Config::new(
-        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
-        policy.clone(),
-        keys.clone(),
-    );
-    config.clock = Clock::Fixed(NOW);
-    config.watch_interval = Some(Duration::from_millis(20));
-    let service = Service::start(config);
+    let service = watched(&policy, &keys);
     let addr = service.addr;
 
     let t1 = token(&k1, "k1");
@@ -226,14 +231,7 @@ fn a_policy_that_waited_for_its_keys_loads_when_they_come() {
     let without_old = format!(r#"{{"keys": {{"app": {{"keys": [{k_app}]}}}}}}"#);
     std::fs::write(&policy, p1.to_string()).unwrap();
     std::fs::write(&keys, &with_old).unwrap();
-    let mut config = Config::new(
-        Listen::Tcp("127.0.0.1:0".parse().unwrap()),
-        policy.clone(),
-        keys.clone(),
-    );
-    config.clock = Clock::Fixed(NOW);
-    config.watch_interval = Some(Duration::from_millis(20));
-    let service = Service::start(config);
+    let service = watched(&policy, &keys);
     let ready = || send(service.addr, "GET", "/readyz", &[]).body;
     let wait_for = |want: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
