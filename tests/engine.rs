@@ -649,6 +649,22 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
     }
 }
 
+/// The names a host clears on every allowed request: each forwarded name once, whatever its case.
+#[test]
+fn forwarded_names_come_once_each() {
+    let mut p = base();
+    p["forward_headers"]["claims"] = serde_json::json!([
+        {"claim": "sub", "header": "X-Service-Account"},
+        {"claim": "email", "header": "x-email"},
+        {"claim": "org", "header": "X-ORG-ID"}
+    ]);
+    let engine = Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        engine.policy().forward.names(),
+        ["x-service-account", "x-org-id", "x-email"]
+    );
+}
+
 /// The request of the named scenario case, as owned (name, value) pairs, and its path.
 fn case_request(table: &Table, name: &str) -> (String, String, Vec<(String, String)>) {
     let case = table.cases.iter().find(|c| c.name == name).unwrap();

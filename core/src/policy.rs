@@ -299,11 +299,13 @@ pub struct ForwardDoc {
 }
 
 impl ForwardDoc {
-    /// Every header name the policy forwards, in the order of the members (a name used twice
-    /// comes twice): what a host replaces or removes on every allowed request, whether this
-    /// decision sets it or not, so that a client cannot send one of its own.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        [
+    /// Every header name the policy forwards, each once whatever its letter case (as first
+    /// spelled), in the order of the members: what a host replaces or removes on every allowed
+    /// request, whether this decision sets it or not, so that a client cannot send one of its
+    /// own.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let all = [
             &self.subject,
             &self.tenant,
             &self.roles,
@@ -312,7 +314,13 @@ impl ForwardDoc {
         ]
         .into_iter()
         .filter_map(Option::as_deref)
-        .chain(self.claims.iter().map(|c| c.header.as_str()))
+        .chain(self.claims.iter().map(|c| c.header.as_str()));
+        for name in all {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name);
+            }
+        }
+        names
     }
 }
 

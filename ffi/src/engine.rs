@@ -81,15 +81,13 @@ pub extern "C" fn tg_engine_new(
         let policy = unsafe { bytes(policy, policy_len) }?;
         let inner = tollgate_core::Engine::from_policy_json(policy)?;
         let mut names = Text::default();
-        let mut forwarded = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        for name in inner.policy().forward.names() {
-            let lower = name.to_ascii_lowercase();
-            if !seen.contains(&lower) {
-                forwarded.push(names.push_str(name));
-                seen.push(lower);
-            }
-        }
+        let forwarded = inner
+            .policy()
+            .forward
+            .names()
+            .into_iter()
+            .map(|name| names.push_str(name))
+            .collect();
         let engine = Engine {
             inner: Arc::new(inner),
             forwarded,

@@ -93,16 +93,17 @@ impl Loaded {
             engine
         };
         load_keys(&engine, keys, sources).map_err(LoadError::Keys)?;
-        let mut reserved: Vec<HeaderName> = Vec::new();
-        for name in engine.policy().forward.names() {
-            let header =
+        let reserved = engine
+            .policy()
+            .forward
+            .names()
+            .into_iter()
+            .map(|name| {
                 HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
                     LoadError::Policy(format!("forward header {name:?} is not a header name"))
-                })?;
-            if !reserved.contains(&header) {
-                reserved.push(header);
-            }
-        }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Loaded { engine, reserved })
     }
 
