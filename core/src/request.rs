@@ -188,19 +188,12 @@ fn path_problems(path: &[u8]) -> PathProblems {
     found
 }
 
-/// Whether `%` + the hex digits `hi`, `lo` (lowercase) encodes an unreserved character other
-/// than `.` (RFC 3986 §2.3: letters, digits, `-`, `_`, `~`).
+/// Whether `%` + the hex digits `hi`, `lo` encodes an unreserved character other than `.`
+/// (RFC 3986 §2.3: letters, digits, `-`, `_`, `~`).
 fn encodes_unreserved(hi: u8, lo: u8) -> bool {
-    let hex = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        _ => None,
-    };
-    match (hex(hi), hex(lo)) {
-        (Some(h), Some(l)) => {
-            let c = h << 4 | l;
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'~')
-        }
+    match (char::from(hi).to_digit(16), char::from(lo).to_digit(16)) {
+        (Some(h), Some(l)) => char::from_u32(h << 4 | l)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~')),
         _ => false,
     }
 }
