@@ -219,8 +219,9 @@ func RecordsFromSnapshot(doc []byte) (snapshot []byte, records []StoredRecord, e
 // a login service that writes the sessions gateways check: id is the session id (the cookie's
 // value, 1–512 bytes), session the session as JSON ({"subject", "kind", "provider", "expires",
 // "created", "roles", "tenants", "revoked"}, docs/records.md; subject and expires, Unix seconds,
-// are required, and provider too when the policy has several session providers), pepper the provider's pepper (its bytes, not the snapshot's base64url) when it has
-// "hashing": "hmac-sha256", nil for plain SHA-256. The record is under
+// are required, and provider too when the policy has several session providers), pepper the
+// provider's pepper (its bytes, not the snapshot's base64url) when it has "hashing":
+// "hmac-sha256", nil for plain SHA-256. The record is under
 // "tollgate:session:<hash of id>" and expires with the session: write its Value under its Key,
 // then publish the Key on InvalidateChannel (redisstore's Put or StoreSession); signing out is
 // the same with "revoked": true. Fails with ErrInvalidRecord (ErrInvalidUTF8 for an id that is
