@@ -43,10 +43,11 @@ bindgen() { # target (nodejs | web), output directory, input .wasm
 node_entry() { # output directory
   {
     echo "'use strict';"
-    echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden), and"
-    echo "// KeySource (see makeKeySource)."
-    cat js/harden.js js/keysource.js js/store.js
+    echo "// Tollgate for Node: the wasm-bindgen bindings (tollgate.js), hardened (see harden), the"
+    echo "// asynchronous paths (see addAsyncPaths), KeySource (see makeKeySource) and the store."
+    cat js/harden.js js/webcrypto.js js/keysource.js js/store.js
     echo "const api = harden(require('./tollgate.js'));"
+    echo "addAsyncPaths(api);"
     echo "api.KeySource = makeKeySource(api);"
     echo "Object.assign(api, makeStore(api));"
     echo "module.exports = api;"
@@ -113,11 +114,12 @@ for target in node web; do
     names=$(exports_of "$out/tollgate.d.ts" | paste -sd, -)
     {
       echo "// Tollgate for edge runtimes (workerd, Deno, Vercel Edge): the wasm-bindgen bindings"
-      echo "// (tollgate.js), hardened (see harden). Initialise once: \`await init()\` (fetches"
+      echo "// (tollgate.js), hardened (see harden), with the asynchronous paths. Initialise once: \`await init()\` (fetches"
       echo "// tollgate_bg.wasm beside this file) or \`initSync({ module })\` with a compiled module."
       echo "import * as raw from './tollgate.js';"
-      cat js/harden.js js/keysource.js js/store.js
+      cat js/harden.js js/webcrypto.js js/keysource.js js/store.js
       echo "const api = harden(raw);"
+      echo "addAsyncPaths(api);"
       echo "export const { ${names} } = api;"
       echo "export const KeySource = makeKeySource(api);"
       echo "export const { checkWithStore, RedisStore } = makeStore(api);"

@@ -11,8 +11,7 @@
 use crate::error::{from_core, guard, parse_json};
 use crate::refresher::Refresher;
 use crate::request::{document, now_secs, OwnedRequest};
-use crate::webcrypto::{self, SignatureJob};
-use js_sys::Promise;
+use crate::webcrypto::{SignatureJob, SignatureWait};
 use std::sync::Arc;
 use tollgate::{Decision, ErrorCode};
 use wasm_bindgen::prelude::*;
@@ -30,19 +29,6 @@ pub struct Engine {
 /// The decision as the shared JSON shape (the CLI's and every binding's).
 pub(crate) fn decision_js(decision: &Decision) -> Result<JsValue, JsValue> {
     parse_json(&decision.to_json_text())
-}
-
-/// The first half of an asynchronous check.
-enum Start {
-    /// Decided without a public-key signature (a refusal before it, an HMAC token, an API key).
-    Done(JsValue),
-    /// Stopped at a signature; the rest runs on the same snapshot once WebCrypto has answered.
-    Signature {
-        request: OwnedRequest,
-        now: u64,
-        snapshot: Arc<tollgate::Snapshot>,
-        job: SignatureJob,
-    },
 }
 
 impl Engine {
@@ -127,18 +113,16 @@ impl Engine {
         })
     }
 
-    /// Decides like `check`, with the same verdicts, but verifies RSA, ECDSA and Ed25519
-    /// signatures with the runtime's WebCrypto (`crypto.subtle`), which is much faster than
-    /// WebAssembly. Everything else (parsing, claims, policy) runs in WebAssembly, in the same
-    /// order; HMAC stays there too. Without WebCrypto it verifies in WebAssembly. Resolves to the
-    /// decision; rejects only where `check` would throw.
-    #[wasm_bindgen(js_name = checkAsync, unchecked_return_type = "Promise<Decision>")]
-    pub fn check_async(
+    /// The first half of `checkAsync` (the entry point's, `js/webcrypto.js`): the decision, or
+    /// a `SignatureWait` when the check stopped at a public-key signature. The second half runs
+    /// on the snapshot this half took, whatever `swapKeys` does meanwhile.
+    #[wasm_bindgen(js_name = checkAsyncBegin, skip_typescript)]
+    pub fn check_async_begin(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "CheckRequest")] request: JsValue,
+        request: JsValue,
         now: Option<f64>,
-    ) -> Promise {
-        let start = guard(|| {
+    ) -> Result<JsValue, JsValue> {
+        guard(|| {
             let request = OwnedRequest::from_js(&request)?;
             let now = now_secs(now)?;
             let snapshot = self.inner.current_snapshot();
@@ -147,37 +131,20 @@ impl Engine {
                 self.inner
                     .check_with(&snapshot, r, now, &mut |s| SignatureJob::defer(s, &mut job))
             });
-            Ok(match job {
-                None => Start::Done(decision_js(&decision)?),
-                Some(job) => Start::Signature {
-                    request,
-                    now,
-                    snapshot,
-                    job,
-                },
-            })
-        });
-        match start {
-            Err(e) => Promise::reject(&e),
-            Ok(Start::Done(decision)) => Promise::resolve(&decision),
-            Ok(Start::Signature {
-                request,
-                now,
-                snapshot,
+            let Some(job) = job else {
+                return decision_js(&decision);
+            };
+            let engine = self.inner.clone();
+            SignatureWait::start(
                 job,
-            }) => {
-                let engine = self.inner.clone();
-                wasm_bindgen_futures::future_to_promise(async move {
-                    let verdict = webcrypto::verify(&job).await;
-                    guard(|| {
-                        let decision = request.with(|r| {
-                            engine.check_with(&snapshot, r, now, &mut |s| job.finish(s, verdict))
-                        });
-                        decision_js(&decision)
-                    })
-                })
-            }
-        }
+                Box::new(move |job, verdict| {
+                    let decision = request.with(|r| {
+                        engine.check_with(&snapshot, r, now, &mut |s| job.finish(s, verdict))
+                    });
+                    decision_js(&decision)
+                }),
+            )
+        })
     }
 
     /// The policy's name.

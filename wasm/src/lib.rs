@@ -2,12 +2,13 @@
 //! wasm-bindgen for Node (`pkg/node`) and for edge runtimes and Deno (`pkg/web`).
 //!
 //! One module per JS concept: [`engine`] (`Engine`: `fromPolicy`, `swapKeys`, `check`,
-//! `checkAsync`, `swapProviderKeys`), [`verifier`] (`Verifier`, `verify`, `verifyAsync`),
-//! [`pending`] (`checkStep`, `Pending`, `resume`: checks that wait on a shared store),
-//! [`refresher`] (`Refresher`, the JWKS refresher a host drives with `fetch`, and OpenID
+//! `swapProviderKeys`, and `checkAsync`'s first half), [`verifier`] (`Verifier`, `verify`, and
+//! `verifyAsync`'s first half), [`pending`] (`checkStep`, `Pending`, `resume`: checks that wait
+//! on a shared store), [`refresher`] (`Refresher`, the JWKS refresher a host drives with `fetch`, and OpenID
 //! discovery; `js/keysource.js` builds the package's `KeySource` on it), [`request`] (how a JS
 //! request object is read), [`error`] (the `Error` every failure throws, with its stable `code`),
-//! [`webcrypto`] (the asynchronous paths' signature check on the runtime's `crypto.subtle`).
+//! [`webcrypto`] (the asynchronous paths' signature check on the runtime's `crypto.subtle`: the
+//! first halves stop at a `SignatureWait`, and `js/webcrypto.js` awaits WebCrypto and finishes).
 //!
 //! The core does the work and no IO; this layer only converts values, reads the clock when the
 //! caller gives no `now`, and hands public-key signatures to WebCrypto on the async paths. Both
@@ -16,12 +17,15 @@
 //! Every exported function runs inside [`error::guard`]: a failure is a thrown `Error` with a
 //! `code`, never a panic. (On `wasm32-unknown-unknown`, stable Rust's `std` aborts on panic, so
 //! the guard's `catch_unwind` takes effect on host builds; on wasm the JS entry point turns an
-//! abort into an `internal_error` and refuses further calls into the aborted instance. The code
+//! abort into an `internal_error` and refuses further calls into the aborted instance. No Rust
+//! code runs outside such a call: the asynchronous paths wait in JS, between two guarded
+//! synchronous calls, so no future is polled from a microtask the entry point cannot see. The code
 //! itself is written not to panic: `unwrap`, `expect`, indexing and `panic!` are denied.)
 //!
 //! Cargo feature `fault-injection` (tests only, never in `pkg/node` or `pkg/web`): forwards the
 //! core's feature of that name, under which a check of the method `TOLLGATE-FAULT-INJECTION`
-//! panics inside the engine. `build.sh --faults` builds it into `pkg-faults/node` for
+//! panics inside the engine, and adds `armFinishFault()`, after which the next second half of an
+//! asynchronous path panics. `build.sh --faults` builds it into `pkg-faults/node` for
 //! `test/panic.test.mjs`.
 
 #![deny(

@@ -10,8 +10,8 @@
 use crate::error::{from_core, guard, js_error, parse_json};
 use crate::refresher::Refresher;
 use crate::request::{document, now_secs};
-use crate::webcrypto::{self, SignatureJob};
-use js_sys::{Promise, Reflect, Uint8Array};
+use crate::webcrypto::{SignatureJob, SignatureWait};
+use js_sys::{Reflect, Uint8Array};
 use std::sync::Arc;
 use tollgate::document::{self as doc, Fields};
 use tollgate::jws;
@@ -210,33 +210,29 @@ fn run_js(
     run(verifier, mode, token, now, check).unwrap_or_else(|e| Err(from_core(&e)))
 }
 
-/// The asynchronous form of [`run`]: a public-key signature goes to WebCrypto.
-fn run_async(
+/// The first half of an asynchronous verification: the result (or refusal) when it needs no
+/// WebCrypto, or a `SignatureWait` whose `finish` gives it.
+fn begin_async(
     verifier: Arc<tollgate::Verifier>,
     mode: Mode,
     token: &JsValue,
     now: Option<f64>,
-) -> Promise {
-    let start = guard(|| {
-        let token = token_text(token)?;
-        let now = now_secs(now)?;
-        let mut job = None;
-        let first = run(&verifier, mode, &token, now, |s| {
-            SignatureJob::defer(s, &mut job)
-        });
-        Ok(match job {
-            None => Err(first.unwrap_or_else(|e| Err(from_core(&e)))),
-            Some(job) => Ok((token, now, job)),
-        })
+) -> Result<JsValue, JsValue> {
+    let token = token_text(token)?;
+    let now = now_secs(now)?;
+    let mut job = None;
+    let first = run(&verifier, mode, &token, now, |s| {
+        SignatureJob::defer(s, &mut job)
     });
-    match start {
-        Err(e) | Ok(Err(Err(e))) => Promise::reject(&e),
-        Ok(Err(Ok(value))) => Promise::resolve(&value),
-        Ok(Ok((token, now, job))) => wasm_bindgen_futures::future_to_promise(async move {
-            let verdict = webcrypto::verify(&job).await;
-            guard(|| run_js(&verifier, mode, &token, now, |s| job.finish(s, verdict)))
+    let Some(job) = job else {
+        return first.unwrap_or_else(|e| Err(from_core(&e)));
+    };
+    SignatureWait::start(
+        job,
+        Box::new(move |job, verdict| {
+            run_js(&verifier, mode, &token, now, |s| job.finish(s, verdict))
         }),
-    }
+    )
 }
 
 /// A key set and the rules tokens must satisfy, built once for many tokens.
@@ -321,15 +317,10 @@ impl Verifier {
         })
     }
 
-    /// Verifies like `verify`, with the same verdicts, but checks RSA, ECDSA and Ed25519
-    /// signatures with the runtime's WebCrypto.
-    #[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<VerifiedToken>")]
-    pub fn verify_async(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-        now: Option<f64>,
-    ) -> Promise {
-        run_async(self.inner.clone(), Mode::Jwt, &token, now)
+    /// The first half of `verifyAsync` (the entry point's, `js/webcrypto.js`).
+    #[wasm_bindgen(js_name = verifyAsyncBegin, skip_typescript)]
+    pub fn verify_async_begin(&self, token: JsValue, now: Option<f64>) -> Result<JsValue, JsValue> {
+        guard(|| begin_async(self.inner.clone(), Mode::Jwt, &token, now))
     }
 
     /// Verifies a JWS's signature only (its payload need not be JWT claims): returns `{header,
@@ -345,13 +336,10 @@ impl Verifier {
         })
     }
 
-    /// Verifies like `verifyJws`, with the signature on WebCrypto.
-    #[wasm_bindgen(js_name = verifyJwsAsync, unchecked_return_type = "Promise<VerifiedJws>")]
-    pub fn verify_jws_async(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-    ) -> Promise {
-        run_async(self.inner.clone(), Mode::Jws, &token, None)
+    /// The first half of `verifyJwsAsync` (the entry point's, `js/webcrypto.js`).
+    #[wasm_bindgen(js_name = verifyJwsAsyncBegin, skip_typescript)]
+    pub fn verify_jws_async_begin(&self, token: JsValue) -> Result<JsValue, JsValue> {
+        guard(|| begin_async(self.inner.clone(), Mode::Jws, &token, None))
     }
 }
 
@@ -382,18 +370,17 @@ pub fn verify(
     })
 }
 
-/// Verifies like `verify`, with the signature on WebCrypto.
-#[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<VerifiedToken>")]
-pub fn verify_async(
-    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] keys: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions & { now?: number }")]
+/// The first half of the one-off `verifyAsync` (the entry point's, `js/webcrypto.js`).
+#[wasm_bindgen(js_name = verifyAsyncBegin, skip_typescript)]
+pub fn verify_async_begin(
+    token: JsValue,
+    keys: JsValue,
     options: JsValue,
-) -> Promise {
-    match guard(|| one_off(&keys, &options)) {
-        Err(e) => Promise::reject(&e),
-        Ok((verifier, now)) => run_async(verifier, Mode::Jwt, &token, now),
-    }
+) -> Result<JsValue, JsValue> {
+    guard(|| {
+        let (verifier, now) = one_off(&keys, &options)?;
+        begin_async(verifier, Mode::Jwt, &token, now)
+    })
 }
 
 #[cfg(test)]

@@ -8,25 +8,26 @@
 //! signature); WebCrypto's verdict then finishes the check ([`SignatureJob::finish`]). Where
 //! WebCrypto cannot decide — no `crypto.subtle`, an algorithm the runtime lacks, an import or
 //! verify call that throws — the signature is verified in WebAssembly instead, so the verdict is
-//! the synchronous path's either way. WebCrypto's rules match the core's for what reaches it:
+//! the synchronous path's either way.
+//!
+//! The waiting happens in JS, not in Rust: the first half returns a [`SignatureWait`], the
+//! package's entry point (`js/webcrypto.js`) asks WebCrypto and then calls
+//! [`SignatureWait::finish`]. Every call into WebAssembly is thus a synchronous call the entry
+//! point guards, the second half included: a panic there is an `internal_error` rejection like
+//! any other, and a wait whose instance was replaced meanwhile (another call's panic) is refused
+//! instead of finishing in the fresh instance's memory. WebCrypto's rules match the core's for what reaches it:
 //! the core has already checked the key (RSA size and exponent, EC point on its curve) and the
 //! signature's length (exact for ECDSA and Ed25519; an RSA signature must be as long as the
 //! modulus, checked here before WebCrypto, which would accept a shorter one). ECDSA signatures
 //! are `r || s`, the IEEE P1363 form WebCrypto takes.
 //!
-//! Imported `CryptoKey`s are cached by algorithm and public material (never by `kid`, which a
-//! rotation may reuse), up to [`KEY_CACHE_ENTRIES`] keys.
+//! The entry point caches imported `CryptoKey`s by [`SignatureJob::fingerprint`] (algorithm and
+//! public material, never the `kid`, which a rotation may reuse).
 
-use js_sys::{Object, Promise, Reflect, Uint8Array};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use tollgate::{Algorithm, Error, PublicKey, SignatureInput};
+use crate::error::{guard, js_error};
+use js_sys::{Object, Reflect, Uint8Array};
+use tollgate::{Algorithm, Error, ErrorCode, PublicKey, SignatureInput};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-
-/// How many imported keys the cache holds before it starts afresh.
-pub const KEY_CACHE_ENTRIES: usize = 64;
 
 /// A key's public material, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,194 +105,153 @@ impl SignatureJob {
         }
     }
 
-    /// The cache key: algorithm and public material.
-    fn fingerprint(&self) -> Vec<u8> {
-        let mut out = self.alg.name().as_bytes().to_vec();
-        out.push(0);
-        match &self.material {
-            Material::Rsa { n, e } => {
-                out.extend_from_slice(n);
-                out.push(0);
-                out.extend_from_slice(e);
-            }
-            Material::Ec(p) | Material::Ed25519(p) => out.extend_from_slice(p),
+    /// The key cache's name for this job's key: algorithm and public material
+    /// (`RS256.<n>.<e>`, `ES256.<point>`; base64url).
+    fn fingerprint(&self) -> String {
+        let mut out = self.alg.name().to_owned();
+        let parts: [&[u8]; 2] = match &self.material {
+            Material::Rsa { n, e } => [n, e],
+            Material::Ec(p) | Material::Ed25519(p) => [p, &[]],
+        };
+        for part in parts.into_iter().filter(|p| !p.is_empty()) {
+            out.push('.');
+            out.push_str(&tollgate::base64url::encode(part));
         }
         out
     }
-}
 
-#[wasm_bindgen]
-extern "C" {
-    /// `SubtleCrypto`, reached as `globalThis.crypto.subtle`.
-    type Subtle;
-
-    #[wasm_bindgen(method, catch, js_name = importKey)]
-    fn import_key(
-        this: &Subtle,
-        format: &str,
-        key_data: &JsValue,
-        algorithm: &JsValue,
-        extractable: bool,
-        usages: &JsValue,
-    ) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(method, catch, js_name = verify)]
-    fn verify_signature(
-        this: &Subtle,
-        algorithm: &JsValue,
-        key: &JsValue,
-        signature: &Uint8Array,
-        data: &Uint8Array,
-    ) -> Result<Promise, JsValue>;
-}
-
-thread_local! {
-    /// Imported keys with their verify parameters, by [`SignatureJob::fingerprint`].
-    static KEYS: RefCell<HashMap<Vec<u8>, (JsValue, JsValue)>> = RefCell::new(HashMap::new());
-    /// Which Ed25519 name the runtime took: 0 not yet known, 1 `Ed25519` (the standard name),
-    /// 2 `NODE-ED25519` (older workerd).
-    static ED25519_NAME: Cell<u8> = const { Cell::new(0) };
-}
-
-/// `globalThis.crypto.subtle`, if the runtime has it.
-fn subtle() -> Option<Subtle> {
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
-    if !crypto.is_object() {
-        return None;
-    }
-    let subtle = Reflect::get(&crypto, &"subtle".into()).ok()?;
-    subtle.is_object().then(|| subtle.unchecked_into())
-}
-
-/// A plain object from `(name, value)` members.
-fn object(members: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (name, value) in members {
-        // Defining a member on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &(*name).into(), value);
-    }
-    o.into()
-}
-
-fn hash_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => "SHA-384",
-        Algorithm::RS512 | Algorithm::PS512 => "SHA-512",
-        _ => "SHA-256",
-    }
-}
-
-/// The import and verify parameters for `alg` (Ed25519's name given separately).
-fn parameters(alg: Algorithm, ed25519: &str) -> Option<(JsValue, JsValue)> {
-    let hash = || JsValue::from(hash_name(alg));
-    Some(match alg {
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => (
-            object(&[("name", "RSASSA-PKCS1-v1_5".into()), ("hash", hash())]),
-            object(&[("name", "RSASSA-PKCS1-v1_5".into())]),
-        ),
-        Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => {
-            // RFC 7518 §3.5: the salt is as long as the hash output.
-            let salt = match alg {
-                Algorithm::PS384 => 48,
-                Algorithm::PS512 => 64,
-                _ => 32,
-            };
-            (
-                object(&[("name", "RSA-PSS".into()), ("hash", hash())]),
-                object(&[("name", "RSA-PSS".into()), ("saltLength", salt.into())]),
-            )
-        }
-        Algorithm::ES256 | Algorithm::ES384 => {
-            let curve = if alg == Algorithm::ES256 {
-                "P-256"
-            } else {
-                "P-384"
-            };
-            (
-                object(&[("name", "ECDSA".into()), ("namedCurve", curve.into())]),
-                object(&[("name", "ECDSA".into()), ("hash", hash())]),
-            )
-        }
-        Algorithm::EdDSA => (
-            object(&[("name", ed25519.into()), ("namedCurve", ed25519.into())]),
-            object(&[("name", ed25519.into())]),
-        ),
-        _ => return None,
-    })
-}
-
-/// Imports the job's key: an RSA key as a JWK (`n`, `e`), an EC point or Ed25519 key raw.
-async fn import(
-    subtle: &Subtle,
-    job: &SignatureJob,
-    algorithm: &JsValue,
-) -> Result<JsValue, JsValue> {
-    let usages: JsValue = js_sys::Array::of1(&"verify".into()).into();
-    let promise = match &job.material {
-        Material::Rsa { n, e } => {
-            let jwk = object(&[
+    /// The job as the entry point reads it: `{algorithm, fingerprint, kty, n, e | raw,
+    /// signature, data}` (`n`, `e` base64url text, as a JWK has them; the rest bytes, copied:
+    /// WebCrypto reads them after this call returns, and a view into WebAssembly memory would
+    /// not survive the memory growing meanwhile).
+    fn to_js(&self) -> JsValue {
+        let bytes = |b: &[u8]| JsValue::from(Uint8Array::from(b));
+        let mut members = vec![
+            ("algorithm", JsValue::from(self.alg.name())),
+            ("fingerprint", self.fingerprint().into()),
+            ("signature", bytes(&self.signature)),
+            ("data", bytes(&self.signing_input)),
+        ];
+        match &self.material {
+            Material::Rsa { n, e } => members.extend([
                 ("kty", "RSA".into()),
                 ("n", tollgate::base64url::encode(n).into()),
                 ("e", tollgate::base64url::encode(e).into()),
-            ]);
-            subtle.import_key("jwk", &jwk, algorithm, false, &usages)?
+            ]),
+            Material::Ec(raw) => members.extend([("kty", "EC".into()), ("raw", bytes(raw))]),
+            Material::Ed25519(raw) => members.extend([("kty", "OKP".into()), ("raw", bytes(raw))]),
         }
-        Material::Ec(raw) | Material::Ed25519(raw) => {
-            let raw: JsValue = Uint8Array::from(raw.as_slice()).into();
-            subtle.import_key("raw", &raw, algorithm, false, &usages)?
+        let o = Object::new();
+        for (name, value) in members {
+            // Defining a member on a fresh plain object cannot fail.
+            let _ = Reflect::set(&o, &name.into(), &value);
         }
-    };
-    JsFuture::from(promise).await
+        o.into()
+    }
 }
 
-/// Imports (or takes from the cache) the job's key and the matching verify parameters.
-async fn key_for(subtle: &Subtle, job: &SignatureJob) -> Option<(JsValue, JsValue)> {
-    let fingerprint = job.fingerprint();
-    if let Some(hit) = KEYS.with(|k| k.borrow().get(&fingerprint).cloned()) {
-        return Some(hit);
-    }
-    let names: &[(u8, &str)] = if job.alg == Algorithm::EdDSA {
-        match ED25519_NAME.with(Cell::get) {
-            1 => &[(1, "Ed25519")],
-            2 => &[(2, "NODE-ED25519")],
-            _ => &[(1, "Ed25519"), (2, "NODE-ED25519")],
-        }
-    } else {
-        &[(0, "")]
-    };
-    for &(id, name) in names {
-        let (import_params, verify_params) = parameters(job.alg, name)?;
-        if let Ok(key) = import(subtle, job, &import_params).await {
-            if id != 0 {
-                ED25519_NAME.with(|n| n.set(id));
+/// The rest of a check or verification once the signature's verdict is known.
+type Rest = Box<dyn FnOnce(&SignatureJob, Option<bool>) -> Result<JsValue, JsValue>>;
+
+/// An asynchronous check stopped at its public-key signature: the entry point hands
+/// [`job`](SignatureWait::job) to WebCrypto, then calls [`finish`](SignatureWait::finish) once
+/// with the verdict. Internal to the package (its entry point's `checkAsync`, `verifyAsync`,
+/// `verifyJwsAsync`): no TypeScript type.
+#[wasm_bindgen(skip_typescript)]
+pub struct SignatureWait {
+    job: SignatureJob,
+    rest: Option<Rest>,
+}
+
+impl SignatureWait {
+    /// The first half's result when it stopped at `job`: a wait for the entry point, or, when
+    /// the verdict needs no WebCrypto, the finished result at once.
+    pub fn start(job: SignatureJob, rest: Rest) -> Result<JsValue, JsValue> {
+        match job.precheck() {
+            Some(verdict) => rest(&job, Some(verdict)),
+            None => Ok(SignatureWait {
+                job,
+                rest: Some(rest),
             }
-            KEYS.with(|k| {
-                let mut keys = k.borrow_mut();
-                if keys.len() >= KEY_CACHE_ENTRIES {
-                    keys.clear();
-                }
-                keys.insert(fingerprint, (key.clone(), verify_params.clone()));
-            });
-            return Some((key, verify_params));
+            .into()),
         }
     }
-    None
 }
 
-/// WebCrypto's verdict on the job's signature; `None` when it cannot give one (the caller then
-/// verifies in WebAssembly).
-pub async fn verify(job: &SignatureJob) -> Option<bool> {
-    if let Some(verdict) = job.precheck() {
-        return Some(verdict);
-    }
-    let subtle = subtle()?;
-    let (key, params) = key_for(&subtle, job).await?;
-    // Copies: WebCrypto reads the bytes after this call returns, and a view into WebAssembly
-    // memory would not survive the memory growing meanwhile.
-    let signature = Uint8Array::from(job.signature.as_slice());
-    let data = Uint8Array::from(job.signing_input.as_slice());
-    let promise = subtle
-        .verify_signature(&params, &key, &signature, &data)
-        .ok()?;
-    JsFuture::from(promise).await.ok()?.as_bool()
+#[cfg(feature = "fault-injection")]
+thread_local! {
+    /// Armed by `armFinishFault`: the next `finish` panics.
+    static FINISH_FAULT: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
+
+/// Tests only (cargo feature `fault-injection`): the next [`SignatureWait::finish`] panics, as a
+/// bug in the second half of an asynchronous check would.
+#[cfg(feature = "fault-injection")]
+#[wasm_bindgen(js_name = armFinishFault, skip_typescript)]
+pub fn arm_finish_fault() {
+    FINISH_FAULT.with(|f| f.set(true));
+}
+
+#[wasm_bindgen]
+impl SignatureWait {
+    /// What WebCrypto is asked to verify (see [`SignatureJob::to_js`]).
+    #[wasm_bindgen(getter)]
+    pub fn job(&self) -> Result<JsValue, JsValue> {
+        guard(|| Ok(self.job.to_js()))
+    }
+
+    /// Finishes the check with WebCrypto's `verdict` (`undefined`: it gave none, so the
+    /// signature is verified in WebAssembly). Returns what the synchronous path would, or throws
+    /// as it would; a second call throws `internal_error`.
+    pub fn finish(&mut self, verdict: Option<bool>) -> Result<JsValue, JsValue> {
+        guard(|| {
+            #[cfg(feature = "fault-injection")]
+            if FINISH_FAULT.with(|f| f.replace(false)) {
+                #[allow(
+                    clippy::panic,
+                    reason = "the test-only fault-injection feature exists to panic here"
+                )]
+                {
+                    panic!("fault injection: a test asked the second half to panic");
+                }
+            }
+            let rest = self.rest.take().ok_or_else(|| {
+                js_error(
+                    ErrorCode::Internal,
+                    "internal error: this asynchronous check has finished already",
+                )
+            })?;
+            rest(&self.job, verdict)
+        })
+    }
+}
+
+/// The asynchronous methods, defined by the entry point (`js/webcrypto.js`) over the `…Begin`
+/// first halves and [`SignatureWait`]; their types merge into the classes'.
+#[wasm_bindgen(typescript_custom_section)]
+const ASYNC_TYPES: &'static str = r#"
+export interface Engine {
+  /**
+   * Decides like `check`, with the same verdicts, but verifies RSA, ECDSA and Ed25519
+   * signatures with the runtime's WebCrypto (`crypto.subtle`), which is much faster than
+   * WebAssembly. Everything else (parsing, claims, policy) runs in WebAssembly, in the same
+   * order; HMAC stays there too. Without WebCrypto it verifies in WebAssembly. Resolves to the
+   * decision, made on the key snapshot of the moment of the call; rejects only where `check`
+   * would throw.
+   */
+  checkAsync(request: CheckRequest, now?: number | null): Promise<Decision>;
+}
+
+export interface Verifier {
+  /**
+   * Verifies like `verify`, with the same verdicts, but checks RSA, ECDSA and Ed25519
+   * signatures with the runtime's WebCrypto.
+   */
+  verifyAsync(token: string, now?: number | null): Promise<VerifiedToken>;
+  /** Verifies like `verifyJws`, with the signature on WebCrypto. */
+  verifyJwsAsync(token: string): Promise<VerifiedJws>;
+}
+
+/** Verifies like `verify`, with the signature on WebCrypto. */
+export function verifyAsync(token: string, keys: string | Uint8Array | object, options?: VerifyOptions & { now?: number }): Promise<VerifiedToken>;
+"#;

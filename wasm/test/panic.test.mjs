@@ -70,10 +70,71 @@ test('a panic in checkAsync rejects with internal_error, and later checks still 
   assert.equal(d.reason, c.expect.reason);
 });
 
+/** project-oidc's engine and its first allowed case (an RS256 token: checkAsync waits on WebCrypto). */
+function projectOidc() {
+  const { policy, snapshot, table } = deployment('project-oidc');
+  const engine = faults.Engine.fromPolicy(policy);
+  engine.swapKeys(snapshot);
+  const c = table.cases.find((x) => x.expect.status === 200 && x.request.headers.length > 0);
+  const request = { method: c.request.method, path: c.request.path, headers: caseHeaders(table, c) };
+  return { engine, request, now: table.now, expect: c.expect };
+}
+
+test('a panic in the second half of checkAsync (after WebCrypto) rejects with internal_error', async () => {
+  const { engine, request, now, expect } = projectOidc();
+  assert.equal((await engine.checkAsync(request, now)).status, expect.status);
+
+  faults.armFinishFault();
+  await assert.rejects(engine.checkAsync(request, now), (e) => {
+    isInternalError(e);
+    assert.ok(e.cause instanceof WebAssembly.RuntimeError, 'the abort is the cause');
+    return true;
+  });
+  // The engine went with the aborted instance; a new one decides as before, on both paths.
+  await assert.rejects(engine.checkAsync(request, now), isInternalError);
+  const again = projectOidc();
+  assert.equal((await again.engine.checkAsync(request, now)).status, expect.status);
+  assert.equal(again.engine.check(request, now).status, expect.status);
+  again.engine.free();
+});
+
+test('a panic in the second half of verifyAsync rejects with internal_error', async () => {
+  const { snapshot, request, now } = { ...projectOidc(), snapshot: JSON.parse(deployment('project-oidc').snapshot) };
+  const jwks = Object.values(snapshot.keys)[0];
+  const token = (request.headers.find(([n]) => n.toLowerCase() === 'authorization')[1]).replace(/^Bearer /, '');
+  const { aud } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+  const options = { audiences: [aud].flat() };
+  const v = new faults.Verifier(jwks, options);
+  const ok = await v.verifyAsync(token, now);
+  assert.equal(ok.algorithm, 'RS256');
+  faults.armFinishFault();
+  await assert.rejects(v.verifyAsync(token, now), isInternalError);
+  faults.armFinishFault();
+  await assert.rejects(faults.verifyAsync(token, jwks, { ...options, now }), isInternalError);
+  assert.deepEqual(await new faults.Verifier(jwks, options).verifyAsync(token, now), ok);
+});
+
+test('a check waiting on WebCrypto when another call aborts the instance is refused, not finished', async () => {
+  const { engine, request, now } = projectOidc();
+  const waiting = engine.checkAsync(request, now);
+  const other = tenantPath();
+  // This panic replaces the instance while the first check waits for WebCrypto: the wait lived in
+  // the old instance's memory, so finishing it in the new one must be refused.
+  assert.throws(() => other.engine.check(FAULT), isInternalError);
+  await assert.rejects(waiting, (e) => {
+    isInternalError(e);
+    assert.match(e.message, /instance that aborted/);
+    return true;
+  });
+  const again = projectOidc();
+  assert.equal((await again.engine.checkAsync(again.request, again.now)).status, again.expect.status);
+});
+
 test('the shipped package has no fault injection', () => {
   const shipped = createRequire(import.meta.url)(path.join(wasmDir, 'pkg/node'));
   const { policy } = deployment('tenant-path');
   const d = shipped.Engine.fromPolicy(policy).check(FAULT);
   assert.equal(d.status, 400);
   assert.equal(d.reason, 'invalid_request');
+  assert.equal(shipped.armFinishFault, undefined);
 });
