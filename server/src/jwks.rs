@@ -8,6 +8,12 @@
 //! once the set has gone stale (fail closed). Every snapshot change (a task's swap, a reload)
 //! happens under the reload lock, so none overwrites another.
 //!
+//! A reloaded policy that changes a provider's refresh settings (its `algorithms`) starts that
+//! source over: the new engine gets no keys for the provider, the source a new refresher under
+//! the new settings, and the fetch is due at once. Until it succeeds the provider's tokens are
+//! refused and `/readyz` answers 503, as at startup; keys of an algorithm the new policy dropped
+//! are never served under it.
+//!
 //! The schedule runs on the system clock, even with `--now` (which fixes decision time only).
 
 use crate::fetch::Client;
@@ -15,7 +21,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tollgate::refresh::{Poll, Refresher};
+use tollgate::refresh::{Poll, RefreshConfig, Refresher};
 use tollgate::{discovery, Engine, Error, KeySet, Snapshot};
 
 /// One `--jwks` provider: its URL, its refresher and what the metrics report.
@@ -90,6 +96,24 @@ impl Source {
     /// The set to serve for this provider now: the refresher's, or none (fail closed).
     fn current(&self, now: u64) -> Result<Arc<KeySet>, Error> {
         self.refresher().key_set(now)
+    }
+
+    /// The refresh settings `engine`'s policy gives this provider, when they differ from the
+    /// refresher's: a reload to that engine starts the source over ([`Source::restart`]).
+    pub(crate) fn changed_config(&self, engine: &Engine) -> Option<RefreshConfig> {
+        let config = engine.refresh_config(&self.provider).ok()?;
+        (config != *self.refresher().config()).then_some(config)
+    }
+
+    /// Starts over under `config`: a new refresher, with no keys until its first good fetch,
+    /// which is due now (the task is woken). Called under the swap lock.
+    pub(crate) fn restart(&self, config: RefreshConfig) -> Result<(), Error> {
+        let fresh = Refresher::new(config)?;
+        *self.refresher() = fresh;
+        self.fetched_at.store(0, Ordering::Relaxed);
+        tracing::info!(provider = %self.provider, url = %self.url, "the reloaded policy changed the provider's refresh settings: fetching its key set again");
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// Fetches once, reports to the refresher and swaps the result into the engine in use. The
@@ -176,16 +200,22 @@ impl Source {
     }
 }
 
-/// `snapshot` with each source's provider keys replaced by its current set (or by none); `None`
+/// `snapshot` (for `engine`) with each source's provider keys replaced by its current set, or by
+/// none: before a good fetch, once stale, and when `engine` gives the provider other refresh
+/// settings than the source has (the source is restarted once `engine` is in use). `None`
 /// without sources.
 pub(crate) fn overlay(
     sources: &[Arc<Source>],
+    engine: &Engine,
     snapshot: &Snapshot,
 ) -> Result<Option<Snapshot>, Error> {
     let now = system_now();
     let mut out: Option<Snapshot> = None;
     for s in sources {
-        let set = s.current(now).unwrap_or_else(|_| Arc::new(KeySet::empty()));
+        let set = match s.changed_config(engine) {
+            Some(_) => Arc::new(KeySet::empty()),
+            None => s.current(now).unwrap_or_else(|_| Arc::new(KeySet::empty())),
+        };
         let next = out
             .as_ref()
             .unwrap_or(snapshot)

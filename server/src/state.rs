@@ -119,7 +119,7 @@ impl Loaded {
 fn load_keys(engine: &Engine, keys: &[u8], sources: &[Arc<Source>]) -> Result<(), String> {
     let coded = |e: tollgate::Error| format!("[{}] {e}", e.code().name());
     let snapshot = engine.snapshot_from_json(keys).map_err(coded)?;
-    let snapshot = jwks::overlay(sources, &snapshot)
+    let snapshot = jwks::overlay(sources, engine, &snapshot)
         .map_err(coded)?
         .unwrap_or(snapshot);
     engine.swap_snapshot(snapshot).map_err(coded)
@@ -317,7 +317,17 @@ impl Shared {
             match built {
                 Ok(loaded) => {
                     let name = loaded.policy_name().to_owned();
+                    let restarts: Vec<_> = self
+                        .sources
+                        .iter()
+                        .filter_map(|s| Some((s, s.changed_config(&loaded.engine)?)))
+                        .collect();
                     self.loaded.store(Arc::new(loaded));
+                    for (source, config) in restarts {
+                        if let Err(e) = source.restart(config) {
+                            tracing::error!(provider = %source.provider, error = %e, "the provider's key source could not restart: its tokens are refused");
+                        }
+                    }
                     seen.keys = keys_fp;
                     keys_changed = false;
                     self.metrics.policy_reload(true);

@@ -2,7 +2,8 @@
 //! server (tests/keysource/jwks_server.py, python3), steered and counted per test: readiness waits
 //! for the first good fetch, a rotation reaches the engine through one early fetch woken by the
 //! new kid, an outage keeps the last good set, reloads keep fetched keys (and the key file's keys
-//! for other providers), and a flood of unknown kids costs one fetch.
+//! for other providers), a reloaded policy that changes the provider's algorithms fetches again
+//! under them, and a flood of unknown kids costs one fetch.
 
 mod common;
 #[path = "../../tests/keysource/harness.rs"]
@@ -22,12 +23,17 @@ const LOCAL_SECRET: [u8; 32] = [7; 32];
 /// `idp` takes the shared fixtures' tokens (keys from --jwks); `local` HS256 tokens, whose key
 /// is in the key file.
 fn policy(name: &str) -> String {
+    policy_with(name, "ES256")
+}
+
+/// [`policy`] with `idp` taking `algorithm` (the fixtures' keys are ES256).
+fn policy_with(name: &str, algorithm: &str) -> String {
     format!(
         r#"{{"version":1,"name":"{name}",
         "credentials":[{{"name":"bearer","header":"Authorization","scheme":"Bearer"}}],
         "providers":[
           {{"name":"idp","credentials":["bearer"],"issuers":["https://issuer.test"],
-            "audiences":["api"],"algorithms":["ES256"]}},
+            "audiences":["api"],"algorithms":["{algorithm}"]}},
           {{"name":"local","credentials":["bearer"],"issuers":["https://local.test"],
             "algorithms":["HS256"]}}],
         "routes":[{{"method":"GET","path":"/v1/me"}}]}}"#
@@ -209,6 +215,51 @@ fn a_flood_of_unknown_kids_costs_one_fetch() {
     assert_eq!(check(addr, &token("a")).status, 200);
     let hints = metric(addr, "tollgate_key_refresh_hints_total").unwrap();
     assert_eq!(hints, "200");
+}
+
+#[test]
+fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_them() {
+    let jwks = JwksServer::start();
+    let dir = TempDir::new("jwks-algs");
+    let service = service(dir.path(), &jwks);
+    let addr = service.addr;
+    eventually(10, "readiness", || get(addr, "/readyz").status == 200);
+    assert_eq!(check(addr, &token("a")).status, 200);
+    jwks.step(serde_json::json!({}));
+
+    // Narrowed to ES384: the ES256 set is not served under the new policy. The source fetches
+    // again at once, under ES384, and finds no key it may use: the provider's tokens are refused
+    // and the service is not ready (the key file's provider is served all along).
+    write_atomic(
+        &dir.path().join("policy.json"),
+        policy_with("jwks-es384", "ES384").as_bytes(),
+    );
+    eventually(10, "the narrowed policy", || {
+        get(addr, "/metrics").body.contains("policy=\"jwks-es384\"")
+    });
+    assert_eq!(check(addr, &token("a")).status, 401);
+    eventually(10, "the fetch under ES384", || jwks.hits().0 >= 1);
+    eventually(10, "the failed fetch taken in", || {
+        metric(
+            addr,
+            "tollgate_jwks_fetches_total{provider=\"idp\",result=\"failed\"}",
+        )
+        .is_some_and(|n| n != "0")
+    });
+    assert_eq!(get(addr, "/readyz").status, 503);
+    assert_eq!(check(addr, &token("a")).status, 401);
+    assert_eq!(check(addr, &local_token()).status, 200);
+
+    // Back to ES256, with no restart: fetched again at once, the token passes, ready again.
+    write_atomic(
+        &dir.path().join("policy.json"),
+        policy_with("jwks-es256", "ES256").as_bytes(),
+    );
+    eventually(10, "the ES256 set under the new policy", || {
+        check(addr, &token("a")).status == 200
+    });
+    eventually(10, "readiness", || get(addr, "/readyz").status == 200);
+    assert!(get(addr, "/metrics").body.contains("policy=\"jwks-es256\""));
 }
 
 #[test]
