@@ -11,11 +11,11 @@ use crate::ffi::{
 use crate::panic::boundary;
 use crate::status::Status;
 use crate::verifier::{verifier_over, Verifier};
-use serde::Deserialize;
 use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use tollgate_core::document::{self as doc, Fields};
 use tollgate_core::refresh::{Poll, RefreshConfig};
-use tollgate_core::{discovery, Algorithm, ErrorCode};
+use tollgate_core::{discovery, json, Algorithm, ErrorCode};
 
 /// One JWKS URL's refresh state: when to fetch next, the last good key set, failures and backoff
 /// (the rules are in `core/src/refresh.rs`).
@@ -37,21 +37,6 @@ impl Refresher {
     }
 }
 
-/// The config document of `tg_refresher_new`: every member optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    min_ttl: Option<u64>,
-    max_ttl: Option<u64>,
-    default_ttl: Option<u64>,
-    unknown_kid_interval: Option<u64>,
-    retry_initial: Option<u64>,
-    retry_max: Option<u64>,
-    stale_after: Option<u64>,
-    max_body_bytes: Option<usize>,
-    algorithms: Option<Vec<String>>,
-}
-
 fn config_error(reason: impl core::fmt::Display) -> Failure {
     Failure::new(
         Status::InvalidOptions,
@@ -59,36 +44,62 @@ fn config_error(reason: impl core::fmt::Display) -> Failure {
     )
 }
 
-/// `base` with the members `document` gives (NULL / empty: none), checked.
+/// Deepest nesting of a config document (`algorithms` is level 2).
+const CONFIG_DEPTH: usize = 3;
+
+/// `base` with the members `document` gives (NULL / empty: none; every member optional, unknown
+/// ones refused), checked. Read with the core's document reader, so a fault names its member.
 fn configure(mut base: RefreshConfig, document: &[u8]) -> Result<RefreshConfig, Failure> {
     if !document.is_empty() {
-        let c: Config = serde_json::from_slice(document).map_err(config_error)?;
-        for (slot, value) in [
-            (&mut base.min_ttl, c.min_ttl),
-            (&mut base.max_ttl, c.max_ttl),
-            (&mut base.default_ttl, c.default_ttl),
-            (&mut base.unknown_kid_interval, c.unknown_kid_interval),
-            (&mut base.retry_initial, c.retry_initial),
-            (&mut base.retry_max, c.retry_max),
-            (&mut base.stale_after, c.stale_after),
-        ] {
-            if let Some(v) = value {
-                *slot = v;
-            }
-        }
-        if let Some(max) = c.max_body_bytes {
-            base.max_body_bytes = max;
-        }
-        if let Some(names) = c.algorithms {
-            base.algorithms = names
-                .iter()
-                .map(|n| Algorithm::from_name(n))
-                .collect::<Result<_, _>>()
-                .map_err(|e| config_error(format_args!("algorithms: {e}")))?;
-        }
+        let object = json::parse_object(document, CONFIG_DEPTH)
+            .map_err(|r| config_error(json::describe(r, CONFIG_DEPTH)))?;
+        read_config(object, &mut base).map_err(|f| config_error(f.describe()))?;
     }
     base.check()?;
     Ok(base)
+}
+
+fn read_config(object: json::Object<'_>, base: &mut RefreshConfig) -> doc::Read<()> {
+    let f = Fields::of(
+        object,
+        "",
+        &[
+            "min_ttl",
+            "max_ttl",
+            "default_ttl",
+            "unknown_kid_interval",
+            "retry_initial",
+            "retry_max",
+            "stale_after",
+            "max_body_bytes",
+            "algorithms",
+        ],
+    )?;
+    for (name, slot) in [
+        ("min_ttl", &mut base.min_ttl),
+        ("max_ttl", &mut base.max_ttl),
+        ("default_ttl", &mut base.default_ttl),
+        ("unknown_kid_interval", &mut base.unknown_kid_interval),
+        ("retry_initial", &mut base.retry_initial),
+        ("retry_max", &mut base.retry_max),
+        ("stale_after", &mut base.stale_after),
+    ] {
+        if let Some(v) = f.optional(name, doc::u64)? {
+            *slot = v;
+        }
+    }
+    if let Some(max) = f.optional("max_body_bytes", doc::usize)? {
+        base.max_body_bytes = max;
+    }
+    if let Some(algorithms) = f.optional("algorithms", |v, at| {
+        doc::list(v, at, |a, at| {
+            let name = doc::string(a, at)?;
+            Algorithm::from_name(&name).map_err(|e| doc::fault(at, e.to_string()))
+        })
+    })? {
+        base.algorithms = algorithms;
+    }
+    Ok(())
 }
 
 fn made(config: RefreshConfig, refresher_out: *mut *mut Refresher) -> Result<(), Failure> {
@@ -688,6 +699,21 @@ mod tests {
                 "ES999",
             ),
             (r#"[1]"#, Status::InvalidOptions, "invalid refresher config"),
+            (
+                r#"{"algorithms":["ES256",7]}"#,
+                Status::InvalidOptions,
+                "invalid refresher config: algorithms[1]: invalid type: integer `7`, expected a string",
+            ),
+            (
+                r#"{"stale_after":-1}"#,
+                Status::InvalidOptions,
+                "invalid refresher config: stale_after: ",
+            ),
+            (
+                r#"{"min_ttl":60,"min_ttl":61}"#,
+                Status::InvalidOptions,
+                "duplicate",
+            ),
         ] {
             let (st, message) = new(config).unwrap_err();
             assert_eq!(st, status, "{config}: {message}");

@@ -307,16 +307,35 @@ fn plain_verification_and_signature_only_verification() {
     }
     tg_verifier_free(v);
 
-    let bad = r#"{"leeway":601}"#;
-    let st = tg_verifier_new(
-        keys.as_ptr(),
-        keys.len(),
-        bad.as_ptr(),
-        bad.len(),
-        &mut v,
-        null_mut(),
-    );
-    assert_eq!(st, Status::InvalidOptions);
+    // Refused options: the message names the member at fault.
+    for (bad, says) in [
+        (r#"{"leeway":601}"#, "leeway"),
+        (
+            r#"{"cache":{"ttl":"soon"}}"#,
+            "invalid options: cache.ttl: invalid type: string \"soon\", expected u64",
+        ),
+        (
+            r#"{"issuers":["https://app.example",7]}"#,
+            "invalid options: issuers[1]: invalid type: integer `7`, expected a string",
+        ),
+        (r#"{"leway":60}"#, "invalid options: unknown field `leway`"),
+        (r#"{"typ":"JWT","typ":"JWT"}"#, "duplicate"),
+        (r#"[]"#, "invalid options"),
+    ] {
+        let (mut v, mut e) = (null_mut(), null_mut());
+        let st = tg_verifier_new(
+            keys.as_ptr(),
+            keys.len(),
+            bad.as_ptr(),
+            bad.len(),
+            &mut v,
+            &mut e,
+        );
+        assert_eq!(st, Status::InvalidOptions, "{bad}");
+        assert!(v.is_null());
+        let message = owned(e);
+        assert!(message.contains(says), "{bad}: {message}");
+    }
 }
 
 /// `tg_backends` lists what the build has, preferred first; a verifier's `"backend"` picks one of
@@ -513,4 +532,40 @@ fn static_strings_and_null_safe_frees() {
     assert_eq!(tg_decision_status(null()), 0);
     assert_eq!(tg_decision_reason(null()), Status::NullParameter.number());
     assert!(tg_decision_subject(null(), null_mut()).is_null());
+}
+
+/// A refused webhook configuration names the member at fault and never shows a key list's text.
+#[test]
+fn webhook_configurations_are_read_strictly_and_keep_secrets_out_of_messages() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    for (config, says) in [
+        (
+            format!(r#"{{"secrets":"{secret}"}}"#),
+            "invalid webhook configuration: secrets: invalid type: expected a sequence of strings (the value is not shown)",
+        ),
+        (
+            format!(r#"{{"keys":["{secret}",{{"k":"{secret}"}}]}}"#),
+            "invalid webhook configuration: keys[1]: invalid type: expected a string (the value is not shown)",
+        ),
+        (
+            r#"{"tolerance":"300"}"#.to_owned(),
+            "invalid webhook configuration: tolerance: invalid type: string \"300\", expected u64",
+        ),
+        (
+            r#"{"secret":[]}"#.to_owned(),
+            "invalid webhook configuration: unknown field `secret`",
+        ),
+        (
+            r#"{"tolerance":1,"tolerance":2}"#.to_owned(),
+            "duplicate",
+        ),
+    ] {
+        let (mut v, mut e) = (null_mut(), null_mut());
+        let st = tg_webhook_verifier_new(config.as_ptr(), config.len(), &mut v, &mut e);
+        assert_eq!(st, Status::InvalidOptions, "{config}");
+        assert!(v.is_null());
+        let message = owned(e);
+        assert!(message.contains(says), "{config}: {message}");
+        assert!(!message.contains("MfKQ9r8"), "{config}: {message}");
+    }
 }

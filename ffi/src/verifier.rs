@@ -5,11 +5,11 @@ use crate::ffi::{
 };
 use crate::panic::boundary;
 use crate::status::Status;
-use serde::Deserialize;
 use std::ffi::c_char;
 use std::sync::Arc;
 use tollgate_core::cache::CacheConfig;
-use tollgate_core::json::JsonStr;
+use tollgate_core::document::{self as doc, Fields};
+use tollgate_core::json::{self, JsonStr};
 use tollgate_core::jws;
 use tollgate_core::{KeySet, TokenBuffer, VerifierSettings};
 
@@ -52,12 +52,9 @@ pub struct Token {
 }
 
 /// The options document of `tg_verifier_new`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct Options {
-    #[serde(default)]
     issuers: Vec<String>,
-    #[serde(default)]
     audiences: Vec<String>,
     leeway: Option<u64>,
     typ: Option<String>,
@@ -73,8 +70,7 @@ struct Options {
 }
 
 /// The `"cache"` member of the options: every member optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct CacheOptions {
     max_entries: Option<usize>,
     max_bytes: Option<usize>,
@@ -85,14 +81,65 @@ fn options_error(reason: impl core::fmt::Display) -> Failure {
     Failure::new(Status::InvalidOptions, format!("invalid options: {reason}"))
 }
 
+/// Deepest nesting of an options document (`cache`'s members and the lists are level 2).
+const OPTIONS_DEPTH: usize = 4;
+
+/// Reads the options with the core's document reader: unknown members refused, and every fault
+/// naming its member (`invalid options: cache.ttl: invalid type: …`).
 fn parse_options(options: &[u8]) -> Result<Options, Failure> {
     if options.is_empty() {
         return Ok(Options::default());
     }
-    serde_json::from_slice(options).map_err(options_error)
+    let object = json::parse_object(options, OPTIONS_DEPTH)
+        .map_err(|r| options_error(json::describe(r, OPTIONS_DEPTH)))?;
+    Options::read(object).map_err(|f| options_error(f.describe()))
 }
 
 impl Options {
+    fn read(object: json::Object<'_>) -> doc::Read<Options> {
+        let f = Fields::of(
+            object,
+            "",
+            &[
+                "issuers",
+                "audiences",
+                "leeway",
+                "typ",
+                "required",
+                "max_lifetime",
+                "reject_future_iat",
+                "max_token_bytes",
+                "max_json_depth",
+                "alg",
+                "kid",
+                "backend",
+                "cache",
+            ],
+        )?;
+        Ok(Options {
+            issuers: f.or_default("issuers", doc::strings)?,
+            audiences: f.or_default("audiences", doc::strings)?,
+            leeway: f.optional("leeway", doc::u64)?,
+            typ: f.optional("typ", doc::string)?,
+            required: f.optional("required", doc::strings)?,
+            max_lifetime: f.optional("max_lifetime", doc::u64)?,
+            reject_future_iat: f.optional("reject_future_iat", doc::boolean)?,
+            max_token_bytes: f.optional("max_token_bytes", doc::usize)?,
+            max_json_depth: f.optional("max_json_depth", doc::usize)?,
+            alg: f.optional("alg", doc::string)?,
+            kid: f.optional("kid", doc::string)?,
+            backend: f.optional("backend", doc::string)?,
+            cache: f.optional("cache", |v, at| {
+                let c = Fields::new(v, at, &["max_entries", "max_bytes", "ttl"])?;
+                Ok(CacheOptions {
+                    max_entries: c.optional("max_entries", doc::usize)?,
+                    max_bytes: c.optional("max_bytes", doc::usize)?,
+                    ttl: c.optional("ttl", doc::u64)?,
+                })
+            })?,
+        })
+    }
+
     /// The core's settings (the same members and meaning in every binding), and the cache.
     fn split(self) -> (VerifierSettings, Option<CacheOptions>) {
         let settings = VerifierSettings {

@@ -7,9 +7,10 @@ use crate::ffi::{
 };
 use crate::panic::boundary;
 use crate::status::Status;
-use serde::Deserialize;
 use std::borrow::Cow;
 use std::ffi::c_char;
+use tollgate_core::document::{self as doc, Fields};
+use tollgate_core::json;
 use tollgate_core::webhook::{self, ReplayGuard as CoreGuard, WebhookSigner};
 
 /// Keys and rules for verifying webhook deliveries: `whsec_` secrets (`v1`, HMAC-SHA256) and
@@ -32,17 +33,71 @@ pub struct ReplayGuard {
 }
 
 /// The configuration document of `tg_webhook_verifier_new`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct Config {
-    #[serde(default)]
     keys: Vec<String>,
-    #[serde(default)]
     secrets: Vec<String>,
-    #[serde(default)]
     public_keys: Vec<String>,
     tolerance: Option<u64>,
     max_body_bytes: Option<usize>,
+}
+
+/// Deepest nesting of a configuration document (the key lists are level 2).
+const CONFIG_DEPTH: usize = 3;
+
+impl Config {
+    /// Reads the configuration with the core's document reader: unknown members refused, every
+    /// fault naming its member, and no key list's text ever shown (it holds secrets).
+    fn from_json(document: &[u8]) -> Result<Config, Failure> {
+        let refused = |reason: String| {
+            Failure::new(
+                Status::InvalidOptions,
+                format!("invalid webhook configuration: {reason}"),
+            )
+        };
+        let object = json::parse_object(document, CONFIG_DEPTH)
+            .map_err(|r| refused(json::describe(r, CONFIG_DEPTH)))?;
+        Config::read(object).map_err(|f| refused(f.describe()))
+    }
+
+    fn read(object: json::Object<'_>) -> doc::Read<Config> {
+        let f = Fields::of(
+            object,
+            "",
+            &[
+                "keys",
+                "secrets",
+                "public_keys",
+                "tolerance",
+                "max_body_bytes",
+            ],
+        )?;
+        Ok(Config {
+            keys: f.or_default("keys", secret_list)?,
+            secrets: f.or_default("secrets", secret_list)?,
+            public_keys: f.or_default("public_keys", secret_list)?,
+            tolerance: f.optional("tolerance", doc::u64)?,
+            max_body_bytes: f.optional("max_body_bytes", doc::usize)?,
+        })
+    }
+}
+
+/// A list of keys as strings; a value of the wrong type is named, never shown.
+fn secret_list(v: json::Value<'_>, at: &str) -> doc::Read<Vec<String>> {
+    let hidden = |at: &str, expected: &str| {
+        doc::fault(
+            at,
+            format!("invalid type: expected {expected} (the value is not shown)"),
+        )
+    };
+    if v.as_array().is_none() {
+        return Err(hidden(at, "a sequence of strings"));
+    }
+    doc::list(v, at, |e, at| {
+        e.as_str()
+            .map(|s| s.to_cow().into_owned())
+            .ok_or_else(|| hidden(at, "a string"))
+    })
 }
 
 /// A header's name and value as text.
@@ -156,12 +211,7 @@ pub extern "C" fn tg_webhook_verifier_new(
         out_param(verifier_out)?;
         // SAFETY: the caller passes `config_len` readable bytes at `config`.
         let config = unsafe { bytes(config, config_len) }?;
-        let c: Config = serde_json::from_slice(config).map_err(|e| {
-            Failure::new(
-                Status::InvalidOptions,
-                format!("invalid webhook configuration: {e}"),
-            )
-        })?;
+        let c = Config::from_json(config)?;
         let mut v = webhook::WebhookVerifier::new();
         if let Some(t) = c.tolerance {
             v = v.with_tolerance(t)?;
