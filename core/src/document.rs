@@ -87,6 +87,18 @@ fn is_integer(raw: &str) -> bool {
     !raw.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
+/// Reads `bytes`, one JSON object of at most `max_depth` levels, with `read`. The error is the
+/// first fault's text: the grammar's or the depth's, or `read`'s with its place.
+pub fn read_object<T>(
+    bytes: &[u8],
+    max_depth: usize,
+    read: impl FnOnce(Object<'_>) -> Read<T>,
+) -> Result<T, String> {
+    let object = crate::json::parse_object(bytes, max_depth)
+        .map_err(|r| crate::json::describe(r, max_depth))?;
+    read(object).map_err(|f| f.describe())
+}
+
 /// The members of one object, read by name.
 pub struct Fields<'a> {
     object: Object<'a>,

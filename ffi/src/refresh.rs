@@ -51,9 +51,8 @@ const CONFIG_DEPTH: usize = 3;
 /// ones refused), checked. Read with the core's document reader, so a fault names its member.
 fn configure(mut base: RefreshConfig, document: &[u8]) -> Result<RefreshConfig, Failure> {
     if !document.is_empty() {
-        let object = json::parse_object(document, CONFIG_DEPTH)
-            .map_err(|r| config_error(json::describe(r, CONFIG_DEPTH)))?;
-        read_config(object, &mut base).map_err(|f| config_error(f.describe()))?;
+        doc::read_object(document, CONFIG_DEPTH, |o| read_config(o, &mut base))
+            .map_err(config_error)?;
     }
     base.check()?;
     Ok(base)

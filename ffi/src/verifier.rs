@@ -90,9 +90,7 @@ fn parse_options(options: &[u8]) -> Result<Options, Failure> {
     if options.is_empty() {
         return Ok(Options::default());
     }
-    let object = json::parse_object(options, OPTIONS_DEPTH)
-        .map_err(|r| options_error(json::describe(r, OPTIONS_DEPTH)))?;
-    Options::read(object).map_err(|f| options_error(f.describe()))
+    doc::read_object(options, OPTIONS_DEPTH, Options::read).map_err(options_error)
 }
 
 impl Options {

@@ -49,15 +49,12 @@ impl Config {
     /// Reads the configuration with the core's document reader: unknown members refused, every
     /// fault naming its member, and no key list's text ever shown (it holds secrets).
     fn from_json(document: &[u8]) -> Result<Config, Failure> {
-        let refused = |reason: String| {
+        doc::read_object(document, CONFIG_DEPTH, Config::read).map_err(|reason| {
             Failure::new(
                 Status::InvalidOptions,
                 format!("invalid webhook configuration: {reason}"),
             )
-        };
-        let object = json::parse_object(document, CONFIG_DEPTH)
-            .map_err(|r| refused(json::describe(r, CONFIG_DEPTH)))?;
-        Config::read(object).map_err(|f| refused(f.describe()))
+        })
     }
 
     fn read(object: json::Object<'_>) -> doc::Read<Config> {

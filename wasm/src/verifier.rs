@@ -60,9 +60,7 @@ impl Options {
 
     /// Reads the options from JSON text; an error names the member at fault.
     fn from_json(text: &[u8]) -> Result<Options, String> {
-        let object = tollgate::json::parse_object(text, OPTIONS_DEPTH)
-            .map_err(|r| tollgate::json::describe(r, OPTIONS_DEPTH))?;
-        Options::read(object).map_err(|f| f.describe())
+        doc::read_object(text, OPTIONS_DEPTH, Options::read)
     }
 
     fn read(object: tollgate::json::Object<'_>) -> doc::Read<Options> {
