@@ -625,6 +625,7 @@ fn a_session_can_carry_its_users_current_roles_from_the_user_record() {
             roles.iter().map(|r| r.to_string()).collect(),
         )]
         .into(),
+        providers: vec![],
     };
     store.put(&StoredRecord::user(&user(&["editor"])).unwrap());
     let headers = [("Cookie", "flow_live=s-bob"), ("X-Project-ID", "A")];
@@ -738,4 +739,173 @@ proptest! {
 
 fn fixture() -> (Engine, Store, Table, usize, String) {
     api_key_case(&[])
+}
+
+/// Two identity providers whose users' roles come from user records. `sub` is unique only per
+/// issuer: a record is for the providers it names, and with two such providers it must name them.
+fn two_idps(records: &str) -> Engine {
+    let provider = |name: &str| {
+        serde_json::json!({"name": name, "credentials": ["bearer"],
+            "issuers": [format!("https://{name}.example")], "algorithms": ["HS256"],
+            "roles_from_record": ["user"], "records": records})
+    };
+    let policy = serde_json::json!({
+        "version": 1,
+        "credentials": [{"name": "bearer", "header": "Authorization", "scheme": "Bearer"}],
+        "providers": [provider("corp"), provider("partner")],
+        "permissions": ["read", "write"],
+        "roles": [{"name": "viewer", "grants": ["read"]},
+                  {"name": "admin", "inherits": ["viewer"], "grants": ["write"]}],
+        "routes": [{"method": "POST", "path": "/items", "requires": ["write"]}]
+    });
+    Engine::from_policy_json(policy.to_string().as_bytes()).unwrap()
+}
+
+const IDP_SECRETS: [(&str, [u8; 32]); 2] = [("corp", [1; 32]), ("partner", [2; 32])];
+
+/// A snapshot with the two providers' keys and `users`.
+fn two_idps_snapshot(users: serde_json::Value) -> String {
+    let keys: serde_json::Map<String, serde_json::Value> = IDP_SECRETS
+        .iter()
+        .map(|(name, secret)| {
+            let jwk = serde_json::json!({"kty": "oct", "alg": "HS256", "kid": name,
+                "k": tollgate::base64url::encode(secret)});
+            ((*name).to_owned(), serde_json::json!({"keys": [jwk]}))
+        })
+        .collect();
+    serde_json::json!({"keys": keys, "users": users}).to_string()
+}
+
+/// A bearer token from provider `idp` for subject `sub`.
+fn idp_token(idp: &str, sub: &str, now: u64) -> String {
+    let (_, secret) = IDP_SECRETS.iter().find(|(n, _)| *n == idp).unwrap();
+    let key = tollgate::SigningKey::hmac(tollgate::Algorithm::HS256, secret, Some(idp)).unwrap();
+    let claims = format!(
+        r#"{{"iss":"https://{idp}.example","sub":"{sub}","exp":{}}}"#,
+        now + 60
+    );
+    format!(
+        "Bearer {}",
+        tollgate::mint(&key, claims.as_bytes(), None).unwrap()
+    )
+}
+
+#[test]
+fn a_user_record_is_for_the_providers_it_names_since_subjects_are_unique_per_issuer() {
+    let now = 1_000_000;
+    let post = |engine: &Engine, store: &mut Store, idp: &str| {
+        let auth = idp_token(idp, "u-1", now);
+        let headers = [("Authorization", auth.as_str())];
+        store.decide(engine, &Request::new("POST", "/items", &headers), now)
+    };
+
+    // In the snapshot: corp's u-1 is an admin; partner's u-1, another person, is not.
+    let engine = two_idps("snapshot");
+    engine
+        .swap_snapshot_json(
+            two_idps_snapshot(
+                serde_json::json!({"u-1": {"roles": ["admin"], "providers": ["corp"]}}),
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut store = Store::default();
+    let d = post(&engine, &mut store, "corp");
+    assert_eq!(d.status, 200, "{}", d.message);
+    let d = post(&engine, &mut store, "partner");
+    assert_eq!(
+        (d.status, d.code),
+        (401, ErrorCode::UnknownPrincipal),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("for other providers"), "{}", d.message);
+
+    // Naming both says the subjects are one namespace (the host's own ids, say).
+    engine
+        .swap_snapshot_json(
+            two_idps_snapshot(
+                serde_json::json!({"u-1": {"roles": ["admin"], "providers": ["corp", "partner"]}}),
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(post(&engine, &mut store, "partner").status, 200);
+
+    // Naming none, or a provider that reads no user records, is refused when loaded.
+    for (users, at) in [
+        (
+            serde_json::json!({"u-1": {"roles": ["admin"]}}),
+            "users.u-1.providers",
+        ),
+        (
+            serde_json::json!({"u-1": {"roles": ["admin"], "providers": ["corp", "nope"]}}),
+            "users.u-1.providers[1]",
+        ),
+    ] {
+        let e = engine
+            .swap_snapshot_json(two_idps_snapshot(users).as_bytes())
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidSnapshot, "{e}");
+        assert!(e.to_string().contains(at), "{e}");
+    }
+
+    // In the store: the same rules, and a record that names no provider is invalid_record.
+    let engine = two_idps("store");
+    engine
+        .swap_snapshot_json(two_idps_snapshot(serde_json::json!({})).as_bytes())
+        .unwrap();
+    let user = |providers: &[&str]| UserRolesRecord {
+        subject: "u-1".into(),
+        roles: vec!["admin".into()],
+        tenants: Default::default(),
+        providers: providers.iter().map(|p| p.to_string()).collect(),
+    };
+    let mut store = Store::default();
+    store.put(&StoredRecord::user(&user(&["corp"])).unwrap());
+    assert_eq!(post(&engine, &mut store, "corp").status, 200);
+    let d = post(&engine, &mut store, "partner");
+    assert_eq!(d.code, ErrorCode::UnknownPrincipal, "{}", d.message);
+    // (The engine caches records: the one it holds is replaced, and the change announced.)
+    let mut store = Store::default();
+    let unnamed = StoredRecord::user(&user(&[])).unwrap();
+    store.put(&unnamed);
+    engine.invalidate_record(&unnamed.lookup);
+    let d = post(&engine, &mut store, "corp");
+    assert_eq!(
+        (d.status, d.code),
+        (500, ErrorCode::InvalidRecord),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("providers"), "{}", d.message);
+}
+
+#[test]
+fn a_jwt_provider_that_reads_user_records_needs_exactly_one_issuer() {
+    let engine = |issuers: serde_json::Value| {
+        let policy = serde_json::json!({
+            "version": 1,
+            "credentials": [{"name": "bearer", "header": "Authorization", "scheme": "Bearer"}],
+            "providers": [{"name": "idp", "credentials": ["bearer"], "issuers": issuers,
+                "algorithms": ["HS256"], "roles_from_record": ["user"]}],
+            "permissions": ["read"],
+            "roles": [{"name": "viewer", "grants": ["read"]}],
+            "routes": [{"method": "GET", "path": "/items", "requires": ["read"]}]
+        });
+        Engine::from_policy_json(policy.to_string().as_bytes())
+    };
+    assert!(engine(serde_json::json!(["https://idp.example"])).is_ok());
+    for issuers in [
+        serde_json::json!([]),
+        serde_json::json!(["https://a.example", "https://b.example"]),
+    ] {
+        let e = engine(issuers.clone()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPolicy, "{issuers}: {e}");
+        assert!(
+            e.to_string()
+                .contains("providers[0].roles_from_record: a JWT provider that reads user records needs exactly one issuer"),
+            "{issuers}: {e}"
+        );
+    }
 }

@@ -585,8 +585,13 @@ impl Engine {
     /// from its user's record, when the provider says so (`roles_from_record`): the snapshot's
     /// record, else the store's when the provider's records live there. `Ok(None)` when roles
     /// come from the credential itself.
+    ///
+    /// A record is for the providers it names (every reader when it names none, which a policy
+    /// allows only with one reader): another provider's principal of the same subject is
+    /// `unknown_principal`, as without a record.
     fn user_record<'s>(
         &self,
+        provider_id: usize,
         provider: &Provider,
         kind: PrincipalKind,
         subject: &str,
@@ -596,7 +601,16 @@ impl Engine {
         if !provider.roles_from_record.contains(&kind) {
             return Ok(None);
         }
+        let unknown = |why: &str| {
+            Err(Refusal::new(
+                ErrorCode::UnknownPrincipal,
+                format!("{why} for the {}'s subject", kind.name()),
+            ))
+        };
         if let Some(u) = snapshot.users.get(subject) {
+            if !u.is_for(provider_id) {
+                return unknown("the user record is for other providers");
+            }
             return Ok(Some((u.roles, Membership::Record(u))));
         }
         if provider.records == RecordsAt::Store {
@@ -604,13 +618,13 @@ impl Engine {
                 let Record::User(u) = &*r else {
                     return Err(wrong_record(RecordKind::User));
                 };
+                if !u.is_for(provider_id) {
+                    return unknown("the user record is for other providers");
+                }
                 return Ok(Some((u.roles, Membership::Stored(r.clone()))));
             }
         }
-        Err(Refusal::new(
-            ErrorCode::UnknownPrincipal,
-            format!("no user record for the {}'s subject", kind.name()),
-        ))
+        unknown("no user record")
     }
 
     /// The policy's provider `id`.
@@ -698,11 +712,17 @@ impl Engine {
         principal.provider = provider_id;
         principal.expires_at = Some(session.expires as f64);
         principal.claims.push_str(&session.claims);
-        let (held, membership) =
-            match self.user_record(provider, session.kind, &session.subject, snapshot, records)? {
-                Some(user) => user,
-                None => (session.user.roles, Membership::Stored(stored.clone())),
-            };
+        let (held, membership) = match self.user_record(
+            provider_id,
+            provider,
+            session.kind,
+            &session.subject,
+            snapshot,
+            records,
+        )? {
+            Some(user) => user,
+            None => (session.user.roles, Membership::Stored(stored.clone())),
+        };
         Ok(Authenticated {
             held,
             scopes: Bits::default(),
@@ -863,6 +883,7 @@ impl Engine {
         principal.expires_at = claims.claims().expires_at();
         principal.claims.push_str(claims.claims().object().as_str());
         let record = self.user_record(
+            provider_id,
             provider,
             principal.kind,
             &principal.subject,
@@ -987,7 +1008,14 @@ impl Engine {
         principal.expires_at = record.expires.map(|e| e as f64);
         principal.claims.push_str(&record.claims);
         let (roles, scopes) = (record.roles, record.scopes);
-        let user = self.user_record(provider, record.kind, &record.owner, snapshot, records)?;
+        let user = self.user_record(
+            provider_id,
+            provider,
+            record.kind,
+            &record.owner,
+            snapshot,
+            records,
+        )?;
         let (held, membership) = match (user, in_snapshot, stored) {
             (Some(user), _, _) => user,
             (None, Some(r), _) => (roles, Membership::Key(r.tenant.as_deref())),

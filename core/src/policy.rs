@@ -1011,6 +1011,17 @@ impl CompiledPolicy {
                     ));
                 }
             }
+            if p.provider_type == ProviderType::Jwt
+                && !p.roles_from_record.is_empty()
+                && p.issuers.len() != 1
+            {
+                // User records are keyed by subject, and `sub` is unique only per issuer.
+                return Err(invalid(
+                    at("roles_from_record"),
+                    "a JWT provider that reads user records needs exactly one issuer: a \
+                     subject is unique only within its issuer",
+                ));
+            }
             if p.reissue_ttl.is_some() && !p.algorithms.iter().all(|a| a.is_symmetric()) {
                 return Err(invalid(
                     at("reissue_ttl"),

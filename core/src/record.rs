@@ -23,7 +23,7 @@ use crate::json::{Object, Value};
 use crate::policy::{CompiledPolicy, ProviderType};
 use crate::principal::PrincipalKind;
 use crate::roles::Bits;
-use crate::snapshot::{compile_key_record, compile_user, KeyRecord, UserRecord};
+use crate::snapshot::{compile_key_record, compile_user, user_providers, KeyRecord, UserRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -254,16 +254,22 @@ pub struct UserRolesRecord {
     /// Roles per tenant (membership).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Vec<String>>,
+    /// The providers whose principals of this subject it is for (each must list the principal's
+    /// kind in `roles_from_record`). Required when the policy has several providers that read
+    /// user records: a subject is unique only within its provider.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<String>,
 }
 
 impl UserRolesRecord {
-    const MEMBERS: &'static [&'static str] = &["subject", "roles", "tenants"];
+    const MEMBERS: &'static [&'static str] = &["subject", "roles", "tenants", "providers"];
 
     fn from_fields(f: &Fields<'_>) -> Read<UserRolesRecord> {
         Ok(UserRolesRecord {
             subject: f.required("subject", document::string)?,
             roles: f.or_default("roles", document::strings)?,
             tenants: f.or_default("tenants", tenant_roles)?,
+            providers: f.or_default("providers", document::strings)?,
         })
     }
 }
@@ -422,6 +428,7 @@ pub fn split_snapshot(document: &[u8]) -> Result<(String, Vec<StoredRecord>), Er
                     subject,
                     roles: u.roles,
                     tenants: u.tenants,
+                    providers: u.providers,
                 })?);
             }
         } else if name.eq_str("api_keys") {
@@ -526,15 +533,17 @@ pub fn split_snapshot_json(document: &[u8]) -> Result<String, Error> {
 pub(crate) struct UserRolesBody {
     pub(crate) roles: Vec<String>,
     pub(crate) tenants: BTreeMap<String, Vec<String>>,
+    pub(crate) providers: Vec<String>,
 }
 
 impl UserRolesBody {
     /// Reads a snapshot's user entry at `at`.
     pub(crate) fn read(v: Value<'_>, at: &str) -> Read<UserRolesBody> {
-        let f = Fields::new(v, at, &["roles", "tenants"])?;
+        let f = Fields::new(v, at, &["roles", "tenants", "providers"])?;
         Ok(UserRolesBody {
             roles: f.or_default("roles", document::strings)?,
             tenants: f.or_default("tenants", tenant_roles)?,
+            providers: f.or_default("providers", document::strings)?,
         })
     }
 }
@@ -620,9 +629,9 @@ pub(crate) fn parse(
                     "the user record's subject is not the one it was stored under",
                 ));
             }
-            Ok(Record::User(
-                compile_user(policy, &r.roles, &r.tenants).map_err(place)?,
-            ))
+            let mut user = compile_user(policy, &r.roles, &r.tenants).map_err(place)?;
+            user.providers = user_providers(policy, &r.providers).map_err(place)?;
+            Ok(Record::User(user))
         }
         RecordKind::RevokedJti => {
             let r = fields(RevokedJtiRecord::MEMBERS)

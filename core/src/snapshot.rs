@@ -4,13 +4,15 @@
 //! ```json
 //! {"keys": {"<provider>": <JWKS or JWK>},
 //!  "revoked_jti": ["…"],
-//!  "users": {"<subject>": {"roles": ["…"], "tenants": {"<tenant>": ["…"]}}},
+//!  "users": {"<subject>": {"roles": ["…"], "tenants": {"<tenant>": ["…"]}, "providers": ["…"]}},
 //!  "api_keys": {"<provider>": [<ApiKeyRecord>, …]},
 //!  "peppers": {"<provider>": "<base64url pepper>"}}
 //! ```
 //! Keys must be bound to one of their provider's algorithms (a provider with a single algorithm
 //! binds keys that lack `alg` to it). User records give the *current* roles of principals whose
-//! kinds the provider lists in `roles_from_record` (personal access tokens).
+//! kinds the provider lists in `roles_from_record` (personal access tokens). A user record names
+//! the `providers` whose subjects it is for, and must when several providers read user records:
+//! subjects from different providers (different issuers) are different namespaces.
 
 use crate::apikey::ApiKeyRecord;
 use crate::document::{self, Fields, Read};
@@ -64,6 +66,16 @@ pub struct UserRecord {
     pub roles: Bits,
     /// Roles per tenant (membership).
     pub tenants: HashMap<String, Bits>,
+    /// The providers (positions in the policy) whose principals it is for; empty: every provider
+    /// that reads user records (a policy with one such provider).
+    pub providers: Vec<usize>,
+}
+
+impl UserRecord {
+    /// Whether the record is for principals of provider `provider` (its position).
+    pub fn is_for(&self, provider: usize) -> bool {
+        self.providers.is_empty() || self.providers.contains(&provider)
+    }
 }
 
 /// A stored API key, compiled: names resolved to ids, the hash decoded.
@@ -148,6 +160,7 @@ pub(crate) fn compile_user(
     let mut record = UserRecord {
         roles: role_bits(policy, "roles", roles)?,
         tenants: HashMap::with_capacity(tenants.len()),
+        providers: Vec::new(),
     };
     for (tenant, names) in tenants {
         record.tenants.insert(
@@ -156,6 +169,46 @@ pub(crate) fn compile_user(
         );
     }
     Ok(record)
+}
+
+/// The providers a user record names, as positions in the policy: each must read user records
+/// (`roles_from_record`). A record may name none only when at most one provider reads user
+/// records: a subject is unique only within its provider (its issuer), so with several, a record
+/// that named none would give one provider's user's roles to another's principal of the same
+/// subject. An error names the member and what is wrong.
+pub(crate) fn user_providers(
+    policy: &CompiledPolicy,
+    names: &[String],
+) -> Result<Vec<usize>, (String, String)> {
+    let readers = || {
+        policy
+            .providers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.roles_from_record.is_empty())
+    };
+    if names.is_empty() && readers().nth(1).is_some() {
+        return Err((
+            "providers".to_owned(),
+            "names no providers, and the policy has several that read user records \
+             (roles_from_record): say whose subject this is"
+                .to_owned(),
+        ));
+    }
+    let mut ids = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let (id, _) = readers().find(|(_, p)| p.name == *name).ok_or_else(|| {
+            (
+                format!("providers[{i}]"),
+                format!(
+                    "the policy has no provider {:?} that reads user records",
+                    crate::error::truncated(name, 64)
+                ),
+            )
+        })?;
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 /// Compiles an API-key record: its hash decoded, role and permission names resolved. An error
@@ -361,6 +414,10 @@ impl Snapshot {
         }
         for (subject, u) in doc.users {
             let record = compile_user(&policy, &u.roles, &u.tenants)
+                .and_then(|mut r| {
+                    r.providers = user_providers(&policy, &u.providers)?;
+                    Ok(r)
+                })
                 .map_err(|(sub, reason)| invalid(format!("users.{subject}.{sub}"), reason))?;
             snap.users.insert(subject, record);
         }
