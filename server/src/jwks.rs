@@ -99,10 +99,16 @@ impl Source {
     }
 
     /// The refresh settings `engine`'s policy gives this provider, when they differ from the
-    /// refresher's: a reload to that engine starts the source over ([`Source::restart`]).
+    /// refresher's: a reload to that engine starts the source over ([`Source::restart`]). The
+    /// order the policy lists the algorithms in means nothing, so it is not a difference.
     pub(crate) fn changed_config(&self, engine: &Engine) -> Option<RefreshConfig> {
         let config = engine.refresh_config(&self.provider).ok()?;
-        (config != *self.refresher().config()).then_some(config)
+        let unordered = |c: &RefreshConfig| {
+            let mut c = c.clone();
+            c.algorithms.sort_unstable();
+            c
+        };
+        (unordered(&config) != unordered(self.refresher().config())).then_some(config)
     }
 
     /// Starts over under `config`: a new refresher, with no keys until its first good fetch,

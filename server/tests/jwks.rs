@@ -251,6 +251,8 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
     assert_eq!(check(addr, &local_token()).status, 200);
 
     // Back to ES256, with no restart: fetched again at once, the token passes, ready again.
+    // Then ES256 and ES384 (fetched again), and the two in the other order: the same
+    // algorithms, so nothing restarts.
     write_atomic(
         &dir.path().join("policy.json"),
         policy_with("jwks-es256", "ES256").as_bytes(),
@@ -260,6 +262,35 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
     });
     eventually(10, "readiness", || get(addr, "/readyz").status == 200);
     assert!(get(addr, "/metrics").body.contains("policy=\"jwks-es256\""));
+    jwks.step(serde_json::json!({}));
+    write_atomic(
+        &dir.path().join("policy.json"),
+        policy_with("jwks-two", "ES256\",\"ES384").as_bytes(),
+    );
+    eventually(10, "the policy with two algorithms", || {
+        get(addr, "/metrics").body.contains("policy=\"jwks-two\"")
+    });
+    eventually(10, "a fetch for the broadened algorithms", || {
+        jwks.hits().0 >= 1
+    });
+    eventually(10, "readiness", || get(addr, "/readyz").status == 200);
+    jwks.step(serde_json::json!({}));
+    write_atomic(
+        &dir.path().join("policy.json"),
+        policy_with("jwks-two-reordered", "ES384\",\"ES256").as_bytes(),
+    );
+    eventually(10, "the reordered policy", || {
+        get(addr, "/metrics")
+            .body
+            .contains("policy=\"jwks-two-reordered\"")
+    });
+    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(get(addr, "/readyz").status, 200);
+    assert_eq!(
+        jwks.hits().0,
+        0,
+        "reordering the algorithms fetches nothing"
+    );
 }
 
 #[test]
