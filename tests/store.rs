@@ -743,8 +743,8 @@ fn fixture() -> (Engine, Store, Table, usize, String) {
 
 /// Two identity providers whose users' roles come from user records. `sub` is unique only per
 /// issuer: a record is for the providers it names, and with two such providers it must name them.
-fn two_idps(records: &str) -> Engine {
-    let provider = |name: &str| {
+fn two_idps(records: [&str; 2]) -> Engine {
+    let provider = |name: &str, records: &str| {
         serde_json::json!({"name": name, "credentials": ["bearer"],
             "issuers": [format!("https://{name}.example")], "algorithms": ["HS256"],
             "roles_from_record": ["user"], "records": records})
@@ -752,7 +752,7 @@ fn two_idps(records: &str) -> Engine {
     let policy = serde_json::json!({
         "version": 1,
         "credentials": [{"name": "bearer", "header": "Authorization", "scheme": "Bearer"}],
-        "providers": [provider("corp"), provider("partner")],
+        "providers": [provider("corp", records[0]), provider("partner", records[1])],
         "permissions": ["read", "write"],
         "roles": [{"name": "viewer", "grants": ["read"]},
                   {"name": "admin", "inherits": ["viewer"], "grants": ["write"]}],
@@ -800,7 +800,7 @@ fn a_user_record_is_for_the_providers_it_names_since_subjects_are_unique_per_iss
     };
 
     // In the snapshot: corp's u-1 is an admin; partner's u-1, another person, is not.
-    let engine = two_idps("snapshot");
+    let engine = two_idps(["snapshot", "snapshot"]);
     engine
         .swap_snapshot_json(
             two_idps_snapshot(
@@ -851,7 +851,7 @@ fn a_user_record_is_for_the_providers_it_names_since_subjects_are_unique_per_iss
     }
 
     // In the store: the same rules, and a record that names no provider is invalid_record.
-    let engine = two_idps("store");
+    let engine = two_idps(["store", "store"]);
     engine
         .swap_snapshot_json(two_idps_snapshot(serde_json::json!({})).as_bytes())
         .unwrap();
@@ -879,6 +879,29 @@ fn a_user_record_is_for_the_providers_it_names_since_subjects_are_unique_per_iss
         d.message
     );
     assert!(d.message.contains("providers"), "{}", d.message);
+
+    // A snapshot record for other providers counts as none: the store is still asked.
+    let engine = two_idps(["snapshot", "store"]);
+    engine
+        .swap_snapshot_json(
+            two_idps_snapshot(
+                serde_json::json!({"u-1": {"roles": ["viewer"], "providers": ["corp"]}}),
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut store = Store::default();
+    store.put(&StoredRecord::user(&user(&["partner"])).unwrap());
+    let d = post(&engine, &mut store, "corp");
+    assert_eq!(d.code, ErrorCode::InsufficientPermissions, "{}", d.message);
+    let d = post(&engine, &mut store, "partner");
+    assert_eq!(d.status, 200, "{}", d.message);
+    // The store's record deleted (and the deletion announced): only the snapshot's is left.
+    let mut store = Store::default();
+    engine.invalidate_record(&RecordLookup::user("u-1"));
+    let d = post(&engine, &mut store, "partner");
+    assert_eq!(d.code, ErrorCode::UnknownPrincipal, "{}", d.message);
+    assert!(d.message.contains("for other providers"), "{}", d.message);
 }
 
 #[test]

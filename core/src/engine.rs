@@ -587,8 +587,8 @@ impl Engine {
     /// come from the credential itself.
     ///
     /// A record is for the providers it names (every reader when it names none, which a policy
-    /// allows only with one reader): another provider's principal of the same subject is
-    /// `unknown_principal`, as without a record.
+    /// allows only with one reader): one for other providers counts as none, so the store is
+    /// still asked, and without a record for this provider the answer is `unknown_principal`.
     fn user_record<'s>(
         &self,
         provider_id: usize,
@@ -607,10 +607,8 @@ impl Engine {
                 format!("{why} for the {}'s subject", kind.name()),
             ))
         };
-        if let Some(u) = snapshot.users.get(subject) {
-            if !u.is_for(provider_id) {
-                return unknown("the user record is for other providers");
-            }
+        let in_snapshot = snapshot.users.get(subject);
+        if let Some(u) = in_snapshot.filter(|u| u.is_for(provider_id)) {
             return Ok(Some((u.roles, Membership::Record(u))));
         }
         if provider.records == RecordsAt::Store {
@@ -624,7 +622,10 @@ impl Engine {
                 return Ok(Some((u.roles, Membership::Stored(r.clone()))));
             }
         }
-        unknown("no user record")
+        match in_snapshot {
+            Some(_) => unknown("the user record is for other providers"),
+            None => unknown("no user record"),
+        }
     }
 
     /// The policy's provider `id`.

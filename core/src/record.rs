@@ -254,9 +254,9 @@ pub struct UserRolesRecord {
     /// Roles per tenant (membership).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Vec<String>>,
-    /// The providers whose principals of this subject it is for (each must list the principal's
-    /// kind in `roles_from_record`). Required when the policy has several providers that read
-    /// user records: a subject is unique only within its provider.
+    /// The providers whose principals of this subject it is for (each must read user records:
+    /// list kinds in `roles_from_record`). Required when the policy has several providers that
+    /// read user records: a subject is unique only within its provider.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<String>,
 }
