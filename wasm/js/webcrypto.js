@@ -101,33 +101,45 @@ function addAsyncPaths(api) {
     }
   };
 
+  // The first halves and the wait's members, kept here: a caller of the package never holds a
+  // wait, so no one else can finish a check with a verdict of their own.
+  const take = (object, name) => {
+    const d = Object.getOwnPropertyDescriptor(object, name);
+    delete object[name];
+    return d.get ?? d.value;
+  };
+  const checkBegin = take(api.Engine.prototype, 'checkAsyncBegin');
+  const verifyBegin = take(api.Verifier.prototype, 'verifyAsyncBegin');
+  const verifyJwsBegin = take(api.Verifier.prototype, 'verifyJwsAsyncBegin');
+  const verifyOnceBegin = take(api, 'verifyAsyncBegin');
+  const jobOf = take(SignatureWait.prototype, 'job');
+  const finishWait = take(SignatureWait.prototype, 'finish');
+  const free = SignatureWait.prototype.free;
+  delete api.SignatureWait;
+
   // The second half of a path whose first half returned `step`.
   const finish = async (step) => {
     if (!(step instanceof SignatureWait)) return step;
     try {
-      return step.finish(await verdict(step.job));
+      return finishWait.call(step, await verdict(jobOf.call(step)));
     } finally {
-      step.free();
+      free.call(step);
     }
   };
 
-  Object.defineProperty(api.Engine.prototype, 'checkAsync', {
-    value: async function checkAsync(request, now) { return finish(this.checkAsyncBegin(request, now)); },
-    writable: true,
-    configurable: true,
+  const method = (object, name, fn) => Object.defineProperty(object, name, {
+    value: fn, writable: true, configurable: true,
   });
-  Object.defineProperty(api.Verifier.prototype, 'verifyAsync', {
-    value: async function verifyAsync(token, now) { return finish(this.verifyAsyncBegin(token, now)); },
-    writable: true,
-    configurable: true,
+  method(api.Engine.prototype, 'checkAsync', async function checkAsync(request, now) {
+    return finish(checkBegin.call(this, request, now));
   });
-  Object.defineProperty(api.Verifier.prototype, 'verifyJwsAsync', {
-    value: async function verifyJwsAsync(token) { return finish(this.verifyJwsAsyncBegin(token)); },
-    writable: true,
-    configurable: true,
+  method(api.Verifier.prototype, 'verifyAsync', async function verifyAsync(token, now) {
+    return finish(verifyBegin.call(this, token, now));
   });
-  const begin = api.verifyAsyncBegin;
-  api.verifyAsync = async function verifyAsync(token, keySet, options) { return finish(begin(token, keySet, options)); };
-  delete api.verifyAsyncBegin;
-  delete api.SignatureWait;
+  method(api.Verifier.prototype, 'verifyJwsAsync', async function verifyJwsAsync(token) {
+    return finish(verifyJwsBegin.call(this, token));
+  });
+  api.verifyAsync = async function verifyAsync(token, keySet, options) {
+    return finish(verifyOnceBegin(token, keySet, options));
+  };
 }

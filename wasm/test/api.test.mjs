@@ -223,6 +223,24 @@ test('errorCodes, version and the TypeScript types', () => {
   }
 });
 
+test('the async paths keep their first halves to themselves: no caller can supply a verdict', () => {
+  const { policy } = deployment('project-oidc');
+  const engine = Engine.fromPolicy(policy);
+  for (const [object, name] of [
+    [engine, 'checkAsyncBegin'],
+    [Verifier.prototype, 'verifyAsyncBegin'],
+    [Verifier.prototype, 'verifyJwsAsyncBegin'],
+    [tollgate, 'verifyAsyncBegin'],
+    [tollgate, 'SignatureWait'],
+  ]) {
+    assert.equal(object[name], undefined, name);
+  }
+  for (const name of ['checkAsync']) assert.equal(typeof engine[name], 'function', name);
+  for (const name of ['verifyAsync', 'verifyJwsAsync']) assert.equal(typeof Verifier.prototype[name], 'function', name);
+  assert.equal(typeof tollgate.verifyAsync, 'function');
+  engine.free();
+});
+
 test('the entry point turns a WebAssembly abort into internal_error and refuses later calls', async () => {
   const source = readFileSync(path.join(wasmDir, 'js/harden.js'), 'utf8');
   for (const target of ['node', 'web']) {
