@@ -744,8 +744,9 @@ fn forwarding_claims(name: &str, claims: serde_json::Value) -> Engine {
 }
 
 /// Forwarded claim headers, hand-computed: strings unescaped as they are, arrays of strings
-/// comma-separated (other items skipped), other JSON as its text, nested paths followed, missing
-/// claims and values with control characters left out. A token's claims are forwarded from the
+/// comma-separated (other items skipped; an array with an item holding a comma of its own, even
+/// escaped, is left out: it could not be told from two items), other JSON as its text, nested
+/// paths followed, missing claims and values with control characters left out. A token's claims are forwarded from the
 /// read the check already made; an API key's from its record's text: both give the same.
 #[test]
 fn forwarded_claim_headers_are_hand_computed_values() {
@@ -759,6 +760,8 @@ fn forwarded_claim_headers_are_hand_computed_values() {
             {"claim": "org", "header": "x-org-json"},
             {"claim": "note", "header": "x-note"},
             {"claim": "absent", "header": "x-absent"},
+            {"claim": "teams", "header": "x-teams"},
+            {"claim": "teams_escaped", "header": "x-teams-escaped"},
         ]),
     );
     let snapshot: serde_json::Value =
@@ -774,7 +777,7 @@ fn forwarded_claim_headers_are_hand_computed_values() {
     let now = 1_767_225_600u64;
     // Written by hand so that the escapes reach the engine as they are.
     let claims = format!(
-        r#"{{"iss":"https://app.example","sub":"alice","iat":{now},"exp":{},"tenants":{{"A":["Viewer"]}},"name":"Ren\u00e9e \"R\"","groups":["a\/b","c",7,"d"],"level":3.50,"org":{{"id":"o_1","tier":null}},"note":"line\nbreak"}}"#,
+        r#"{{"iss":"https://app.example","sub":"alice","iat":{now},"exp":{},"tenants":{{"A":["Viewer"]}},"name":"Ren\u00e9e \"R\"","groups":["a\/b","c",7,"d"],"level":3.50,"org":{{"id":"o_1","tier":null}},"note":"line\nbreak","teams":["eng,admin"],"teams_escaped":["eng","ops\u002cadmin"]}}"#,
         now + 60
     );
     let token = tollgate::mint(&key, claims.as_bytes(), Some("JWT")).unwrap();

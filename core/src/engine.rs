@@ -1188,10 +1188,14 @@ impl Engine {
     ) {
         let f = &self.policy.forward;
         push_header(decision, f.subject.as_deref(), &mut |v| {
-            v.push_str(&p.subject)
+            v.push_str(&p.subject);
+            true
         });
         if let Some(t) = &p.tenant {
-            push_header(decision, f.tenant.as_deref(), &mut |v| v.push_str(t));
+            push_header(decision, f.tenant.as_deref(), &mut |v| {
+                v.push_str(t);
+                true
+            });
         }
         push_header(decision, f.roles.as_deref(), &mut |v| {
             for (i, r) in p.roles().enumerate() {
@@ -1200,12 +1204,15 @@ impl Engine {
                 }
                 v.push_str(r);
             }
+            true
         });
         push_header(decision, f.kind.as_deref(), &mut |v| {
-            v.push_str(p.kind.name())
+            v.push_str(p.kind.name());
+            true
         });
         push_header(decision, f.provider.as_deref(), &mut |v| {
-            v.push_str(p.provider())
+            v.push_str(p.provider());
+            true
         });
         if f.claims.is_empty() {
             return;
@@ -1229,18 +1236,30 @@ impl Engine {
                     decision,
                     Some(ch.header.as_str()),
                     &mut |v| match value.as_str() {
-                        Some(s) => s.push_to(v),
+                        Some(s) => {
+                            s.push_to(v);
+                            true
+                        }
                         None => match value.as_array() {
+                            // An item with a comma of its own could not be told from two items
+                            // (`["eng,admin"]` against `["eng", "admin"]`): such an array is not
+                            // forwarded.
                             Some(items) => {
                                 for (i, s) in items.filter_map(|i| i.as_str()).enumerate() {
                                     if i > 0 {
                                         v.push(',');
                                     }
+                                    let start = v.len();
                                     s.push_to(v);
+                                    if v.get(start..).is_some_and(|item| item.contains(',')) {
+                                        return false;
+                                    }
                                 }
+                                true
                             }
                             None => {
                                 let _ = write!(v, "{}", value.as_raw());
+                                true
                             }
                         },
                     },
@@ -1307,12 +1326,15 @@ impl Engine {
 }
 
 /// Adds header `name` (when the policy forwards it) with the value `fill` writes, in pooled
-/// strings; a value with control characters is dropped.
-fn push_header(decision: &mut Decision, name: Option<&str>, fill: &mut dyn FnMut(&mut String)) {
+/// strings; a value `fill` refuses (returns false for) or with control characters is dropped.
+fn push_header(
+    decision: &mut Decision,
+    name: Option<&str>,
+    fill: &mut dyn FnMut(&mut String) -> bool,
+) {
     if let Some(n) = name {
         let mut value = decision.string();
-        fill(&mut value);
-        if !crate::scan::has_ascii_control(value.as_bytes()) {
+        if fill(&mut value) && !crate::scan::has_ascii_control(value.as_bytes()) {
             let name = decision.copy(n);
             decision.forward_headers.push((name, value));
         } else {
