@@ -28,8 +28,9 @@ per 30 seconds, so a flood of unknown kids costs one fetch). A failed fetch keep
 set and retries with backoff (5 seconds doubling to 5 minutes); a set not refreshed for 48 hours
 is dropped and the provider's tokens are refused. A reload of the files keeps the fetched sets:
 for a --jwks provider the fetched set always wins over the key file. A reloaded policy that
-changes the provider's algorithms drops its set and fetches again at once (its tokens are refused
-meanwhile). /readyz answers 503 until every --jwks provider has had a good fetch. The schedule runs on the system clock, even with
+changes the provider's algorithms reads the last fetched set again under them (keys of a dropped
+algorithm are gone at once) and fetches again. /readyz answers 503 until every --jwks provider
+has had a good fetch. The schedule runs on the system clock, even with
 --now.
 
 --store redis://HOST:PORT reads the records of providers with \"records\": \"store\" (API keys,

@@ -9,17 +9,19 @@
 //! happens under the reload lock, so none overwrites another.
 //!
 //! A reloaded policy that changes a provider's refresh settings (its `algorithms`) starts that
-//! source over: the new engine gets no keys for the provider, the source a new refresher under
-//! the new settings, and the fetch is due at once. Until it succeeds the provider's tokens are
-//! refused and `/readyz` answers 503, as at startup; keys of an algorithm the new policy dropped
-//! are never served under it.
+//! source over: a new refresher under the new settings reads the last good response again (as
+//! of when it was fetched, so it goes stale as it would have), the new engine gets what that
+//! gives, and a fetch is due at once. Keys of an algorithm the new policy dropped are never
+//! served under it; keys it still allows are served without a gap, even while the identity
+//! provider cannot be reached. When the last response holds no key the new settings allow, the
+//! provider's tokens are refused and `/readyz` answers 503 until a fetch brings one.
 //!
 //! The schedule runs on the system clock, even with `--now` (which fixes decision time only).
 
 use crate::fetch::Client;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tollgate::refresh::{Poll, RefreshConfig, Refresher};
 use tollgate::{discovery, Engine, Error, KeySet, Snapshot};
@@ -34,6 +36,10 @@ pub(crate) struct Source {
     fetches_failed: AtomicU64,
     /// When the current set was fetched (Unix seconds); 0 before the first good fetch.
     fetched_at: AtomicU64,
+    /// The last good response's body and when it came: what a restarted refresher reads again.
+    last_good: Mutex<Option<(Vec<u8>, u64)>>,
+    /// Fetch at the next turn of the task, whatever the schedule says (set by a restart).
+    fetch_now: AtomicBool,
 }
 
 /// The system clock in Unix seconds.
@@ -69,6 +75,8 @@ impl Source {
             fetches_ok: AtomicU64::new(0),
             fetches_failed: AtomicU64::new(0),
             fetched_at: AtomicU64::new(0),
+            last_good: Mutex::new(None),
+            fetch_now: AtomicBool::new(false),
         })
     }
 
@@ -111,13 +119,42 @@ impl Source {
         (unordered(&config) != unordered(self.refresher().config())).then_some(config)
     }
 
-    /// Starts over under `config`: a new refresher, with no keys until its first good fetch,
-    /// which is due now (the task is woken). Called under the swap lock.
+    /// A refresher under `config` that has read the last good response again, as of when it
+    /// came (none before the first good fetch).
+    fn replay(&self, config: RefreshConfig) -> Result<Refresher, Error> {
+        let mut fresh = Refresher::new(config)?;
+        let last = self
+            .last_good
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((body, at)) = last.as_ref() {
+            // A body the new settings find no key in is a failure the refresher records; the
+            // provider then has no keys until a fetch brings one.
+            let _ = fresh.on_fetched(200, &[], body, *at);
+        }
+        Ok(fresh)
+    }
+
+    /// The set this provider would serve under `engine` now: what [`Source::replay`] gives
+    /// when `engine` changes the refresh settings, else the current set; none when there is
+    /// none to serve (fail closed).
+    fn set_for(&self, engine: &Engine, now: u64) -> Arc<KeySet> {
+        let set = match self.changed_config(engine) {
+            Some(config) => self.replay(config).and_then(|r| r.key_set(now)),
+            None => self.current(now),
+        };
+        set.unwrap_or_else(|_| Arc::new(KeySet::empty()))
+    }
+
+    /// Starts over under `config` ([`Source::replay`]), with a fetch due at once (the task is
+    /// woken). Called under the swap lock, once the engine with the new settings is in use.
     pub(crate) fn restart(&self, config: RefreshConfig) -> Result<(), Error> {
-        let fresh = Refresher::new(config)?;
+        let fresh = self.replay(config)?;
+        self.fetched_at
+            .store(fresh.fetched_at().unwrap_or(0), Ordering::Relaxed);
         *self.refresher() = fresh;
-        self.fetched_at.store(0, Ordering::Relaxed);
-        tracing::info!(provider = %self.provider, url = %self.url, "the reloaded policy changed the provider's refresh settings: fetching its key set again");
+        tracing::info!(provider = %self.provider, url = %self.url, "the reloaded policy changed the provider's refresh settings: reading its last key set again, and fetching");
+        self.fetch_now.store(true, Ordering::Relaxed);
         self.wake.notify_one();
         Ok(())
     }
@@ -134,9 +171,18 @@ impl Source {
         let now = system_now();
         let mut refresher = self.refresher();
         let outcome = match got {
-            Ok(response) => refresher
-                .on_fetched(response.status, &response.headers(), &response.body, now)
-                .map(|f| (f.keys, f.next_fetch)),
+            Ok(response) => {
+                let fetched = refresher
+                    .on_fetched(response.status, &response.headers(), &response.body, now)
+                    .map(|f| (f.keys, f.next_fetch));
+                if fetched.is_ok() {
+                    *self
+                        .last_good
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some((response.body, now));
+                }
+                fetched
+            }
             Err(reason) => {
                 refresher.on_fetch_failed(&reason, now);
                 Err(refresher.last_error().cloned().unwrap_or(Error::KeySource {
@@ -173,7 +219,11 @@ impl Source {
         let client = Client::new();
         loop {
             let now = system_now();
-            let poll = self.refresher().poll(now);
+            let poll = if self.fetch_now.swap(false, Ordering::Relaxed) {
+                Poll::Fetch
+            } else {
+                self.refresher().poll(now)
+            };
             match poll {
                 Poll::Fetch => self.fetch(&client, &shared).await,
                 Poll::Wait { until } => {
@@ -206,10 +256,10 @@ impl Source {
     }
 }
 
-/// `snapshot` (for `engine`) with each source's provider keys replaced by its current set, or by
-/// none: before a good fetch, once stale, and when `engine` gives the provider other refresh
-/// settings than the source has (the source is restarted once `engine` is in use). `None`
-/// without sources.
+/// `snapshot` (for `engine`) with each source's provider keys replaced by the set it serves
+/// under `engine` ([`Source::set_for`]; the source is restarted once `engine` is in use, when
+/// `engine` changes its settings), or by none before a good fetch and once stale. `None` without
+/// sources.
 pub(crate) fn overlay(
     sources: &[Arc<Source>],
     engine: &Engine,
@@ -218,10 +268,7 @@ pub(crate) fn overlay(
     let now = system_now();
     let mut out: Option<Snapshot> = None;
     for s in sources {
-        let set = match s.changed_config(engine) {
-            Some(_) => Arc::new(KeySet::empty()),
-            None => s.current(now).unwrap_or_else(|_| Arc::new(KeySet::empty())),
-        };
+        let set = s.set_for(engine, now);
         let next = out
             .as_ref()
             .unwrap_or(snapshot)
