@@ -200,3 +200,70 @@ fn the_longest_prefix_picks_the_provider() {
     );
     assert_eq!(d.code, ErrorCode::UnknownApiKey, "{}", d.message);
 }
+
+/// A personal access token takes its owner's *current* roles from the user record, and never
+/// gives more than it was issued for: the tenant it names bounds the owner's membership, and
+/// the scopes it lists bound the owner's permissions (they add nothing).
+#[test]
+fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_for() {
+    const P1: &str = "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+    const P2: &str = "0b6f1a4e-3c5d-4e8f-9a1b-2c3d4e5f6a7b";
+    let read = |file: &str| {
+        std::fs::read(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/project-oidc")
+                .join(file),
+        )
+        .unwrap()
+    };
+    let engine = Engine::from_policy_json(&read("policy.json")).unwrap();
+    let mut snapshot: serde_json::Value = serde_json::from_slice(&read("snapshot.json")).unwrap();
+    let pepper =
+        tollgate::base64url::decode(snapshot["peppers"]["pat"].as_str().unwrap().as_bytes())
+            .unwrap();
+    // Alice is an admin in both projects; carol a viewer in P1.
+    snapshot["users"]["u-alice"] = serde_json::json!({"tenants": {P1: ["admin"], P2: ["admin"]}});
+    let now = 1_767_225_600;
+    let mut pat = |owner: &str, tenant: Option<&str>, scopes: &[&str]| {
+        let mut g =
+            apikey::generate("pat", owner, &Hashing::HmacSha256(pepper.clone()), now).unwrap();
+        g.record.kind = tollgate::PrincipalKind::PersonalAccessToken;
+        g.record.tenant = tenant.map(str::to_owned);
+        g.record.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        snapshot["api_keys"]["pat"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::to_value(&g.record).unwrap());
+        format!("Bearer {}", g.key)
+    };
+    let carol_delete = pat("u-carol", None, &["project:delete"]);
+    let alice_p1 = pat("u-alice", Some(P1), &[]);
+    let alice_read = pat("u-alice", None, &["project:read"]);
+    let alice = pat("u-alice", None, &[]);
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    let check = |method: &str, path: &str, auth: &str, project: &str| {
+        let headers = [("Authorization", auth), ("X-Project-ID", project)];
+        let d = engine.check(&Request::new(method, path, &headers), now);
+        (d.status, d.code)
+    };
+    let allowed = (200, ErrorCode::Allowed);
+    let lacking = (403, ErrorCode::InsufficientPermissions);
+
+    // A scope the owner's roles do not grant is not granted by the token either.
+    assert_eq!(check("DELETE", "/v1/project", &carol_delete, P1), lacking);
+    assert_eq!(check("GET", "/v1/items", &carol_delete, P1), lacking);
+    // Scopes bound an admin's token to what they list.
+    assert_eq!(check("GET", "/v1/items", &alice_read, P1), allowed);
+    assert_eq!(check("POST", "/v1/items", &alice_read, P1), lacking);
+    // A token issued for P1 is a member of P1 only, though its owner is a member of both.
+    assert_eq!(check("POST", "/v1/items", &alice_p1, P1), allowed);
+    assert_eq!(
+        check("POST", "/v1/items", &alice_p1, P2),
+        (403, ErrorCode::TenantForbidden)
+    );
+    // Without either, the owner's current roles decide, in every project of theirs.
+    assert_eq!(check("POST", "/v1/items", &alice, P1), allowed);
+    assert_eq!(check("POST", "/v1/members", &alice, P2), allowed);
+}

@@ -92,9 +92,23 @@ struct Authenticated<'a> {
     held: Bits,
     scopes: Bits,
     membership: Membership<'a>,
+    /// What a key whose roles come from its owner's record was issued for, which bounds what
+    /// the owner's roles give ([`KeyBounds`]).
+    bounds: KeyBounds<'a>,
     /// A token's verified claims, kept for membership and the forwarded claim headers (`None`
     /// for API keys and sessions, whose claims are the principal's JSON text).
     claims: Option<IndexedClaims<'a>>,
+}
+
+/// The limits of a key whose roles come from its owner's user record (a personal access token
+/// under `roles_from_record`): the owner's current roles decide, and the key never gives more
+/// than it was issued for. Empty for every other credential.
+#[derive(Default)]
+struct KeyBounds<'a> {
+    /// The key's tenant, when it names one: the owner's membership counts there only.
+    tenant: Option<Membership<'a>>,
+    /// The key's scopes, when it lists any: permissions beyond them are dropped.
+    scopes: Option<Bits>,
 }
 
 /// The signature check a host supplies to [`Engine::check_with`]; `None` verifies in process.
@@ -543,7 +557,11 @@ impl Engine {
                 authn.claims.as_ref(),
                 tenant,
                 &mut authn.held,
-            );
+            ) && authn
+                .bounds
+                .tenant
+                .as_ref()
+                .is_none_or(|key| self.member(key, None, tenant, &mut Bits::default()));
             principal.set_tenant(tenant);
             if !member {
                 let code = if rule.hide_non_members {
@@ -560,6 +578,9 @@ impl Engine {
         // Permissions.
         let (roles, mut perms) = self.policy.roles.effective(&authn.held);
         perms.union_with(&authn.scopes);
+        if let Some(bound) = &authn.bounds.scopes {
+            perms.intersect_with(bound);
+        }
         principal.roles = roles;
         principal.permissions = perms;
         if !route.requirement.satisfied_by(&perms) {
@@ -728,6 +749,7 @@ impl Engine {
             held,
             scopes: Bits::default(),
             membership,
+            bounds: KeyBounds::default(),
             claims: None,
         })
     }
@@ -912,6 +934,7 @@ impl Engine {
             held,
             scopes,
             membership,
+            bounds: KeyBounds::default(),
             claims: Some(claims),
         })
     }
@@ -1017,17 +1040,31 @@ impl Engine {
             snapshot,
             records,
         )?;
-        let (held, membership) = match (user, in_snapshot, stored) {
-            (Some(user), _, _) => user,
-            (None, Some(r), _) => (roles, Membership::Key(r.tenant.as_deref())),
-            (None, None, Some(r)) => (roles, Membership::Stored(r)),
-            (None, None, None) => return Err(wrong_record(RecordKind::ApiKey)),
+        // The key's own membership: its tenant.
+        let own = match (in_snapshot, &stored) {
+            (Some(r), _) => Membership::Key(r.tenant.as_deref()),
+            (None, Some(r)) => Membership::Stored(r.clone()),
+            (None, None) => return Err(wrong_record(RecordKind::ApiKey)),
         };
-        Ok(Authenticated {
-            held,
-            scopes,
-            membership,
-            claims: None,
+        Ok(match user {
+            // The owner's current roles, within what the key was issued for.
+            Some((held, membership)) => Authenticated {
+                held,
+                scopes: Bits::default(),
+                membership,
+                bounds: KeyBounds {
+                    tenant: record.tenant.is_some().then_some(own),
+                    scopes: (!scopes.is_empty()).then_some(scopes),
+                },
+                claims: None,
+            },
+            None => Authenticated {
+                held: roles,
+                scopes,
+                membership: own,
+                bounds: KeyBounds::default(),
+                claims: None,
+            },
         })
     }
 

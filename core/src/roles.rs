@@ -49,6 +49,13 @@ impl Bits {
         }
     }
 
+    /// Keeps only the members `other` has too.
+    pub fn intersect_with(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a &= *b;
+        }
+    }
+
     /// Whether every member of `other` is in `self`.
     pub fn contains_all(&self, other: &Bits) -> bool {
         self.0.iter().zip(other.0.iter()).all(|(a, b)| a & b == *b)
