@@ -27,7 +27,8 @@ pub enum StoreCommand {
     #[command(after_help = "\
 Each record is written under tollgate:<kind>:<hash> (docs/records.md), expiring with its
 \"expires\", and its key is published on tollgate:invalidate so running services drop a cached
-copy. The rest of the snapshot (keys, peppers) goes to --out, or to stdout.
+copy. The rest of the snapshot (keys, peppers) goes to --out (a new file, mode 0600), or to
+stdout.
 
 Example:
   tollgate store import --store redis://127.0.0.1:6379 --keys snapshot.json --out keys.json")]
@@ -122,7 +123,8 @@ fn import(a: ImportArgs) -> Result<(), Failure> {
         }
     );
     match a.out {
-        Some(path) => io::write_new_file(&path, text.as_bytes(), false),
+        // The rest of the snapshot holds its keys and peppers: readable by its owner only.
+        Some(path) => io::write_new_file(&path, text.as_bytes(), true),
         None => output::print(&text),
     }
 }

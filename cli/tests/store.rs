@@ -64,6 +64,12 @@ fn import_moves_a_snapshots_records_into_the_store() {
         err.contains("1 revoked_jti") && err.contains("2 user") && err.contains("api_key"),
         "{err}"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the rest holds keys and peppers");
+    }
     let rest: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let _ = std::fs::remove_file(&out);
     for gone in ["users", "api_keys", "revoked_jti"] {
