@@ -55,11 +55,16 @@ impl core::fmt::Debug for RedisStore {
     }
 }
 
-/// `url` without its password, for logs.
+/// `url` without its password, for logs: no user info, and no query (`redis+unix://` takes
+/// `?user=…&pass=…`).
 fn redacted(url: &str) -> String {
-    match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
-        _ => url.to_owned(),
+    let (base, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?…"),
+        None => (url, ""),
+    };
+    match (base.split_once("://"), base.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}{query}"),
+        _ => format!("{base}{query}"),
     }
 }
 
@@ -223,6 +228,11 @@ mod tests {
             "redis://…@10.0.0.1:6379/0"
         );
         assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redacted("redis+unix:///run/redis.sock?db=0&user=u&pass=S3cret"),
+            "redis+unix:///run/redis.sock?…"
+        );
+        assert_eq!(redacted("redis://u:p@h:1/0?pass=a@b"), "redis://…@h:1/0?…");
         let s = RedisStore::new("redis://:pw@127.0.0.1:1", Duration::from_millis(50)).unwrap();
         assert_eq!(s.url(), "redis://…@127.0.0.1:1");
         assert!(RedisStore::new("http://x", Duration::from_millis(50)).is_err());

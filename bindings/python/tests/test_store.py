@@ -249,6 +249,18 @@ def test_a_deployment_decides_as_with_its_snapshot_with_its_records_in_redis(red
         assert warm == engine.check(method, path, headers, now=d.table["now"] + 4), case["name"]
 
 
+def test_a_store_url_is_shown_without_its_password() -> None:
+    for url, shown in [
+        ("redis://user:S3cret@127.0.0.1:1/0", "redis://…@127.0.0.1:1/0"),
+        ("redis://127.0.0.1:1/0?password=S3cret", "redis://127.0.0.1:1/0?…"),
+        ("unix:///run/redis.sock?db=0&password=S3cret", "unix:///run/redis.sock?…"),
+        ("redis://127.0.0.1:1", "redis://127.0.0.1:1"),
+    ]:
+        store = tollgate.RedisStore(url)
+        assert store.url == shown
+        assert "S3cret" not in repr(store)
+
+
 def test_the_tables_need_records_from_the_store() -> None:
     """project-oidc's personal access tokens, users and revoked jti and service-accounts' keys
     are records: without a host to read them a check is 503 store_unavailable."""

@@ -148,11 +148,14 @@ def _api_key_store_key(digest: str) -> str:
 
 
 def _redacted(url: str) -> str:
-    """`url` without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
+    """`url` without its password, for messages: no user info, and no query (redis-py takes
+    `?password=…` there)."""
+    base, question, _ = url.partition("?")
+    query = "?…" if question else ""
+    scheme, sep, rest = base.partition("://")
     if sep and "@" in rest:
-        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
-    return url
+        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}{query}"
+    return base + query
 
 
 def _redis() -> Any:
