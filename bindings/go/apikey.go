@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"strings"
 	"time"
@@ -57,8 +58,18 @@ func GenerateAPIKey(prefix, owner string, pepper []byte, now time.Time) (Generat
 // CheckAPIKey checks a key's form and checksum without any lookup: nil, or ErrMalformedAPIKey
 // for a typo, a truncated paste or a prefix not among prefixes (the longest match wins; none:
 // the key's own prefix, everything before its last _, is accepted). Run it before looking a
-// key up, so that garbage never reaches the store.
+// key up, so that garbage never reaches the store. An empty prefix, one with a space, or an
+// empty but non-nil list (CheckAPIKey(key, allowed...) with nothing allowed) is
+// ErrInvalidOptions: it would accept every prefix.
 func CheckAPIKey(key string, prefixes ...string) error {
+	if prefixes != nil && len(prefixes) == 0 {
+		return errorWith(ErrInvalidOptions, "no prefixes: pass none at all to accept the key's own prefix")
+	}
+	for _, p := range prefixes {
+		if p == "" || strings.ContainsAny(p, " \t\n\r\v\f") {
+			return errorWith(ErrInvalidOptions, fmt.Sprintf("prefix %q: a prefix is not empty and has no spaces", p))
+		}
+	}
 	kb, kn := bytesArg([]byte(key))
 	pb, pn := bytesArg([]byte(strings.Join(prefixes, " ")))
 	if st := C.tg_apikey_check(kb, kn, pb, pn); st != C.TG_STATUS_OK {

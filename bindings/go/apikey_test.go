@@ -65,6 +65,12 @@ func TestAPIKeyKnownAnswers(t *testing.T) {
 	if err := tollgate.CheckAPIKey(knownAPIKey); err != nil {
 		t.Errorf("its own prefix: %v", err)
 	}
+	// An allow-list that lists nothing accepts nothing, never everything.
+	for _, nothing := range [][]string{{}, {""}, {"fln_live", ""}, {"fln_live fln"}, {" "}} {
+		if err := tollgate.CheckAPIKey(knownAPIKey, nothing...); !errors.Is(err, tollgate.ErrInvalidOptions) {
+			t.Errorf("prefixes %q: %v", nothing, err)
+		}
+	}
 }
 
 func TestGeneratedAPIKeysRoundTrip(t *testing.T) {

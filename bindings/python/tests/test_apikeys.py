@@ -35,6 +35,10 @@ def test_known_key_and_malformed_ones() -> None:
     tollgate.check_api_key(KNOWN, ["fln_live", "fln"])
     tollgate.check_api_key(KNOWN, "fln_live")
     tollgate.check_api_key(KNOWN)  # its own prefix
+    # An allow-list that lists nothing accepts nothing, never everything.
+    for nothing in ([], "", [""], " ", ["fln_live", ""], ["fln_live fln"], ()):
+        with pytest.raises(ValueError):
+            tollgate.check_api_key(KNOWN, nothing)
     for bad in (
         "",
         KNOWN[:-1] + "Z",  # checksum case changed

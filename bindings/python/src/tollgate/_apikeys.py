@@ -60,14 +60,19 @@ def check_api_key(key: Union[str, bytes], prefixes: Union[str, Iterable[str], No
     """Checks a key's form and checksum, without any lookup; raises TokenError
     `malformed_api_key` for a typo, a truncated paste or a prefix not among `prefixes` (one or
     several; the longest match wins; None accepts the key's own prefix). Run it before looking a
-    key up, so that garbage never reaches the store."""
+    key up, so that garbage never reaches the store. An empty list, or an empty or spaced
+    prefix, is a ValueError: it would accept every prefix."""
     k = _bytes(key, "key")
     if prefixes is None:
         ps = b""
-    elif isinstance(prefixes, str):
-        ps = prefixes.encode()
     else:
-        ps = " ".join(prefixes).encode()
+        listed = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+        if not listed or any(not isinstance(p, str) or not p or p.split() != [p] for p in listed):
+            raise ValueError(
+                f"prefixes must be one or more prefixes without spaces, not {prefixes!r} "
+                "(None accepts the key's own prefix)"
+            )
+        ps = " ".join(listed).encode()
     st = _ffi.tg_apikey_check(k, len(k), ps or None, len(ps))
     if st != 0:
         raise _fail(st, ctypes.c_void_p())
