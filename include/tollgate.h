@@ -1128,10 +1128,13 @@ tg_status tg_refresher_verifier(const struct tg_refresher *refresher,
 /**
  * The refresher's state at `now` as JSON, for health checks and logs:
  * `{"fetched_at": u64 | null, "next_fetch": u64, "failures": u32, "stale": bool,
- * "last_error": {"code": "…", "message": "…"} | null, "kids": ["…"],
+ * "stale_at": u64 | null, "last_error": {"code": "…", "message": "…"} | null, "kids": ["…"],
  * "skipped": [{"index": 0, "kid": "…" | null, "code": "…", "reason": "…"}]}`.
- * `kids` are the kids of the last good set (stale or not; keys without a kid are not listed),
- * `skipped` the keys its fetch left out; `last_error` is the last failure since then.
+ * `stale_at` is when the last good set stops being served (`fetched_at` + `stale_after`): a host
+ * that swaps the set into an engine swaps again then, fetch due or not, so that the engine
+ * stops using it on time. `kids` are the kids of the last good set (stale or not; keys without
+ * a kid are not listed), `skipped` the keys its fetch left out; `last_error` is the last failure
+ * since then.
  *
  * On success writes the document to `*json_out` (free it with `tg_string_free`).
  */

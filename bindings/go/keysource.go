@@ -43,10 +43,11 @@ type KeySource struct {
 	engine   *Engine
 	provider string
 
-	fetchMu   sync.Mutex    // one fetch (and swap) at a time
-	wake      chan struct{} // OnUnknownKID wakes Run (buffered: a wake before Run sleeps is kept)
-	closed    chan struct{} // closed by Close: stops Run
-	closeOnce sync.Once
+	fetchMu     sync.Mutex    // one fetch (and swap) at a time
+	staleServed bool          // under fetchMu: the engine of WithSwapInto has this source's staleness
+	wake        chan struct{} // OnUnknownKID wakes Run (buffered: a wake before Run sleeps is kept)
+	closed      chan struct{} // closed by Close: stops Run
+	closeOnce   sync.Once
 }
 
 // RefreshConfig tunes a KeySource's schedule (tg_refresher_new's config; core/src/refresh.rs
@@ -320,7 +321,8 @@ func (k *KeySource) poll() (due bool, until time.Time, err error) {
 }
 
 // Refresh fetches the key set once if a fetch is due (the first call always fetches), records
-// the outcome, and after a good fetch swaps the set into the engine of WithSwapInto. It
+// the outcome, and after a good fetch swaps the set into the engine of WithSwapInto; with no
+// fetch due, a set that has gone stale since leaves that engine (fail closed). It
 // returns nil when nothing was due or the fetch was good; otherwise the failure (the last good
 // set stays, and the library backs off): ErrKeySetFetchFailed, ctx's error when ctx ended
 // (then nothing is recorded), or the swap's error.
@@ -328,9 +330,14 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
 	due, _, err := k.poll()
-	if err != nil || !due {
+	if err != nil {
 		return err
 	}
+	if !due {
+		k.swapIfNewlyStale()
+		return nil
+	}
+	defer k.noteStaleness()
 	status, header, body, err := get(ctx, k.client, k.timeout, k.url, k.maxBody)
 	if ctx.Err() != nil {
 		return ctx.Err() // the caller gave up: not the key set URL's failure
@@ -357,6 +364,29 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 		return k.SwapInto(k.engine, k.provider)
 	}
 	return nil
+}
+
+// swapIfNewlyStale empties the WithSwapInto engine's keys for this source once its set has gone
+// stale between fetches (fail closed); once, not at every call. The caller holds fetchMu.
+func (k *KeySource) swapIfNewlyStale() {
+	if k.engine == nil {
+		return
+	}
+	if st, err := k.Status(); err == nil && st.Stale && !k.staleServed {
+		k.swapAfterFailure()
+	}
+	k.noteStaleness()
+}
+
+// noteStaleness records whether the engine of WithSwapInto now has this source's staleness (a
+// fetch's swap brings it). The caller holds fetchMu.
+func (k *KeySource) noteStaleness() {
+	if k.engine == nil {
+		return
+	}
+	if st, err := k.Status(); err == nil {
+		k.staleServed = st.Stale
+	}
 }
 
 // swapAfterFailure brings a failed fetch's consequence to the engine of WithSwapInto: the last
@@ -418,7 +448,8 @@ func (k *KeySource) onFetched(status int, cacheControl []string, body []byte) er
 }
 
 // Run keeps the key set fresh until ctx ends or Close: it refreshes when due, then sleeps until
-// the next fetch is due or OnUnknownKID asks for an early one. Failures are recorded (see
+// the next fetch is due, the set goes stale (with WithSwapInto) or OnUnknownKID asks for an
+// early one. Failures are recorded (see
 // Status) and retried on the library's backoff. It returns ctx.Err(), or ErrNullParameter after
 // Close. Run it in one goroutine.
 func (k *KeySource) Run(ctx context.Context) error {
@@ -445,6 +476,12 @@ func (k *KeySource) Run(ctx context.Context) error {
 		}
 		if due {
 			continue
+		}
+		if k.engine != nil {
+			// Also wake when the set goes stale, so that it leaves the engine on time.
+			if st, err := k.Status(); err == nil && !st.Stale && !st.StaleAt.IsZero() && st.StaleAt.Before(until) {
+				until = st.StaleAt
+			}
 		}
 		timer := time.NewTimer(until.Sub(k.clock()))
 		select {
@@ -538,6 +575,7 @@ type KeySourceStatus struct {
 	NextFetch time.Time    // when the next fetch is due (zero: now, before the first)
 	Failures  int          // consecutive failures since the last good fetch
 	Stale     bool         // the set is older than StaleAfter and no longer served
+	StaleAt   time.Time    // when the last good set stops being served; zero before the first
 	LastError *Error       // the last failure since the last good fetch, or nil
 	KIDs      []string     // the kids of the last good set (stale or not)
 	Skipped   []SkippedKey // the keys the last good fetch left out, and why
@@ -573,6 +611,7 @@ func (k *KeySource) Status() (KeySourceStatus, error) {
 		NextFetch int64  `json:"next_fetch"`
 		Failures  int    `json:"failures"`
 		Stale     bool   `json:"stale"`
+		StaleAt   *int64 `json:"stale_at"`
 		LastError *struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
@@ -590,6 +629,9 @@ func (k *KeySource) Status() (KeySourceStatus, error) {
 	}
 	if doc.NextFetch > 0 {
 		s.NextFetch = time.Unix(doc.NextFetch, 0)
+	}
+	if doc.StaleAt != nil {
+		s.StaleAt = time.Unix(*doc.StaleAt, 0)
 	}
 	if e := doc.LastError; e != nil {
 		s.LastError = &Error{Code: e.Code, Message: e.Message}

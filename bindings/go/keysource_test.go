@@ -570,6 +570,52 @@ func TestKeySourceSwapsIntoEngine(t *testing.T) {
 	}
 }
 
+// A failure backs off past the moment the set goes stale: the set leaves the engine then, at
+// a Refresh with no fetch due, not at the next fetch.
+func TestKeySourceStaleSetLeavesTheEngineInsideABackoff(t *testing.T) {
+	srv := startJWKSServer(t)
+	clock := newFakeClock()
+	engine := newTestEngine(t)
+	allowed := func() bool {
+		t.Helper()
+		d, err := engine.CheckRequest("GET", "/items",
+			[][2]string{{"Authorization", "Bearer " + string(fixtureToken(t, "a"))}}, clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed()
+	}
+	ks := newKeySource(t, srv.base+"/jwks", clock, tollgate.WithSwapInto(engine, "oidc"),
+		tollgate.WithRefreshConfig(tollgate.RefreshConfig{MinTTL: 60 * time.Second,
+			DefaultTTL: 300 * time.Second, MaxTTL: 600 * time.Second, StaleAfter: 1000 * time.Second,
+			RetryInitial: 900 * time.Second, RetryMax: 900 * time.Second}))
+	start := clock.Now()
+	wantRefresh(t, ks, nil)
+	srv.control(t, map[string]any{"mode": "down"})
+	clock.Advance(300 * time.Second)
+	wantRefresh(t, ks, tollgate.ErrKeySetFetchFailed)
+	st, err := ks.Status()
+	if err != nil || !st.NextFetch.Equal(start.Add(1200*time.Second)) || !st.StaleAt.Equal(start.Add(1000*time.Second)) {
+		t.Fatalf("status after the failure: %+v, %v", st, err)
+	}
+	clock.Advance(699 * time.Second)
+	wantRefresh(t, ks, nil)
+	if !allowed() {
+		t.Fatal("refused before the set went stale")
+	}
+	clock.Advance(time.Second)
+	wantRefresh(t, ks, nil) // no fetch due
+	if allowed() {
+		t.Fatal("the stale set is still in the engine")
+	}
+	srv.control(t, map[string]any{"mode": "ok"})
+	clock.Advance(200 * time.Second)
+	wantRefresh(t, ks, nil)
+	if !allowed() {
+		t.Fatal("refused after the set came back")
+	}
+}
+
 func TestKeySourceRunStops(t *testing.T) {
 	srv := startJWKSServer(t)
 	clock := newFakeClock()

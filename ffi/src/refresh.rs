@@ -370,10 +370,13 @@ pub extern "C" fn tg_refresher_verifier(
 
 /// The refresher's state at `now` as JSON, for health checks and logs:
 /// `{"fetched_at": u64 | null, "next_fetch": u64, "failures": u32, "stale": bool,
-/// "last_error": {"code": "…", "message": "…"} | null, "kids": ["…"],
+/// "stale_at": u64 | null, "last_error": {"code": "…", "message": "…"} | null, "kids": ["…"],
 /// "skipped": [{"index": 0, "kid": "…" | null, "code": "…", "reason": "…"}]}`.
-/// `kids` are the kids of the last good set (stale or not; keys without a kid are not listed),
-/// `skipped` the keys its fetch left out; `last_error` is the last failure since then.
+/// `stale_at` is when the last good set stops being served (`fetched_at` + `stale_after`): a host
+/// that swaps the set into an engine swaps again then, fetch due or not, so that the engine
+/// stops using it on time. `kids` are the kids of the last good set (stale or not; keys without
+/// a kid are not listed), `skipped` the keys its fetch left out; `last_error` is the last failure
+/// since then.
 ///
 /// On success writes the document to `*json_out` (free it with `tg_string_free`).
 #[no_mangle]
@@ -408,6 +411,7 @@ pub extern "C" fn tg_refresher_status_json(
                 "next_fetch": r.next_fetch(),
                 "failures": r.failures(),
                 "stale": stale,
+                "stale_at": r.fetched_at().map(|at| at.saturating_add(r.config().stale_after)),
                 "last_error": r.last_error().map(|e| serde_json::json!({
                     "code": e.code().name(),
                     "message": e.to_string(),
@@ -780,6 +784,11 @@ mod tests {
         assert_eq!(s["failures"], 3);
         assert_eq!(s["fetched_at"], NOW + 1200);
         assert_eq!(s["stale"], false);
+        assert_eq!(
+            s["stale_at"],
+            NOW + 1200 + 100_000,
+            "fetched_at + stale_after"
+        );
         assert_eq!(s["kids"].as_array().unwrap().len(), 1);
         assert_eq!(s["last_error"]["code"], "key_set_fetch_failed");
         let message = s["last_error"]["message"].as_str().unwrap();
@@ -787,6 +796,7 @@ mod tests {
 
         // Stale: refused with key_set_stale, reported as such, kids still listed.
         let late = NOW + 1200 + 100_000;
+        assert_eq!(verify(r, &token("b"), late - 1), Status::Ok);
         assert_eq!(verify(r, &token("b"), late), Status::KeySetStale);
         let s = status(r, late);
         assert_eq!(s["stale"], true);

@@ -315,8 +315,14 @@ function makeKeySource(api) {
           this.#report(e);
         }
         if (!this.#running) return;
-        const poll = this.refresher.poll(this.now());
-        const wait = poll.fetch ? 1 : Math.max(1, poll.until - this.now());
+        const now = this.now();
+        const poll = this.refresher.poll(now);
+        let until = poll.fetch ? now : poll.until;
+        // With engines to keep in step, also wake when the set goes stale: refresh() then takes
+        // it out of them, fetch due or not.
+        const { usable, staleAt } = this.refresher.status(now);
+        if (this.#targets.length > 0 && usable && staleAt !== null) until = Math.min(until, staleAt);
+        const wait = Math.max(1, until - now);
         this.#timer = setTimeout(tick, Math.min(wait, 86_400) * 1000);
         this.#timer.unref?.();
       };

@@ -295,9 +295,13 @@ impl Refresher {
                 .collect();
             let or_null = |v: Option<String>| v.unwrap_or_else(|| "null".to_owned());
             parse_json(&format!(
-                r#"{{"usable":{},"keyIds":{key_ids},"fetchedAt":{},"nextFetch":{},"failures":{},"lastError":{},"skipped":[{}]}}"#,
+                r#"{{"usable":{},"keyIds":{key_ids},"fetchedAt":{},"staleAt":{},"nextFetch":{},"failures":{},"lastError":{},"skipped":[{}]}}"#,
                 served.is_ok(),
                 or_null(self.inner.fetched_at().map(|t| t.to_string())),
+                or_null(self.inner.fetched_at().map(|t| {
+                    t.saturating_add(self.inner.config().stale_after)
+                        .to_string()
+                })),
                 self.inner.next_fetch(),
                 self.inner.failures(),
                 or_null(last_error),

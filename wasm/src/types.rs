@@ -164,6 +164,9 @@ export interface RefresherStatus {
   keyIds: string[] | null;
   /** When the current set was fetched (Unix seconds), if ever. */
   fetchedAt: number | null;
+  /** When that set stops being served (`fetchedAt` + `staleAfter`): a host that swaps it into an
+   *  engine swaps again then, fetch due or not. */
+  staleAt: number | null;
   /** When the next fetch is due (Unix seconds; 0 before the first). */
   nextFetch: number;
   /** Consecutive failures since the last good fetch. */

@@ -171,6 +171,7 @@ test('stale after the limit: key_set_stale on both paths and in the engine, unti
   await control({ mode: 'down' });
   clock.t = T0 + 3599;
   await source.refresh();
+  assert.equal(source.status().staleAt, T0 + 3600, 'fetchedAt + staleAfter');
   assert.equal(v.verify(token.a).claims.sub, 'user-a', 'one second before stale');
   assert.equal(engine.check(request(token.a), clock.t).reason, 'ok');
   clock.t = T0 + 3600;

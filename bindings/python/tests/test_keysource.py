@@ -269,6 +269,34 @@ def test_an_engine_binding_swaps_every_good_fetch(server: Server) -> None:
     engine.close()
 
 
+def test_a_set_that_goes_stale_inside_a_backoff_leaves_the_engine_on_time(server: Server) -> None:
+    # A failure at T0+300 backs off 900 s, past the set's staleness at T0+1000: the set must
+    # leave the engine at T0+1000, not at the next fetch (T0+1200).
+    clock = Clock()
+    config = {"min_ttl": 60, "default_ttl": 300, "max_ttl": 600, "stale_after": 1000,
+              "retry_initial": 900, "retry_max": 900}
+    engine = tollgate.Engine(POLICY)
+    with tollgate.KeySource(server.jwks, config=config, engine=engine, provider="idp", clock=clock) as source:
+        headers = {"authorization": f"Bearer {token('a')}"}
+        source.refresh()
+        server.control(mode="down")
+        clock.t = T0 + 300
+        assert source.refresh_if_due()
+        assert source.next_fetch() == T0 + 1200
+        assert source.status()["stale_at"] == T0 + 1000
+        clock.t = T0 + 999
+        assert not source.refresh_if_due()
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
+        clock.t = T0 + 1000
+        assert not source.refresh_if_due(), "no fetch is due"
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 401
+        server.control(mode="ok")
+        clock.t = T0 + 1200
+        assert source.refresh_if_due()
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
+    engine.close()
+
+
 def test_config_is_checked(server: Server) -> None:
     for config in ({"min_tll": 1}, {"retry_initial": 600}, {"algorithms": ["ES999"]}):
         with pytest.raises(tollgate.TollgateError) as e:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import http.client
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -22,6 +23,8 @@ DEFAULT_MAX_BODY_BYTES = 1 << 20
 MAX_DISCOVERY_BYTES = 64 << 10
 #: The longest the background thread sleeps at once, so that a clock jump is noticed.
 MAX_SLEEP_SECONDS = 60.0
+
+_log = logging.getLogger("tollgate.keysource")
 
 _KEY_SET_FETCH_FAILED = 508
 
@@ -186,6 +189,8 @@ class KeySource(_Handle):
         self._fetching = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # Whether the bound engine has this source's staleness already (see refresh_if_due).
+        self._stale_served = False
         self._thread: Optional[threading.Thread] = None
 
     @classmethod
@@ -250,15 +255,29 @@ class KeySource(_Handle):
 
     def refresh_if_due(self) -> bool:
         """Fetches when the schedule (or an unknown kid) says so; True when it fetched. A failed
-        fetch is recorded (see `status()`), not raised."""
+        fetch is recorded (see `status()`), not raised. With a bound engine, a set that has gone
+        stale since the last fetch leaves the engine here too (fail closed), fetch due or not:
+        call it again at `status()["stale_at"]` (the background thread does)."""
         with self._fetching:
             if not self.due():
+                self._swap_if_newly_stale()
                 return False
             try:
                 self._fetch()
             except TollgateError:
                 pass
+            self._stale_served = bool(self._engine is not None and self.status().get("stale"))
             return True
+
+    def _swap_if_newly_stale(self) -> None:
+        """Empties the bound engine's keys for this source once its set has gone stale between
+        fetches (the caller holds `_fetching`); once, not at every call."""
+        if self._engine is None:
+            return
+        stale = bool(self.status().get("stale"))
+        if stale and not self._stale_served:
+            self._swap_after_failure()
+        self._stale_served = stale
 
     def due(self) -> bool:
         """Whether a fetch is due at the clock's now."""
@@ -377,11 +396,22 @@ class KeySource(_Handle):
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            delay = MAX_SLEEP_SECONDS
             try:
                 self.refresh_if_due()
-                delay = float(self.next_fetch() - self._clock())
-            except TollgateError:  # closed meanwhile
-                return
+                wake_at = self.next_fetch()
+                if self._engine is not None:
+                    # Also wake when the set goes stale, so that it leaves the engine on time.
+                    status = self.status()
+                    if not status.get("stale") and status.get("stale_at") is not None:
+                        wake_at = min(wake_at, int(status["stale_at"]))
+                delay = float(wake_at - self._clock())
+            except TollgateError:
+                if self._stop.is_set():  # closed meanwhile
+                    return
+                _log.warning("tollgate: key source %s: a refresh step failed; retrying", self.jwks_uri, exc_info=True)
+            except Exception:  # the thread outlives any one failure (a clock that raised, say)
+                _log.warning("tollgate: key source %s: a refresh step failed; retrying", self.jwks_uri, exc_info=True)
             self._wake.wait(min(max(delay, 0.0), MAX_SLEEP_SECONDS))
 
     def close(self) -> None:
