@@ -40,7 +40,8 @@ Examples:
     #[command(after_help = "\
 Examples:
   tollgate apikey hash fln_live_0123456789abcdefghijABCDEFGHIJ4C9YBz
-  tollgate apikey hash --pepper-file pepper.bin \"$PAT\"")]
+  tollgate apikey hash --pepper-file pepper.bin \"$PAT\"
+  printf '%s\\n' \"$PAT\" | tollgate apikey hash --pepper-file pepper.bin -")]
     Hash(HashArgs),
     /// Revoke a key whose record is in the shared store: its record is rewritten with
     /// "revoked": true and its key published on tollgate:invalidate, so every service refuses it
@@ -104,7 +105,7 @@ pub struct RevokeArgs {
     /// The key's pepper file, when its provider hashes with HMAC-SHA256.
     #[arg(long, value_name = "FILE", conflicts_with = "hash")]
     pub pepper_file: Option<PathBuf>,
-    /// The key.
+    /// The key, or `-` to read it from standard input (kept out of the command line).
     #[arg(required_unless_present = "hash")]
     pub key: Option<String>,
 }
@@ -115,7 +116,7 @@ pub struct CheckArgs {
     /// Accepted prefix (repeatable); default: the key's own, up to its last `_`.
     #[arg(long = "prefix")]
     pub prefixes: Vec<String>,
-    /// The key.
+    /// The key, or `-` to read it from standard input (kept out of the command line).
     pub key: String,
 }
 
@@ -125,7 +126,7 @@ pub struct HashArgs {
     /// Hash with HMAC-SHA256 under the pepper in this file (raw bytes, at least 16).
     #[arg(long, value_name = "FILE")]
     pub pepper_file: Option<PathBuf>,
-    /// The key.
+    /// The key, or `-` to read it from standard input (kept out of the command line).
     pub key: String,
 }
 
@@ -161,7 +162,7 @@ pub fn run(args: ApikeyArgs) -> Result<(), Failure> {
         ApikeyCommand::Revoke(a) => revoke(a),
         ApikeyCommand::Hash(a) => {
             let hashing = hashing(a.pepper_file.as_ref())?;
-            output::print(&format!("{}\n", hashing.hash(&a.key)))
+            output::print(&format!("{}\n", hashing.hash(&io::key_arg(&a.key)?)))
         }
     }
 }
@@ -195,11 +196,11 @@ fn new(a: NewArgs) -> Result<(), Failure> {
 }
 
 fn check(a: CheckArgs) -> Result<(), Failure> {
+    let key = io::key_arg(&a.key)?;
     let own_prefix;
     let prefixes: Vec<&str> = if a.prefixes.is_empty() {
         // The key's own prefix: everything before the last '_'.
-        own_prefix = a
-            .key
+        own_prefix = key
             .rsplit_once('_')
             .map(|(p, _)| p.to_owned())
             .unwrap_or_default();
@@ -207,7 +208,7 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
     } else {
         a.prefixes.iter().map(String::as_str).collect()
     };
-    let parsed = apikey::parse(&a.key, &prefixes).map_err(Failure::Rejected)?;
+    let parsed = apikey::parse(&key, &prefixes).map_err(Failure::Rejected)?;
     output::print(&format!("ok: prefix {}, checksum valid\n", parsed.prefix()))
 }
 
@@ -222,10 +223,13 @@ fn revoke(a: RevokeArgs) -> Result<(), Failure> {
                 "{hash:?} is not sha256:<base64url> or hmac-sha256:<base64url> of 32 bytes"
             ))
         })?,
-        (None, Some(key)) => match hashing(a.pepper_file.as_ref())? {
-            Hashing::Sha256 => RecordLookup::api_key(key, None),
-            Hashing::HmacSha256(pepper) => RecordLookup::api_key(key, Some(&pepper)),
-        },
+        (None, Some(key)) => {
+            let key = io::key_arg(key)?;
+            match hashing(a.pepper_file.as_ref())? {
+                Hashing::Sha256 => RecordLookup::api_key(&key, None),
+                Hashing::HmacSha256(pepper) => RecordLookup::api_key(&key, Some(&pepper)),
+            }
+        }
         (None, None) => return Err(Failure::Other("give the key or --hash".to_owned())),
     };
     let key = lookup.store_key();

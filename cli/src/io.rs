@@ -71,6 +71,23 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
+/// A secret kept out of the command line (where `ps` and shell history see it): the text of the
+/// file at `path`, with one trailing newline removed. `what` names it in errors.
+pub fn secret_file(path: &Path, what: &str) -> Result<String, Failure> {
+    String::from_utf8(strip_one_newline(read_file(path, what)?))
+        .map_err(|_| Failure::Other(format!("{what} {} is not UTF-8 text", path.display())))
+}
+
+/// A key given as an argument: the argument itself, or for `-` standard input with one
+/// trailing newline removed (so that the key stays out of the command line).
+pub fn key_arg(arg: &str) -> Result<String, Failure> {
+    if arg != "-" {
+        return Ok(arg.to_owned());
+    }
+    String::from_utf8(token_bytes(OsStr::new("-"))?)
+        .map_err(|_| Failure::Other("the key on standard input is not UTF-8 text".to_owned()))
+}
+
 /// `now` for checks and minting: the value given, or the system clock in Unix seconds.
 pub fn now(given: Option<u64>) -> Result<u64, Failure> {
     match given {

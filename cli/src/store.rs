@@ -38,8 +38,14 @@ Example:
 /// Where the store is.
 #[derive(Debug, Args)]
 pub struct StoreOptions {
-    /// The store: `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH`.
-    #[arg(long = "store", value_name = "URL")]
+    /// The store: `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH` (or the
+    /// environment's TOLLGATE_STORE, which keeps a password out of the command line).
+    #[arg(
+        long = "store",
+        value_name = "URL",
+        env = "TOLLGATE_STORE",
+        hide_env_values = true
+    )]
     pub url: Option<String>,
     /// How long one store operation may take, in milliseconds.
     #[arg(long = "store-timeout-ms", value_name = "MS", default_value_t = 2000)]

@@ -6,6 +6,7 @@ use crate::store::StoreOptions;
 use clap::{Args, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::io::Read as _;
+use std::path::PathBuf;
 use tollgate::webhook::{self, WebhookSigner, WebhookVerifier};
 use tollgate_server::store::block_on;
 
@@ -44,11 +45,21 @@ Prints three lines, `webhook-id: …`, `webhook-timestamp: …` and `webhook-sig
 
 Examples:
   tollgate webhook sign --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --id msg_1 body.json
-  tollgate webhook sign --secret \"$WHSK\" --id msg_2 --timestamp 1700000000 - < body.json")]
+  tollgate webhook sign --secret \"$WHSK\" --id msg_2 --timestamp 1700000000 - < body.json
+  tollgate webhook sign --secret-file whsec.txt --id msg_3 body.json")]
 pub struct SignArgs {
     /// The signing key: `whsec_…` (HMAC, signs v1) or `whsk_…` (Ed25519, signs v1a).
-    #[arg(long, value_name = "KEY")]
-    pub secret: String,
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "secret_file",
+        conflicts_with = "secret_file"
+    )]
+    pub secret: Option<String>,
+    /// A file holding the signing key (one trailing newline is ignored): keeps it out of the
+    /// command line.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
     /// The webhook-id (1 to 256 visible ASCII characters, no `.`).
     #[arg(long, value_name = "ID")]
     pub id: String,
@@ -72,8 +83,16 @@ Examples:
 pub struct VerifyArgs {
     /// A key to accept (repeatable, for rotation): `whsec_…` (HMAC, v1) or `whpk_…` (Ed25519
     /// public key, v1a). The prefix is required.
-    #[arg(long = "secret", value_name = "KEY", required = true)]
+    #[arg(
+        long = "secret",
+        value_name = "KEY",
+        required_unless_present = "secret_files"
+    )]
     pub secrets: Vec<String>,
+    /// A file holding a key to accept (repeatable; one trailing newline is ignored): keeps it
+    /// out of the command line.
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_files: Vec<PathBuf>,
     /// The webhook-id header value.
     #[arg(long, value_name = "ID")]
     pub id: String,
@@ -156,7 +175,12 @@ fn read_body(arg: &OsString, limit: usize) -> Result<Vec<u8>, Failure> {
 }
 
 fn sign(args: SignArgs) -> Result<(), Failure> {
-    let signer = WebhookSigner::new(&args.secret).map_err(Failure::Config)?;
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(path)) => io::secret_file(path, "secret file")?,
+        (None, None) => return Err(Failure::Other("give --secret or --secret-file".to_owned())),
+    };
+    let signer = WebhookSigner::new(&secret).map_err(Failure::Config)?;
     let timestamp = io::now(args.timestamp)?;
     let body = read_body(&args.body, webhook::MAX_BODY_BYTES)?;
     if body.len() > webhook::MAX_BODY_BYTES {
@@ -187,6 +211,10 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
     }
     for key in &args.secrets {
         verifier.add_key(key).map_err(Failure::Config)?;
+    }
+    for path in &args.secret_files {
+        let key = io::secret_file(path, "secret file")?;
+        verifier.add_key(&key).map_err(Failure::Config)?;
     }
     let now = io::now(args.now)?;
     let body = read_body(&args.body, verifier.max_body_bytes())?;

@@ -1415,3 +1415,84 @@ fn verify_runs_on_the_backend_asked_for() {
     }
     assert_eq!(code(&with("openssl")), 2);
 }
+
+// ---- secrets kept out of the command line ---------------------------------------------------
+
+/// Webhook keys from files, API keys from standard input and the store's URL from the
+/// environment: the same answers as on the command line, which `ps` and shell history see.
+#[test]
+fn secrets_can_stay_out_of_the_command_line() {
+    let dir = TempDir::new("secrets");
+    let body = dir.write("body.json", WH_BODY);
+    let secret = dir.write("whsec.txt", format!("{WH_SECRET}\n"));
+    let out = run(&[
+        "webhook",
+        "sign",
+        "--secret-file",
+        &secret,
+        "--id",
+        WH_ID,
+        "--timestamp",
+        WH_TS,
+        &body,
+    ]);
+    assert_eq!(
+        signed_headers(&out),
+        (WH_ID.into(), WH_TS.into(), WH_SIG.into())
+    );
+    let verify = |secrets: &[&str]| {
+        let mut args = vec!["webhook", "verify"];
+        args.extend_from_slice(secrets);
+        args.extend_from_slice(&[
+            "--id",
+            WH_ID,
+            "--timestamp",
+            WH_TS,
+            "--signature",
+            WH_SIG,
+            "--now",
+            WH_TS,
+            &body,
+        ]);
+        run(&args)
+    };
+    assert_ok(&verify(&["--secret-file", &secret]));
+    let other = dir.write("other.txt", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\n");
+    assert_fails(
+        &verify(&["--secret-file", &other]),
+        1,
+        "error[webhook_signature_invalid]",
+    );
+    assert_ok(&verify(&["--secret-file", &other, "--secret", WH_SECRET]));
+    assert_fails(
+        &run(&["webhook", "sign", "--id", WH_ID, &body]),
+        2,
+        "error:",
+    );
+
+    // An API key on standard input: the same hash and check as given as an argument.
+    let direct = run(&["apikey", "hash", KNOWN_KEY]);
+    assert_ok(&direct);
+    let piped = run_stdin(
+        &["apikey", "hash", "-"],
+        format!("{KNOWN_KEY}\n").as_bytes(),
+    );
+    assert_eq!(stdout(&piped), stdout(&direct));
+    assert_ok(&run_stdin(&["apikey", "check", "-"], KNOWN_KEY.as_bytes()));
+
+    // The store from TOLLGATE_STORE (unreachable here): named without its password.
+    let out = Command::new(BIN)
+        .args([
+            "apikey",
+            "revoke",
+            "--hash",
+            "sha256:aWVhqwE8aTICYAaO9nC66v2b8XPrKaZ_5Eo9Wzaz3l4",
+        ])
+        .env("TOLLGATE_STORE", "redis://:S3cret@127.0.0.1:1")
+        .args(["--store-timeout-ms", "200"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("S3cret"), "{}", stderr(&out));
+}

@@ -87,8 +87,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PROVIDER=URL", value_parser = crate::jwks::parse_arg)]
     pub jwks: Vec<(String, String)>,
     /// The shared record store, for a policy whose providers keep records there ("records":
-    /// "store"): `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH`.
-    #[arg(long, value_name = "URL")]
+    /// "store"): `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH` (or the
+    /// environment's TOLLGATE_STORE, which keeps a password out of the command line).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TOLLGATE_STORE",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
     /// How long one store operation may take, in milliseconds, before the check is decided
     /// without it (store_unavailable, 503, unless the policy's store.grace allows a cached record).
