@@ -56,22 +56,33 @@ func GenerateAPIKey(prefix, owner string, pepper []byte, now time.Time) (Generat
 }
 
 // CheckAPIKey checks a key's form and checksum without any lookup: nil, or ErrMalformedAPIKey
-// for a typo, a truncated paste or a prefix not among prefixes (the longest match wins; none:
-// the key's own prefix, everything before its last _, is accepted). Run it before looking a
-// key up, so that garbage never reaches the store. An empty prefix, one with a space, or an
-// empty but non-nil list (CheckAPIKey(key, allowed...) with nothing allowed) is
-// ErrInvalidOptions: it would accept every prefix.
+// for a typo, a truncated paste or a prefix not among prefixes (the longest match wins). Run it
+// before looking a key up, so that garbage never reaches the store. It needs at least one
+// prefix, none of them empty or with a space (ErrInvalidOptions otherwise): an allow-list that
+// lists nothing, nil included, must not accept every prefix. CheckAPIKeyOwnPrefix accepts the
+// key's own prefix.
 func CheckAPIKey(key string, prefixes ...string) error {
-	if prefixes != nil && len(prefixes) == 0 {
-		return errorWith(ErrInvalidOptions, "no prefixes: pass none at all to accept the key's own prefix")
+	if len(prefixes) == 0 {
+		return errorWith(ErrInvalidOptions, "no prefixes: CheckAPIKeyOwnPrefix accepts the key's own prefix")
 	}
 	for _, p := range prefixes {
 		if p == "" || strings.ContainsAny(p, " \t\n\r\v\f") {
 			return errorWith(ErrInvalidOptions, fmt.Sprintf("prefix %q: a prefix is not empty and has no spaces", p))
 		}
 	}
+	return checkAPIKey(key, strings.Join(prefixes, " "))
+}
+
+// CheckAPIKeyOwnPrefix checks a key's form and checksum like CheckAPIKey, accepting whatever
+// prefix the key carries (everything before its last _).
+func CheckAPIKeyOwnPrefix(key string) error {
+	return checkAPIKey(key, "")
+}
+
+// checkAPIKey is tg_apikey_check: prefixes space-separated, "" for the key's own.
+func checkAPIKey(key, prefixes string) error {
 	kb, kn := bytesArg([]byte(key))
-	pb, pn := bytesArg([]byte(strings.Join(prefixes, " ")))
+	pb, pn := bytesArg([]byte(prefixes))
 	if st := C.tg_apikey_check(kb, kn, pb, pn); st != C.TG_STATUS_OK {
 		return newError(st, nil)
 	}

@@ -62,10 +62,18 @@ func TestAPIKeyKnownAnswers(t *testing.T) {
 	if err := tollgate.CheckAPIKey(knownAPIKey, "pat"); !errors.Is(err, tollgate.ErrMalformedAPIKey) {
 		t.Errorf("a prefix not accepted: %v", err)
 	}
-	if err := tollgate.CheckAPIKey(knownAPIKey); err != nil {
+	if err := tollgate.CheckAPIKeyOwnPrefix(knownAPIKey); err != nil {
 		t.Errorf("its own prefix: %v", err)
 	}
-	// An allow-list that lists nothing accepts nothing, never everything.
+	if err := tollgate.CheckAPIKeyOwnPrefix("fln_live_0123"); !errors.Is(err, tollgate.ErrMalformedAPIKey) {
+		t.Errorf("a malformed key under its own prefix: %v", err)
+	}
+	// An allow-list that lists nothing accepts nothing, never everything: nil included (a list
+	// built by appending nothing).
+	var none []string
+	if err := tollgate.CheckAPIKey(knownAPIKey, none...); !errors.Is(err, tollgate.ErrInvalidOptions) {
+		t.Errorf("a nil allow-list: %v", err)
+	}
 	for _, nothing := range [][]string{{}, {""}, {"fln_live", ""}, {"fln_live fln"}, {" "}} {
 		if err := tollgate.CheckAPIKey(knownAPIKey, nothing...); !errors.Is(err, tollgate.ErrInvalidOptions) {
 			t.Errorf("prefixes %q: %v", nothing, err)
