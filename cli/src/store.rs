@@ -38,30 +38,31 @@ Example:
 /// Where the store is.
 #[derive(Debug, Args)]
 pub struct StoreOptions {
-    /// The store: `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH` (or the
-    /// environment's TOLLGATE_STORE, which keeps a password out of the command line).
-    #[arg(
-        long = "store",
-        value_name = "URL",
-        env = "TOLLGATE_STORE",
-        hide_env_values = true
-    )]
+    /// The store: `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH`.
+    #[arg(long = "store", value_name = "URL", conflicts_with = "url_file")]
     pub url: Option<String>,
+    /// A file holding the --store URL (one trailing newline is ignored): keeps a password out of
+    /// the command line.
+    #[arg(long = "store-file", value_name = "FILE")]
+    pub url_file: Option<PathBuf>,
     /// How long one store operation may take, in milliseconds.
     #[arg(long = "store-timeout-ms", value_name = "MS", default_value_t = 2000)]
     pub timeout_ms: u64,
 }
 
 impl StoreOptions {
-    /// The store, if `--store` was given.
+    /// The store, if `--store` or `--store-file` was given.
     pub fn open(&self) -> Result<Option<RedisStore>, Failure> {
-        self.url
-            .as_deref()
-            .map(|url| {
-                RedisStore::new(url, Duration::from_millis(self.timeout_ms))
-                    .map_err(|e| Failure::Other(e.to_string()))
-            })
-            .transpose()
+        let url = match (&self.url, &self.url_file) {
+            (Some(url), _) => url.clone(),
+            (None, Some(path)) => {
+                tollgate_server::store::url_from_file(path).map_err(Failure::Other)?
+            }
+            (None, None) => return Ok(None),
+        };
+        RedisStore::new(&url, Duration::from_millis(self.timeout_ms))
+            .map(Some)
+            .map_err(|e| Failure::Other(e.to_string()))
     }
 }
 

@@ -1418,8 +1418,8 @@ fn verify_runs_on_the_backend_asked_for() {
 
 // ---- secrets kept out of the command line ---------------------------------------------------
 
-/// Webhook keys from files, API keys from standard input and the store's URL from the
-/// environment: the same answers as on the command line, which `ps` and shell history see.
+/// Webhook keys from files, API keys from standard input and the store's URL from a file: the
+/// same answers as on the command line, which `ps` and shell history see.
 #[test]
 fn secrets_can_stay_out_of_the_command_line() {
     let dir = TempDir::new("secrets");
@@ -1480,18 +1480,18 @@ fn secrets_can_stay_out_of_the_command_line() {
     assert_eq!(stdout(&piped), stdout(&direct));
     assert_ok(&run_stdin(&["apikey", "check", "-"], KNOWN_KEY.as_bytes()));
 
-    // The store from TOLLGATE_STORE (unreachable here): named without its password.
-    let out = Command::new(BIN)
-        .args([
-            "apikey",
-            "revoke",
-            "--hash",
-            "sha256:aWVhqwE8aTICYAaO9nC66v2b8XPrKaZ_5Eo9Wzaz3l4",
-        ])
-        .env("TOLLGATE_STORE", "redis://:S3cret@127.0.0.1:1")
-        .args(["--store-timeout-ms", "200"])
-        .output()
-        .unwrap();
+    // The store's URL from a file (unreachable here): named without its password.
+    let url = dir.write("store.url", "redis://:S3cret@127.0.0.1:1\n");
+    let out = run(&[
+        "apikey",
+        "revoke",
+        "--store-file",
+        &url,
+        "--store-timeout-ms",
+        "200",
+        "--hash",
+        "sha256:aWVhqwE8aTICYAaO9nC66v2b8XPrKaZ_5Eo9Wzaz3l4",
+    ]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("S3cret"), "{}", stderr(&out));

@@ -87,15 +87,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PROVIDER=URL", value_parser = crate::jwks::parse_arg)]
     pub jwks: Vec<(String, String)>,
     /// The shared record store, for a policy whose providers keep records there ("records":
-    /// "store"): `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH` (or the
-    /// environment's TOLLGATE_STORE, which keeps a password out of the command line).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "TOLLGATE_STORE",
-        hide_env_values = true
-    )]
+    /// "store"): `redis://[:PASSWORD@]HOST:PORT[/DB]` or `redis+unix:///PATH`.
+    #[arg(long, value_name = "URL", conflicts_with = "store_file")]
     pub store: Option<String>,
+    /// A file holding the --store URL (one trailing newline is ignored): keeps a password out of
+    /// the command line.
+    #[arg(long, value_name = "FILE")]
+    pub store_file: Option<PathBuf>,
     /// How long one store operation may take, in milliseconds, before the check is decided
     /// without it (store_unavailable, 503, unless the policy's store.grace allows a cached record).
     #[arg(long, value_name = "MS", default_value_t = crate::DEFAULT_STORE_TIMEOUT_MS)]
@@ -106,9 +104,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The service configuration these arguments describe.
-    pub fn config(&self) -> Config {
-        Config {
+    /// The service configuration these arguments describe; fails only when --store-file cannot
+    /// be read.
+    pub fn config(&self) -> Result<Config, String> {
+        let store = match (&self.store, &self.store_file) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(path)) => Some(crate::store::url_from_file(path)?),
+            (None, None) => None,
+        };
+        Ok(Config {
             listen: self.listen.clone(),
             policy: self.policy.clone(),
             keys: self.keys.clone(),
@@ -120,8 +124,8 @@ impl ServeArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             signals: true,
             jwks: self.jwks.clone(),
-            store: self.store.clone(),
+            store,
             store_timeout: Duration::from_millis(self.store_timeout_ms),
-        }
+        })
     }
 }

@@ -474,7 +474,7 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
         .build()
         .map_err(|e| ServeError::Runtime(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
-        let running = start(args.config()).await?;
+        let running = start(args.config().map_err(ServeError::Config)?).await?;
         running.wait().await;
         Ok(())
     })

@@ -55,6 +55,32 @@ impl core::fmt::Debug for RedisStore {
     }
 }
 
+/// The largest store-URL file read (`--store-file`).
+const MAX_URL_FILE_BYTES: u64 = 64 * 1024;
+
+/// The store URL in the file at `path` (`--store-file`, which keeps a password out of the command
+/// line): its text with surrounding whitespace (a trailing newline) removed. Errors name the file,
+/// never its contents.
+pub fn url_from_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let cannot = |e: &dyn core::fmt::Display| format!("--store-file {}: {e}", path.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_URL_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_URL_FILE_BYTES {
+        return Err(cannot(&format_args!(
+            "larger than {MAX_URL_FILE_BYTES} bytes"
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&"not UTF-8 text"))?;
+    let url = text.trim();
+    if url.is_empty() || url.contains(char::is_whitespace) {
+        return Err(cannot(&"it must hold one URL"));
+    }
+    Ok(url.to_owned())
+}
+
 /// `url` without its password, for logs: no user info, and no query (`redis+unix://` takes
 /// `?user=…&pass=…`).
 fn redacted(url: &str) -> String {
@@ -220,6 +246,31 @@ pub fn block_on<F: core::future::Future>(f: F) -> Result<F::Output, StoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_file_holds_one_url_and_errors_never_show_it() {
+        let dir = std::env::temp_dir().join(format!("tollgate-url-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let good = file("good", "redis://:S3cret@127.0.0.1:6379/0\n");
+        assert_eq!(
+            url_from_file(&good).unwrap(),
+            "redis://:S3cret@127.0.0.1:6379/0"
+        );
+        for (name, text) in [("empty", "\n"), ("two", "redis://a:1 redis://S3cret@b:2\n")] {
+            let e = url_from_file(&file(name, text)).unwrap_err();
+            assert!(
+                e.contains("it must hold one URL") && !e.contains("S3cret"),
+                "{e}"
+            );
+        }
+        assert!(url_from_file(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn urls_are_checked_and_logged_without_their_password() {
