@@ -44,7 +44,7 @@ type KeySource struct {
 	provider string
 
 	fetchMu     sync.Mutex    // one fetch (and swap) at a time
-	staleServed bool          // under fetchMu: the engine of WithSwapInto has this source's staleness
+	staleServed bool          // under fetchMu: the last swap into the WithSwapInto engine took a stale set out
 	wake        chan struct{} // OnUnknownKID wakes Run (buffered: a wake before Run sleeps is kept)
 	closed      chan struct{} // closed by Close: stops Run
 	closeOnce   sync.Once
@@ -337,7 +337,6 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 		k.swapIfNewlyStale()
 		return nil
 	}
-	defer k.noteStaleness()
 	status, header, body, err := get(ctx, k.client, k.timeout, k.url, k.maxBody)
 	if ctx.Err() != nil {
 		return ctx.Err() // the caller gave up: not the key set URL's failure
@@ -361,7 +360,7 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 		return err
 	}
 	if k.engine != nil {
-		return k.SwapInto(k.engine, k.provider)
+		return k.swapBound()
 	}
 	return nil
 }
@@ -369,24 +368,20 @@ func (k *KeySource) Refresh(ctx context.Context) error {
 // swapIfNewlyStale empties the WithSwapInto engine's keys for this source once its set has gone
 // stale between fetches (fail closed); once, not at every call. The caller holds fetchMu.
 func (k *KeySource) swapIfNewlyStale() {
-	if k.engine == nil {
+	if k.engine == nil || k.staleServed {
 		return
 	}
-	if st, err := k.Status(); err == nil && st.Stale && !k.staleServed {
+	if st, err := k.Status(); err == nil && st.Stale {
 		k.swapAfterFailure()
 	}
-	k.noteStaleness()
 }
 
-// noteStaleness records whether the engine of WithSwapInto now has this source's staleness (a
-// fetch's swap brings it). The caller holds fetchMu.
-func (k *KeySource) noteStaleness() {
-	if k.engine == nil {
-		return
-	}
-	if st, err := k.Status(); err == nil {
-		k.staleServed = st.Stale
-	}
+// swapBound swaps the set into the engine of WithSwapInto and records whether that swap took a
+// stale set out of it (staleServed). The caller holds fetchMu.
+func (k *KeySource) swapBound() error {
+	err := k.SwapInto(k.engine, k.provider)
+	k.staleServed = errors.Is(err, ErrKeySetStale)
+	return err
 }
 
 // swapAfterFailure brings a failed fetch's consequence to the engine of WithSwapInto: the last
@@ -394,7 +389,7 @@ func (k *KeySource) noteStaleness() {
 // returns; this swap's error adds nothing to it).
 func (k *KeySource) swapAfterFailure() {
 	if k.engine != nil {
-		_ = k.SwapInto(k.engine, k.provider)
+		_ = k.swapBound()
 	}
 }
 

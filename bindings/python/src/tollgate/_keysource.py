@@ -189,7 +189,8 @@ class KeySource(_Handle):
         self._fetching = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        # Whether the bound engine has this source's staleness already (see refresh_if_due).
+        # Whether the last swap into the bound engine took a stale set out of it (so that a stale
+        # set is swapped out once, not at every refresh_if_due).
         self._stale_served = False
         self._thread: Optional[threading.Thread] = None
 
@@ -234,7 +235,7 @@ class KeySource(_Handle):
             self._swap_after_failure()
             raise failure
         if self._engine is not None:
-            self.swap_into(self._engine, self._provider or b"")
+            self._swap_bound()
 
     def _swap_after_failure(self) -> None:
         """Brings a failed fetch's consequence to the bound engine: the last good set while it is
@@ -242,9 +243,19 @@ class KeySource(_Handle):
         sees; this swap's error adds nothing to it."""
         if self._engine is not None:
             try:
-                self.swap_into(self._engine, self._provider or b"")
+                self._swap_bound()
             except TollgateError:
                 pass
+
+    def _swap_bound(self) -> None:
+        """Swaps into the bound engine and records whether that took a stale set out of it."""
+        assert self._engine is not None
+        try:
+            self.swap_into(self._engine, self._provider or b"")
+        except TollgateError as e:
+            self._stale_served = e.code == "key_set_stale"
+            raise
+        self._stale_served = False
 
     def refresh(self) -> None:
         """Fetches now, whatever the schedule says, and reports it (swapping into the bound engine
@@ -266,18 +277,15 @@ class KeySource(_Handle):
                 self._fetch()
             except TollgateError:
                 pass
-            self._stale_served = bool(self._engine is not None and self.status().get("stale"))
             return True
 
     def _swap_if_newly_stale(self) -> None:
         """Empties the bound engine's keys for this source once its set has gone stale between
         fetches (the caller holds `_fetching`); once, not at every call."""
-        if self._engine is None:
+        if self._engine is None or self._stale_served:
             return
-        stale = bool(self.status().get("stale"))
-        if stale and not self._stale_served:
+        if self.status().get("stale"):
             self._swap_after_failure()
-        self._stale_served = stale
 
     def due(self) -> bool:
         """Whether a fetch is due at the clock's now."""
