@@ -175,7 +175,13 @@ impl Source {
                 let fetched = refresher
                     .on_fetched(response.status, &response.headers(), &response.body, now)
                     .map(|f| (f.keys, f.next_fetch));
-                if fetched.is_ok() {
+                // What the provider publishes now, for a restart to read again: every JWKS it
+                // answers, also one without a key these settings allow (other settings may
+                // allow some, and the keys it no longer has must not come back).
+                if fetched.is_ok()
+                    || (response.status == 200
+                        && KeySet::from_jwks_lenient(&response.body, &[]).is_ok())
+                {
                     *self
                         .last_good
                         .lock()
@@ -217,6 +223,9 @@ impl Source {
     /// Runs until aborted: fetch when due, else sleep until due or woken by an unknown kid.
     pub(crate) async fn run(self: Arc<Self>, shared: Arc<crate::state::Shared>) {
         let client = Client::new();
+        // The staleness moment whose swap has been made: each set leaves the engine once when it
+        // goes stale, not at every wake after (each swap clears the engine's token cache).
+        let mut swapped_stale: Option<u64> = None;
         loop {
             let now = system_now();
             let poll = if self.fetch_now.swap(false, Ordering::Relaxed) {
@@ -232,14 +241,16 @@ impl Source {
                         let r = self.refresher();
                         r.fetched_at()
                             .map(|at| at.saturating_add(r.config().stale_after))
-                    };
+                    }
+                    .filter(|s| swapped_stale != Some(*s));
                     let until = stale.map_or(until, |s| until.min(s));
                     let wait = Duration::from_secs(until.saturating_sub(now).max(1));
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = self.wake.notified() => {}
                     }
-                    if stale.is_some_and(|s| system_now() >= s) {
+                    if let Some(s) = stale.filter(|s| system_now() >= *s) {
+                        swapped_stale = Some(s);
                         let _swapping = shared.swap_lock();
                         let refresher = self.refresher();
                         if let Err(e) = shared.loaded.load().engine.swap_provider_keys_from(

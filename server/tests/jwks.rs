@@ -227,9 +227,11 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
     assert_eq!(check(addr, &token("a")).status, 200);
     jwks.step(serde_json::json!({}));
 
-    // Narrowed to ES384: the ES256 set is not served under the new policy. The source fetches
-    // again at once, under ES384, and finds no key it may use: the provider's tokens are refused
-    // and the service is not ready (the key file's provider is served all along).
+    // Narrowed to ES384, as the provider rotates from a to b: the ES256 set is not served under
+    // the new policy. The source fetches again at once, under ES384, and finds no key it may use:
+    // the provider's tokens are refused and the service is not ready (the key file's provider is
+    // served all along).
+    jwks.control(serde_json::json!({"keys":["b"]}));
     write_atomic(
         &dir.path().join("policy.json"),
         policy_with("jwks-es384", "ES384").as_bytes(),
@@ -247,25 +249,27 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
         .is_some_and(|n| n != "0")
     });
     assert_eq!(get(addr, "/readyz").status, 503);
-    assert_eq!(check(addr, &token("a")).status, 401);
+    assert_eq!(check(addr, &token("b")).status, 401);
     assert_eq!(check(addr, &local_token()).status, 200);
 
-    // Back to ES256, with no restart: the last good set (ES256, fetched before the narrowing)
-    // is read again at once, the token passes, ready again; and a fetch is made.
+    // Back to ES256 while the provider is down, with no restart: the last set the provider
+    // published (b, fetched under ES384, which could use none of it) is read again at once, so b
+    // passes, a (which the provider dropped) does not come back, and the service is ready.
+    jwks.control(serde_json::json!({"mode":"down"}));
     write_atomic(
         &dir.path().join("policy.json"),
         policy_with("jwks-es256", "ES256").as_bytes(),
     );
     eventually(10, "the ES256 set under the new policy", || {
-        check(addr, &token("a")).status == 200
+        check(addr, &token("b")).status == 200
     });
+    assert_eq!(check(addr, &token("a")).status, 401);
     eventually(10, "readiness", || get(addr, "/readyz").status == 200);
     assert!(get(addr, "/metrics").body.contains("policy=\"jwks-es256\""));
 
-    // Broadened to ES256 and ES384 while the identity provider is down: the keys the new
-    // policy still allows are served without a gap, and the service stays ready.
+    // Broadened to ES256 and ES384, the provider still down: the keys the new policy still
+    // allows are served without a gap, and the service stays ready.
     eventually(10, "the fetch after the change", || jwks.hits().0 >= 2);
-    jwks.control(serde_json::json!({"mode":"down"}));
     jwks.step(serde_json::json!({}));
     write_atomic(
         &dir.path().join("policy.json"),
@@ -274,10 +278,10 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
     eventually(10, "the policy with two algorithms", || {
         get(addr, "/metrics").body.contains("policy=\"jwks-two\"")
     });
-    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(check(addr, &token("b")).status, 200);
     assert_eq!(get(addr, "/readyz").status, 200);
     eventually(10, "the fetch the change asked for", || jwks.hits().0 >= 1);
-    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(check(addr, &token("b")).status, 200);
     assert_eq!(get(addr, "/readyz").status, 200);
 
     // The same two algorithms in the other order: nothing restarts, nothing is fetched. (First
@@ -290,7 +294,7 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
         .unwrap_or_default()
     };
     let before = good();
-    jwks.control(serde_json::json!({"mode":"ok","keys":["a"]}));
+    jwks.control(serde_json::json!({"mode":"ok","keys":["b"]}));
     eventually(20, "the retry after the outage", || good() != before);
     jwks.step(serde_json::json!({}));
     write_atomic(
@@ -302,7 +306,7 @@ fn a_reloaded_policy_that_changes_a_providers_algorithms_fetches_again_under_the
             .body
             .contains("policy=\"jwks-two-reordered\"")
     });
-    assert_eq!(check(addr, &token("a")).status, 200);
+    assert_eq!(check(addr, &token("b")).status, 200);
     assert_eq!(get(addr, "/readyz").status, 200);
     assert_eq!(
         jwks.hits().0,
