@@ -71,11 +71,23 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-/// A secret kept out of the command line (where `ps` and shell history see it): the text of the
-/// file at `path`, with one trailing newline removed. `what` names it in errors.
+/// A secret kept out of the command line (where `ps` and shell history see it): the one line of
+/// the file at `path` that is neither blank nor a `#` comment (so what `webhook keygen --scheme
+/// v1` prints will do). `what` names it in errors, which never show the file's text.
 pub fn secret_file(path: &Path, what: &str) -> Result<String, Failure> {
-    String::from_utf8(strip_one_newline(read_file(path, what)?))
-        .map_err(|_| Failure::Other(format!("{what} {} is not UTF-8 text", path.display())))
+    let text = String::from_utf8(read_file(path, what)?)
+        .map_err(|_| Failure::Other(format!("{what} {} is not UTF-8 text", path.display())))?;
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    match (lines.next(), lines.next()) {
+        (Some(secret), None) => Ok(secret.to_owned()),
+        _ => Err(Failure::Other(format!(
+            "{what} {} must hold exactly one key (blank and # lines aside)",
+            path.display()
+        ))),
+    }
 }
 
 /// A key given as an argument: the argument itself, or for `-` standard input with one

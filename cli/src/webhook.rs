@@ -56,8 +56,8 @@ pub struct SignArgs {
         conflicts_with = "secret_file"
     )]
     pub secret: Option<String>,
-    /// A file holding the signing key (one trailing newline is ignored): keeps it out of the
-    /// command line.
+    /// A file holding the signing key (blank and `#` lines aside, such as `webhook keygen
+    /// --scheme v1` prints): keeps it out of the command line.
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
     /// The webhook-id (1 to 256 visible ASCII characters, no `.`).
@@ -89,8 +89,8 @@ pub struct VerifyArgs {
         required_unless_present = "secret_files"
     )]
     pub secrets: Vec<String>,
-    /// A file holding a key to accept (repeatable; one trailing newline is ignored): keeps it
-    /// out of the command line.
+    /// A file holding a key to accept (repeatable; blank and `#` lines aside): keeps it out of
+    /// the command line.
     #[arg(long = "secret-file", value_name = "FILE")]
     pub secret_files: Vec<PathBuf>,
     /// The webhook-id header value.

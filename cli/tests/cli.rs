@@ -1418,6 +1418,25 @@ fn verify_runs_on_the_backend_asked_for() {
 
 // ---- secrets kept out of the command line ---------------------------------------------------
 
+/// `webhook verify` of `signed` (id, timestamp, signature) with the key in `secret_file`.
+fn verify_with(secret_file: &str, signed: &(String, String, String), body: &str) -> Output {
+    run(&[
+        "webhook",
+        "verify",
+        "--secret-file",
+        secret_file,
+        "--id",
+        &signed.0,
+        "--timestamp",
+        &signed.1,
+        "--signature",
+        &signed.2,
+        "--now",
+        &signed.1,
+        body,
+    ])
+}
+
 /// Webhook keys from files, API keys from standard input and the store's URL from a file: the
 /// same answers as on the command line, which `ps` and shell history see.
 #[test]
@@ -1469,6 +1488,34 @@ fn secrets_can_stay_out_of_the_command_line() {
         2,
         "error:",
     );
+    // What `webhook keygen` prints will do as a secret file (its comment line aside); a file
+    // with two keys is refused without showing them.
+    let keygen = run(&["webhook", "keygen"]);
+    assert_ok(&keygen);
+    let made = dir.write("made.txt", stdout(&keygen));
+    let signed = signed_headers(&run(&[
+        "webhook",
+        "sign",
+        "--secret-file",
+        &made,
+        "--id",
+        WH_ID,
+        &body,
+    ]));
+    assert_ok(&verify_with(&made, &signed, &body));
+    let pair = run(&["webhook", "keygen", "--scheme", "v1a"]);
+    let two = dir.write("two.txt", stdout(&pair));
+    let out = run(&[
+        "webhook",
+        "sign",
+        "--secret-file",
+        &two,
+        "--id",
+        WH_ID,
+        &body,
+    ]);
+    assert_fails(&out, 2, "error:");
+    assert!(!stderr(&out).contains("whsk_"), "{}", stderr(&out));
 
     // An API key on standard input: the same hash and check as given as an argument.
     let direct = run(&["apikey", "hash", KNOWN_KEY]);
