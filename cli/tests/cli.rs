@@ -1418,13 +1418,12 @@ fn verify_runs_on_the_backend_asked_for() {
 
 // ---- secrets kept out of the command line ---------------------------------------------------
 
-/// `webhook verify` of `signed` (id, timestamp, signature) with the key in `secret_file`.
-fn verify_with(secret_file: &str, signed: &(String, String, String), body: &str) -> Output {
-    run(&[
-        "webhook",
-        "verify",
-        "--secret-file",
-        secret_file,
+/// `webhook verify` of `signed` (id, timestamp, signature) at its timestamp, with the key
+/// arguments `keys` (`--secret …`, `--secret-file …`).
+fn verify_with(keys: &[&str], signed: &(String, String, String), body: &str) -> Output {
+    let mut args = vec!["webhook", "verify"];
+    args.extend_from_slice(keys);
+    args.extend_from_slice(&[
         "--id",
         &signed.0,
         "--timestamp",
@@ -1434,7 +1433,8 @@ fn verify_with(secret_file: &str, signed: &(String, String, String), body: &str)
         "--now",
         &signed.1,
         body,
-    ])
+    ]);
+    run(&args)
 }
 
 /// Webhook keys from files, API keys from standard input and the store's URL from a file: the
@@ -1459,22 +1459,8 @@ fn secrets_can_stay_out_of_the_command_line() {
         signed_headers(&out),
         (WH_ID.into(), WH_TS.into(), WH_SIG.into())
     );
-    let verify = |secrets: &[&str]| {
-        let mut args = vec!["webhook", "verify"];
-        args.extend_from_slice(secrets);
-        args.extend_from_slice(&[
-            "--id",
-            WH_ID,
-            "--timestamp",
-            WH_TS,
-            "--signature",
-            WH_SIG,
-            "--now",
-            WH_TS,
-            &body,
-        ]);
-        run(&args)
-    };
+    let known = (WH_ID.to_owned(), WH_TS.to_owned(), WH_SIG.to_owned());
+    let verify = |keys: &[&str]| verify_with(keys, &known, &body);
     assert_ok(&verify(&["--secret-file", &secret]));
     let other = dir.write("other.txt", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\n");
     assert_fails(
@@ -1502,7 +1488,7 @@ fn secrets_can_stay_out_of_the_command_line() {
         WH_ID,
         &body,
     ]));
-    assert_ok(&verify_with(&made, &signed, &body));
+    assert_ok(&verify_with(&["--secret-file", &made], &signed, &body));
     let pair = run(&["webhook", "keygen", "--scheme", "v1a"]);
     let two = dir.write("two.txt", stdout(&pair));
     let out = run(&[
