@@ -9,7 +9,7 @@
 //! happens under the reload lock, so none overwrites another.
 //!
 //! A reloaded policy that changes a provider's refresh settings (its `algorithms`) starts that
-//! source over: a new refresher under the new settings reads the last good response again (as
+//! source over: a new refresher under the new settings reads the provider's last JWKS again (as
 //! of when it was fetched, so it goes stale as it would have), the new engine gets what that
 //! gives, and a fetch is due at once. Keys of an algorithm the new policy dropped are never
 //! served under it; keys it still allows are served without a gap, even while the identity
@@ -36,7 +36,8 @@ pub(crate) struct Source {
     fetches_failed: AtomicU64,
     /// When the current set was fetched (Unix seconds); 0 before the first good fetch.
     fetched_at: AtomicU64,
-    /// The last good response's body and when it came: what a restarted refresher reads again.
+    /// The last JWKS the provider answered and when it came (kept even when these settings found
+    /// no key in it): what a restarted refresher reads again.
     last_good: Mutex<Option<(Vec<u8>, u64)>>,
     /// Fetch at the next turn of the task, whatever the schedule says (set by a restart).
     fetch_now: AtomicBool,
@@ -119,8 +120,8 @@ impl Source {
         (unordered(&config) != unordered(self.refresher().config())).then_some(config)
     }
 
-    /// A refresher under `config` that has read the last good response again, as of when it
-    /// came (none before the first good fetch).
+    /// A refresher under `config` that has read the provider's last JWKS again, as of when it
+    /// came (none before the first).
     fn replay(&self, config: RefreshConfig) -> Result<Refresher, Error> {
         let mut fresh = Refresher::new(config)?;
         let last = self
