@@ -444,9 +444,8 @@ func (k *KeySource) onFetched(status int, cacheControl []string, body []byte) er
 
 // Run keeps the key set fresh until ctx ends or Close: it refreshes when due, then sleeps until
 // the next fetch is due, the set goes stale (with WithSwapInto) or OnUnknownKID asks for an
-// early one. Failures are recorded (see
-// Status) and retried on the library's backoff. It returns ctx.Err(), or ErrNullParameter after
-// Close. Run it in one goroutine.
+// early one. Failures are recorded (see Status) and retried on the library's backoff. It
+// returns ctx.Err(), or ErrNullParameter after Close. Run it in one goroutine.
 func (k *KeySource) Run(ctx context.Context) error {
 	for {
 		select {
