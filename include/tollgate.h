@@ -939,7 +939,7 @@ tg_status tg_engine_invalidate(const struct tg_engine *engine,
 
 /**
  * Verifies a webhook delivery for a host whose replay guard is a shared store: on
- * `TG_STATUS_OK` writes the key to claim to `*claim_key_out` (`tollgate:webhook:<hash>`; free it
+ * `TG_STATUS_OK` writes the key to claim to `*claim_key_out` (`tollgate:webhook:<hash of id and body>`; free it
  * with `tg_string_free`) and how long to hold it, in seconds, to `*ttl_out`. The host then runs
  * `SET <key> 1 NX EX <ttl>`: if the key was not set, the delivery is a replay
  * (`TG_STATUS_WEBHOOK_REPLAYED`); if the store does not answer, refuse the delivery. `window`:

@@ -737,18 +737,15 @@ fn replay_guard_is_shared_between_threads() {
     assert_eq!(guard.len(), 50);
 }
 
-/// SHA-256 of [`ID`], computed with Python's hashlib.
-const SHA256_OF_ID: &str = "f9687cd8cba444e077ceaa14a68c044e686bc6a9cd817724f94a5627e110cfa3";
+/// SHA-256 of `<ID>.<BODY>`, computed with Python's hashlib.
+const CLAIM_HASH: &str = "bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1";
 
 #[test]
 fn a_shared_store_claims_each_verified_id_once() {
     let v = verifier();
     // Verified at the vector's own time, with a window of 600 s beyond the 300 s tolerance.
     let claim = v.verify_for_store(ID, TS, SIG, BODY, T + 10, 600).unwrap();
-    assert_eq!(
-        claim.store_key(),
-        format!("tollgate:webhook:{SHA256_OF_ID}")
-    );
+    assert_eq!(claim.store_key(), format!("tollgate:webhook:{CLAIM_HASH}"));
     // Until max(timestamp, now) + max(tolerance, window) = T + 10 + 600: 600 s from now.
     assert_eq!(claim.ttl_secs(), 600);
     claim.clone().settle(true).unwrap();
@@ -766,8 +763,48 @@ fn a_shared_store_claims_each_verified_id_once() {
     let by_headers = v.verify_headers_for_store(&headers, BODY, T, 0).unwrap();
     assert_eq!(
         by_headers.store_key(),
-        format!("tollgate:webhook:{SHA256_OF_ID}")
+        format!("tollgate:webhook:{CLAIM_HASH}")
     );
     // The tolerance (300 s) is the floor of the claim's life.
     assert_eq!(by_headers.ttl_secs(), 300);
+}
+
+#[test]
+fn a_shared_store_claim_is_the_delivery_not_the_id_alone() {
+    // Two verifiers share one store: the vector's sender, and another sender whose ids may
+    // collide with it (predictable ids such as `msg_1`).
+    let ours = verifier();
+    let other_secret = webhook::generate_secret().unwrap();
+    let mut theirs = WebhookVerifier::new();
+    theirs.add_secret(&other_secret).unwrap();
+    let genuine = ours.verify_for_store(ID, TS, SIG, BODY, T, 0).unwrap();
+
+    // The other sender delivers its own message under the same id first: its claim is another
+    // key, so it cannot get the genuine delivery refused as a replay.
+    let their_body = br#"{"test": 1}"#;
+    let their_sig = WebhookSigner::new(&other_secret)
+        .unwrap()
+        .sign(ID, T, their_body)
+        .unwrap();
+    let squatted = theirs
+        .verify_for_store(ID, TS, &their_sig, their_body, T, 0)
+        .unwrap();
+    // SHA-256 of `msg_p5jXN8AQM9LWM0D4loKWxJek.{"test": 1}`, computed with Python's hashlib.
+    assert_eq!(
+        squatted.store_key(),
+        "tollgate:webhook:ec660774a635cbe5eb44e3e2189a3d606659fedca82a24f187ddaf4201891065"
+    );
+    assert_ne!(squatted.store_key(), genuine.store_key());
+
+    // A retry of the genuine message (same id and body, a new timestamp and signature) claims the
+    // same key, so it is refused once the first delivery was accepted.
+    let retry_ts = T + 60;
+    let retry_sig = WebhookSigner::new(SECRET)
+        .unwrap()
+        .sign(ID, retry_ts, BODY)
+        .unwrap();
+    let retry = ours
+        .verify_for_store(ID, &retry_ts.to_string(), &retry_sig, BODY, retry_ts, 0)
+        .unwrap();
+    assert_eq!(retry.store_key(), genuine.store_key());
 }

@@ -263,8 +263,9 @@ func recordExpiry(expires *uint64) *int64 {
 }
 
 // ReplayClaim is what a webhook delivery verified by VerifyForStore must claim in the shared
-// store before it is processed: Key ("tollgate:webhook:<SHA-256 of webhook-id, hex>") for TTL
-// seconds, if nobody holds it (Redis: SET key 1 NX EX ttl).
+// store before it is processed: Key ("tollgate:webhook:<SHA-256 of "<webhook-id>.<body>", hex>")
+// for TTL seconds, if nobody holds it (Redis: SET key 1 NX EX ttl). The body is in the key so
+// that senders sharing a store cannot claim each other's ids; a retry repeats id and body.
 type ReplayClaim struct {
 	Key string
 	TTL uint64 // seconds, at least the verifier's tolerance

@@ -734,11 +734,11 @@ impl WebhookVerifier {
 
     /// Verifies the delivery for a host whose replay guard is a shared store (Redis), so that a
     /// delivery replayed to another instance is refused there too. The answer is the pending
-    /// step "is this id new?": the host claims [`ReplayClaim::store_key`] atomically for
+    /// step "is this delivery new?": the host claims [`ReplayClaim::store_key`] atomically for
     /// [`ReplayClaim::ttl_secs`] (`SET <key> 1 NX EX <ttl>`) and settles the claim with whether
     /// it was set; `false` is [`ErrorCode::WebhookReplayed`]. A host whose store does not answer
     /// must refuse the delivery (the sender retries). As with
-    /// [`verify_and_record`](Self::verify_and_record), only verified deliveries claim an id, and
+    /// [`verify_and_record`](Self::verify_and_record), only verified deliveries claim a key, and
     /// `window` is the guard's window (the claim lasts until `max(timestamp, now)` plus the larger
     /// of it and this verifier's tolerance).
     pub fn verify_for_store(
@@ -755,7 +755,7 @@ impl WebhookVerifier {
         Ok(ReplayClaim {
             key: format!(
                 "tollgate:webhook:{}",
-                crate::record::hex(&crate::crypto::sha256(id.as_bytes()))
+                crate::record::hex(&crypto::sha256_of_parts(&[id.as_bytes(), b".", body]))
             ),
             ttl_secs: until.saturating_sub(now).max(1),
         })
@@ -1021,7 +1021,13 @@ pub struct ReplayClaim {
 }
 
 impl ReplayClaim {
-    /// The key to claim: `tollgate:webhook:<SHA-256 of the webhook-id, hex>`.
+    /// The key to claim: `tollgate:webhook:<SHA-256 of "<webhook-id>.<body>", hex>`.
+    ///
+    /// The body is in the key because one store serves every sender: with the id alone, a
+    /// sender whose deliveries a verifier sharing the store accepts could claim another
+    /// sender's (often predictable) ids first and get its deliveries refused as replays. A
+    /// sender's retries of a message repeat its id and body, so they are still refused after
+    /// one was accepted; a delivery with the same id and another body is not a replay of it.
     pub fn store_key(&self) -> &str {
         &self.key
     }

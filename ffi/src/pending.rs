@@ -262,7 +262,7 @@ pub extern "C" fn tg_engine_invalidate(
 }
 
 /// Verifies a webhook delivery for a host whose replay guard is a shared store: on
-/// `TG_STATUS_OK` writes the key to claim to `*claim_key_out` (`tollgate:webhook:<hash>`; free it
+/// `TG_STATUS_OK` writes the key to claim to `*claim_key_out` (`tollgate:webhook:<hash of id and body>`; free it
 /// with `tg_string_free`) and how long to hold it, in seconds, to `*ttl_out`. The host then runs
 /// `SET <key> 1 NX EX <ttl>`: if the key was not set, the delivery is a replay
 /// (`TG_STATUS_WEBHOOK_REPLAYED`); if the store does not answer, refuse the delivery. `window`:

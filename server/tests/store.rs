@@ -286,7 +286,7 @@ fn a_webhook_accepted_by_one_host_is_refused_as_a_replay_by_another() {
     assert_eq!(replay.code().name(), "webhook_replayed");
     // The claim expires with the tolerance window (300 s).
     let ttl: i64 = redis::cmd("TTL")
-        .arg("tollgate:webhook:f9687cd8cba444e077ceaa14a68c044e686bc6a9cd817724f94a5627e110cfa3")
+        .arg("tollgate:webhook:bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1")
         .query(&mut redis.client())
         .unwrap();
     assert!((295..=300).contains(&ttl), "{ttl}");

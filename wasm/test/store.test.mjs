@@ -230,7 +230,7 @@ test('a second host process sees a revocation within a second, and refuses a cla
     assert.equal((await b.ask({ op: 'check', request: req, now: a.d.table.now })).decision.reason, 'api_key_revoked');
 
     // Webhook ids: whoever claims first accepts; the other host refuses the replay.
-    const claimKey = 'tollgate:webhook:f9687cd8cba444e077ceaa14a68c044e686bc6a9cd817724f94a5627e110cfa3';
+    const claimKey = 'tollgate:webhook:bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1';
     assert.equal(await a.store.claim(claimKey, 300), true);
     assert.equal((await b.ask({ op: 'claim', key: claimKey, ttl: 300 })).claimed, false);
   } finally {

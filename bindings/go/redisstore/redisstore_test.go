@@ -214,7 +214,7 @@ func TestAWebhookAcceptedByOneHostIsAReplayForAnother(t *testing.T) {
 	if got := a.ask(delivery); got.Error != "webhook_replayed" {
 		t.Fatalf("the replay on A: %+v", got)
 	}
-	ttl, _ := r.do("TTL", "tollgate:webhook:f9687cd8cba444e077ceaa14a68c044e686bc6a9cd817724f94a5627e110cfa3").(int64)
+	ttl, _ := r.do("TTL", "tollgate:webhook:bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1").(int64)
 	if ttl < 295 || ttl > 300 {
 		t.Errorf("the claim's TTL: %d", ttl)
 	}

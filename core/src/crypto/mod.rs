@@ -20,7 +20,7 @@ use crate::alg::{Algorithm, KeyFamily};
 
 pub(crate) use self::ring::{
     constant_time_eq, ed25519_sign_with_seed, ed25519_verify, generate_pkcs8, hmac_sha256,
-    random_bytes, sha256, RsaPrivateParts, SigningKey,
+    random_bytes, sha256, sha256_of_parts, RsaPrivateParts, SigningKey,
 };
 
 /// A signature-verification backend.

@@ -309,8 +309,17 @@ impl SigningKey {
 
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    sha256_of_parts(&[data])
+}
+
+/// SHA-256 of the concatenation of `parts`, without copying them into one buffer.
+pub(crate) fn sha256_of_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in parts {
+        context.update(part);
+    }
     let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out.copy_from_slice(context.finish().as_ref());
     out
 }
 

@@ -123,9 +123,10 @@ class WebhookVerifier(_Handle):
         """Verifies one delivery as `verify` does, with the replay guard in a shared store, so
         that a delivery accepted by one instance is refused by every other: once the delivery
         verifies, `store.claim(key, ttl)` (Redis: `SET tollgate:webhook:<hash> 1 NX EX <ttl>`)
-        must newly claim its id, or TollgateError `webhook_replayed` (409) is raised. `window`:
+        must newly claim the delivery (its id and body: senders sharing a store cannot claim
+        each other's ids), or TollgateError `webhook_replayed` (409) is raised. `window`:
         the replay window in seconds (0: the tolerance; the claim lasts at least the
-        tolerance). Only verified deliveries claim an id, so forgeries cannot block a genuine
+        tolerance). Only verified deliveries claim a key, so forgeries cannot block a genuine
         one. The verifier's own `replay_guard` is not used here.
 
         Returns None when verified and claimed; raises as `verify` does, `webhook_replayed`, or
