@@ -779,7 +779,8 @@ void tg_snapshot_free(struct tg_snapshot *snapshot);
 
 /**
  * Swaps `snapshot` into `engine` atomically: checks already running finish on the old snapshot,
- * later ones see the new one. Safe while other threads check.
+ * later ones see the new one. Safe while other threads check. A provider whose keys a refresher
+ * swaps in (`tg_refresher_swap_into`) keeps them: the snapshot's keys for it are not used.
  *
  * The snapshot's contents move into the engine: the handle stays valid (free it with
  * `tg_snapshot_free`) but is spent, and swapping it again fails with

@@ -398,6 +398,14 @@ fn project_oidc() -> (Engine, u64, serde_json::Value, String) {
 
 const PROJECT: &str = "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
 
+/// The token named `name` in project-oidc's scenario table.
+fn table_token(name: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc");
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("scenarios.json")).unwrap()).unwrap();
+    table["tokens"][name].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn a_refreshed_key_set_swapped_into_an_engine_lets_its_tokens_in() {
     let (engine, now, snapshot, token) = project_oidc();
@@ -471,4 +479,56 @@ fn a_set_the_provider_cannot_take_empties_its_keys_rather_than_keep_the_old_ones
         .unwrap()
         .keys()
         .is_empty());
+}
+
+#[test]
+fn a_snapshot_swap_keeps_the_keys_a_key_source_swapped_in() {
+    // A host binds a key source to zitadel, then swaps snapshots for their other contents (a
+    // revoked jti, API keys). Those snapshots must not set zitadel's keys: one without them
+    // would refuse every token until the next fetch, one with an old JWKS would trust keys the
+    // identity provider has dropped.
+    let (engine, now, snapshot, token) = project_oidc();
+    let headers = [("Authorization", token.as_str()), ("X-Project-ID", PROJECT)];
+    let request = Request::new("GET", "/v1/items", &headers);
+    let mut without_keys = snapshot.clone();
+    without_keys["keys"] = serde_json::json!({});
+    let without_keys = without_keys.to_string();
+
+    // Before a key source: the snapshot decides zitadel's keys.
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(engine.check(&request, now).code, ErrorCode::Allowed);
+    engine.swap_snapshot_json(without_keys.as_bytes()).unwrap();
+    assert_eq!(engine.check(&request, now).code, ErrorCode::UnknownKid);
+
+    // A key source swaps in the identity provider's set; a snapshot without keys keeps it.
+    let mut r = Refresher::new(engine.refresh_config("zitadel").unwrap()).unwrap();
+    let published = snapshot["keys"]["zitadel"].to_string();
+    r.on_fetched(200, &[], published.as_bytes(), now).unwrap();
+    engine.swap_provider_keys_from("zitadel", &r, now).unwrap();
+    engine.swap_snapshot_json(without_keys.as_bytes()).unwrap();
+    let d = engine.check(&request, now);
+    assert_eq!(d.code, ErrorCode::Allowed, "{}", d.message);
+    // The snapshot's other contents did arrive: its revoked jti is refused.
+    let revoked = format!("Bearer {}", table_token("revoked"));
+    let headers = [
+        ("Authorization", revoked.as_str()),
+        ("X-Project-ID", PROJECT),
+    ];
+    let d = engine.check(&Request::new("GET", "/v1/items", &headers), now);
+    assert_eq!(d.code, ErrorCode::TokenRevoked, "{}", d.message);
+
+    // The identity provider drops the key (here: publishes it under another kid): a snapshot
+    // carrying the old set does not bring it back.
+    let mut rotated = snapshot["keys"]["zitadel"]["keys"][0].clone();
+    rotated["kid"] = "idp-2026-02".into();
+    r.on_fetched(200, &[], &jwks(&[&rotated]), now + 1).unwrap();
+    engine
+        .swap_provider_keys_from("zitadel", &r, now + 1)
+        .unwrap();
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(engine.check(&request, now + 1).code, ErrorCode::UnknownKid);
 }

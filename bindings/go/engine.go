@@ -74,7 +74,8 @@ func (e *Engine) Close() error {
 // SwapKeys builds a key snapshot for this engine's policy from its JSON document (keys per
 // provider, revoked_jti, users, api_keys, peppers) and swaps it in atomically: checks already
 // running finish on the old snapshot. On failure (ErrInvalidSnapshot, ErrWeakKey, …) the engine
-// keeps its current snapshot.
+// keeps its current snapshot. A provider a KeySource swaps keys into (WithSwapInto) keeps the
+// source's keys: the document's keys for it are not used.
 func (e *Engine) SwapKeys(snapshot []byte) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

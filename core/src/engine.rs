@@ -57,9 +57,18 @@ pub struct Engine {
     /// Records fetched from the shared store (see [`crate::pending`]).
     records: RecordCache,
     /// Held through every swap, so that one replacing a provider's keys reads and writes the
-    /// snapshot as one step; holds the generation the next swapped-in snapshot gets (cache
-    /// entries of older ones never hit).
-    swaps: Mutex<u64>,
+    /// snapshot as one step.
+    swaps: Mutex<Swaps>,
+}
+
+/// What the swaps of one engine share.
+#[derive(Debug)]
+struct Swaps {
+    /// The generation the next swapped-in snapshot gets (cache entries of older ones never hit).
+    next_generation: u64,
+    /// Per provider (by index): whether its keys were swapped on their own
+    /// ([`Engine::swap_provider_keys`], a key source). A snapshot swap keeps such keys.
+    sourced: Vec<bool>,
 }
 
 impl core::fmt::Debug for Engine {
@@ -172,7 +181,10 @@ impl Engine {
             },
             cache: None,
             records: RecordCache::new(policy.store),
-            swaps: Mutex::new(1),
+            swaps: Mutex::new(Swaps {
+                next_generation: 1,
+                sourced: vec![false; policy.providers.len()],
+            }),
         })
     }
 
@@ -203,27 +215,45 @@ impl Engine {
 
     /// Replaces the key snapshot atomically. Checks already running finish on the old one.
     /// Swaps from several threads are taken one at a time.
-    pub fn swap_snapshot(&self, snapshot: Snapshot) -> Result<(), Error> {
+    ///
+    /// A provider whose keys were swapped on their own (by
+    /// [`swap_provider_keys`](Self::swap_provider_keys): a key source bound to this engine)
+    /// keeps its current keys, and the snapshot's keys for it are not used. So a snapshot swapped in for its other
+    /// contents (revoked `jti`s, API keys, an HMAC rotation) can neither empty a key source's
+    /// set nor bring back keys the identity provider has since dropped.
+    pub fn swap_snapshot(&self, mut snapshot: Snapshot) -> Result<(), Error> {
         if !Arc::ptr_eq(&snapshot.policy, &self.policy) {
             return Err(Error::InvalidSnapshot {
                 at: "(snapshot)".to_owned(),
                 reason: "built for another engine's policy".to_owned(),
             });
         }
-        self.install(&mut self.swapping(), snapshot);
+        let mut swaps = self.swapping();
+        let current = self.snapshot.load();
+        for ((slot, kept), sourced) in snapshot
+            .keys
+            .iter_mut()
+            .zip(&current.keys)
+            .zip(&swaps.sourced)
+        {
+            if *sourced {
+                *slot = Arc::clone(kept);
+            }
+        }
+        self.install(&mut swaps, snapshot);
         Ok(())
     }
 
-    /// The right to swap: held by one swap at a time. No swap panics half-way (a store and a
-    /// counter step), so a poisoned lock holds a usable count.
-    fn swapping(&self) -> MutexGuard<'_, u64> {
+    /// The right to swap: held by one swap at a time. No swap panics half-way (a store, a
+    /// counter step and flags set after the store), so a poisoned lock holds usable state.
+    fn swapping(&self) -> MutexGuard<'_, Swaps> {
         self.swaps.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Swaps `snapshot` in, under the swap lock `next` (the next generation) is from.
-    fn install(&self, next: &mut MutexGuard<'_, u64>, mut snapshot: Snapshot) {
-        snapshot.generation = **next;
-        **next += 1;
+    /// Swaps `snapshot` in, under the swap lock `swaps` is from.
+    fn install(&self, swaps: &mut MutexGuard<'_, Swaps>, mut snapshot: Snapshot) {
+        snapshot.generation = swaps.next_generation;
+        swaps.next_generation += 1;
         self.snapshot.store(Arc::new(snapshot));
         if let Some(cache) = &self.cache {
             cache.clear();
@@ -235,15 +265,28 @@ impl Engine {
     /// verified-token cache. The read of the current snapshot and the write of the new one are
     /// one step: a swap from another thread (a host's new snapshot, another provider's keys)
     /// comes wholly before or wholly after it, never lost in between.
+    ///
+    /// From then on the provider's keys are this call's to set: a later
+    /// [`swap_snapshot`](Self::swap_snapshot) keeps them.
     pub fn swap_provider_keys(
         &self,
         provider: &str,
         keys: Arc<crate::KeySet>,
     ) -> Result<(), Error> {
-        let mut next = self.swapping();
+        let mut swaps = self.swapping();
         let current = self.snapshot.load_full();
         let snapshot = current.with_provider_keys(provider, keys)?;
-        self.install(&mut next, snapshot);
+        self.install(&mut swaps, snapshot);
+        if let Some(id) = self
+            .policy
+            .providers
+            .iter()
+            .position(|p| p.name == provider)
+        {
+            if let Some(sourced) = swaps.sourced.get_mut(id) {
+                *sourced = true;
+            }
+        }
         Ok(())
     }
 

@@ -186,7 +186,8 @@ pub extern "C" fn tg_snapshot_free(snapshot: *mut Snapshot) {
 }
 
 /// Swaps `snapshot` into `engine` atomically: checks already running finish on the old snapshot,
-/// later ones see the new one. Safe while other threads check.
+/// later ones see the new one. Safe while other threads check. A provider whose keys a refresher
+/// swaps in (`tg_refresher_swap_into`) keeps them: the snapshot's keys for it are not used.
 ///
 /// The snapshot's contents move into the engine: the handle stays valid (free it with
 /// `tg_snapshot_free`) but is spent, and swapping it again fails with

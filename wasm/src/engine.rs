@@ -59,7 +59,9 @@ impl Engine {
     /// Replaces the key snapshot atomically: `{"keys": {"<provider>": JWKS}, "revoked_jti": [..],
     /// "users": {..}, "api_keys": {..}, "peppers": {..}}` (JSON text, bytes, or an object).
     /// Checks already under way (an awaited `checkAsync`) finish on the snapshot they started
-    /// with. Throws `invalid_snapshot` (the old snapshot then stays).
+    /// with. Throws `invalid_snapshot` (the old snapshot then stays). A provider a key source
+    /// swaps keys into (`swapProviderKeys`, `KeySource.swapInto`) keeps the source's keys: the
+    /// snapshot's keys for it are not used.
     ///
     /// In Cloudflare Workers, call it while handling a request, not at module load: building a
     /// snapshot with EC keys draws randomness, which Workers refuse outside a request.

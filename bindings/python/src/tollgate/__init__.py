@@ -395,7 +395,9 @@ class Engine(_Handle):
     def swap_keys(self, snapshot: Document) -> None:
         """Builds a key snapshot (keys per provider, revoked jti, users, API keys) and swaps it in
         atomically; checks running on other threads finish on the old one. On failure
-        (`invalid_snapshot`, `weak_key`, …) the engine keeps its current keys."""
+        (`invalid_snapshot`, `weak_key`, …) the engine keeps its current keys. A provider a
+        KeySource swaps keys into keeps the source's keys: the document's keys for it are not
+        used."""
         data = _bytes(snapshot, "snapshot")
         err = ctypes.c_void_p()
         handle = self._acquire()
