@@ -288,8 +288,10 @@ impl Shared {
     /// Reloads what changed since the last attempt, or everything when `force` (`SIGHUP`). A
     /// changed policy is compiled with the current keys into a new engine that replaces the old
     /// one whole; changed keys alone are swapped into the engine in use. Anything that fails
-    /// leaves the engine in use as it was, and says why. The `--jwks` sources' sets replace the
-    /// file's keys for their providers in what is swapped in: a reload never drops fetched keys.
+    /// leaves the engine in use as it was, and says why; a new policy the keys do not fit waits
+    /// for a change of the keys, which meanwhile go into the engine in use. The `--jwks`
+    /// sources' sets replace the file's keys for their providers in what is swapped in: a reload
+    /// never drops fetched keys.
     pub(crate) fn reload(&self, force: bool) -> ReloadReport {
         let mut seen = self.swap_lock();
         let mut report = ReloadReport::default();
@@ -341,14 +343,14 @@ impl Shared {
                     report.policy = Some(Err(e.to_string()));
                 }
                 Err(e @ (LoadError::Keys(_) | LoadError::Jwks(_))) => {
-                    // The new policy compiled but the keys do not fit it: keep the old pair,
-                    // and try the new policy again when the keys change.
-                    seen.keys = keys_fp;
+                    // The new policy compiled but the keys do not fit it: keep the policy in
+                    // use, and try the new one again when the keys change. New keys still go
+                    // into the engine in use below if they fit it: a revocation must not wait
+                    // for the policy to be mended.
                     seen.policy_waits_for_keys = true;
-                    keys_changed = false;
-                    self.metrics.key_refresh(false);
-                    tracing::error!(error = %e, file = %self.keys_path.display(), "reload failed: the keys do not load; keeping the engine in use");
-                    report.keys = Some(Err(e.to_string()));
+                    self.metrics.policy_reload(false);
+                    tracing::error!(error = %e, policy = %self.policy_path.display(), keys = %self.keys_path.display(), "the new policy does not fit the keys; keeping the policy in use until the keys change");
+                    report.policy = Some(Err(e.to_string()));
                 }
             }
         }

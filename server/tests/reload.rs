@@ -228,7 +228,6 @@ fn a_policy_that_waited_for_its_keys_loads_when_they_come() {
     let k_app = jwk(&k1, "k1");
     let with_old =
         format!(r#"{{"keys": {{"app": {{"keys": [{k_app}]}}, "old": {{"keys": []}}}}}}"#);
-    let without_old = format!(r#"{{"keys": {{"app": {{"keys": [{k_app}]}}}}}}"#);
     std::fs::write(&policy, p1.to_string()).unwrap();
     std::fs::write(&keys, &with_old).unwrap();
     let service = watched(&policy, &keys);
@@ -245,6 +244,38 @@ fn a_policy_that_waited_for_its_keys_loads_when_they_come() {
     // Give the watcher a few ticks: p2 fails against keys naming "old".
     thread::sleep(Duration::from_millis(200));
     assert!(ready().contains(r#""policy":"p1""#), "{}", ready());
+    // Meanwhile the app key k1 is revoked (k2 replaces it) in a key file that still names "old":
+    // p2 keeps waiting, and the revocation reaches p1 at once.
+    let k2 = [2u8; 32];
+    let k_app2 = jwk(&k2, "k2");
+    let revoked =
+        format!(r#"{{"keys": {{"app": {{"keys": [{k_app2}]}}, "old": {{"keys": []}}}}}}"#);
+    let check = |t: &str| {
+        send(
+            service.addr,
+            "GET",
+            "/auth/forward",
+            &[
+                ("X-Forwarded-Method".into(), "POST".into()),
+                ("X-Forwarded-Uri".into(), "/api/tenants/A/items".into()),
+                ("token".into(), t.to_owned()),
+            ],
+        )
+        .status
+    };
+    let (t1, t2) = (token(&k1, "k1"), token(&k2, "k2"));
+    assert_eq!(check(&t1), 200);
+    write_atomic(&keys, revoked.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while check(&t1) != 401 {
+        assert!(Instant::now() < deadline, "the revocation never reached p1");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(check(&t2), 200);
+    assert!(ready().contains(r#""policy":"p1""#), "{}", ready());
+
+    let without_old = format!(r#"{{"keys": {{"app": {{"keys": [{k_app2}]}}}}}}"#);
     write_atomic(&keys, without_old.as_bytes());
     wait_for(r#""policy":"p2""#);
+    assert_eq!(check(&t2), 200);
 }
