@@ -3,11 +3,15 @@ import type { Engine, Refresher, RefresherConfig, RefresherStatus, VerifiedToken
 
 /** Options of `new KeySource` and `KeySource.fromIssuer` (all optional). */
 export interface KeySourceOptions {
-  /** The `fetch` to use (default: the global one). */
-  fetch?: (url: string, init: { headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
+  /** The `fetch` to use (default: the global one). Pass `init` on whole: it asks for no
+   *  redirects and no HTTP cache. An answer that came through a redirect fails the fetch. */
+  fetch?: (url: string, init: {
+    headers: Record<string, string>; signal: AbortSignal; cache: 'no-store'; redirect: 'manual';
+  }) => Promise<Response>;
   /** The clock, in Unix seconds (default: `Date.now()`). Every decision about time uses it. */
   now?: () => number;
-  /** Longest time one fetch (response and body) may take, in ms (default 10000). */
+  /** Longest time one fetch (response and body) may take, in ms: a whole number from 1 to
+   *  300000 (default 10000); else `invalid_options`. */
   timeoutMs?: number;
   /** The refresher's settings (`maxBodyBytes` also caps how much of a response is read). */
   config?: RefresherConfig;
@@ -15,7 +19,10 @@ export interface KeySourceOptions {
    *  then keeps only keys of the algorithms the provider allows. */
   engine?: Engine;
   provider?: string;
-  /** Called with each failed fetch's `key_set_fetch_failed` Error (for logs). */
+  /** Called, for logs, with what goes wrong in the background: each failed fetch's
+   *  `key_set_fetch_failed` Error, a set an engine's provider refused (`invalid_snapshot`: its
+   *  keys there are emptied), an engine that took no keys and was dropped (see `swapInto`), and
+   *  a timer tick that could not schedule the next. */
   onError?: (error: Error & { code?: string }) => void;
 }
 
@@ -73,8 +80,13 @@ export declare class KeySource {
   /** A verifier over the current set (options as `new Verifier`, without `alg`/`kid`). */
   verifier(options?: VerifyOptions): KeySourceVerifier;
   /** Keeps `engine`'s keys for `provider` equal to this source's set, now and after each
-   *  refresh; while no set is served, the provider has no keys. */
+   *  refresh; while no set is served, the provider has no keys. Throws if the engine cannot
+   *  take keys now; one that later cannot (freed) is reported to `onError` and dropped, and
+   *  the other engines are still kept in step. */
   swapInto(engine: Engine, provider: string): this;
+  /** Stops keeping `engine`'s keys (for `provider`, or for all its providers) in step. Call it
+   *  before freeing such an engine, as when a new policy replaces it. */
+  stopSwappingInto(engine: Engine, provider?: string): this;
   /** Node: refresh now and whenever due, on an unref'd timer. */
   start(): this;
   /** Stops the timer. */

@@ -54,13 +54,18 @@ function makeKeySource(api) {
    * and a fetch it asks for early (an unknown kid: the provider rotated) must see the provider's
    * set, not a copy a runtime or proxy cache keeps for `max-age`. Redirects are not followed
    * (`manual`: a 3xx, or a browser's opaque redirect with status 0, is a failed fetch): one could
-   * lead where the key source would not fetch from (plain http to another host, say).
+   * lead where the key source would not fetch from (plain http to another host, say). A `fetch`
+   * option that followed one anyway (`response.redirected`) fails the fetch too.
    */
   async function get(fetchFn, url, cap, timeoutMs) {
     const signal = AbortSignal.timeout(timeoutMs);
     const response = await fetchFn(url, {
       headers: { accept: 'application/json' }, signal, cache: 'no-store', redirect: 'manual',
     });
+    if (response.redirected) {
+      await response.body?.cancel().catch(() => {});
+      throw new Error(`the answer came through a redirect (to ${response.url || 'an unknown URL'}), which a key source does not follow`);
+    }
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});
       return { status: response.status, headers: response.headers, body: new Uint8Array(0) };
@@ -68,12 +73,17 @@ function makeKeySource(api) {
     return { status: 200, headers: response.headers, body: await readCapped(response, cap) };
   }
 
-  const options = (o) => ({
-    fetch: o.fetch ?? defaultFetch,
-    now: o.now ?? systemNow,
-    timeoutMs: o.timeoutMs ?? 10_000,
-    onError: o.onError ?? null,
-  });
+  const MAX_TIMEOUT_MS = 300_000;
+  const options = (o) => {
+    const timeoutMs = o.timeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      throw coded('invalid_options', `timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`);
+    }
+    for (const name of ['fetch', 'now', 'onError']) {
+      if (o[name] != null && typeof o[name] !== 'function') throw coded('invalid_options', `${name} must be a function`);
+    }
+    return { fetch: o.fetch ?? defaultFetch, now: o.now ?? systemNow, timeoutMs, onError: o.onError ?? null };
+  };
 
   /** Verifies tokens with the source's current set; rebuilt when the set changes. */
   class KeySourceVerifier {
@@ -269,15 +279,29 @@ function makeKeySource(api) {
     /**
      * Keeps `engine`'s keys for `provider` equal to this source's set: now, and after every
      * refresh. While the source has no set to serve (before the first good fetch, or stale) the
-     * provider's keys are empty and its tokens refused.
+     * provider's keys are empty and its tokens refused. Throws if `engine` cannot take the keys
+     * now (no such provider, a freed engine); later, an engine that cannot is reported to
+     * `onError` and dropped, and the other engines are still kept in step.
      */
     swapInto(engine, provider) {
       const target = { engine, provider, version: undefined };
-      this.#swap(target, this.now());
+      const failed = this.#swap(target, this.now());
+      if (failed) throw failed;
       this.#targets.push(target);
       return this;
     }
 
+    /** Stops keeping `engine`'s keys (for `provider`, or for every provider) in step: call it
+     *  before freeing an engine the source swaps into, as when a new policy replaces it. */
+    stopSwappingInto(engine, provider) {
+      this.#targets = this.#targets.filter(
+        (t) => t.engine !== engine || (provider !== undefined && t.provider !== provider));
+      return this;
+    }
+
+    /** Swaps the current set into one target if it changed; returns null, or the engine's
+     *  error. A set the provider refuses (`invalid_snapshot`) has emptied the provider's keys in
+     *  the engine, and is not tried again until the set changes. */
     #swap(target, now) {
       let version;
       try {
@@ -285,17 +309,35 @@ function makeKeySource(api) {
       } catch (e) {
         version = e?.code ?? 'unusable';
       }
-      if (version === target.version) return;
+      if (version === target.version) return null;
       try {
         target.engine.swapProviderKeys(target.provider, this.refresher, now);
       } catch (e) {
-        if (e?.code !== 'key_set_fetch_failed' && e?.code !== 'key_set_stale') throw e;
+        const code = e?.code;
+        if (code !== 'key_set_fetch_failed' && code !== 'key_set_stale') {
+          if (code === 'invalid_snapshot') target.version = version;
+          return e;
+        }
       }
       target.version = version;
+      return null;
     }
 
+    /** Swaps into every target. A refused set is reported; a target that can take no keys
+     *  (freed, from an aborted instance) is reported and dropped. Neither keeps the others from
+     *  their keys. */
     #sync(now) {
-      for (const target of this.#targets) this.#swap(target, now);
+      const failed = new Set();
+      for (const target of this.#targets) {
+        const e = this.#swap(target, now);
+        if (e?.code === 'invalid_snapshot') {
+          this.#report(e);
+        } else if (e) {
+          this.#report(coded(e?.code ?? 'internal_error', `the engine for provider ${JSON.stringify(target.provider)} took no keys and no longer follows this source: ${e?.message ?? e}`, e));
+          failed.add(target);
+        }
+      }
+      if (failed.size > 0) this.#targets = this.#targets.filter((t) => !failed.has(t));
     }
 
     /**
@@ -307,6 +349,19 @@ function makeKeySource(api) {
     start() {
       if (this.#running) return this;
       this.#running = true;
+      // Nothing in a tick may reject: an unhandled rejection ends a Node process. A tick that
+      // cannot schedule (a refresher from an aborted instance, a clock that throws) reports why
+      // and tries again in a minute.
+      const next = () => {
+        const now = this.now();
+        const poll = this.refresher.poll(now);
+        let until = poll.fetch ? now : poll.until;
+        // With engines to keep in step, also wake when the set goes stale: refresh() then takes
+        // it out of them, fetch due or not.
+        const { usable, staleAt } = this.refresher.status(now);
+        if (this.#targets.length > 0 && usable && staleAt !== null) until = Math.min(until, staleAt);
+        return Math.min(Math.max(1, until - now), 86_400);
+      };
       const tick = async () => {
         this.#timer = null;
         try {
@@ -315,15 +370,13 @@ function makeKeySource(api) {
           this.#report(e);
         }
         if (!this.#running) return;
-        const now = this.now();
-        const poll = this.refresher.poll(now);
-        let until = poll.fetch ? now : poll.until;
-        // With engines to keep in step, also wake when the set goes stale: refresh() then takes
-        // it out of them, fetch due or not.
-        const { usable, staleAt } = this.refresher.status(now);
-        if (this.#targets.length > 0 && usable && staleAt !== null) until = Math.min(until, staleAt);
-        const wait = Math.max(1, until - now);
-        this.#timer = setTimeout(tick, Math.min(wait, 86_400) * 1000);
+        let wait = 60;
+        try {
+          wait = next();
+        } catch (e) {
+          this.#report(e);
+        }
+        this.#timer = setTimeout(tick, wait * 1000);
         this.#timer.unref?.();
       };
       tick();

@@ -275,6 +275,76 @@ test('a redirect is a failed fetch, never followed', async () => {
   assert.deepEqual(await hits(), { jwks: 0, discovery: 0 });
 });
 
+test('an injected fetch that follows a redirect anyway fails the fetch; a bad timeoutMs is invalid_options', async () => {
+  await fresh();
+  const following = (url, init) => fetch(url, { ...init, redirect: 'follow' });
+  const source = new KeySource(`${base}/moved`, { now: () => T0, fetch: following });
+  assert.equal(await source.refresh(), false);
+  assert.match(source.status().lastError.message, /through a redirect/);
+  assert.equal(source.status().usable, false);
+  for (const timeoutMs of [0, -1, 1.5, NaN, Infinity, 300_001, '10']) {
+    assert.equal(outcome(() => new KeySource(`${base}/jwks`, { timeoutMs })).code, 'invalid_options', String(timeoutMs));
+  }
+  assert.equal(outcome(() => new KeySource(`${base}/jwks`, { now: 5 })).code, 'invalid_options');
+});
+
+test('an engine that can no longer take keys is dropped and reported; the others still follow the source', async () => {
+  const errors = [];
+  const { clock, source } = await fresh({ onError: (e) => errors.push(e) });
+  const old = Engine.fromPolicy(policy);
+  const current = Engine.fromPolicy(policy);
+  source.swapInto(old, 'idp').swapInto(current, 'idp');
+  await source.refresh();
+  assert.equal(current.check(request(token.a), clock.t).reason, 'ok');
+  // A policy reload frees the old engine without telling the source.
+  old.free();
+  await control({ keys: ['b'] });
+  clock.t += 300;
+  assert.equal(await source.refresh(), true);
+  assert.equal(current.check(request(token.a), clock.t).reason, 'unknown_kid', 'a, dropped by the IdP, is gone');
+  assert.equal(current.check(request(token.b), clock.t).reason, 'ok');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message, /provider "idp" took no keys/);
+  // Dropped: the next change reaches `current` and reports nothing more.
+  await control({ keys: ['a'] });
+  clock.t += 300;
+  assert.equal(await source.refresh(), true);
+  assert.equal(current.check(request(token.a), clock.t).reason, 'ok');
+  assert.equal(errors.length, 1);
+  // stopSwappingInto: the engine keeps what it has and follows no more.
+  source.stopSwappingInto(current);
+  await control({ keys: ['b'] });
+  clock.t += 300;
+  assert.equal(await source.refresh(), true);
+  assert.equal(current.check(request(token.a), clock.t).reason, 'ok');
+  // Binding an engine that cannot take keys fails at once.
+  assert.equal(outcome(() => source.swapInto(old, 'idp')).code, 'invalid_options');
+  assert.equal(outcome(() => source.swapInto(current, 'nobody')).code, 'invalid_snapshot');
+  current.free();
+});
+
+test('start(): a tick that cannot schedule reports and carries on, without an unhandled rejection', async () => {
+  const errors = [];
+  let broken = false;
+  const { source } = await fresh({
+    now: () => { if (broken) throw new Error('clock broke'); return T0; },
+    onError: (e) => errors.push(e),
+  });
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    broken = true;
+    source.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    source.stop();
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  assert.deepEqual(unhandled, []);
+  assert.ok(errors.some((e) => /clock broke/.test(e.message)), errors.map((e) => e.message).join('; '));
+});
+
 test('an answer is dated when it was asked for: one that lands late does not pass for a newer one', async () => {
   // A fetch whose answer is held back after it arrived, as a Worker may finish reading a body
   // only during a later request.
