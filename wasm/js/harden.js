@@ -9,7 +9,9 @@
 // with wasm-bindgen's `__wbg_reset_state`, which `harden` calls to put a fresh instance of the
 // same module in its place. Functions and new objects then work as before; objects made before
 // the abort (engines, verifiers) lived in the old instance's memory and refuse every call with
-// `internal_error` (make them again; `free` on them does nothing). If no fresh instance can be
+// `internal_error`, as do calls given one as an argument (make them again; `free` on them does
+// nothing). Misuse the bindings themselves catch (an object used after `free`, one of the wrong
+// class) throws `invalid_options`. If no fresh instance can be
 // made (bindings without `__wbg_reset_state`, or a runtime that refuses to instantiate
 // synchronously), every later call is refused the same way: load the module again to recover.
 // Nothing else changes: same classes, methods and results.
@@ -32,9 +34,21 @@ function harden(raw) {
     error.status = 500;
     return error;
   };
+  // The bindings' own refusals (an object already freed, an object of the wrong class where one
+  // is expected) are plain Errors: they get the code of a misused API, `invalid_options`.
+  let misuse = null;
+  const coded = (error) => {
+    if (error instanceof Error && error.code === undefined) {
+      misuse ??= raw.errorCodes().find((c) => c.name === 'invalid_options');
+      error.code = misuse.name;
+      error.number = misuse.number;
+      error.status = misuse.status;
+    }
+    return error;
+  };
   const translate = (error) => {
     if (!(error instanceof WebAssembly.RuntimeError)) {
-      return error;
+      return coded(error);
     }
     if (!aborted && reset) {
       try {
@@ -62,11 +76,19 @@ function harden(raw) {
     }
     return value;
   };
-  const guard = (fn, isFree) => function guarded(...args) {
+  const guard = (fn, isFree, cls) => function guarded(...args) {
+    // The bindings take `this` on trust: a method called on another class's object would read
+    // that object's memory as its own.
+    if (cls && !(this instanceof cls)) {
+      throw coded(new TypeError(`${cls.name}.prototype.${fn.name || 'method'} called on an object that is not a ${cls.name}`));
+    }
     if (stale(this)) {
       // Its memory went with the aborted instance: freeing it in the new one would corrupt it.
       if (isFree) return undefined;
       throw internal('Tollgate: internal error: this object was made by a WebAssembly instance that aborted; make it again');
+    }
+    if (args.some(stale)) {
+      throw internal('Tollgate: internal error: an argument was made by a WebAssembly instance that aborted; make it again');
     }
     refuseIfAborted();
     let result;
@@ -80,14 +102,14 @@ function harden(raw) {
     }
     return adopt(result);
   };
-  const wrapMembers = (object, skip) => {
+  const wrapMembers = (object, skip, cls) => {
     for (const key of Reflect.ownKeys(object)) {
       if (skip.includes(key) || (typeof key === 'string' && key.startsWith('__'))) continue;
       const d = Object.getOwnPropertyDescriptor(object, key);
       const isFree = key === 'free' || key === Symbol.dispose;
-      if (typeof d.value === 'function') d.value = guard(d.value, isFree);
-      if (d.get) d.get = guard(d.get, false);
-      if (d.set) d.set = guard(d.set, false);
+      if (typeof d.value === 'function') d.value = guard(d.value, isFree, cls);
+      if (d.get) d.get = guard(d.get, false, cls);
+      if (d.set) d.set = guard(d.set, false, cls);
       Object.defineProperty(object, key, d);
     }
   };
@@ -99,8 +121,8 @@ function harden(raw) {
       && Object.getOwnPropertyNames(value.prototype).some((n) => n !== 'constructor');
     if (isClass) {
       classes.push(value);
-      wrapMembers(value.prototype, ['constructor']);
-      wrapMembers(value, ['length', 'name', 'prototype']);
+      wrapMembers(value.prototype, ['constructor'], value);
+      wrapMembers(value, ['length', 'name', 'prototype'], null);
       out[name] = new Proxy(value, {
         construct(target, args, newTarget) {
           refuseIfAborted();

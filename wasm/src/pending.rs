@@ -163,16 +163,31 @@ pub fn records_from_snapshot(
 /// A session's record, for a login service that stores the sessions gateways check:
 /// `{key, value, expires}` from the session id (the cookie's value), the session
 /// (`{subject, kind?, expires, roles?, tenants?, revoked?}`, JSON text or an object) and the
-/// provider's pepper when it hashes with HMAC-SHA256. Store `value` under `key` (`RedisStore.put`
-/// also announces it); to sign out, store it again with `revoked: true`. Throws
-/// `invalid_record`.
+/// provider's pepper when it hashes with HMAC-SHA256: its bytes, as a `Uint8Array` (the
+/// snapshot's `peppers` entry is their base64url text: decode it first). Store `value` under
+/// `key` (`RedisStore.put` also announces it); to sign out, store it again with
+/// `revoked: true`. Throws `invalid_record`, or `invalid_options` for a pepper that is not a
+/// `Uint8Array`.
 #[wasm_bindgen(js_name = sessionRecord, unchecked_return_type = "StoreRecord")]
 pub fn session_record(
     id: &str,
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] session: JsValue,
-    pepper: Option<Vec<u8>>,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | undefined")] pepper: JsValue,
 ) -> Result<JsValue, JsValue> {
     guard(|| {
+        // Not a bare `Vec<u8>` parameter: its glue copies a string or a plain array byte by
+        // byte, so a base64url string would become a pepper of zero bytes.
+        let pepper = if pepper.is_undefined() || pepper.is_null() {
+            None
+        } else {
+            let bytes = pepper.dyn_ref::<Uint8Array>().ok_or_else(|| {
+                js_error(
+                    ErrorCode::InvalidOptions,
+                    "the pepper must be a Uint8Array of its bytes (the snapshot's base64url text decoded)",
+                )
+            })?;
+            Some(bytes.to_vec())
+        };
         let bytes = document(&session, "session", ErrorCode::InvalidRecord)?;
         let out = tollgate::record::session_record_json(id, pepper.as_deref(), &bytes)
             .map_err(|e| from_core(&e))?;

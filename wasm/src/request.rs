@@ -6,7 +6,8 @@
 //! `Request`'s), or a request target as it is (Node's `req.url`). Headers
 //! are a fetch `Headers` (or anything iterable over `[name, value]` pairs, like a `Map`), an array
 //! of `[name, value]` pairs, or an object of `name: value` (Node's `req.headers`, where a value may
-//! be an array of strings). Names are case-insensitive; limits are the core's.
+//! be an array of strings, and `undefined` is a header left out). Names are case-insensitive;
+//! limits are the core's.
 
 use crate::error::js_error;
 use js_sys::{Array, Reflect, Uint8Array};
@@ -176,7 +177,12 @@ pub fn read_headers(headers: &JsValue) -> Result<Vec<(String, String)>, JsValue>
             for entry in js_sys::Object::entries(object).iter() {
                 let entry: Array = entry.unchecked_into();
                 let name = entry.get(0).as_string().unwrap_or_default();
-                push_value(name, &entry.get(1), &mut out)?;
+                let value = entry.get(1);
+                // An absent header, as Node types `req.headers` and as `{h: req.get(h)}` builds.
+                if value.is_undefined() {
+                    continue;
+                }
+                push_value(name, &value, &mut out)?;
             }
         }
     }

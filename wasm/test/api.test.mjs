@@ -116,6 +116,8 @@ test('every request shape decides the same', () => {
     { method: c.request.method, path: c.request.path, headers: [[name, value]] },
     { method: c.request.method, path: c.request.path, headers: { [name.toUpperCase()]: value } },
     { method: c.request.method, path: c.request.path, headers: { [name]: [value] } },
+    // Node's req.headers types an absent header as undefined: it is left out.
+    { method: c.request.method, path: c.request.path, headers: { [name]: value, 'x-absent': undefined } },
     { method: c.request.method, path: c.request.path, headers: new Headers({ [name]: value }) },
     { method: c.request.method, path: c.request.path, headers: new Map([[name, value]]) },
     { method: c.request.method, url: `https://gw.example${c.request.path}?q=1#f`, headers: [[name, value]] },
@@ -125,6 +127,9 @@ test('every request shape decides the same', () => {
   assert.equal(want.status, 200);
   for (const shape of shapes) assert.deepEqual(engine.check(shape, table.now), want);
   assert.equal(engine.check({ method: 'GET', path: '/api/health' }, table.now).status, 200);
+  // With the credential absent (undefined), a decision (401), not a thrown error.
+  const absent = engine.check({ method: c.request.method, path: c.request.path, headers: { [name]: undefined } }, table.now);
+  assert.equal(absent.status, 401);
   assert.equal(engine.policyName, 'tenant-in-the-path');
   engine.free();
 });
@@ -269,4 +274,28 @@ test('the entry point turns a WebAssembly abort into internal_error and refuses 
   function throwsLike(f, code) {
     assert.throws(f, (e) => e.code === code);
   }
+});
+
+test('sessionRecord keys by SHA-256, or HMAC-SHA256 with the pepper\'s bytes; a pepper that is not bytes is refused', async () => {
+  const { createHash, createHmac } = await import('node:crypto');
+  const session = { subject: 'u-alice', expires: 1_767_229_200 };
+  const pepper = new Uint8Array(32).map((_, i) => i + 1);
+  assert.equal(tollgate.sessionRecord('s-123', session).key,
+    `tollgate:session:${createHash('sha256').update('s-123').digest('hex')}`);
+  assert.equal(tollgate.sessionRecord('s-123', session, pepper).key,
+    `tollgate:session:${createHmac('sha256', pepper).update('s-123').digest('hex')}`);
+  // The snapshot's base64url text of the pepper, passed as is, used to become zero bytes.
+  const text = Buffer.from(pepper).toString('base64url');
+  throwsCode(() => tollgate.sessionRecord('s-123', session, text), 'invalid_options');
+  throwsCode(() => tollgate.sessionRecord('s-123', session, [1, 2, 3]), 'invalid_options');
+  assert.equal(tollgate.sessionRecord('s-123', session, null).key, tollgate.sessionRecord('s-123', session).key);
+});
+
+test('misuse the bindings catch has a code too: a freed object, an object of the wrong class', () => {
+  const { engine: e } = tenantPath();
+  const v = new Verifier({ kty: 'oct', k: Buffer.alloc(32, 7).toString('base64url'), alg: 'HS256' }, { issuers: ['x'], audiences: ['y'] });
+  assert.throws(() => Engine.prototype.check.call(v, { method: 'GET', path: '/' }), (err) => err.code === 'invalid_options' && err.number === 506);
+  e.free();
+  throwsCode(() => e.check({ method: 'GET', path: '/api/health' }), 'invalid_options');
+  v.free();
 });

@@ -50,6 +50,8 @@ test('a panic in check is an internal_error Error; the process and a fresh engin
   // The engine lived in the aborted instance's memory: it refuses, and freeing it is harmless.
   assert.throws(() => engine.check({ method: 'GET', path: '/api/health', headers: {} }), isInternalError);
   assert.throws(() => engine.policyName, isInternalError);
+  // So does a call that is given it as an argument.
+  assert.throws(() => faults.Refresher.forProvider(engine, 'app'), isInternalError);
   engine.free();
 
   // Functions and new objects run in a fresh instance, as before the panic.
