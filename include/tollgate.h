@@ -547,7 +547,8 @@ tg_status tg_apikey_generate(const uint8_t *prefix,
  * `TG_STATUS_MALFORMED_API_KEY` for a typo, a truncated paste or a prefix not accepted.
  *
  * `prefixes`: the accepted prefixes separated by spaces (`"fln_live fln_test"`; the longest match
- * wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`).
+ * wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`). A
+ * list of nothing but spaces is `TG_STATUS_INVALID_OPTIONS`.
  */
 tg_status tg_apikey_check(const uint8_t *key,
                           size_t key_len,
@@ -834,8 +835,9 @@ tg_status tg_engine_check(const struct tg_engine *engine,
  * (almost) nothing. Every pointer earlier read from `decision` becomes invalid.
  *
  * `decision` comes from `tg_engine_check` or `tg_decision_new` (any engine's), is used by this
- * thread alone, and stays owned by the caller. On a status other than `TG_STATUS_OK` its contents
- * are unspecified (but it is still valid to reuse or free).
+ * thread alone, and stays owned by the caller. On a status other than `TG_STATUS_OK` (an argument
+ * refused, a panic) it is emptied as `tg_decision_new` makes it: status 0, reason
+ * `internal_error`, no principal. It never keeps the previous check's verdict.
  */
 tg_status tg_engine_check_into(const struct tg_engine *engine,
                                const uint8_t *method,
@@ -902,7 +904,9 @@ void tg_pending_free(struct tg_pending *pending);
 /**
  * Goes on with `pending` given the store's answer for its key: `found` true and the record's
  * `record_len` bytes at `record`, or `found` false when the store has no such key. Consumes
- * `pending` whatever it returns (do not use or free it afterwards). On `TG_STATUS_OK`, exactly
+ * `pending` whatever it returns (do not use or free it afterwards), and writes NULL to a
+ * non-NULL `pending_out` before anything else, so that a loop passing `&p` for both never
+ * keeps the consumed pointer, even on a failure. On `TG_STATUS_OK`, exactly
  * one of `*decision_out` and `*pending_out` is set, as from `tg_engine_check_step`. A record that
  * is not valid for its key decides 500 `invalid_record`. `engine` must be the one that made
  * `pending`: another engine decides 500 `internal_error` and caches nothing.

@@ -73,7 +73,8 @@ pub extern "C" fn tg_apikey_generate(
 /// `TG_STATUS_MALFORMED_API_KEY` for a typo, a truncated paste or a prefix not accepted.
 ///
 /// `prefixes`: the accepted prefixes separated by spaces (`"fln_live fln_test"`; the longest match
-/// wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`).
+/// wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`). A
+/// list of nothing but spaces is `TG_STATUS_INVALID_OPTIONS`.
 #[no_mangle]
 pub extern "C" fn tg_apikey_check(
     key: *const u8,
@@ -91,6 +92,14 @@ pub extern "C" fn tg_apikey_check(
         };
         let mut accepted: Vec<&str> = prefixes.split(' ').filter(|p| !p.is_empty()).collect();
         if accepted.is_empty() {
+            // Only no list at all means "the key's own prefix": a list of nothing but spaces
+            // (an empty configuration value, joined) would otherwise accept every prefix.
+            if !prefixes.is_empty() {
+                return Err(Failure::new(
+                    Status::InvalidOptions,
+                    "the prefix list holds no prefix, only spaces".to_owned(),
+                ));
+            }
             accepted.push(key.rsplit_once('_').map_or("", |(p, _)| p));
         }
         apikey::parse(key, &accepted)?;

@@ -81,6 +81,13 @@ impl Decision {
         self.fill();
     }
 
+    /// Empties the decision: status 0, reason `internal_error`, no principal. A call that fails
+    /// leaves a reused decision so, never with the previous check's verdict.
+    pub(crate) fn empty(&mut self) {
+        self.inner = tollgate_core::Decision::default();
+        self.fill();
+    }
+
     /// The core decision.
     pub(crate) fn inner(&self) -> &tollgate_core::Decision {
         &self.inner
@@ -169,7 +176,7 @@ pub extern "C" fn tg_decision_new(decision_out: *mut *mut Decision) -> Status {
     call(core::ptr::null_mut(), || {
         out_param(decision_out)?;
         let mut d = Decision::default();
-        d.fill();
+        d.empty();
         // SAFETY: `decision_out` was checked non-NULL; the caller provides writable storage.
         unsafe { write_out(decision_out, into_handle(d)) };
         Ok(())

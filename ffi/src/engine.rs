@@ -388,8 +388,9 @@ pub extern "C" fn tg_engine_check(
 /// (almost) nothing. Every pointer earlier read from `decision` becomes invalid.
 ///
 /// `decision` comes from `tg_engine_check` or `tg_decision_new` (any engine's), is used by this
-/// thread alone, and stays owned by the caller. On a status other than `TG_STATUS_OK` its contents
-/// are unspecified (but it is still valid to reuse or free).
+/// thread alone, and stays owned by the caller. On a status other than `TG_STATUS_OK` (an argument
+/// refused, a panic) it is emptied as `tg_decision_new` makes it: status 0, reason
+/// `internal_error`, no principal. It never keeps the previous check's verdict.
 #[no_mangle]
 pub extern "C" fn tg_engine_check_into(
     engine: *const Engine,
@@ -408,8 +409,12 @@ pub extern "C" fn tg_engine_check_into(
         let engine = unsafe { handle(engine) }?;
         // SAFETY: `decision` is a live decision used by this thread alone (contract).
         let decision = unsafe { handle_mut(decision) }?;
+        let mut out = EmptyOnFailure {
+            decision,
+            done: false,
+        };
         // SAFETY: the caller passes the documented pointer + length inputs.
-        unsafe {
+        let result = unsafe {
             check_into(
                 engine,
                 method,
@@ -419,10 +424,28 @@ pub extern "C" fn tg_engine_check_into(
                 headers,
                 headers_len,
                 now,
-                decision,
+                out.decision,
             )
-        }
+        };
+        out.done = result.is_ok();
+        result
     })
+}
+
+/// Empties a reused decision when dropped before its check is done: on an argument refused, and
+/// while a panic unwinds through the call. A host that reads it without looking at the status
+/// must not find the previous caller's 200 there.
+struct EmptyOnFailure<'a> {
+    decision: &'a mut Decision,
+    done: bool,
+}
+
+impl Drop for EmptyOnFailure<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.decision.empty();
+        }
+    }
 }
 
 /// Re-issues the token behind an allowed decision: the same claims with `iat = now` and

@@ -179,7 +179,9 @@ unsafe fn take(pending: *mut Pending) -> Box<Pending> {
 
 /// Goes on with `pending` given the store's answer for its key: `found` true and the record's
 /// `record_len` bytes at `record`, or `found` false when the store has no such key. Consumes
-/// `pending` whatever it returns (do not use or free it afterwards). On `TG_STATUS_OK`, exactly
+/// `pending` whatever it returns (do not use or free it afterwards), and writes NULL to a
+/// non-NULL `pending_out` before anything else, so that a loop passing `&p` for both never
+/// keeps the consumed pointer, even on a failure. On `TG_STATUS_OK`, exactly
 /// one of `*decision_out` and `*pending_out` is set, as from `tg_engine_check_step`. A record that
 /// is not valid for its key decides 500 `invalid_record`. `engine` must be the one that made
 /// `pending`: another engine decides 500 `internal_error` and caches nothing.
@@ -198,6 +200,10 @@ pub extern "C" fn tg_engine_resume(
         not_null(&[pending.cast_const().cast::<u8>()])?;
         // SAFETY: non-NULL, a live pending check handed over to this call (contract).
         let p = unsafe { take(pending) };
+        if !pending_out.is_null() {
+            // SAFETY: a non-NULL `pending_out` is writable storage for a pointer (contract).
+            unsafe { write_out(pending_out, core::ptr::null_mut()) };
+        }
         not_null(&[engine.cast::<u8>()])?;
         out_param(decision_out)?;
         out_param(pending_out)?;

@@ -174,6 +174,33 @@ fn a_decision_reads_back_through_the_getters() {
         borrowed(tg_decision_reason_name(d, &mut len), len).as_deref(),
         Some("not_found")
     );
+
+    // A call that fails empties the reused decision: alice's 200 must not stay readable.
+    let allowed = [header("token", &alice)];
+    let check_a = |headers: *const Header| {
+        tg_engine_check_into(
+            engine,
+            "POST".as_ptr(),
+            4,
+            "/api/tenants/A/items".as_ptr(),
+            20,
+            headers,
+            1,
+            1_767_225_600,
+            d,
+        )
+    };
+    assert_eq!(check_a(allowed.as_ptr()), Status::Ok);
+    assert_eq!(tg_decision_status(d), 200);
+    assert_eq!(check_a(core::ptr::null()), Status::NullParameter);
+    assert_eq!(tg_decision_status(d), 0);
+    assert_eq!(tg_decision_reason(d), 1);
+    assert_eq!(
+        borrowed(tg_decision_reason_name(d, &mut len), len).as_deref(),
+        Some("internal_error")
+    );
+    assert!(tg_decision_subject(d, &mut len).is_null());
+    assert_eq!(tg_decision_forward_headers_count(d), 0);
     tg_decision_free(d);
     tg_engine_free(engine);
 }
@@ -433,6 +460,16 @@ fn api_keys_round_trip() {
     assert_eq!(
         tg_apikey_check(typo.as_ptr(), typo.len(), prefix.as_ptr(), prefix.len()),
         Status::MalformedApiKey
+    );
+    // A list of nothing but spaces is no list: refused, not "any prefix".
+    let other = key.replacen("fln_live_", "evil_", 1);
+    assert_eq!(
+        tg_apikey_check(other.as_ptr(), other.len(), "fln_live".as_ptr(), 8),
+        Status::MalformedApiKey
+    );
+    assert_eq!(
+        tg_apikey_check(other.as_ptr(), other.len(), "  ".as_ptr(), 2),
+        Status::InvalidOptions
     );
     let mut hash = null_mut();
     let st = tg_apikey_hash(

@@ -64,16 +64,24 @@ int main(void) {
         expect_decision(engine, "/me", 401, TG_STATUS_MISSING_CREDENTIALS);
     }
 
-    /* tg_engine_check_into: a reused decision survives a panic in the middle of a check. */
+    /* tg_engine_check_into: a reused decision survives a panic in the middle of a check, and
+     * does not keep the verdict before it (an allowed one here). */
     tg_decision *reused = NULL;
     st = tg_decision_new(&reused);
     check(st == TG_STATUS_OK, "tg_decision_new: %s", tg_error_name(st));
-    st = tg_engine_check_into(engine, U8("GET"), 3, U8("/me"), 3, NULL, 0, 1700000000, reused);
-    check(st == TG_STATUS_OK && tg_decision_status(reused) == 401, "check_into before: %s %u",
+    st = tg_engine_check_into(engine, U8("GET"), 3, U8("/health"), 7, NULL, 0, 1700000000,
+                              reused);
+    check(st == TG_STATUS_OK && tg_decision_status(reused) == 200, "check_into before: %s %u",
           tg_error_name(st), tg_decision_status(reused));
     st = tg_engine_check_into(engine, U8(FAULT), strlen(FAULT), U8("/me"), 3, NULL, 0, 1700000000,
                               reused);
     check(st == TG_STATUS_PANIC, "tg_engine_check_into panicking: %s", tg_error_name(st));
+    size_t reason_len = 0;
+    const char *reason = tg_decision_reason_name(reused, &reason_len);
+    check(tg_decision_status(reused) == 0 && tg_decision_reason(reused) == 1 && reason != NULL &&
+              strcmp(reason, "internal_error") == 0,
+          "after the panic the decision is empty: status %u, reason %s",
+          tg_decision_status(reused), reason ? reason : "(null)");
     st = tg_engine_check_into(engine, U8("GET"), 3, U8("/health"), 7, NULL, 0, 1700000000,
                               reused);
     check(st == TG_STATUS_OK && tg_decision_status(reused) == 200 &&

@@ -227,6 +227,15 @@ static void faults(const char *root) {
                               strlen(c->path), c->headers, c->header_count, table.now, &d, &p);
     check(st == TG_STATUS_OK && p != NULL, "pending");
     tg_pending_free(p);
+    /* A failed resume consumes the pending check and clears the pointer passed for the next. */
+    p = NULL;
+    st = tg_engine_check_step(engine, U8(c->method), strlen(c->method), U8(c->path),
+                              strlen(c->path), c->headers, c->header_count, table.now, &d, &p);
+    check(st == TG_STATUS_OK && p != NULL, "pending, to resume without an engine");
+    st = tg_engine_resume(NULL, p, NULL, 0, false, table.now, &d, &p);
+    check(st == TG_STATUS_NULL_PARAMETER && p == NULL,
+          "a failed resume leaves no pointer to what it consumed: %s", tg_error_name(st));
+    tg_pending_free(p); /* NULL: nothing to free twice */
     tg_pending_free(NULL);
     check(tg_pending_store_key(NULL, NULL) == NULL && tg_pending_steps(NULL) == 0, "NULL pending");
     check(tg_engine_resume(engine, NULL, NULL, 0, false, 0, &d, &p) == TG_STATUS_NULL_PARAMETER,
