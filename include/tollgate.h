@@ -1193,8 +1193,8 @@ tg_status tg_discovery_jwks_uri(const uint8_t *document,
  * needs `"alg"` in the options.
  *
  * `options`: JSON, or NULL / empty for the defaults. Members, all optional:
- * `"issuers": [..]` (exact match; empty accepts any), `"audiences": [..]` (any match; empty means
- * the token must carry no `aud`), `"leeway": 60` (seconds, at most 600), `"typ": "at+jwt"`,
+ * `"issuers": [..]` (exact match; left out accepts any, `[]` is refused), `"audiences": [..]`
+ * (any match; empty means the token must carry no `aud`), `"leeway": 60` (seconds, at most 600), `"typ": "at+jwt"`,
  * `"required": ["exp"]` (the default; `[]` requires nothing), `"max_lifetime": 3600`,
  * `"reject_future_iat": true`, `"max_token_bytes": 8192` (at most 65536), `"max_json_depth": 16`,
  * `"alg": "RS256"` (binds every key: keys without `alg` take it, keys with another are refused),

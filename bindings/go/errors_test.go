@@ -72,6 +72,14 @@ func TestErrorType(t *testing.T) {
 	if !errors.Is(err, tollgate.ErrInvalidOptions) {
 		t.Errorf("unknown option: %v", err)
 	}
+	// An empty issuer list (a configuration left empty) is refused, not "any issuer".
+	var none []string
+	if _, err := tollgate.NewVerifier(keys, tollgate.WithIssuers(none...)); !errors.Is(err, tollgate.ErrInvalidOptions) {
+		t.Errorf("no issuers: %v", err)
+	}
+	if _, err := tollgate.Verify(token, keys, tollgate.WithIssuers()); !errors.Is(err, tollgate.ErrInvalidOptions) {
+		t.Errorf("no issuers in Verify: %v", err)
+	}
 	v, err := tollgate.NewVerifier(keys, tollgate.WithIssuers("someone-else"))
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,8 @@ type options struct {
 
 	raw []byte    // WithOptionsJSON: used as is
 	now time.Time // WithTime (Verify only)
+	// WithIssuers was given no issuer: refused, since no issuers means "any issuer".
+	noIssuers bool
 }
 
 func seconds(d time.Duration) *uint64 {
@@ -50,8 +52,12 @@ func seconds(d time.Duration) *uint64 {
 	return &s
 }
 
-// WithIssuers accepts tokens whose iss is one of issuers (exact match).
-func WithIssuers(issuers ...string) Option { return func(o *options) { o.Issuers = issuers } }
+// WithIssuers accepts tokens whose iss is one of issuers (exact match). Without it any issuer is
+// accepted; with no issuers (an empty list from a configuration, say) it is ErrInvalidOptions,
+// not "any issuer".
+func WithIssuers(issuers ...string) Option {
+	return func(o *options) { o.Issuers, o.noIssuers = issuers, len(issuers) == 0 }
+}
 
 // WithAudiences accepts tokens whose aud names one of audiences. Without it a token must carry
 // no aud.
@@ -134,6 +140,9 @@ func buildOptions(opts []Option) (options, []byte, error) {
 	}
 	if o.raw != nil {
 		return o, o.raw, nil
+	}
+	if o.noIssuers {
+		return o, nil, errorWith(ErrInvalidOptions, "WithIssuers with no issuer: leave it out to accept any issuer")
 	}
 	doc, err := json.Marshal(&o)
 	if err != nil {

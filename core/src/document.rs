@@ -289,6 +289,19 @@ pub fn strings(v: Value<'_>, at: &str) -> Read<Vec<String>> {
     list(v, at, string)
 }
 
+/// An array of at least one string, for an allow-list whose empty form would read as "no
+/// restriction" (`"issuers": []` from a configuration left empty accepts any issuer).
+pub fn allow_list(v: Value<'_>, at: &str) -> Read<Vec<String>> {
+    let list = strings(v, at)?;
+    if list.is_empty() {
+        return Err(fault(
+            at,
+            "an empty list would accept anything: name at least one, or leave the member out",
+        ));
+    }
+    Ok(list)
+}
+
 /// A string, as `one` of it, or an array of strings, as `many` of them; `expected` names both
 /// for the error (`a method or an array of methods`).
 pub fn one_or_many<T>(

@@ -346,6 +346,11 @@ fn plain_verification_and_signature_only_verification() {
             "invalid options: issuers[1]: invalid type: integer `7`, expected a string",
         ),
         (r#"{"leway":60}"#, "invalid options: unknown field `leway`"),
+        // An empty allow-list (a configuration left empty) is not "any issuer".
+        (
+            r#"{"issuers":[]}"#,
+            "invalid options: issuers: an empty list would accept anything",
+        ),
         (r#"{"typ":"JWT","typ":"JWT"}"#, "duplicate"),
         (r#"[]"#, "invalid options"),
     ] {

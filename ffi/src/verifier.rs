@@ -115,7 +115,7 @@ impl Options {
             ],
         )?;
         Ok(Options {
-            issuers: f.or_default("issuers", doc::strings)?,
+            issuers: f.or_default("issuers", doc::allow_list)?,
             audiences: f.or_default("audiences", doc::strings)?,
             leeway: f.optional("leeway", doc::u64)?,
             typ: f.optional("typ", doc::string)?,
@@ -208,8 +208,8 @@ fn with_rules(
 /// needs `"alg"` in the options.
 ///
 /// `options`: JSON, or NULL / empty for the defaults. Members, all optional:
-/// `"issuers": [..]` (exact match; empty accepts any), `"audiences": [..]` (any match; empty means
-/// the token must carry no `aud`), `"leeway": 60` (seconds, at most 600), `"typ": "at+jwt"`,
+/// `"issuers": [..]` (exact match; left out accepts any, `[]` is refused), `"audiences": [..]`
+/// (any match; empty means the token must carry no `aud`), `"leeway": 60` (seconds, at most 600), `"typ": "at+jwt"`,
 /// `"required": ["exp"]` (the default; `[]` requires nothing), `"max_lifetime": 3600`,
 /// `"reject_future_iat": true`, `"max_token_bytes": 8192` (at most 65536), `"max_json_depth": 16`,
 /// `"alg": "RS256"` (binds every key: keys without `alg` take it, keys with another are refused),

@@ -72,7 +72,7 @@ export interface Decision {
 
 /** Options of `new Verifier` and `verify`. */
 export interface VerifyOptions {
-  /** Accepted issuers (exact match); empty accepts any. */
+  /** Accepted issuers (exact match); left out accepts any, `[]` is refused (`invalid_options`). */
   issuers?: string[];
   /** Accepted audiences (any match); empty means the token must carry no `aud`. */
   audiences?: string[];

@@ -83,7 +83,7 @@ impl Options {
             ],
         )?;
         Ok(Options {
-            issuers: f.or_default("issuers", doc::strings)?,
+            issuers: f.or_default("issuers", doc::allow_list)?,
             audiences: f.or_default("audiences", doc::strings)?,
             leeway: f.optional("leeway", doc::u64)?,
             typ: f.optional("typ", doc::string)?,
@@ -238,8 +238,8 @@ fn begin_async(
 /// `keys`: a JWKS (`{"keys": [...]}`) or a single JWK (text, bytes or object), each key bound to
 /// its own `alg` (or its curve's); or a PEM / DER public key, which needs `alg`.
 ///
-/// `options` (all optional): `issuers` (exact match; empty accepts any), `audiences` (any match;
-/// empty means the token must carry no `aud`), `leeway` (seconds, default 60, at most 600),
+/// `options` (all optional): `issuers` (exact match; left out accepts any, `[]` is refused),
+/// `audiences` (any match; empty means the token must carry no `aud`), `leeway` (seconds, default 60, at most 600),
 /// `typ` (e.g. `"at+jwt"`), `required` (default `["exp"]`), `maxLifetime`, `rejectFutureIat`
 /// (default true), `maxTokenBytes` (default 8192, at most 65536), `maxJsonDepth`, `alg` (binds
 /// every key), `kid` (names a PEM/DER key). Unknown members are refused (`invalid_options`).

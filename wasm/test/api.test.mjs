@@ -54,6 +54,8 @@ test('failures are Errors with a stable code, number and status', async () => {
   await rejectsCode(engine.checkAsync({ method: 'GET', path: '/' }, Infinity), 'invalid_options');
   throwsCode(() => new Verifier({ keys: [] }, { issuer: 'x' }), 'invalid_options');
   throwsCode(() => new Verifier({ keys: [] }, { now: 1 }), 'invalid_options');
+  // An empty issuer list (a configuration left empty) is refused, not "any issuer".
+  throwsCode(() => new Verifier({ keys: [] }, { issuers: [] }), 'invalid_options');
   throwsCode(() => new Verifier('-----BEGIN PUBLIC KEY-----'), 'invalid_options');
   throwsCode(() => new Verifier({ kty: 'oct', k: 'AAAA', alg: 'HS256' }), 'weak_key');
   throwsCode(() => new Verifier({ keys: [] }).verify(7), 'malformed_token');

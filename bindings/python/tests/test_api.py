@@ -97,6 +97,8 @@ def test_key_and_option_errors_are_not_token_errors() -> None:
         ({"kty": "oct", "k": "AAAA", "alg": "HS256"}, {}, "weak_key"),
         ("{not json", {}, "invalid_key_set"),
         (HS_JWK, {"leeway": 100000}, "invalid_options"),
+        # An empty issuer list (a configuration left empty) is refused, not "any issuer".
+        (HS_JWK, {"issuer": []}, "invalid_options"),
     ]:
         with pytest.raises(tollgate.TollgateError) as e:
             tollgate.verify(hs256({"exp": 2000}), keys, now=1000, **kwargs)
