@@ -84,13 +84,19 @@ pub fn url_from_file(path: &std::path::Path) -> Result<String, String> {
 /// `url` without its password, for logs: no user info, and no query (`redis+unix://` takes
 /// `?user=…&pass=…`).
 fn redacted(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, _)) => (base, "?…"),
-        None => (url, ""),
+    // A password may hold any character when the URL is not encoded as it should be (`?`, `/`,
+    // `@`), so where it ends is not always knowable: when in doubt, nothing is shown.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return match url.split_once(':') {
+            Some((scheme, rest)) if rest.contains(['@', '?']) => format!("{scheme}:…"),
+            _ => url.to_owned(),
+        };
     };
-    match (base.split_once("://"), base.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}{query}"),
-        _ => format!("{base}{query}"),
+    match (rest.rsplit_once('@'), rest.split_once('?')) {
+        (Some(_), Some(_)) => format!("{scheme}://…"),
+        (Some((_, host)), None) => format!("{scheme}://…@{host}"),
+        (None, Some((base, _))) => format!("{scheme}://{base}?…"),
+        (None, None) => url.to_owned(),
     }
 }
 
@@ -283,7 +289,11 @@ mod tests {
             redacted("redis+unix:///run/redis.sock?db=0&user=u&pass=S3cret"),
             "redis+unix:///run/redis.sock?…"
         );
-        assert_eq!(redacted("redis://u:p@h:1/0?pass=a@b"), "redis://…@h:1/0?…");
+        // User info and a query: where the password ends is not knowable, so nothing is shown.
+        assert_eq!(redacted("redis://u:p@h:1/0?pass=a@b"), "redis://…");
+        assert_eq!(redacted("redis://:pa?ss@host:6379"), "redis://…");
+        assert_eq!(redacted("redis://:pa/ss@host:6379"), "redis://…@host:6379");
+        assert_eq!(redacted("redis:user:pw@host"), "redis:…");
         let s = RedisStore::new("redis://:pw@127.0.0.1:1", Duration::from_millis(50)).unwrap();
         assert_eq!(s.url(), "redis://…@127.0.0.1:1");
         assert!(RedisStore::new("http://x", Duration::from_millis(50)).is_err());

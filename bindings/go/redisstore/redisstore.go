@@ -86,10 +86,15 @@ func (e *Error) Is(target error) bool { return target == tollgate.ErrStoreUnavai
 func New(rawURL string, timeout time.Duration) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: %q is not a URL: %w", redacted(rawURL), err)
+		// Not the parser's error: its text holds the URL, or a piece of it ("invalid port
+		// \":pa\" after host" for a password with a '/').
+		return nil, fmt.Errorf("redisstore: %q is not a URL (percent-encode the password's reserved characters)", redacted(rawURL))
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("redisstore: %s: the scheme must be redis or rediss", redacted(rawURL))
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return nil, fmt.Errorf("redisstore: %s: no host (redis://[user:password@]host[:port][/db])", redacted(rawURL))
 	}
 	if timeout <= 0 {
 		return nil, errors.New("redisstore: the timeout must be above 0")
@@ -107,21 +112,28 @@ func (s *Store) newPool() *redis.Pool {
 	return &redis.Pool{Dial: s.dial, MaxIdle: 64, IdleTimeout: 4 * time.Minute}
 }
 
-// redacted is rawURL without its password.
+// redacted is rawURL without its user info and query (where a password may be). A password may
+// hold any character when the URL is not encoded as it should be ('?', '/', '@'), so where it
+// ends is not always knowable: then nothing is shown.
 func redacted(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndex(rawURL, "@"); i >= 0 {
-			if j := strings.Index(rawURL, "://"); j >= 0 && j < i {
-				return rawURL[:j+3] + "…" + rawURL[i:]
-			}
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		if scheme, rest, ok := strings.Cut(rawURL, ":"); ok && strings.ContainsAny(rest, "@?") {
+			return scheme + ":…"
 		}
 		return rawURL
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "…")
+	at := strings.LastIndex(rest, "@")
+	query := strings.Index(rest, "?")
+	switch {
+	case at >= 0 && query >= 0:
+		return scheme + "://…"
+	case at >= 0:
+		return scheme + "://…@" + rest[at+1:]
+	case query >= 0:
+		return scheme + "://" + rest[:query] + "?…"
 	}
-	return u.String()
+	return rawURL
 }
 
 // URL is the store's address, without its password.
@@ -142,6 +154,11 @@ func (s *Store) Close() error {
 // away, a restart) makes the pool start afresh, since its idle connections are most likely dead
 // too, and the command is tried once more on a new connection.
 func (s *Store) do(ctx context.Context, cmd string, args ...interface{}) (interface{}, error) {
+	return s.run(ctx, 2, cmd, args...)
+}
+
+// run is do with at most attempts tries (1: a command that must not run twice).
+func (s *Store) run(ctx context.Context, attempts int, cmd string, args ...interface{}) (interface{}, error) {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, &Error{Op: cmd, URL: s.url, Err: err}
@@ -168,7 +185,7 @@ func (s *Store) do(ctx context.Context, cmd string, args ...interface{}) (interf
 		if s.pool.CompareAndSwap(pool, s.newPool()) {
 			pool.Close() // its connections in use are closed when they come back
 		}
-		if attempt > 0 {
+		if attempt+1 >= attempts {
 			return nil, &Error{Op: cmd, URL: s.url, Err: err}
 		}
 	}
@@ -231,12 +248,15 @@ func storeExpiry(expires *int64) (int64, bool) {
 }
 
 // Claim takes key for ttl seconds if nobody holds it (SET key 1 NX EX ttl): whether it was set.
-// It settles a webhook's tollgate.ReplayClaim: ClaimWebhook does both.
+// It settles a webhook's tollgate.ReplayClaim: ClaimWebhook does both. Unlike other commands it
+// is not tried again after a connection failure: a SET NX that ran but whose reply was lost
+// would then read as somebody else's claim, and a genuine delivery as a replay. The failure is
+// an *Error instead (answer 503).
 func (s *Store) Claim(key string, ttl uint64) (bool, error) {
 	if ttl == 0 {
 		ttl = 1
 	}
-	reply, err := s.do(context.Background(), "SET", key, 1, "NX", "EX", ttl)
+	reply, err := s.run(context.Background(), 1, "SET", key, 1, "NX", "EX", ttl)
 	if err != nil {
 		return false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"strings"
@@ -459,8 +460,62 @@ func TestPutExpiryAndClaim(t *testing.T) {
 		t.Error("a zero timeout was accepted")
 	}
 	s, err := redisstore.New("redis://user:secret@127.0.0.1:1", time.Second)
-	if err != nil || strings.Contains(s.URL(), "secret") {
+	if err != nil || s.URL() != "redis://…@127.0.0.1:1" {
 		t.Errorf("%v %q", err, s.URL())
+	}
+	// Passwords with reserved characters left unencoded: no piece of them in any message.
+	for _, raw := range []string{
+		"redis://:se/cret@127.0.0.1:6379",
+		"redis://:se?cret@127.0.0.1:6379",
+		"redis://:se%cret@127.0.0.1:6379",
+		"redis:user:secret@127.0.0.1",
+	} {
+		_, err := redisstore.New(raw, time.Second)
+		if err == nil || strings.Contains(err.Error(), "cret") || strings.Contains(err.Error(), ":se") {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+}
+
+// A claim is sent once: a SET NX that ran but whose reply was lost must not be sent again,
+// where it would find the key set and read as a replay. Other commands are tried once more.
+func TestAClaimIsNotRetriedAfterALostReply(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var commands atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			if n, _ := c.Read(buf); n > 0 {
+				commands.Add(1)
+			}
+			c.Close() // the command may have run; its reply is lost
+		}
+	}()
+	s, err := redisstore.New("redis://"+ln.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Claim("tollgate:webhook:x", 60); !errors.Is(err, tollgate.ErrStoreUnavailable) {
+		t.Fatalf("claim: %v", err)
+	}
+	if n := commands.Load(); n != 1 {
+		t.Errorf("the claim was sent %d times", n)
+	}
+	commands.Store(0)
+	if _, _, err := s.Get(context.Background(), "tollgate:user:x"); !errors.Is(err, tollgate.ErrStoreUnavailable) {
+		t.Fatalf("get: %v", err)
+	}
+	if n := commands.Load(); n != 2 {
+		t.Errorf("a read was sent %d times, not tried again", n)
 	}
 }
 

@@ -259,6 +259,16 @@ def test_a_store_url_is_shown_without_its_password() -> None:
         store = tollgate.RedisStore(url)
         assert store.url == shown
         assert "S3cret" not in repr(store)
+    # URLs that do not encode their password: where it ends is not knowable, so nothing is shown.
+    from tollgate._store import _redacted
+
+    for url, shown in [
+        ("redis://:S3?cret@127.0.0.1:1", "redis://…"),
+        ("redis://u:p@h:1/0?pass=S3@cret", "redis://…"),
+        ("redis://:S3/cret@127.0.0.1:1", "redis://…@127.0.0.1:1"),
+        ("redis:user:S3cret@127.0.0.1", "redis:…"),
+    ]:
+        assert _redacted(url) == shown, url
 
 
 def test_the_tables_need_records_from_the_store() -> None:
@@ -824,3 +834,30 @@ def test_without_redis_py_the_package_works_and_redis_store_says_what_to_install
         tollgate.RedisStore("redis://127.0.0.1:1")
     assert "pip install 'tollgate[redis]'" in str(e.value)
     assert tollgate.records_from_snapshot("{}") == ({}, [])
+
+
+def test_a_claim_whose_reply_was_lost_is_still_this_calls() -> None:
+    """redis-py sends a command once more after a connection failure. A SET NX that ran but
+    whose reply was lost then finds the key set: the claim's token tells it from another's, so a
+    genuine delivery is not refused as a replay."""
+
+    class Retried:
+        """The retry's view: the key holds what the first attempt wrote, and SET NX answers None."""
+
+        def __init__(self, holder: Optional[bytes] = None) -> None:
+            self.holder = holder
+
+        def set(self, key: str, value: str, nx: bool, ex: int) -> None:
+            assert nx and ex == 60
+            if self.holder is None:
+                self.holder = value.encode()
+            return None
+
+        def get(self, key: str) -> Optional[bytes]:
+            return self.holder
+
+    store = tollgate.RedisStore("redis://127.0.0.1:1")
+    store._client = Retried()
+    assert store.claim("tollgate:webhook:x", 60) is True
+    store._client = Retried(holder=b"another call's token")
+    assert store.claim("tollgate:webhook:x", 60) is False

@@ -17,6 +17,7 @@ import ctypes
 import json
 import logging
 import re
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Union
@@ -60,7 +61,7 @@ class ReplayStore(Protocol):
     not answer raises StoreUnavailable (or an OSError)."""
 
     def claim(self, key: str, ttl: int) -> bool:
-        """`SET key 1 NX EX ttl`: whether the key was newly set."""
+        """`SET key <token> NX EX ttl`: whether this call newly set the key."""
         ...
 
 
@@ -149,13 +150,19 @@ def _api_key_store_key(digest: str) -> str:
 
 def _redacted(url: str) -> str:
     """`url` without its password, for messages: no user info, and no query (redis-py takes
-    `?password=…` there)."""
-    base, question, _ = url.partition("?")
-    query = "?…" if question else ""
-    scheme, sep, rest = base.partition("://")
-    if sep and "@" in rest:
-        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}{query}"
-    return base + query
+    `?password=…` there). A password may hold any character when the URL is not encoded as it
+    should be (`?`, `/`, `@`), so where it ends is not always knowable: then nothing is shown."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, colon, rest = url.partition(":")
+        return f"{scheme}:…" if colon and ("@" in rest or "?" in rest) else url
+    if "@" in rest and "?" in rest:
+        return f"{scheme}://…"
+    if "@" in rest:
+        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
+    if "?" in rest:
+        return f"{scheme}://{rest.partition('?')[0]}?…"
+    return url
 
 
 def _redis() -> Any:
@@ -220,10 +227,17 @@ class RedisStore:
         return value  # type: ignore[no-any-return]
 
     def claim(self, key: str, ttl: int) -> bool:
-        """Claims `key` for `ttl` seconds (at least 1) if nobody holds it (`SET key 1 NX EX ttl`):
-        whether it was newly set."""
+        """Claims `key` for `ttl` seconds (at least 1) if nobody holds it (`SET key <token> NX EX
+        ttl`, the token random per call): whether this call set it.
+
+        The client tries a command once more after a connection failure; a SET NX that ran but
+        whose reply was lost then finds the key set. The token tells that from another claim:
+        otherwise a genuine delivery would be refused as a replay."""
+        token = secrets.token_hex(16)
         try:
-            return bool(self._client.set(key, 1, nx=True, ex=max(int(ttl), 1)))
+            if self._client.set(key, token, nx=True, ex=max(int(ttl), 1)):
+                return True
+            return bool(self._client.get(key) == token.encode())
         except self._errors as e:
             raise self._unavailable("SET NX", e) from e
 
