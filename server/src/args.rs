@@ -34,8 +34,9 @@ has had a good fetch. The schedule runs on the system clock, even with
 --now.
 
 --store redis://HOST:PORT reads the records of providers with \"records\": \"store\" (API keys,
-users' roles, sessions, revoked jti; docs/records.md) from Redis: each a GET with
---store-timeout-ms (250) at most, cached for the policy's store.cache_ttl, and dropped at once
+users' roles, sessions, revoked jti; docs/records.md) from Redis: connecting and each GET
+take --store-timeout-ms (250) at most, a check reads up to 4 records (size a proxy's timeout
+above their sum), each cached for the policy's store.cache_ttl, and dropped at once
 when its key is published on tollgate:invalidate (which the service follows). A store that does
 not answer refuses with 503 store_unavailable, never 200. A policy with records in a store needs
 --store.

@@ -316,7 +316,17 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
 /// A bound listener.
 enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
+    /// The socket, its path, and the (device, inode) of the file bound there: removed at
+    /// shutdown only while it is still this one.
+    Unix(UnixListener, PathBuf, Option<(u64, u64)>),
+}
+
+/// The (device, inode) of the file at `path`, without following a symlink.
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 async fn bind(listen: &Listen) -> Result<(Listener, Listen), ServeError> {
@@ -334,13 +344,27 @@ async fn bind(listen: &Listen) -> Result<(Listener, Listen), ServeError> {
             use std::os::unix::fs::FileTypeExt as _;
             if let Ok(m) = std::fs::symlink_metadata(path) {
                 if m.file_type().is_socket() {
-                    // A socket left by a previous run that did not stop cleanly.
-                    let _ = std::fs::remove_file(path);
+                    // A socket left by a run that did not stop cleanly refuses connections: it
+                    // goes. One that answers is another instance's (an overlapping restart):
+                    // taking its path over would cut the proxy off from it.
+                    match std::os::unix::net::UnixStream::connect(path) {
+                        Ok(_) => {
+                            return Err(ServeError::Listen(format!(
+                                "{}: another process is listening on this socket",
+                                path.display()
+                            )))
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        Err(_) => {}
+                    }
                 }
             }
             let l = UnixListener::bind(path)
                 .map_err(|e| ServeError::Listen(format!("{}: {e}", path.display())))?;
-            Ok((Listener::Unix(l, path.clone()), listen.clone()))
+            let id = file_id(path);
+            Ok((Listener::Unix(l, path.clone(), id), listen.clone()))
         }
     }
 }
@@ -382,9 +406,17 @@ async fn serve(
         }
     }
     shared.drain();
-    let path = match listener {
-        Listener::Tcp(_) => None,
-        Listener::Unix(_, path) => Some(path),
+    // Closed before draining, so new connections are refused at once (the proxy goes to another
+    // instance) rather than left waiting in the backlog until the drain ends.
+    let socket = match listener {
+        Listener::Tcp(l) => {
+            drop(l);
+            None
+        }
+        Listener::Unix(l, path, id) => {
+            drop(l);
+            Some((path, id))
+        }
     };
     tracing::info!(
         open = graceful.count(),
@@ -394,8 +426,12 @@ async fn serve(
         _ = graceful.shutdown() => tracing::info!("all connections closed; stopped"),
         _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; stopping with connections open"),
     }
-    if let Some(path) = path {
-        let _ = std::fs::remove_file(path);
+    // Only the socket this instance bound: a new instance started during the drain has bound
+    // its own at the same path, and removing that would cut the proxy off from it.
+    if let Some((path, Some(id))) = socket {
+        if file_id(&path) == Some(id) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -416,7 +452,7 @@ enum Accepted {
 async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     match listener {
         Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
-        Listener::Unix(l, _) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        Listener::Unix(l, _, _) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
     }
 }
 

@@ -300,6 +300,9 @@ impl Shared {
         let mut keys_changed = force || keys_fp != seen.keys;
         let policy_changed =
             force || policy_fp != seen.policy || (keys_changed && seen.policy_waits_for_keys);
+        // Whether the policy file holds another policy than the one in use (a forced reload
+        // rebuilds the one in use too).
+        let policy_is_new = policy_fp != seen.policy || seen.policy_waits_for_keys;
         if policy_changed {
             seen.policy = policy_fp;
             seen.policy_waits_for_keys = false;
@@ -342,7 +345,7 @@ impl Shared {
                     tracing::error!(error = %e, file = %self.policy_path.display(), "policy reload failed; keeping the engine in use");
                     report.policy = Some(Err(e.to_string()));
                 }
-                Err(e @ (LoadError::Keys(_) | LoadError::Jwks(_))) => {
+                Err(e @ (LoadError::Keys(_) | LoadError::Jwks(_))) if policy_is_new => {
                     // The new policy compiled but the keys do not fit it: keep the policy in
                     // use, and try the new one again when the keys change. New keys still go
                     // into the engine in use below if they fit it: a revocation must not wait
@@ -351,6 +354,10 @@ impl Shared {
                     self.metrics.policy_reload(false);
                     tracing::error!(error = %e, policy = %self.policy_path.display(), keys = %self.keys_path.display(), "the new policy does not fit the keys; keeping the policy in use until the keys change");
                     report.policy = Some(Err(e.to_string()));
+                }
+                Err(LoadError::Keys(_) | LoadError::Jwks(_)) => {
+                    // The policy in use, rebuilt (a forced reload), with keys that do not load:
+                    // the keys are at fault, and the keys-only swap below says so.
                 }
             }
         }

@@ -344,7 +344,36 @@ fn serves_a_unix_socket_and_removes_it_on_shutdown() {
     let reply = read_reply(&mut BufReader::new(stream), false);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("x-auth-subject"), Some("alice"));
+
+    // A second instance on the same path while the first serves: refused, the socket untouched.
+    let mut second = Config::new(
+        Listen::Unix(path.clone()),
+        d.dir.join("policy.json"),
+        d.dir.join("snapshot.json"),
+    );
+    second.clock = tollgate_server::Clock::Fixed(d.table.now);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let refused = rt.block_on(tollgate_server::start(second.clone())).err();
+    assert!(
+        refused.is_some_and(|e| e.to_string().contains("another process is listening")),
+        "a live socket was taken over"
+    );
+    assert!(UnixStream::connect(&path).is_ok(), "the first still serves");
+
+    // The first stops, and meanwhile (an overlapping restart) the path is another socket: the
+    // first's shutdown leaves it alone.
+    std::fs::remove_file(&path).unwrap();
+    let other = std::os::unix::net::UnixListener::bind(&path).unwrap();
     s.shutdown();
+    assert!(
+        path.exists(),
+        "the shutdown removed a socket it did not bind"
+    );
+    drop(other);
+    // A socket nobody listens on (a run that did not stop cleanly) is replaced.
+    let mut third = Service::start(second);
+    assert!(UnixStream::connect(&path).is_ok());
+    third.shutdown();
     assert!(!path.exists());
 }
 
