@@ -436,3 +436,80 @@ fn json_whitespace_and_escapes_mean_what_rfc_8259_says() {
         assert_eq!(verdict(&v, &token), want, "{p}");
     }
 }
+
+#[test]
+fn ed25519_keys_of_small_order_are_weak() {
+    // Under a public key of small order, [S]B - [h]A hardly depends on the message: a token can
+    // be forged with no private key. The neutral point (y = 1), (0, -1), a point of order 8, and
+    // a non-canonical y = p + 1, each with either sign bit, are refused when the set is built.
+    let p_minus_1 = {
+        let mut b = [0xffu8; 32];
+        b[0] = 0xec;
+        b[31] = 0x7f;
+        b
+    };
+    let mut neutral = [0u8; 32];
+    neutral[0] = 1;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let order_8 =
+        tollgate::base64url::decode(b"JuiVj8KyJ7BFw_SJ8u-Y8NXfrAXTxjM5sTgCiG1T_AU").unwrap();
+    for x in [
+        neutral.to_vec(),
+        p_minus_1.to_vec(),
+        order_8,
+        p_plus_1.to_vec(),
+    ] {
+        for sign in [0u8, 0x80] {
+            let mut x = x.clone();
+            x[31] |= sign;
+            let jwk = format!(
+                r#"{{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"{}"}}"#,
+                tollgate::base64url::encode(&x)
+            );
+            let built = KeySet::from_jwks(jwk.as_bytes()).map_err(|e| e.code());
+            assert_eq!(built.err(), Some(ErrorCode::WeakKey), "{jwk}");
+        }
+    }
+    // RFC 8032's first test key is an ordinary point.
+    let rfc = r#"{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+    assert!(KeySet::from_jwks(rfc.as_bytes()).is_ok());
+}
+
+#[test]
+fn a_signature_input_uses_its_key_with_the_keys_own_algorithm_only() {
+    // A host may build a SignatureInput itself: naming another algorithm than the key's is
+    // refused before any crypto, on every backend (ring would have obeyed the named one).
+    let generated = tollgate::keygen::generate(Algorithm::ES256).unwrap();
+    let jwk = generated.public_jwk.unwrap().to_string();
+    let set = KeySet::from_jwks(jwk.as_bytes()).unwrap();
+    let key = &set.keys()[0];
+    for backend in Backend::available() {
+        let set = KeySet::from_jwks(jwk.as_bytes())
+            .unwrap()
+            .with_backend(*backend)
+            .unwrap();
+        let key = &set.keys()[0];
+        let input = jws::SignatureInput {
+            alg: Algorithm::ES384,
+            key,
+            signing_input: b"e30.e30",
+            signature: &[0u8; 96],
+        };
+        assert_eq!(
+            input.verify().map_err(|e| e.code()),
+            Err(ErrorCode::AlgorithmMismatch),
+            "{backend:?}"
+        );
+    }
+    let right = jws::SignatureInput {
+        alg: Algorithm::ES256,
+        key,
+        signing_input: b"e30.e30",
+        signature: &[0u8; 64],
+    };
+    assert_eq!(
+        right.verify().map_err(|e| e.code()),
+        Err(ErrorCode::InvalidSignature)
+    );
+}

@@ -808,3 +808,28 @@ fn a_shared_store_claim_is_the_delivery_not_the_id_alone() {
         .unwrap();
     assert_eq!(retry.store_key(), genuine.store_key());
 }
+
+#[test]
+fn an_ed25519_key_of_small_order_verifies_nothing() {
+    // Under the neutral point A, [S]B - [h]A = [S]B for every message: with S = 0 the signature
+    // (R = the neutral point's encoding, S = 0) verifies any delivery.
+    let mut neutral = [0u8; 32];
+    neutral[0] = 1;
+    let mut forged = [0u8; 64];
+    forged[0] = 1;
+    let forged = format!("v1a,{}", encode_standard(&forged));
+    let text = format!("whpk_{}", encode_standard(&neutral));
+    let err = WebhookPublicKey::parse(&text).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidWebhookSecret);
+    assert!(err.to_string().contains("small order"), "{err}");
+    // Taken from raw bytes, such a key is kept but verifies no signature.
+    let mut v = WebhookVerifier::new();
+    v.add_parsed_public_key(WebhookPublicKey::from_bytes(neutral))
+        .unwrap();
+    for body in [BODY, b"anything at all".as_slice()] {
+        assert_eq!(
+            code(v.verify(ID, TS, &forged, body, T)),
+            ErrorCode::WebhookSignatureInvalid
+        );
+    }
+}

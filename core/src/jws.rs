@@ -461,11 +461,20 @@ pub struct SignatureInput<'a> {
 }
 
 impl SignatureInput<'_> {
-    /// Verifies the signature in process, exactly as [`UnverifiedJws::verify`] does.
+    /// Verifies the signature in process, exactly as [`UnverifiedJws::verify`] does. The key is
+    /// used with its own algorithm only: an `alg` other than the key's (a host building an input
+    /// itself) is [`Error::AlgorithmMismatch`], on every backend.
     pub fn verify(&self) -> Result<(), Error> {
+        let bound = self.key.algorithm();
+        if self.alg != bound {
+            return Err(Error::AlgorithmMismatch {
+                key_alg: bound.name(),
+                header_alg: self.alg.name(),
+            });
+        }
         self.key
             .inner
-            .verify(self.alg, self.signing_input, self.signature)
+            .verify(bound, self.signing_input, self.signature)
             .map_err(|()| Error::InvalidSignature)
     }
 }

@@ -230,6 +230,13 @@ impl Key {
                 "Ed25519 public key must be 32 bytes",
             )
         })?;
+        if crate::crypto::ed25519_has_small_order(&bytes) {
+            return Err(Error::key(
+                KeyErrorCode::WeakKey,
+                &label,
+                "Ed25519 public key is a point of small order: anyone can sign for it",
+            ));
+        }
         Key::new(kid, Algorithm::EdDSA, Material::Ed25519(bytes), &label)
     }
 

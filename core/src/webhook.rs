@@ -274,10 +274,16 @@ impl WebhookPublicKey {
         };
         let key = <[u8; 32]>::try_from(raw)
             .map_err(|_| bad_secret("the webhook public key must hold 32 key bytes"))?;
+        if crypto::ed25519_has_small_order(&key) {
+            return Err(bad_secret(
+                "the webhook public key is an Ed25519 point of small order: anyone can sign for it",
+            ));
+        }
         Ok(WebhookPublicKey { key })
     }
 
-    /// A public key from its raw 32 bytes.
+    /// A public key from its raw 32 bytes. One of small order (see [`parse`](Self::parse)) is
+    /// kept but verifies no signature.
     pub fn from_bytes(key: [u8; 32]) -> WebhookPublicKey {
         WebhookPublicKey { key }
     }

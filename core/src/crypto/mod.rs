@@ -251,9 +251,69 @@ pub(crate) fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The encodings of Ed25519's points of small order (1, 2, 4 or 8), their sign bit cleared: the
+/// neutral point, (0, -1), the two points with y = 0, and the four of order 8 (whose y are the
+/// two below and `p -` them), with the non-canonical y = p and y = p + 1 of 0 and 1 (libsodium's
+/// list). Under such a public key `[S]B - [h]A` no longer depends on the message for most `h`,
+/// so a signature can be forged without the private key. Their own y decides; the sign of x
+/// (the top bit) does not.
+const ED25519_SMALL_ORDER: [[u8; 32]; 7] = {
+    let mut p_minus_1 = [0xff; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let mut one = [0; 32];
+    one[0] = 1;
+    [
+        [0; 32],
+        one,
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+        p_minus_1,
+        p,
+        p_plus_1,
+    ]
+};
+
+/// Whether the 32-byte Ed25519 public key `pk` is a point of small order (see
+/// [`ED25519_SMALL_ORDER`]). Not secret: a public key.
+pub(crate) fn ed25519_has_small_order(pk: &[u8; 32]) -> bool {
+    let mut y = *pk;
+    y[31] &= 0x7f;
+    ED25519_SMALL_ORDER.contains(&y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_order_ed25519_keys_are_known_whatever_the_sign_bit() {
+        for k in ED25519_SMALL_ORDER {
+            assert!(ed25519_has_small_order(&k));
+            let mut signed = k;
+            signed[31] |= 0x80;
+            assert!(ed25519_has_small_order(&signed));
+        }
+        // RFC 8032 section 7.1, test 1's public key.
+        let rfc = [
+            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64,
+            0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68,
+            0xf7, 0x07, 0x51, 0x1a,
+        ];
+        assert!(!ed25519_has_small_order(&rfc));
+    }
 
     #[test]
     fn rsa_der_encoding_known_answer() {

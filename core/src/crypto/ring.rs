@@ -367,8 +367,12 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     equal
 }
 
-/// Whether `sig` is an Ed25519 signature of `msg` under the 32-byte public key `pk`.
+/// Whether `sig` is an Ed25519 signature of `msg` under the 32-byte public key `pk`. A key of
+/// small order verifies nothing: anyone could sign for it.
 pub(crate) fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    if <&[u8; 32]>::try_from(pk).map_or(true, super::ed25519_has_small_order) {
+        return false;
+    }
     signature::UnparsedPublicKey::new(&signature::ED25519, pk)
         .verify(msg, sig)
         .is_ok()
