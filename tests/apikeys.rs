@@ -221,8 +221,11 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
     let pepper =
         tollgate::base64url::decode(snapshot["peppers"]["pat"].as_str().unwrap().as_bytes())
             .unwrap();
-    // Alice is an admin in both projects; carol a viewer in P1.
-    snapshot["users"]["u-alice"] = serde_json::json!({"tenants": {P1: ["admin"], P2: ["admin"]}});
+    // Alice is a platform admin and an admin in both projects; carol a viewer in P1.
+    snapshot["users"]["u-alice"] = serde_json::json!({
+        "roles": ["platform-admin"],
+        "tenants": {P1: ["admin"], P2: ["admin"]}
+    });
     let now = 1_767_225_600;
     let mut pat = |owner: &str, tenant: Option<&str>, scopes: &[&str]| {
         let mut g =
@@ -266,4 +269,29 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
     // Without either, the owner's current roles decide, in every project of theirs.
     assert_eq!(check("POST", "/v1/items", &alice, P1), allowed);
     assert_eq!(check("POST", "/v1/members", &alice, P2), allowed);
+
+    // Outside tenant-scoped routes a key issued for P1 holds none of its owner's roles: it is no
+    // platform admin, though its owner is one (and her unbounded token is).
+    assert_eq!(check("GET", "/admin/users", &alice, P1), allowed);
+    assert_eq!(check("GET", "/admin/users", &alice_p1, P1), lacking);
+    assert_eq!(check("GET", "/v1/me", &alice_p1, P1), allowed);
+
+    // The principal (what a host forwards upstream as the caller's roles) names only the roles
+    // the key carries in full: for project:read, viewer, not admin or member.
+    let roles = |auth: &str| {
+        let headers = [("Authorization", auth), ("X-Project-ID", P1)];
+        let d = engine.check(&Request::new("GET", "/v1/items", &headers), now);
+        assert_eq!(d.status, 200, "{}", d.message);
+        let p = d.principal.expect("a principal");
+        (
+            p.roles().map(str::to_owned).collect::<Vec<_>>(),
+            p.permissions().map(str::to_owned).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        roles(&alice_read),
+        (vec!["viewer".to_owned()], vec!["project:read".to_owned()])
+    );
+    let (all, _) = roles(&alice);
+    assert_eq!(all, ["admin", "member", "viewer", "platform-admin"]);
 }

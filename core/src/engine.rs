@@ -616,13 +616,21 @@ impl Engine {
                     Refusal::new(code, "the caller is not a member of the tenant").with_principal(),
                 );
             }
+        } else if authn.bounds.tenant.is_some() {
+            // A key issued for one tenant acts in that tenant only: outside tenant-scoped routes
+            // it holds none of its owner's roles (a platform admin's key for one project is no
+            // platform admin).
+            authn.held = Bits::default();
         }
 
         // Permissions.
-        let (roles, mut perms) = self.policy.roles.effective(&authn.held);
+        let (mut roles, mut perms) = self.policy.roles.effective(&authn.held);
         perms.union_with(&authn.scopes);
         if let Some(bound) = &authn.bounds.scopes {
             perms.intersect_with(bound);
+            // The principal (and the roles forwarded upstream) names only the roles the key
+            // carries in full: an admin's key for `project:read` is no admin to the upstream.
+            roles = self.policy.roles.within(&roles, &perms);
         }
         principal.roles = roles;
         principal.permissions = perms;

@@ -304,12 +304,6 @@ impl Engine {
 
     /// Runs the check again on the pending copy of its request, with every answer so far.
     fn step(&self, mut pending: Pending, now: u64, reach: Reach) -> Step {
-        if pending.answers.len() > MAX_STEPS {
-            return Step::Decided(Decision::refused(
-                ErrorCode::Internal,
-                "the check asked for more records than any check needs",
-            ));
-        }
         let headers: Vec<(&str, &str)> = pending
             .request
             .headers
@@ -322,6 +316,11 @@ impl Engine {
         self.run_with_records(&request, now, &pending.snapshot, &mut decision, &mut source);
         match source.wanted {
             None => Step::Decided(decision),
+            // It has asked MAX_STEPS times already: no check needs more.
+            Some(_) if pending.answers.len() >= MAX_STEPS => Step::Decided(Decision::refused(
+                ErrorCode::Internal,
+                "the check asked for more records than any check needs",
+            )),
             Some(wanted) => {
                 pending.wanted = wanted;
                 pending.asked_at = self.record_cache().epoch();

@@ -305,7 +305,9 @@ pub struct StoredRecord {
     pub lookup: RecordLookup,
     /// The record (versioned JSON).
     pub json: String,
-    /// Unix seconds after which it is of no use (the store key's expiry); `None`: keep it.
+    /// The record's own `expires` (Unix seconds); `None`: keep it. Not the store key's expiry:
+    /// keep the record a day past it (docs/records.md), since a revoked token still verifies
+    /// for its provider's leeway after its `exp`.
     pub expires: Option<u64>,
 }
 

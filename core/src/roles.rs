@@ -177,6 +177,17 @@ impl Roles {
         }
         (roles, perms)
     }
+
+    /// Those of `roles` whose every permission is in `perms`.
+    pub fn within(&self, roles: &Bits, perms: &Bits) -> Bits {
+        let mut kept = Bits::default();
+        for r in roles.iter() {
+            if self.grants.get(r).is_some_and(|g| perms.contains_all(g)) {
+                kept.insert(r);
+            }
+        }
+        kept
+    }
 }
 
 /// A role definition before compilation: name, inherited role names, granted permission ids.
