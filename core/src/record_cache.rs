@@ -9,8 +9,11 @@
 //! - Dropped on an invalidation ([`crate::Engine::invalidate_record`], fed by the host from the
 //!   store's `tollgate:invalidate` channel), so a revocation reaches every instance at once rather
 //!   than after the TTL.
-//! - Bounded: `store.cache_entries` over 16 shards. A full shard first drops what is past its
-//!   use, then an arbitrary entry: a record dropped early is only fetched again.
+//! - Bounded: `store.cache_entries` records over 16 shards, and as many "no such record" answers,
+//!   kept apart. A full shard first drops the records past their use, then an arbitrary one: a
+//!   record dropped early is only fetched again. "No such record" answers go oldest first, at
+//!   their TTL or when over the bound: anyone can make lookups miss, and a flood of them must
+//!   only push out other such answers, never the records real callers need.
 //! - Invalid records are never cached. One cache per engine, never shared across policies.
 //! - An answer read before an invalidation and arriving after it is not cached: every
 //!   invalidation bumps an epoch, and a pending check remembers the epoch it went pending at
@@ -19,15 +22,16 @@
 
 use crate::policy::StoreDoc;
 use crate::record::{Record, RecordLookup};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 const SHARDS: usize = 16;
 
+/// A record the store holds, and when it was fetched.
 #[derive(Debug, Clone)]
 struct Entry {
-    record: Option<Arc<Record>>,
+    record: Arc<Record>,
     fetched: u64,
 }
 
@@ -40,11 +44,25 @@ pub(crate) enum Cached {
     Fresh(Option<Arc<Record>>),
 }
 
+/// One shard. Records and "no such record" answers are kept apart, each within the bound: anyone
+/// can make lookups miss (any key of the right form, any session id), and such answers must
+/// never push out the records that callers with real credentials need.
+#[derive(Debug, Default)]
+struct Shard {
+    records: HashMap<RecordLookup, Entry>,
+    /// The store's "no such record" answers: when each was fetched.
+    absent: HashMap<RecordLookup, u64>,
+    /// The same answers as they came, oldest first, so the oldest goes first in O(1). It may
+    /// hold answers since replaced or dropped (told apart by their time); at most twice the
+    /// bound.
+    absent_order: VecDeque<(RecordLookup, u64)>,
+}
+
 #[derive(Debug)]
 pub(crate) struct RecordCache {
     settings: StoreDoc,
     per_shard: usize,
-    shards: Vec<RwLock<HashMap<RecordLookup, Entry>>>,
+    shards: Vec<RwLock<Shard>>,
     /// Bumped by every invalidation.
     epoch: AtomicU64,
 }
@@ -53,32 +71,33 @@ impl RecordCache {
     pub(crate) fn new(settings: StoreDoc) -> RecordCache {
         RecordCache {
             settings,
-            per_shard: settings.cache_entries.div_ceil(SHARDS).max(1),
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            per_shard: (settings.cache_entries / SHARDS).max(1),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             epoch: AtomicU64::new(0),
         }
     }
 
-    fn shard(&self, lookup: &RecordLookup) -> Option<&RwLock<HashMap<RecordLookup, Entry>>> {
+    fn shard(&self, lookup: &RecordLookup) -> Option<&RwLock<Shard>> {
         // The hash is SHA-256 output: its first byte spreads evenly.
         let first = lookup.hash().first().copied().unwrap_or(0);
         self.shards.get(usize::from(first) % SHARDS)
     }
 
-    fn read(
-        lock: &RwLock<HashMap<RecordLookup, Entry>>,
-    ) -> RwLockReadGuard<'_, HashMap<RecordLookup, Entry>> {
-        // A panic while holding the lock leaves a map that is still consistent (inserts and
+    fn read(lock: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
+        // A panic while holding the lock leaves a shard that is still consistent (inserts and
         // removals are single calls), so a poisoned lock is used as it is.
         lock.read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(
-        lock: &RwLock<HashMap<RecordLookup, Entry>>,
-    ) -> RwLockWriteGuard<'_, HashMap<RecordLookup, Entry>> {
+    fn write(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
         lock.write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether something fetched at `fetched` is still fresh at `now`.
+    fn fresh(&self, fetched: u64, now: u64) -> bool {
+        fetched <= now && now - fetched < self.settings.cache_ttl
     }
 
     /// The entry for `lookup`, if fetched no more than `cache_ttl` seconds before `now`.
@@ -86,14 +105,17 @@ impl RecordCache {
         let Some(shard) = self.shard(lookup) else {
             return Cached::Miss;
         };
-        match Self::read(shard).get(lookup) {
-            Some(e)
-                if now.saturating_sub(e.fetched) < self.settings.cache_ttl && e.fetched <= now =>
-            {
-                Cached::Fresh(e.record.clone())
+        let shard = Self::read(shard);
+        if let Some(e) = shard.records.get(lookup) {
+            if self.fresh(e.fetched, now) {
+                return Cached::Fresh(Some(e.record.clone()));
             }
-            _ => Cached::Miss,
+        } else if let Some(&fetched) = shard.absent.get(lookup) {
+            if self.fresh(fetched, now) {
+                return Cached::Fresh(None);
+            }
         }
+        Cached::Miss
     }
 
     /// A record that exists, fetched no more than `cache_ttl + grace` seconds before `now`: what
@@ -104,13 +126,9 @@ impl RecordCache {
         }
         let shard = self.shard(lookup)?;
         let limit = self.settings.cache_ttl.saturating_add(self.settings.grace);
-        let map = Self::read(shard);
-        let e = map.get(lookup)?;
-        if e.fetched <= now && now - e.fetched < limit {
-            e.record.clone()
-        } else {
-            None
-        }
+        let shard = Self::read(shard);
+        let e = shard.records.get(lookup)?;
+        (e.fetched <= now && now - e.fetched < limit).then(|| e.record.clone())
     }
 
     /// How many invalidations there have been: taken before a record is fetched, given back to
@@ -136,7 +154,7 @@ impl RecordCache {
         };
         #[cfg(test)]
         tests::before_insert_lock();
-        let mut map = Self::write(shard);
+        let mut shard = Self::write(shard);
         // Compared under the shard's lock: an invalidation bumps the epoch before it takes that
         // lock, so it either finds this entry to remove or has bumped the epoch before this
         // comparison. Compared before the lock, an invalidation could run between the two and
@@ -144,29 +162,56 @@ impl RecordCache {
         if self.epoch() != asked_at {
             return;
         }
-        if map.len() >= self.per_shard && !map.contains_key(&lookup) {
-            let keep = self.settings.cache_ttl.saturating_add(self.settings.grace);
-            map.retain(|_, e| e.fetched <= now && now - e.fetched < keep);
-            if map.len() >= self.per_shard {
-                if let Some(victim) = map.keys().next().copied() {
-                    map.remove(&victim);
+        match record {
+            Some(record) => {
+                shard.absent.remove(&lookup);
+                let records = &mut shard.records;
+                if records.len() >= self.per_shard && !records.contains_key(&lookup) {
+                    let keep = self.settings.cache_ttl.saturating_add(self.settings.grace);
+                    records.retain(|_, e| e.fetched <= now && now - e.fetched < keep);
+                    if records.len() >= self.per_shard {
+                        if let Some(victim) = records.keys().next().copied() {
+                            records.remove(&victim);
+                        }
+                    }
+                }
+                records.insert(
+                    lookup,
+                    Entry {
+                        record,
+                        fetched: now,
+                    },
+                );
+            }
+            None => {
+                shard.records.remove(&lookup);
+                shard.absent.insert(lookup, now);
+                shard.absent_order.push_back((lookup, now));
+                // The oldest answers go first: past their TTL (nothing reads them then), over
+                // the bound, or when the queue holds too many replaced ones.
+                let ttl = self.settings.cache_ttl;
+                while let Some(&(oldest, fetched)) = shard.absent_order.front() {
+                    let over = shard.absent.len() > self.per_shard
+                        || shard.absent_order.len() > 2 * self.per_shard;
+                    if !over && fetched <= now && now - fetched < ttl {
+                        break;
+                    }
+                    shard.absent_order.pop_front();
+                    if shard.absent.get(&oldest) == Some(&fetched) {
+                        shard.absent.remove(&oldest);
+                    }
                 }
             }
         }
-        map.insert(
-            lookup,
-            Entry {
-                record,
-                fetched: now,
-            },
-        );
     }
 
     /// Forgets `lookup`.
     pub(crate) fn invalidate(&self, lookup: &RecordLookup) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Some(shard) = self.shard(lookup) {
-            Self::write(shard).remove(lookup);
+            let mut shard = Self::write(shard);
+            shard.records.remove(lookup);
+            shard.absent.remove(lookup);
         }
     }
 
@@ -174,14 +219,20 @@ impl RecordCache {
     pub(crate) fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         for shard in &self.shards {
-            Self::write(shard).clear();
+            *Self::write(shard) = Shard::default();
         }
     }
 
     /// How many entries it holds.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| Self::read(s).len()).sum()
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = Self::read(s);
+                s.records.len() + s.absent.len()
+            })
+            .sum()
     }
 }
 
@@ -261,6 +312,39 @@ mod tests {
         assert!(c.len() <= 32, "{}", c.len());
         c.clear();
         assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_lookups_that_miss_never_pushes_out_a_record() {
+        // 16 records in a cache of 16 entries, then 100,000 lookups of keys that do not exist
+        // (anyone can send those), all at once and later: every record is still there.
+        let c = RecordCache::new(settings(5, 60, 16));
+        let records: Vec<_> = (0..16u32)
+            .map(|i| {
+                // One record per shard, so each shard is full.
+                let mut hash = crate::crypto::sha256(&i.to_be_bytes());
+                hash[0] = u8::try_from(i).unwrap();
+                RecordLookup::new(RecordKind::User, hash)
+            })
+            .collect();
+        for l in &records {
+            c.insert(*l, positive(), 100, 0);
+        }
+        for i in 0..100_000u32 {
+            let miss =
+                RecordLookup::new(RecordKind::ApiKey, crate::crypto::sha256(&i.to_le_bytes()));
+            c.insert(miss, None, 100 + u64::from(i % 4), 0);
+        }
+        for l in &records {
+            assert!(matches!(c.get(l, 104), Cached::Fresh(Some(_))));
+            assert!(c.get_within_grace(l, 150).is_some());
+        }
+        // The answers are bounded as the records are, and go at their TTL.
+        assert!(c.len() <= 32, "{}", c.len());
+        let last = RecordLookup::new(RecordKind::ApiKey, crate::crypto::sha256(b"last"));
+        c.insert(last, None, 200, 0);
+        assert!(matches!(c.get(&last, 200), Cached::Fresh(None)));
+        assert!(matches!(c.get(&last, 205), Cached::Miss));
     }
 
     #[test]
