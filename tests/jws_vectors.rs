@@ -513,3 +513,23 @@ fn a_signature_input_uses_its_key_with_the_keys_own_algorithm_only() {
         Err(ErrorCode::InvalidSignature)
     );
 }
+
+#[test]
+fn an_unknown_kid_is_hinted_whole_up_to_the_longest_kid_a_set_takes() {
+    // A host refreshes for the hinted kid and then asks whether the new set has it: a hint cut
+    // shorter than the kids a set may hold (256 bytes) could never match.
+    let long = "k".repeat(tollgate::key::MAX_KID_LEN);
+    let jwk = serde_json::json!({
+        "kty": "oct", "alg": "HS256", "kid": "k1", "k": tollgate::base64url::encode(OUR_SECRET),
+    });
+    let set = KeySet::from_jwks(jwk.to_string().as_bytes()).unwrap();
+    let err = set.select(Algorithm::HS256, Some(&long)).unwrap_err();
+    assert_eq!(err.refresh_hint(), Some(long.as_str()));
+    let longer = "k".repeat(tollgate::key::MAX_KID_LEN + 100);
+    let err = set.select(Algorithm::HS256, Some(&longer)).unwrap_err();
+    assert_eq!(
+        err.refresh_hint(),
+        Some(long.as_str()),
+        "no set holds a longer kid"
+    );
+}

@@ -269,7 +269,7 @@ pub enum Error {
     },
     /// No key has this `kid`.
     UnknownKid {
-        /// The `kid` from the header (truncated to 128 bytes).
+        /// The `kid` from the header (cut at `MAX_KID_LEN`, 256 bytes: no set holds a longer one).
         kid: String,
     },
     /// No `kid`, and not exactly one key for the header's algorithm.

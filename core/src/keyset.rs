@@ -174,7 +174,7 @@ impl KeySet {
                     .get(kid)
                     .and_then(|&i| self.keys.get(i))
                     .ok_or_else(|| Error::UnknownKid {
-                        kid: truncated(kid, 128),
+                        kid: truncated(kid, crate::key::MAX_KID_LEN),
                     })?;
                 if key.alg != alg {
                     return Err(Error::AlgorithmMismatch {
