@@ -622,6 +622,56 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
             r#"routes[6].path: path "/v1/orgs/{org}/invoices": Insertion failed due to conflict with previously registered route: /v1/orgs/{org_id}/invoices"#,
         ),
         (
+            "an auth scheme with a space in it (it could never match)",
+            Box::new(|p| p["credentials"][0]["scheme"] = "Bearer x".into()),
+            r#"credentials[0]: scheme "Bearer x" is not an auth scheme (a token: no spaces)"#,
+        ),
+        (
+            "the same header and scheme in another case (every request would be ambiguous)",
+            Box::new(|p| {
+                p["credentials"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "name": "again", "header": "authorization", "scheme": "bearer"
+                    }))
+            }),
+            r#"credentials[1]: another credential reads the same place"#,
+        ),
+        (
+            "a header read with and without a scheme",
+            Box::new(|p| {
+                p["credentials"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "name": "raw", "header": "Authorization"
+                    }))
+            }),
+            r#"credentials[1]: another credential reads the same place"#,
+        ),
+        (
+            "a cookie name no Cookie header can carry",
+            Box::new(|p| {
+                p["credentials"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "name": "session", "cookie": "flow session"
+                    }))
+            }),
+            r#"credentials[1]: cookie name "flow session" is not a token (no spaces, '=' or ';')"#,
+        ),
+        (
+            "a parameter named twice in one path",
+            Box::new(|p| {
+                p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+                    "method": "PUT", "path": "/v1/copy/{org_id}/to/{org_id}", "requires": []
+                }))
+            }),
+            r#"routes[6].path: path "/v1/copy/{org_id}/to/{org_id}" names the parameter {org_id} twice"#,
+        ),
+        (
             "an undeclared permission in an any-of group",
             Box::new(|p| p["routes"][4]["requires"][0][0] = "keys:manage-all".into()),
             r#"routes[4].requires[0][0]: unknown permission "keys:manage-all""#,
@@ -647,6 +697,19 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
         edit(&mut p);
         assert_eq!(policy_error(p), *want, "{what}");
     }
+    // The router panics past 26 parameters in a path: the limit comes first.
+    let mut p = base();
+    let path: String = (0..27).map(|i| format!("/{{p{i}}}")).collect();
+    p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+        "method": "PUT", "path": format!("/many{path}"), "requires": []
+    }));
+    assert_eq!(
+        policy_error(p),
+        format!(
+            r#"routes[6].path: path "/many{path}" has more than the limit of {} parameters"#,
+            tollgate::routes::MAX_PARAMS
+        )
+    );
 }
 
 /// The names a host clears on every allowed request: each forwarded name once, whatever its case.
@@ -723,6 +786,19 @@ fn a_path_tenant_is_never_taken_from_a_header_or_the_token() {
         with_header.push(("X-Project-ID", "A"));
         let d = engine.check(&Request::new("POST", &other, &with_header), table.now);
         assert!(!d.is_allowed(), "{other}: {}", d.message);
+    }
+    // A path tenant still percent-encoded (an upstream decodes `A%20B` to `A B`, and `%41` to
+    // `A`) is refused, whatever the memberships: 400 invalid_tenant.
+    for tenant in ["A%20B", "%41", "A%00"] {
+        let other = path.replacen("/tenants/A/", &format!("/tenants/{tenant}/"), 1);
+        let d = engine.check(&Request::new("POST", &other, &pairs), table.now);
+        assert!(
+            d.code == ErrorCode::InvalidTenant || d.code == ErrorCode::InvalidRequest,
+            "{other}: {:?} {}",
+            d.code,
+            d.message
+        );
+        assert_eq!(d.status, 400, "{other}");
     }
 }
 
@@ -829,4 +905,52 @@ fn forwarded_claim_headers_are_hand_computed_values() {
         Some("invoices:read")
     );
     assert_eq!(got.get("x-hash"), None, "a record's hash is never a claim");
+}
+
+#[test]
+fn a_second_bearer_token_behind_a_tab_is_a_second_credential() {
+    // An upstream reading `/^Bearer\s+/i` from the first Authorization header would take the
+    // forged token; Tollgate must count it, not verify the other one and allow.
+    let (engine, table) = deployment("project-oidc");
+    let (method, path, headers) = case_request(&table, "viewer reads items in their project");
+    let token = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.strip_prefix("Bearer ").unwrap().to_owned())
+        .unwrap();
+    let others: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("authorization"))
+        .cloned()
+        .collect();
+    let check = |auth: &[String]| {
+        let mut h: Vec<(&str, &str)> = others
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        h.extend(auth.iter().map(|v| ("Authorization", v.as_str())));
+        engine
+            .check(&Request::new(&method, &path, &h), table.now)
+            .code
+    };
+    // One credential, whatever the spaces or tabs after the scheme and its case.
+    for spelled in [
+        format!("Bearer {token}"),
+        format!("bearer\t{token}"),
+        format!("BEARER \t {token}"),
+    ] {
+        assert_eq!(check(&[spelled.clone()]), ErrorCode::Allowed, "{spelled:?}");
+    }
+    // Two, however the first is spelled.
+    for forged in [
+        "Bearer\tforged.token.value",
+        "bearer  forged",
+        "Bearer \tforged",
+    ] {
+        assert_eq!(
+            check(&[forged.to_owned(), format!("Bearer {token}")]),
+            ErrorCode::AmbiguousCredentials,
+            "{forged:?}"
+        );
+    }
 }

@@ -1189,9 +1189,12 @@ impl Engine {
                     for v in request.header_values(name) {
                         match scheme {
                             None => take(v.trim_matches([' ', '\t'])),
+                            // The scheme ends at any space or tab, as upstream parsers read it
+                            // (`/^Bearer\s+/i`): `Bearer\t<token>` is a credential too, and with
+                            // another one beside it, two.
                             Some(s) => {
                                 if let Some((given, rest)) =
-                                    v.trim_start_matches(' ').split_once(' ')
+                                    v.trim_start_matches([' ', '\t']).split_once([' ', '\t'])
                                 {
                                     if given.eq_ignore_ascii_case(s) {
                                         take(rest.trim_matches([' ', '\t']));

@@ -631,6 +631,24 @@ pub enum Location {
     },
 }
 
+impl Location {
+    /// Whether a request value could be read by both: the same cookie, or the same header where
+    /// either has no scheme or both the same one (schemes are matched case-insensitively).
+    fn overlaps(&self, other: &Location) -> bool {
+        match (self, other) {
+            (Location::Cookie { name: a }, Location::Cookie { name: b }) => a == b,
+            (Location::Header { name: a, scheme: x }, Location::Header { name: b, scheme: y }) => {
+                a == b
+                    && match (x, y) {
+                        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+                        _ => true,
+                    }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A compiled credential source.
 #[derive(Debug, Clone)]
 pub struct CredentialSource {
@@ -745,7 +763,8 @@ fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
     }
 }
 
-fn valid_header_name(name: &str) -> bool {
+/// An HTTP token (RFC 9110 `tchar`s): a header name, an auth scheme, a cookie name.
+fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -842,26 +861,39 @@ impl CompiledPolicy {
                     format!("credential {:?} is defined twice", c.name),
                 ));
             }
-            let location =
-                match (&c.header, &c.cookie) {
-                    (Some(h), None) => {
-                        if !valid_header_name(h) {
-                            return Err(invalid(at, format!("invalid header name {h:?}")));
-                        }
-                        Location::Header {
-                            name: h.to_ascii_lowercase(),
-                            scheme: c.scheme.clone(),
-                        }
+            let location = match (&c.header, &c.cookie) {
+                (Some(h), None) => {
+                    if !is_token(h) {
+                        return Err(invalid(at, format!("invalid header name {h:?}")));
                     }
-                    (None, Some(name)) if c.scheme.is_none() && !name.is_empty() => {
-                        Location::Cookie { name: name.clone() }
+                    if let Some(s) = c.scheme.as_deref().filter(|s| !is_token(s)) {
+                        return Err(invalid(
+                            at,
+                            format!("scheme {s:?} is not an auth scheme (a token: no spaces)"),
+                        ));
                     }
-                    _ => return Err(invalid(
+                    Location::Header {
+                        name: h.to_ascii_lowercase(),
+                        scheme: c.scheme.clone(),
+                    }
+                }
+                (None, Some(name)) if c.scheme.is_none() && !name.is_empty() => {
+                    if !is_token(name) {
+                        return Err(invalid(
+                            at,
+                            format!("cookie name {name:?} is not a token (no spaces, '=' or ';')"),
+                        ));
+                    }
+                    Location::Cookie { name: name.clone() }
+                }
+                _ => {
+                    return Err(invalid(
                         at,
                         "give exactly one of \"header\" (optionally with \"scheme\") or \"cookie\"",
-                    )),
-                };
-            if credentials.iter().any(|x| x.location == location) {
+                    ))
+                }
+            };
+            if credentials.iter().any(|x| x.location.overlaps(&location)) {
                 return Err(invalid(at, "another credential reads the same place"));
             }
             credentials.push(CredentialSource {
@@ -1127,7 +1159,7 @@ impl CompiledPolicy {
                     ));
                 }
                 if let Some(h) = &t.header {
-                    if !valid_header_name(h) {
+                    if !is_token(h) {
                         return Err(invalid(
                             "tenant.header",
                             format!("invalid header name {h:?}"),
@@ -1239,7 +1271,7 @@ impl CompiledPolicy {
         }
 
         if let Some(c) = &doc.correlation_header {
-            if !valid_header_name(c) {
+            if !is_token(c) {
                 return Err(invalid(
                     "correlation_header",
                     format!("invalid header name {c:?}"),
@@ -1253,7 +1285,7 @@ impl CompiledPolicy {
             ("kind", &doc.forward_headers.kind),
             ("provider", &doc.forward_headers.provider),
         ] {
-            if h.as_deref().is_some_and(|h| !valid_header_name(h)) {
+            if h.as_deref().is_some_and(|h| !is_token(h)) {
                 return Err(invalid(
                     format!("forward_headers.{name}"),
                     "invalid header name",
@@ -1261,7 +1293,7 @@ impl CompiledPolicy {
             }
         }
         for (i, c) in doc.forward_headers.claims.iter().enumerate() {
-            if !valid_header_name(&c.header) {
+            if !is_token(&c.header) {
                 return Err(invalid(
                     format!("forward_headers.claims[{i}].header"),
                     "invalid header name",

@@ -9,6 +9,14 @@ pub const MAX_HEADERS: usize = 128;
 pub const MAX_HEADER_VALUE: usize = 16 * 1024;
 /// Longest path (query included), in bytes.
 pub const MAX_PATH: usize = 8 * 1024;
+/// Headers through which frameworks let a client name another method than the request line's
+/// (Express's method-override, Symfony, Laravel, Google's APIs). A request whose method could be
+/// read two ways is refused, as a path that could is.
+pub const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// A request: borrowed from the host, never copied.
 #[derive(Clone, Copy, Debug)]
@@ -94,6 +102,18 @@ impl<'a> Request<'a> {
         }
         if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(bad("method must be uppercase letters"));
+        }
+        if let Some((name, _)) = self.headers.iter().find(|(n, v)| {
+            METHOD_OVERRIDES.iter().any(|o| n.eq_ignore_ascii_case(o))
+                && !v
+                    .trim_matches([' ', '\t'])
+                    .eq_ignore_ascii_case(self.method)
+        }) {
+            return Err(bad(format!(
+                "header {:?} names another method than {}: an upstream that honours it would run that one",
+                crate::error::truncated(name, 64),
+                self.method
+            )));
         }
         let end = self
             .path
@@ -200,14 +220,15 @@ fn encodes_unreserved(hi: u8, lo: u8) -> bool {
 
 /// The values of cookie `name` in one `Cookie` header, each time it appears. A name given twice
 /// is two credentials (a cookie set for a narrower path or a sibling domain comes first), as it
-/// is across two `Cookie` headers.
+/// is across two `Cookie` headers. Spaces and tabs around a name are not part of it, as the
+/// parsers of most upstreams read it (`flow_session =x` is that cookie too).
 pub(crate) fn cookie_values<'a, 'n>(
     header: &'a str,
     name: &'n str,
 ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
     header.split(';').filter_map(move |pair| {
-        let (k, v) = pair.trim_start_matches(' ').split_once('=')?;
-        (k == name).then(|| v.trim_end_matches(' '))
+        let (k, v) = pair.split_once('=')?;
+        (k.trim_matches([' ', '\t']) == name).then(|| v.trim_matches([' ', '\t']))
     })
 }
 
@@ -338,5 +359,40 @@ mod tests {
         assert_eq!(values(h, "flow"), [""; 0]);
         assert_eq!(values("x=1", "x"), ["1"]);
         assert_eq!(values("x=1; y=2; x=3", "x"), ["1", "3"]);
+        // A name with spaces or tabs around it is that cookie, as upstream parsers read it: the
+        // second one here is a second credential, not nothing.
+        assert_eq!(
+            values("flow_session =EVIL; flow_session=GOOD", "flow_session"),
+            ["EVIL", "GOOD"]
+        );
+        assert_eq!(values("\tx\t=\t1\t", "x"), ["1"]);
+    }
+
+    #[test]
+    fn a_method_override_naming_another_method_is_refused() {
+        let check = |name, value| {
+            let headers = [(name, value)];
+            Request::new("POST", "/v1/docs", &headers)
+                .checked_path()
+                .map(str::to_owned)
+                .map_err(|e| e.code())
+        };
+        for name in [
+            "X-HTTP-Method-Override",
+            "x-http-method",
+            "X-Method-Override",
+        ] {
+            assert_eq!(
+                check(name, "DELETE"),
+                Err(ErrorCode::InvalidRequest),
+                "{name}"
+            );
+            assert_eq!(
+                check(name, "post"),
+                Ok("/v1/docs".to_owned()),
+                "{name}: the same method"
+            );
+        }
+        assert_eq!(check("X-Other", "DELETE"), Ok("/v1/docs".to_owned()));
     }
 }

@@ -93,6 +93,7 @@ impl Router {
         if !template.starts_with('/') {
             return Err(format!("path {template:?} must start with '/'"));
         }
+        check_params(template)?;
         let idx = match self.by_template.get(template) {
             Some(&i) => i,
             None => {
@@ -144,4 +145,40 @@ impl Router {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The most parameters one path template may hold.
+pub const MAX_PARAMS: usize = 16;
+
+/// A template's parameters (`{id}`, `{*rest}`; `{{` and `}}` are literal braces) are at most
+/// [`MAX_PARAMS`] and each named once: the router would panic past 26, and a name given twice
+/// reads as the first value here and as the last in many upstreams.
+fn check_params(template: &str) -> Result<(), String> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = rest.get(open + 1..).unwrap_or_default();
+        if let Some(literal) = after.strip_prefix('{') {
+            rest = literal;
+            continue;
+        }
+        let Some(close) = after.find('}') else {
+            break; // the router names the unclosed brace
+        };
+        let name = after.get(..close).unwrap_or_default();
+        let name = name.strip_prefix('*').unwrap_or(name);
+        if names.contains(&name) {
+            return Err(format!(
+                "path {template:?} names the parameter {{{name}}} twice"
+            ));
+        }
+        names.push(name);
+        if names.len() > MAX_PARAMS {
+            return Err(format!(
+                "path {template:?} has more than the limit of {MAX_PARAMS} parameters"
+            ));
+        }
+        rest = after.get(close + 1..).unwrap_or_default();
+    }
+    Ok(())
 }

@@ -33,7 +33,15 @@ pub fn extract<'a>(
             }
             trim_blanks(first)
         }
-        (None, Some(p)) => params.get(p).ok_or(TenantError::Missing)?,
+        // Still percent-encoded here, where an upstream decodes it (`a%20b` is `a b` there): a
+        // tenant read two ways is refused.
+        (None, Some(p)) => {
+            let value = params.get(p).ok_or(TenantError::Missing)?;
+            if value.contains('%') {
+                return Err(TenantError::Invalid);
+            }
+            value
+        }
         (None, None) => return Err(TenantError::Missing),
     };
     if value.is_empty() {
