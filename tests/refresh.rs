@@ -532,3 +532,49 @@ fn a_snapshot_swap_keeps_the_keys_a_key_source_swapped_in() {
         .unwrap();
     assert_eq!(engine.check(&request, now + 1).code, ErrorCode::UnknownKid);
 }
+
+#[test]
+fn a_clock_corrected_back_does_not_freeze_the_schedule() {
+    // The clock read four years ahead for one fetch (and an early one for an unknown kid), then
+    // NTP set it right. Dated by the wrong time, the schedule would wait four years and the set
+    // would never go stale; its age is unknown instead: a fetch is due, and the set is stale
+    // until it succeeds.
+    let key = es256_jwk();
+    let ahead = T0 + 4 * 365 * 86_400;
+    let mut r = refresher();
+    r.on_fetched(
+        200,
+        &[("Cache-Control", "max-age=3600")],
+        &jwks(&[&key]),
+        ahead,
+    )
+    .unwrap();
+    assert!(r.on_unknown_kid("rotated", ahead));
+    r.on_fetched(
+        200,
+        &[("Cache-Control", "max-age=3600")],
+        &jwks(&[&key]),
+        ahead,
+    )
+    .unwrap();
+    assert_eq!(r.poll(T0), Poll::Fetch);
+    assert_eq!(
+        r.key_set(T0).unwrap_err().code(),
+        ErrorCode::KeySetStale,
+        "a set dated in the future has an unknown age"
+    );
+    // The early fetch dated ahead does not hold off one for a new kid now.
+    assert!(r.on_unknown_kid("rotated-again", T0));
+    // A moment's difference between threads reading the clock is no jump.
+    assert!(r.key_set(ahead - 60).is_ok());
+    // The next good fetch dates everything by the right clock again.
+    r.on_fetched(
+        200,
+        &[("Cache-Control", "max-age=3600")],
+        &jwks(&[&key]),
+        T0,
+    )
+    .unwrap();
+    assert_eq!(r.poll(T0 + 1), Poll::Wait { until: T0 + 3600 });
+    assert_eq!(kids_at(&r, T0 + 1), vec![kid(&key)]);
+}

@@ -21,8 +21,9 @@
 //!
 //! - **Schedule.** After a good fetch, the next one is due after the response's
 //!   `Cache-Control: max-age`, clamped to [`RefreshConfig::min_ttl`]..=[`RefreshConfig::max_ttl`]
-//!   (5 minutes to 24 hours by default); without `max-age` (or with `no-cache`/`no-store`) after
-//!   [`RefreshConfig::default_ttl`] (15 minutes), clamped the same way.
+//!   (5 minutes to 24 hours by default); `no-cache` or `no-store` count as `max-age=0` (so
+//!   `min_ttl`); without either, after [`RefreshConfig::default_ttl`] (15 minutes), clamped the
+//!   same way.
 //! - **Failures keep the last good set.** A network error, a status other than 200, or a body that
 //!   is not a JWKS with at least one usable key is a failure: the current set stays, and the next
 //!   attempt backs off exponentially from [`RefreshConfig::retry_initial`] (5 s) up to
@@ -39,6 +40,10 @@
 //!   keys, weak keys, HMAC secrets, every key of a repeated `kid`) are left out and reported
 //!   ([`Refresher::skipped`]), not fatal to the set. Body size and key count are capped
 //!   ([`crate::limits::MAX_KEY_SET_BYTES`], [`crate::limits::MAX_KEYS`]).
+//! - **Clock.** A clock more than [`CLOCK_SLACK`] behind the set's fetch time (corrected back
+//!   after running ahead) makes a fetch due at once, and the set counts as stale until it
+//!   succeeds: its age is unknown. A schedule or an early fetch dated ahead of the clock does not
+//!   hold off the next one.
 //! - **Rotation.** The set is exactly what the server serves: old and new keys are both valid while
 //!   both are served, and a key is gone at the first good fetch that no longer has it.
 
@@ -49,6 +54,11 @@ use crate::error::{Error, ErrorCode};
 use crate::jwk::SkippedKey;
 use crate::keyset::KeySet;
 use crate::{key, limits};
+
+/// How far the clock may read behind a time the refresher recorded before it stops trusting
+/// that record: threads that read the clock a moment apart stay within it, a clock corrected
+/// back by minutes or years does not.
+pub const CLOCK_SLACK: u64 = 60;
 
 /// When a host should fetch next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,15 +216,28 @@ impl Refresher {
         &self.config
     }
 
-    /// Whether to fetch now, or until when to wait.
+    /// Whether to fetch now, or until when to wait. A clock gone back (see [`CLOCK_SLACK`])
+    /// makes a fetch due at once: a schedule dated by the clock's wrong time would otherwise wait
+    /// until that time comes again.
     pub fn poll(&self, now: u64) -> Poll {
-        if now >= self.next_fetch {
+        let furthest = self.config.max_ttl.max(self.config.retry_max);
+        if now >= self.next_fetch
+            || self.clock_went_back(now)
+            || self.next_fetch > now.saturating_add(furthest).saturating_add(CLOCK_SLACK)
+        {
             Poll::Fetch
         } else {
             Poll::Wait {
                 until: self.next_fetch,
             }
         }
+    }
+
+    /// Whether `now` is more than [`CLOCK_SLACK`] before the current set's fetch: the clock went
+    /// back (or was ahead when it was fetched), and the set's age is unknown.
+    fn clock_went_back(&self, now: u64) -> bool {
+        self.fetched_at
+            .is_some_and(|at| at > now.saturating_add(CLOCK_SLACK))
     }
 
     /// When the next fetch is due (Unix seconds; 0 before the first).
@@ -322,7 +345,10 @@ impl Refresher {
             return false;
         }
         if let Some(last) = self.last_kid_fetch {
-            if now < last.saturating_add(self.config.unknown_kid_interval) {
+            // An early fetch dated ahead of the clock (it went back) does not hold off the next.
+            if last <= now.saturating_add(CLOCK_SLACK)
+                && now < last.saturating_add(self.config.unknown_kid_interval)
+            {
                 return false;
             }
         }
@@ -337,7 +363,15 @@ impl Refresher {
     pub fn key_set(&self, now: u64) -> Result<Arc<KeySet>, Error> {
         match (&self.keys, self.fetched_at) {
             (Some(set), Some(at)) => {
-                if now >= at.saturating_add(self.config.stale_after) {
+                if self.clock_went_back(now) {
+                    Err(Error::KeySource {
+                        code: ErrorCode::KeySetStale,
+                        reason: format!(
+                            "the key set was fetched at {at}, after now ({now}): the clock went \
+                             back, so its age is unknown until the next fetch"
+                        ),
+                    })
+                } else if now >= at.saturating_add(self.config.stale_after) {
                     Err(Error::KeySource {
                         code: ErrorCode::KeySetStale,
                         reason: format!(
