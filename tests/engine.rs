@@ -939,7 +939,11 @@ fn a_second_bearer_token_behind_a_tab_is_a_second_credential() {
         format!("bearer\t{token}"),
         format!("BEARER \t {token}"),
     ] {
-        assert_eq!(check(&[spelled.clone()]), ErrorCode::Allowed, "{spelled:?}");
+        assert_eq!(
+            check(std::slice::from_ref(&spelled)),
+            ErrorCode::Allowed,
+            "{spelled:?}"
+        );
     }
     // Two, however the first is spelled.
     for forged in [
