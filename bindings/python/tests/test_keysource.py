@@ -5,6 +5,7 @@ sleeps except where a test waits for the background thread."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -377,3 +378,45 @@ def test_threads_verify_while_the_source_refreshes(server: Server) -> None:
         assert source.status()["failures"] == 0
     finally:
         source.close()
+
+
+def test_a_body_that_drips_is_given_up_at_the_timeout() -> None:
+    """urllib's timeout bounds each socket read: a server sending a byte at a time would hold a
+    fetch (and a key set past its staleness) for as long as it liked. The whole fetch is bounded."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drip() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+                for _ in range(100):
+                    if stop.wait(0.1):
+                        break
+                    try:
+                        conn.sendall(b" ")
+                    except OSError:
+                        break
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        source = tollgate.KeySource(f"http://127.0.0.1:{port}/jwks", timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(tollgate.TollgateError) as e:
+            source.refresh()
+        took = time.monotonic() - started
+        assert e.value.code == "key_set_fetch_failed"
+        assert "TimeoutError" in str(e.value), str(e.value)
+        assert took < 2.0, took  # the server would drip for 10 s
+        source.close()
+    finally:
+        stop.set()
+        listener.close()

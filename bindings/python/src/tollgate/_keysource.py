@@ -63,19 +63,57 @@ def _check_url(url: str) -> None:
 
 def _get(url: str, timeout: float, cap: int) -> Tuple[int, List[Tuple[str, str]], bytes]:
     """GETs `url`: (status, headers, at most cap + 1 bytes of body). Raises OSError (URLError,
-    timeouts) when no response came back."""
+    timeouts) when no response came back.
+
+    The whole fetch takes at most `timeout` seconds: urllib's own timeout bounds each socket
+    operation, not the fetch, so a server sending its body a byte at a time (or a name that does
+    not resolve) could hold it for hours, and a key set past its staleness with it. The fetch
+    runs on a thread of its own; past the deadline it is given up (TimeoutError), and the thread
+    stops reading at that deadline too."""
+    deadline = time.monotonic() + timeout
+    outcome: Dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["ok"] = _get_until(url, timeout, cap, deadline)
+        except BaseException as e:  # handed to the caller as it is
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run, name=f"tollgate-fetch {url}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "ok" in outcome:
+        return outcome["ok"]  # type: ignore[no-any-return]
+    if "error" in outcome:
+        raise outcome["error"]
+    raise TimeoutError(f"no complete answer within {timeout} s")
+
+
+def _get_until(url: str, timeout: float, cap: int, deadline: float) -> Tuple[int, List[Tuple[str, str]], bytes]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with _opener.open(request, timeout=timeout) as response:
-            return int(response.status), list(response.headers.items()), response.read(cap + 1)
+            return int(response.status), list(response.headers.items()), _read_until(response, cap + 1, deadline)
     except urllib.error.HTTPError as e:
-        try:
-            body = e.read(cap + 1) if e.fp is not None else b""
-        except (OSError, http.client.HTTPException):
-            body = b""
-        finally:
-            e.close()
-        return int(e.code), list(e.headers.items()) if e.headers else [], body
+        # Only the status counts: a refusal's body is not read.
+        e.close()
+        return int(e.code), list(e.headers.items()) if e.headers else [], b""
+
+
+def _read_until(response: Any, limit: int, deadline: float) -> bytes:
+    """At most `limit` bytes of `response`'s body (an http.client.HTTPResponse), read as they
+    arrive until `deadline`."""
+    chunks: List[bytes] = []
+    total = 0
+    while total < limit:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the body did not arrive in time")
+        chunk = response.read1(min(64 * 1024, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def _now(clock: Callable[[], float]) -> int:
@@ -128,8 +166,8 @@ class KeySource(_Handle):
     allows that provider, and every good fetch is swapped into the engine as its keys; after a
     failed fetch the last good set stays there until it goes stale, then the provider's keys are
     emptied and its tokens refused until a fetch succeeds (fail closed). `clock`
-    returns Unix seconds (default `time.time`; tests pass a fake one). `timeout` bounds each fetch
-    in seconds. Nothing is fetched until `refresh()`, `refresh_if_due()` or `start()`.
+    returns Unix seconds (default `time.time`; tests pass a fake one). `timeout` bounds each fetch,
+    whole (connecting, the response and its body), in seconds. Nothing is fetched until `refresh()`, `refresh_if_due()` or `start()`.
 
     `close()` (or a `with` block) stops the thread and frees the native refresher; verifiers it
     made stay valid. Raises TollgateError `invalid_options` for a bad config or unknown provider,
