@@ -1114,8 +1114,9 @@ tg_status tg_refresher_swap_into(const struct tg_refresher *refresher,
                                  char **error_out);
 
 /**
- * Makes a plain verifier over the refresher's current key set at `now` (later fetches do not
- * change it: make a new one after a good fetch). `options` as for `tg_verifier_new`, except
+ * Makes a plain verifier over the refresher's current key set at `now`. Later fetches do not
+ * change it and it never goes stale: a host keeping one asks `tg_refresher_generation` before
+ * each use, makes a new one when it moved, and stops when it fails. `options` as for `tg_verifier_new`, except
  * `"alg"`, `"kid"` and `"backend"` (they say how to read keys, and these are read already, for
  * the library's preferred backend: `TG_STATUS_INVALID_OPTIONS`).
  *
@@ -1129,6 +1130,19 @@ tg_status tg_refresher_verifier(const struct tg_refresher *refresher,
                                 uint64_t now,
                                 struct tg_verifier **verifier_out,
                                 char **error_out);
+
+/**
+ * The generation of the set the refresher serves at `now` (how many good fetches there have
+ * been): a host holding a verifier made by `tg_refresher_verifier` makes a new one when it
+ * moves, and stops verifying when this fails. Cheap: no copy, no allocation.
+ *
+ * On success writes it to `*generation_out`. Fails with `TG_STATUS_KEY_SET_FETCH_FAILED` before
+ * any good fetch and `TG_STATUS_KEY_SET_STALE` once the set is stale (with the optional message).
+ */
+tg_status tg_refresher_generation(const struct tg_refresher *refresher,
+                                  uint64_t now,
+                                  uint64_t *generation_out,
+                                  char **error_out);
 
 /**
  * The refresher's state at `now` as JSON, for health checks and logs:

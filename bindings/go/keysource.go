@@ -518,7 +518,9 @@ func (k *KeySource) OnUnknownKID(kid string) bool {
 // Verifier makes a Verifier over the current key set with opts (WithIssuers, WithAudiences, …;
 // not WithTime). It fails with ErrKeySetFetchFailed before the first good fetch and
 // ErrKeySetStale once the set has not been refreshed for StaleAfter. The Verifier keeps the set
-// it was built with: make a new one after a refresh.
+// it was built with, and never goes stale: a Verifier kept while the source refreshes would
+// trust keys the identity provider has since dropped. Make one per refresh (or per request),
+// or bind an engine with WithSwapInto, which follows the source.
 func (k *KeySource) Verifier(opts ...Option) (*Verifier, error) {
 	_, doc, err := buildOptions(opts)
 	if err != nil {

@@ -193,6 +193,9 @@ pub struct Refresher {
     last_kid_fetch: Option<u64>,
     skipped: Vec<SkippedKey>,
     last_error: Option<Error>,
+    /// How many good fetches there have been: a host holding something built from the set
+    /// (a verifier) builds it again when this moves.
+    generation: u64,
 }
 
 impl Refresher {
@@ -208,6 +211,7 @@ impl Refresher {
             last_kid_fetch: None,
             skipped: Vec::new(),
             last_error: None,
+            generation: 0,
         })
     }
 
@@ -295,6 +299,7 @@ impl Refresher {
                 self.keys = Some(Arc::new(set));
                 self.skipped = skipped;
                 self.fetched_at = Some(now);
+                self.generation = self.generation.wrapping_add(1);
                 self.next_fetch = fetched.next_fetch;
                 self.failures = 0;
                 self.last_error = None;
@@ -391,6 +396,12 @@ impl Refresher {
                 .clone()
                 .unwrap_or_else(|| fetch_failed("no key set has been fetched yet".to_owned()))),
         }
+    }
+
+    /// How many good fetches there have been (0 before the first): what was built from
+    /// [`key_set`](Self::key_set) is out of date once this has moved.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// When the current set was fetched (Unix seconds), if ever.

@@ -336,8 +336,9 @@ pub extern "C" fn tg_refresher_swap_into(
     })
 }
 
-/// Makes a plain verifier over the refresher's current key set at `now` (later fetches do not
-/// change it: make a new one after a good fetch). `options` as for `tg_verifier_new`, except
+/// Makes a plain verifier over the refresher's current key set at `now`. Later fetches do not
+/// change it and it never goes stale: a host keeping one asks `tg_refresher_generation` before
+/// each use, makes a new one when it moved, and stops when it fails. `options` as for `tg_verifier_new`, except
 /// `"alg"`, `"kid"` and `"backend"` (they say how to read keys, and these are read already, for
 /// the library's preferred backend: `TG_STATUS_INVALID_OPTIONS`).
 ///
@@ -364,6 +365,35 @@ pub extern "C" fn tg_refresher_verifier(
         let verifier = verifier_over(set, options)?;
         // SAFETY: `verifier_out` was checked non-NULL; the caller provides writable storage.
         unsafe { write_out(verifier_out, into_handle(verifier)) };
+        Ok(())
+    })
+}
+
+/// The generation of the set the refresher serves at `now` (how many good fetches there have
+/// been): a host holding a verifier made by `tg_refresher_verifier` makes a new one when it
+/// moves, and stops verifying when this fails. Cheap: no copy, no allocation.
+///
+/// On success writes it to `*generation_out`. Fails with `TG_STATUS_KEY_SET_FETCH_FAILED` before
+/// any good fetch and `TG_STATUS_KEY_SET_STALE` once the set is stale (with the optional message).
+#[no_mangle]
+pub extern "C" fn tg_refresher_generation(
+    refresher: *const Refresher,
+    now: u64,
+    generation_out: *mut u64,
+    error_out: *mut *mut c_char,
+) -> Status {
+    call(error_out, || {
+        not_null(&[refresher.cast::<u8>()])?;
+        out_param(generation_out)?;
+        // SAFETY: `refresher` is a live refresher (contract); checked non-NULL above.
+        let r = unsafe { handle(refresher) }?;
+        let generation = {
+            let r = r.lock();
+            r.key_set(now)?;
+            r.generation()
+        };
+        // SAFETY: `generation_out` was checked non-NULL; the caller provides writable storage.
+        unsafe { write_out(generation_out, generation) };
         Ok(())
     })
 }

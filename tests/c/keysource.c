@@ -265,7 +265,13 @@ int main(int argc, char **argv) {
     uint64_t now = T0;
     check(tg_refresher_poll(r, now, NULL), "the first poll fetches");
     check(verify(r, token_a, now) == TG_STATUS_KEY_SET_FETCH_FAILED, "no set before a fetch");
+    uint64_t generation = 99;
+    check(tg_refresher_generation(r, now, &generation, NULL) == TG_STATUS_KEY_SET_FETCH_FAILED &&
+              generation == 99,
+          "no generation before a fetch, and nothing written");
     check(fetch(r, "/jwks", now) == TG_STATUS_OK, "first fetch");
+    check(tg_refresher_generation(r, now, &generation, NULL) == TG_STATUS_OK && generation == 1,
+          "the first good fetch is generation 1");
     check(until_of(r, now) == now + 300, "max-age=300 schedules the next fetch");
     check(verify(r, token_a, now) == TG_STATUS_OK, "token-a verifies after the first fetch");
     check(verify(r, token_b, now) == TG_STATUS_UNKNOWN_KID, "token-b is not published yet");
@@ -282,6 +288,8 @@ int main(int argc, char **argv) {
     now = until_of(r, now);
     check(tg_refresher_poll(r, now, NULL), "due at next_fetch");
     check(fetch(r, "/jwks", now) == TG_STATUS_OK, "fetch b");
+    check(tg_refresher_generation(r, now, &generation, NULL) == TG_STATUS_OK && generation == 3,
+          "each good fetch moves the generation: %llu", (unsigned long long)generation);
     check(verify(r, token_a, now) == TG_STATUS_UNKNOWN_KID, "token-a refused once a is gone");
     check(verify(r, token_b, now) == TG_STATUS_OK, "token-b still verifies");
     uint64_t good_at = now;
@@ -376,6 +384,8 @@ int main(int argc, char **argv) {
     uint64_t stale = fetched_at + 172800;
     check(verify(r, token_b, stale - 1) == TG_STATUS_OK, "fresh one second before the limit");
     check(verify(r, token_b, stale) == TG_STATUS_KEY_SET_STALE, "stale at the limit");
+    check(tg_refresher_generation(r, stale, &generation, NULL) == TG_STATUS_KEY_SET_STALE,
+          "no generation for a stale set");
     s = status_of(r, stale);
     check(cJSON_IsTrue(cJSON_GetObjectItem(s, "stale")), "status says stale");
     check(cJSON_GetArraySize(cJSON_GetObjectItem(s, "kids")) == 1, "the stale set's kid listed");

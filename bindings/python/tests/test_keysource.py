@@ -420,3 +420,28 @@ def test_a_body_that_drips_is_given_up_at_the_timeout() -> None:
     finally:
         stop.set()
         listener.close()
+
+
+def test_a_verifier_kept_for_good_follows_rotations_and_goes_stale(server: Server) -> None:
+    """A host makes one verifier at start and keeps it: a rotation reaches it at once, a key the
+    server drops is gone from it, and once the set is stale it refuses."""
+    clock = Clock()
+    config = {"min_ttl": 60, "default_ttl": 600, "max_ttl": 600, "stale_after": 1000}
+    with tollgate.KeySource(server.jwks, config=config, clock=clock) as source:
+        source.refresh()
+        kept = source.verifier(issuer=ISSUER, audience="api")
+        assert isinstance(kept, tollgate.KeySourceVerifier)
+        assert kept.verify(token("a"), now=clock.t).claims["sub"] == "user-a"  # type: ignore[index]
+        server.control(keys=["b"])
+        clock.t += 600
+        source.refresh()
+        assert kept.verify(token("b"), now=clock.t).claims["sub"] == "user-b"  # type: ignore[index]
+        with pytest.raises(tollgate.TokenError) as e:
+            kept.verify(token("a"), now=clock.t)
+        assert e.value.code == "unknown_kid", "a is gone once the server drops it"
+        server.control(mode="down")
+        clock.t += 1000
+        with pytest.raises(tollgate.TollgateError) as e2:
+            kept.verify(token("b"), now=clock.t)
+        assert e2.value.code == "key_set_stale"
+        kept.close()

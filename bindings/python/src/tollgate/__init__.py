@@ -47,6 +47,7 @@ __all__ = [
     "GeneratedApiKey",
     "InvalidationFollower",
     "KeySource",
+    "KeySourceVerifier",
     "RedisStore",
     "ReplayGuard",
     "ReplayStore",
@@ -845,7 +846,7 @@ def verify_jws(token: Union[str, bytes], keys: Document, *, alg: Optional[str] =
 
 
 # After everything it builds on: the key source uses Engine, Verifier and the helpers above.
-from ._keysource import KeySource, discover  # noqa: E402
+from ._keysource import KeySource, KeySourceVerifier, discover  # noqa: E402
 from ._apikeys import GeneratedApiKey, check_api_key, generate_api_key, hash_api_key  # noqa: E402
 from ._store import (  # noqa: E402
     InvalidationFollower,

@@ -179,6 +179,9 @@ tg_refresher_on_unknown_kid = _fn(
 tg_refresher_swap_into = _fn(
     "tg_refresher_swap_into", c_uint32, _P, _P, c_char_p, c_size_t, c_uint64, _STR_OUT
 )
+tg_refresher_generation = _fn(
+    "tg_refresher_generation", c_uint32, _P, c_uint64, POINTER(c_uint64), _STR_OUT
+)
 tg_refresher_verifier = _fn(
     "tg_refresher_verifier", c_uint32, _P, c_char_p, c_size_t, c_uint64, _OUT, _STR_OUT
 )

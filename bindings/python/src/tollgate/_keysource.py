@@ -15,7 +15,7 @@ import urllib.request
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _ffi
-from . import Document, Engine, TollgateError, Verifier, _bytes, _fail, _Handle, _header_array, _options, _take_string
+from . import Document, Engine, TollgateError, VerifiedToken, Verifier, _bytes, _fail, _Handle, _header_array, _options, _take_string
 
 #: The library's largest (and default) JWKS body, limits::MAX_KEY_SET_BYTES.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
@@ -151,8 +151,9 @@ class KeySource(_Handle):
     """One JWKS URL's key set, kept fresh: thread-safe, share it across threads.
 
         source = tollgate.KeySource("https://idp.example/jwks")   # or KeySource.from_issuer(...)
+        source.refresh()                                          # the first fetch, now
         source.start()                                            # a background refresher
-        verifier = source.verifier(issuer="https://idp.example", audience="api")
+        verifier = source.verifier(issuer="https://idp.example", audience="api")  # follows it
 
     The library decides when to fetch (the response's `Cache-Control: max-age` within `min_ttl`..
     `max_ttl`; exponential backoff after failures, the last good set kept meanwhile; a set not
@@ -371,18 +372,37 @@ class KeySource(_Handle):
         required: Optional[Sequence[str]] = None,
         max_lifetime: Optional[int] = None,
         cache: Union[bool, Mapping[str, int], None] = None,
-    ) -> Verifier:
-        """A Verifier over the current key set (later fetches do not change it: ask again after
-        one). `options` is tg_verifier_new's JSON (without `alg`/`kid`), or use the keywords of
-        Verifier. Raises TollgateError `key_set_fetch_failed` before any good fetch and
-        `key_set_stale` once the set is stale."""
+    ) -> "KeySourceVerifier":
+        """A verifier over the source's key set that follows it: each `verify` uses the set of
+        the last good fetch (a rotation reaches it at once) and raises `key_set_stale` once that
+        set is stale, so a verifier kept for the life of a process never trusts keys the
+        identity provider has dropped. `options` is tg_verifier_new's JSON (without
+        `alg`/`kid`), or use the keywords of Verifier. Raises TollgateError
+        `key_set_fetch_failed` before any good fetch and `key_set_stale` once the set is stale,
+        here and in `verify`."""
         if options is not None:
             o = _bytes(options, "options")
         else:
             o = _options(issuer, audience, leeway, typ, required, max_lifetime, None, None, cache)
+        return KeySourceVerifier(self, o)
+
+    def _generation(self, now: int) -> int:
+        """The generation of the set served at `now` (tg_refresher_generation)."""
+        out = ctypes.c_uint64(0)
+        err = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_refresher_generation(handle, now, ctypes.byref(out), ctypes.byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+        return int(out.value)
+
+    def _verifier_now(self, o: bytes, now: int) -> Verifier:
+        """A Verifier over the set served at `now`, with the options document `o`."""
         out = ctypes.c_void_p()
         err = ctypes.c_void_p()
-        now = self._now()
         handle = self._acquire()
         try:
             st = _ffi.tg_refresher_verifier(handle, o or None, len(o), now, ctypes.byref(out), ctypes.byref(err))
@@ -470,3 +490,56 @@ class KeySource(_Handle):
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
         super().close()
+
+
+class KeySourceVerifier:
+    """Verifies tokens against a KeySource's current set, following it (`KeySource.verifier`):
+    thread-safe. Each call asks the source which set it serves (one cheap native call); when a
+    good fetch has brought another set it verifies with that one, and once the set is stale it
+    raises `key_set_stale` (a verifier kept for the life of a process never trusts keys the
+    identity provider has dropped). `close()` (or a `with` block) frees the native verifier it
+    holds; a later call makes a new one."""
+
+    def __init__(self, source: KeySource, options: bytes) -> None:
+        self._source = source
+        self._options = options
+        self._lock = threading.Lock()
+        self._held: Optional[Tuple[int, Verifier]] = None
+        self._current(source._now())  # the options are checked, and the set asked for, now
+
+    def _current(self, now: int) -> Verifier:
+        generation = self._source._generation(now)  # raises key_set_fetch_failed / _stale
+        held = self._held
+        if held is not None and held[0] == generation:
+            return held[1]
+        with self._lock:
+            held = self._held
+            if held is None or held[0] != generation:
+                # The one it replaces is left to the garbage collector: a thread may be verifying
+                # with it right now.
+                held = (generation, self._source._verifier_now(self._options, now))
+                self._held = held
+            return held[1]
+
+    def verify(self, token: Union[str, bytes], now: Optional[float] = None) -> VerifiedToken:
+        """As Verifier.verify (`now` is the time the claims are checked at), with the set the
+        source serves at its own clock's time; also raises TollgateError `key_set_fetch_failed` /
+        `key_set_stale` when it serves none."""
+        return self._current(self._source._now()).verify(token, now)
+
+    def verify_jws(self, token: Union[str, bytes]) -> VerifiedToken:
+        """As Verifier.verify_jws, with the source's current set."""
+        return self._current(self._source._now()).verify_jws(token)
+
+    def close(self) -> None:
+        """Frees the native verifier it holds (a later call makes a new one)."""
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None:
+            held[1].close()
+
+    def __enter__(self) -> "KeySourceVerifier":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
