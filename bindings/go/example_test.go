@@ -79,7 +79,7 @@ func ExampleKeySource() {
 			tollgate.WriteRefusal(w, d)
 		})))
 
-	// Code that verifies tokens itself makes a verifier over the current set.
+	// Code that verifies tokens itself keeps a verifier: it follows the source's set.
 	v, err := ks.Verifier(tollgate.WithIssuers("https://auth.example.com"), tollgate.WithAudiences("project-api"))
 	if errors.Is(err, tollgate.ErrKeySetStale) {
 		fmt.Println("the provider's keys have not been refreshed for two days")

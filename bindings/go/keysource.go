@@ -515,19 +515,105 @@ func (k *KeySource) OnUnknownKID(kid string) bool {
 	return fetch
 }
 
-// Verifier makes a Verifier over the current key set with opts (WithIssuers, WithAudiences, …;
-// not WithTime). It fails with ErrKeySetFetchFailed before the first good fetch and
-// ErrKeySetStale once the set has not been refreshed for StaleAfter. The Verifier keeps the set
-// it was built with, and never goes stale: a Verifier kept while the source refreshes would
-// trust keys the identity provider has since dropped. Make one per refresh (or per request),
-// or bind an engine with WithSwapInto, which follows the source.
-func (k *KeySource) Verifier(opts ...Option) (*Verifier, error) {
+// Verifier makes a verifier over the source's key set with opts (WithIssuers, WithAudiences, …;
+// not WithTime) that follows it: each Verify uses the set of the last good fetch (a rotation
+// reaches it at once) and fails with ErrKeySetStale once that set is stale, so a verifier kept
+// for the life of a process never trusts keys the identity provider has dropped. It fails with
+// ErrKeySetFetchFailed before the first good fetch and ErrKeySetStale once the set has not been
+// refreshed for StaleAfter, here and in Verify.
+func (k *KeySource) Verifier(opts ...Option) (*KeySourceVerifier, error) {
 	_, doc, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
+	f := &KeySourceVerifier{source: k, options: doc}
+	if _, err := f.current(); err != nil { // the options are checked, and the set asked for, now
+		return nil, err
+	}
+	return f, nil
+}
+
+// KeySourceVerifier verifies tokens against a KeySource's current set (see KeySource.Verifier).
+// It is safe for concurrent use. Each call asks the source which set it serves (one cheap
+// native call) and makes a new native verifier when a good fetch has brought another.
+type KeySourceVerifier struct {
+	source  *KeySource
+	options []byte
+	mu      sync.Mutex
+	held    *Verifier
+	heldGen uint64
+}
+
+// current is the native verifier over the set the source serves now, made anew when that set
+// changed. The one it replaces is left to its finalizer: another goroutine may be using it.
+func (f *KeySourceVerifier) current() (*Verifier, error) {
+	gen, err := f.source.generation()
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held != nil && f.heldGen == gen {
+		return f.held, nil
+	}
+	v, err := f.source.verifierNow(f.options)
+	if err != nil {
+		return nil, err
+	}
+	f.held, f.heldGen = v, gen
+	return v, nil
+}
+
+// Verify verifies token with the source's current set, its claims at now (see
+// Verifier.Verify); the set's freshness is judged by the source's clock.
+func (f *KeySourceVerifier) Verify(token []byte, now time.Time) (*Token, error) {
+	v, err := f.current()
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(token, now)
+}
+
+// VerifyJWS verifies only token's form, header and signature with the source's current set.
+func (f *KeySourceVerifier) VerifyJWS(token []byte) (*Token, error) {
+	v, err := f.current()
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyJWS(token)
+}
+
+// Close frees the native verifier it holds; a later call makes a new one.
+func (f *KeySourceVerifier) Close() error {
+	f.mu.Lock()
+	held := f.held
+	f.held = nil
+	f.mu.Unlock()
+	if held != nil {
+		return held.Close()
+	}
+	return nil
+}
+
+// generation is the count of good fetches of the set served now (tg_refresher_generation).
+func (k *KeySource) generation() (uint64, error) {
+	var gen uint64
+	err := k.call(func(p *C.tg_refresher) error {
+		var g C.uint64_t
+		var msg *C.char
+		if st := C.tg_refresher_generation(p, k.now(), &g, &msg); st != C.TG_STATUS_OK {
+			return newError(st, msg)
+		}
+		gen = uint64(g)
+		return nil
+	})
+	return gen, err
+}
+
+// verifierNow is a plain Verifier over the set served now, with the options document doc.
+func (k *KeySource) verifierNow(doc []byte) (*Verifier, error) {
 	var v *Verifier
-	err = k.call(func(p *C.tg_refresher) error {
+	err := k.call(func(p *C.tg_refresher) error {
 		o, on := bytesArg(doc)
 		var ptr *C.tg_verifier
 		var msg *C.char

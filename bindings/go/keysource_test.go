@@ -689,3 +689,36 @@ func TestNewKeySourceRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// A verifier kept for good follows the source: a rotation reaches it at once, a key the server
+// drops is gone from it, and once the set is stale it refuses.
+func TestAKeptVerifierFollowsRotationsAndGoesStale(t *testing.T) {
+	srv := startJWKSServer(t)
+	clock := newFakeClock()
+	ks := newKeySource(t, srv.base+"/jwks", clock, tollgate.WithRefreshConfig(tollgate.RefreshConfig{
+		MinTTL: 60 * time.Second, DefaultTTL: 600 * time.Second, MaxTTL: 600 * time.Second,
+		StaleAfter: 1000 * time.Second}))
+	wantRefresh(t, ks, nil)
+	kept, err := ks.Verifier(tokenRules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	if _, err := kept.Verify(fixtureToken(t, "a"), clock.Now()); err != nil {
+		t.Fatalf("token-a: %v", err)
+	}
+	srv.control(t, map[string]any{"keys": []string{"b"}})
+	clock.Advance(600 * time.Second)
+	wantRefresh(t, ks, nil)
+	if tok, err := kept.Verify(fixtureToken(t, "b"), clock.Now()); err != nil || tok.Subject != "user-b" {
+		t.Fatalf("token-b after the rotation: %v", err)
+	}
+	if _, err := kept.Verify(fixtureToken(t, "a"), clock.Now()); !errors.Is(err, tollgate.ErrUnknownKID) {
+		t.Fatalf("token-a once a is gone: %v", err)
+	}
+	srv.control(t, map[string]any{"mode": "down"})
+	clock.Advance(1000 * time.Second)
+	if _, err := kept.Verify(fixtureToken(t, "b"), clock.Now()); !errors.Is(err, tollgate.ErrKeySetStale) {
+		t.Fatalf("a stale set: %v", err)
+	}
+}
