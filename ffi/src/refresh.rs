@@ -22,8 +22,10 @@ use tollgate_core::{discovery, json, Algorithm, ErrorCode};
 ///
 /// Made by `tg_refresher_new` or `tg_refresher_new_for_provider`, freed by `tg_refresher_free`.
 /// Thread safety: every call takes the refresher's lock, so any number of threads may use one
-/// refresher at once (each call sees and leaves a whole state). It does no IO and reads no clock:
-/// the host fetches and passes `now` (Unix seconds). It must outlive every call that uses it.
+/// refresher at once (each call sees and leaves a whole state). Fetch with one thread at a time,
+/// though: `tg_refresher_poll` tells every thread that asks to fetch, and the answer reported last
+/// is the set, even an older one. It does no IO and reads no clock: the host fetches and passes
+/// `now` (Unix seconds). It must outlive every call that uses it.
 pub struct Refresher {
     inner: Mutex<tollgate_core::refresh::Refresher>,
 }
