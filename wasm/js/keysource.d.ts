@@ -28,9 +28,9 @@ export interface KeySourceOptions {
 
 /** Verifies tokens against a `KeySource`'s current set, following its rotations. */
 export interface KeySourceVerifier {
-  /** As `Verifier.verify`; throws `key_set_fetch_failed` before the first good fetch and
-   *  `key_set_stale` once the set is stale. An `unknown_kid` starts a (rate-limited) refresh in
-   *  the background and is thrown. */
+  /** As `Verifier.verify` (the claims checked at `now`); throws `key_set_fetch_failed` before
+   *  the first good fetch and `key_set_stale` once the set is stale, by the source's clock. An
+   *  `unknown_kid` starts a (rate-limited) refresh in the background and is thrown. */
   verify(token: string, now?: number): VerifiedToken;
   /** As `Verifier.verifyAsync` (WebCrypto); on an `unknown_kid` that the source may fetch for,
    *  it awaits the fetch and tries the token once more. */

@@ -110,11 +110,12 @@ function makeKeySource(api) {
       return this.#verifier;
     }
 
-    /** Verifies `token` in WebAssembly; an unknown kid starts a refresh (rate limited) and
-     *  throws `unknown_kid`. */
+    /** Verifies `token` in WebAssembly, its claims at `now`; the set's freshness is judged by
+     *  the source's clock. An unknown kid starts a refresh (rate limited) and throws
+     *  `unknown_kid`. */
     verify(token, now = this.#source.now()) {
       try {
-        return this.#current(now).verify(token, now);
+        return this.#current(this.#source.now()).verify(token, now);
       } catch (e) {
         if (e?.code === 'unknown_kid' && typeof e.kid === 'string') this.#source.onUnknownKid(e.kid);
         throw e;
@@ -126,11 +127,11 @@ function makeKeySource(api) {
     async verifyAsync(token, now) {
       const at = () => now ?? this.#source.now();
       try {
-        return await this.#current(at()).verifyAsync(token, at());
+        return await this.#current(this.#source.now()).verifyAsync(token, at());
       } catch (e) {
         if (e?.code !== 'unknown_kid' || typeof e.kid !== 'string' || !this.#source.onUnknownKid(e.kid)) throw e;
         await this.#source.refresh();
-        return this.#current(at()).verifyAsync(token, at());
+        return this.#current(this.#source.now()).verifyAsync(token, at());
       }
     }
 
