@@ -567,6 +567,15 @@ fn a_clock_corrected_back_does_not_freeze_the_schedule() {
     assert!(r.on_unknown_kid("rotated-again", T0));
     // A moment's difference between threads reading the clock is no jump.
     assert!(r.key_set(ahead - 60).is_ok());
+    // A fetch that fails then (the IdP is down too) backs off as any failure does: no loop of
+    // fetches, and the set stays stale.
+    r.on_fetch_failed("down", T0);
+    assert_eq!(r.poll(T0 + 1), Poll::Wait { until: T0 + 5 });
+    assert_eq!(r.poll(T0 + 5), Poll::Fetch);
+    assert_eq!(
+        r.key_set(T0 + 1).unwrap_err().code(),
+        ErrorCode::KeySetStale
+    );
     // The next good fetch dates everything by the right clock again.
     r.on_fetched(
         200,

@@ -42,7 +42,7 @@
 //!   ([`crate::limits::MAX_KEY_SET_BYTES`], [`crate::limits::MAX_KEYS`]).
 //! - **Clock.** A clock more than [`CLOCK_SLACK`] behind the set's fetch time (corrected back
 //!   after running ahead) makes a fetch due at once, and the set counts as stale until it
-//!   succeeds: its age is unknown. A schedule or an early fetch dated ahead of the clock does not
+//!   succeeds: its age is unknown. If that fetch fails, its backoff holds as any failure's. A schedule or an early fetch dated ahead of the clock does not
 //!   hold off the next one.
 //! - **Rotation.** The set is exactly what the server serves: old and new keys are both valid while
 //!   both are served, and a key is gone at the first good fetch that no longer has it.
@@ -193,6 +193,8 @@ pub struct Refresher {
     last_kid_fetch: Option<u64>,
     skipped: Vec<SkippedKey>,
     last_error: Option<Error>,
+    /// When the last fetch was reported, good or not.
+    last_attempt: Option<u64>,
     /// How many good fetches there have been: a host holding something built from the set
     /// (a verifier) builds it again when this moves.
     generation: u64,
@@ -211,6 +213,7 @@ impl Refresher {
             last_kid_fetch: None,
             skipped: Vec::new(),
             last_error: None,
+            last_attempt: None,
             generation: 0,
         })
     }
@@ -221,12 +224,16 @@ impl Refresher {
     }
 
     /// Whether to fetch now, or until when to wait. A clock gone back (see [`CLOCK_SLACK`])
-    /// makes a fetch due at once: a schedule dated by the clock's wrong time would otherwise wait
-    /// until that time comes again.
+    /// makes a fetch due at once, unless one was tried since by the clock as it reads now (then
+    /// its backoff holds): a schedule dated by the clock's wrong time would otherwise wait until
+    /// that time comes again.
     pub fn poll(&self, now: u64) -> Poll {
         let furthest = self.config.max_ttl.max(self.config.retry_max);
+        let tried_since = self
+            .last_attempt
+            .is_some_and(|at| at <= now.saturating_add(CLOCK_SLACK));
         if now >= self.next_fetch
-            || self.clock_went_back(now)
+            || (self.clock_went_back(now) && !tried_since)
             || self.next_fetch > now.saturating_add(furthest).saturating_add(CLOCK_SLACK)
         {
             Poll::Fetch
@@ -259,6 +266,7 @@ impl Refresher {
         body: &[u8],
         now: u64,
     ) -> Result<Fetched, Error> {
+        self.last_attempt = Some(now);
         let parsed = if status != 200 {
             Err(fetch_failed(format!(
                 "the key set URL answered HTTP {status}"
@@ -315,6 +323,7 @@ impl Refresher {
     /// Reports a fetch that got no response (connection refused, timeout, TLS error…). The last
     /// good set stays; the next attempt backs off.
     pub fn on_fetch_failed(&mut self, reason: &str, now: u64) {
+        self.last_attempt = Some(now);
         self.fail(
             fetch_failed(format!("fetching the key set failed: {reason}")),
             now,
