@@ -1116,6 +1116,19 @@ tg_status tg_refresher_swap_into(const struct tg_refresher *refresher,
                                  char **error_out);
 
 /**
+ * Releases `engine`'s provider `provider` from the refresher that swapped keys into it
+ * (`tg_refresher_swap_into`): call it when the host stops refreshing, before freeing the
+ * refresher. Until then snapshot swaps keep the provider's keys; after it, the provider has no
+ * keys (nothing keeps them fresh, or makes them stale) until a snapshot swap sets them. Does
+ * nothing for a provider no refresher swapped into. Fails with `TG_STATUS_INVALID_OPTIONS` when
+ * the policy has no such provider.
+ */
+tg_status tg_engine_release_provider_keys(const struct tg_engine *engine,
+                                          const uint8_t *provider,
+                                          size_t provider_len,
+                                          char **error_out);
+
+/**
  * Makes a plain verifier over the refresher's current key set at `now`. Later fetches do not
  * change it and it never goes stale: a host keeping one asks `tg_refresher_generation` before
  * each use, makes a new one when it moved, and stops when it fails. `options` as for `tg_verifier_new`, except

@@ -531,6 +531,24 @@ fn a_snapshot_swap_keeps_the_keys_a_key_source_swapped_in() {
         .swap_snapshot_json(snapshot.to_string().as_bytes())
         .unwrap();
     assert_eq!(engine.check(&request, now + 1).code, ErrorCode::UnknownKid);
+
+    // The host stops the source: its keys go (nothing would keep them fresh, or stale), and
+    // snapshots set the provider's keys again.
+    engine.release_provider_keys("zitadel").unwrap();
+    assert!(engine
+        .current_snapshot()
+        .keys_of("zitadel")
+        .unwrap()
+        .keys()
+        .is_empty());
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(engine.check(&request, now + 1).code, ErrorCode::Allowed);
+    // Releasing what no source holds changes nothing; an unknown provider is an error.
+    engine.release_provider_keys("zitadel").unwrap();
+    assert_eq!(engine.check(&request, now + 1).code, ErrorCode::Allowed);
+    assert!(engine.release_provider_keys("nobody").is_err());
 }
 
 #[test]

@@ -92,6 +92,28 @@ func (e *Engine) SwapKeys(snapshot []byte) error {
 	return nil
 }
 
+// ReleaseProviderKeys ends what a KeySource began for provider (WithSwapInto, SwapInto): SwapKeys
+// then sets its keys again, and until it does the provider has none (nothing keeps them fresh,
+// or makes them stale). KeySource.Close does it for its WithSwapInto engine; call it yourself
+// after SwapInto when you stop refreshing. A provider no key source swapped into is left as it
+// is; one the policy lacks is ErrInvalidOptions.
+func (e *Engine) ReleaseProviderKeys(provider string) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return errClosed("engine")
+	}
+	prov := []byte(provider)
+	p, n := bytesArg(prov)
+	var msg *C.char
+	st := C.tg_engine_release_provider_keys(e.ptr, p, n, &msg)
+	runtime.KeepAlive(prov)
+	if st != C.TG_STATUS_OK {
+		return newError(st, msg)
+	}
+	return nil
+}
+
 // Check decides an HTTP request at time now (a zero now means time.Now()): its method, its
 // request URI (path and query, as sent), and its headers (with Host, which net/http keeps apart
 // in r.Host). The error is non-nil only when no decision could be made; a refusal is a Decision

@@ -283,16 +283,22 @@ func get(ctx context.Context, client *http.Client, timeout time.Duration, url st
 }
 
 // Close stops Run and frees the key source, waiting for library calls in flight (a fetch in
-// flight finishes but is not recorded). Idempotent; always returns nil. An engine it swapped
-// keys into keeps them.
+// flight finishes but is not recorded). Idempotent; always returns nil. The engine of
+// WithSwapInto is released (Engine.ReleaseProviderKeys): its provider has no keys until SwapKeys
+// sets them, since nothing would keep the last set fresh, or make it stale.
 func (k *KeySource) Close() error {
 	k.closeOnce.Do(func() { close(k.closed) })
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.ptr != nil {
+	freed := k.ptr != nil
+	if freed {
 		C.tg_refresher_free(k.ptr)
 		k.ptr = nil
 		runtime.SetFinalizer(k, nil)
+	}
+	k.mu.Unlock()
+	// After the free: no swap through this source can follow the release.
+	if freed && k.engine != nil {
+		_ = k.engine.ReleaseProviderKeys(k.provider) // a closed engine needs nothing
 	}
 	return nil
 }

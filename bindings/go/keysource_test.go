@@ -568,6 +568,26 @@ func TestKeySourceSwapsIntoEngine(t *testing.T) {
 	if d := check("b"); !d.Allowed() {
 		t.Fatalf("token-b after recovery: %+v", d)
 	}
+
+	// SwapKeys (for revoked jtis, say) keeps the source's keys; Close releases them: no keys
+	// until SwapKeys sets them, since nothing would keep them fresh or make them stale.
+	if err := engine.SwapKeys([]byte(`{"revoked_jti": ["x"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if d := check("b"); !d.Allowed() {
+		t.Fatalf("token-b after SwapKeys without keys: %+v", d)
+	}
+	ks.Close()
+	if d := check("b"); d.Allowed() {
+		t.Fatalf("token-b after Close: %+v", d)
+	}
+	doc := `{"keys": {"oidc": ` + string(readFile(t, keysourceDir+"/key-b.pub.jwk")) + `}}`
+	if err := engine.SwapKeys([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if d := check("b"); !d.Allowed() {
+		t.Fatalf("token-b from SwapKeys after Close: %+v", d)
+	}
 }
 
 // A failure backs off past the moment the set goes stale: the set leaves the engine then, at

@@ -218,7 +218,9 @@ impl Engine {
     ///
     /// A provider whose keys were swapped on their own (by
     /// [`swap_provider_keys`](Self::swap_provider_keys): a key source bound to this engine)
-    /// keeps its current keys, and the snapshot's keys for it are not used. So a snapshot swapped in for its other
+    /// keeps its current keys, and the snapshot's keys for it are not used, until the host
+    /// releases it ([`release_provider_keys`](Self::release_provider_keys)) when it stops the
+    /// source. So a snapshot swapped in for its other
     /// contents (revoked `jti`s, API keys, an HMAC rotation) can neither empty a key source's
     /// set nor bring back keys the identity provider has since dropped.
     pub fn swap_snapshot(&self, mut snapshot: Snapshot) -> Result<(), Error> {
@@ -267,7 +269,8 @@ impl Engine {
     /// comes wholly before or wholly after it, never lost in between.
     ///
     /// From then on the provider's keys are this call's to set: a later
-    /// [`swap_snapshot`](Self::swap_snapshot) keeps them.
+    /// [`swap_snapshot`](Self::swap_snapshot) keeps them, until
+    /// [`release_provider_keys`](Self::release_provider_keys).
     pub fn swap_provider_keys(
         &self,
         provider: &str,
@@ -286,6 +289,32 @@ impl Engine {
             if let Some(sourced) = swaps.sourced.get_mut(id) {
                 *sourced = true;
             }
+        }
+        Ok(())
+    }
+
+    /// Ends what [`swap_provider_keys`](Self::swap_provider_keys) began for `provider`, when the
+    /// host stops the key source bound to it: its keys are emptied (no source keeps them fresh,
+    /// so they would never go stale) and snapshot swaps set them again. Does nothing for a
+    /// provider whose keys no source swapped. Errors if the policy has no such provider.
+    pub fn release_provider_keys(&self, provider: &str) -> Result<(), Error> {
+        let id = self
+            .policy
+            .providers
+            .iter()
+            .position(|p| p.name == provider)
+            .ok_or_else(|| Error::InvalidOptions {
+                reason: format!("the policy has no provider {provider:?}"),
+            })?;
+        let mut swaps = self.swapping();
+        if !swaps.sourced.get(id).copied().unwrap_or(false) {
+            return Ok(());
+        }
+        let current = self.snapshot.load_full();
+        let snapshot = current.with_provider_keys(provider, Arc::new(crate::KeySet::empty()))?;
+        self.install(&mut swaps, snapshot);
+        if let Some(sourced) = swaps.sourced.get_mut(id) {
+            *sourced = false;
         }
         Ok(())
     }

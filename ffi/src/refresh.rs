@@ -338,6 +338,30 @@ pub extern "C" fn tg_refresher_swap_into(
     })
 }
 
+/// Releases `engine`'s provider `provider` from the refresher that swapped keys into it
+/// (`tg_refresher_swap_into`): call it when the host stops refreshing, before freeing the
+/// refresher. Until then snapshot swaps keep the provider's keys; after it, the provider has no
+/// keys (nothing keeps them fresh, or makes them stale) until a snapshot swap sets them. Does
+/// nothing for a provider no refresher swapped into. Fails with `TG_STATUS_INVALID_OPTIONS` when
+/// the policy has no such provider.
+#[no_mangle]
+pub extern "C" fn tg_engine_release_provider_keys(
+    engine: *const Engine,
+    provider: *const u8,
+    provider_len: usize,
+    error_out: *mut *mut c_char,
+) -> Status {
+    call(error_out, || {
+        not_null(&[engine.cast::<u8>()])?;
+        // SAFETY: a live engine (contract); checked non-NULL above.
+        let engine = unsafe { handle(engine) }?;
+        // SAFETY: the caller passes `provider_len` readable bytes at `provider`.
+        let provider = unsafe { text(provider, provider_len, "the provider") }?;
+        engine.inner.release_provider_keys(provider)?;
+        Ok(())
+    })
+}
+
 /// Makes a plain verifier over the refresher's current key set at `now`. Later fetches do not
 /// change it and it never goes stale: a host keeping one asks `tg_refresher_generation` before
 /// each use, makes a new one when it moved, and stops when it fails. `options` as for `tg_verifier_new`, except

@@ -373,7 +373,15 @@ int main(int argc, char **argv) {
     check(tg_refresher_swap_into(pr, engine, U8("idp"), 3, now, NULL) == TG_STATUS_OK, "swap");
     check(engine_status(engine, token_b, now) == 200, "token-b allowed after the swap");
     check(engine_status(engine, token_a, now) == 401, "token-a refused");
+    /* Stopping the refresher releases the provider: no keys until a snapshot sets them. */
+    check(tg_engine_release_provider_keys(engine, U8("idp"), 3, NULL) == TG_STATUS_OK, "release");
     tg_refresher_free(pr);
+    check(engine_status(engine, token_b, now) == 401, "no keys once released");
+    check(tg_engine_release_provider_keys(engine, U8("nobody"), 6, NULL) ==
+              TG_STATUS_INVALID_OPTIONS,
+          "releasing a provider the policy lacks");
+    check(tg_engine_release_provider_keys(NULL, U8("idp"), 3, NULL) == TG_STATUS_NULL_PARAMETER,
+          "release NULL");
     tg_engine_free(engine);
 
     /* Stale: not refreshed for stale_after (two days) -> key_set_stale. */

@@ -84,7 +84,8 @@ export declare class KeySource {
    *  take keys now; one that later cannot (freed) is reported to `onError` and dropped, and
    *  the other engines are still kept in step. */
   swapInto(engine: Engine, provider: string): this;
-  /** Stops keeping `engine`'s keys (for `provider`, or for all its providers) in step. Call it
+  /** Stops keeping `engine`'s keys (for `provider`, or for all its providers) in step, and
+   *  releases them (`Engine.releaseProviderKeys`): none until `swapKeys` sets them. Call it
    *  before freeing such an engine, as when a new policy replaces it. */
   stopSwappingInto(engine: Engine, provider?: string): this;
   /** Node: refresh now and whenever due, on an unref'd timer. */

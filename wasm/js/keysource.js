@@ -287,16 +287,30 @@ function makeKeySource(api) {
     swapInto(engine, provider) {
       const target = { engine, provider, version: undefined };
       const failed = this.#swap(target, this.now());
-      if (failed) throw failed;
+      if (failed) {
+        // Not followed: the provider's keys are the engine's snapshot's again.
+        try { engine.releaseProviderKeys(provider); } catch { /* the error below says it */ }
+        throw failed;
+      }
       this.#targets.push(target);
       return this;
     }
 
-    /** Stops keeping `engine`'s keys (for `provider`, or for every provider) in step: call it
-     *  before freeing an engine the source swaps into, as when a new policy replaces it. */
+    /** Stops keeping `engine`'s keys (for `provider`, or for every provider) in step, and
+     *  releases them (`Engine.releaseProviderKeys`): the provider has no keys until `swapKeys`
+     *  sets them. Call it before freeing an engine the source swaps into, as when a new policy
+     *  replaces it. */
     stopSwappingInto(engine, provider) {
-      this.#targets = this.#targets.filter(
-        (t) => t.engine !== engine || (provider !== undefined && t.provider !== provider));
+      const stopped = this.#targets.filter(
+        (t) => t.engine === engine && (provider === undefined || t.provider === provider));
+      this.#targets = this.#targets.filter((t) => !stopped.includes(t));
+      for (const t of stopped) {
+        try {
+          t.engine.releaseProviderKeys(t.provider);
+        } catch (e) {
+          this.#report(e);
+        }
+      }
       return this;
     }
 

@@ -97,6 +97,20 @@ impl Engine {
         })
     }
 
+    /// Ends what `swapProviderKeys` began for `provider`, when the host stops refreshing it:
+    /// until then `swapKeys` keeps the provider's keys; after, it has none (nothing keeps them
+    /// fresh, or makes them stale) until `swapKeys` sets them. `KeySource.stopSwappingInto` does
+    /// it. A provider no refresher swapped into is left as it is; one the policy lacks throws
+    /// `invalid_options`.
+    #[wasm_bindgen(js_name = releaseProviderKeys)]
+    pub fn release_provider_keys(&self, provider: &str) -> Result<(), JsValue> {
+        guard(|| {
+            self.inner
+                .release_provider_keys(provider)
+                .map_err(|e| from_core(&e))
+        })
+    }
+
     /// Decides a request `{method, path | url, headers}` at `now` (Unix seconds; default: the
     /// clock), verifying signatures in WebAssembly. Returns the decision: `status` (200 lets the
     /// request through; 400, 401, 403 or 404 refuses it), `reason`, the `principal`, the

@@ -311,11 +311,17 @@ test('an engine that can no longer take keys is dropped and reported; the others
   assert.equal(await source.refresh(), true);
   assert.equal(current.check(request(token.a), clock.t).reason, 'ok');
   assert.equal(errors.length, 1);
-  // stopSwappingInto: the engine keeps what it has and follows no more.
+  // swapKeys for a snapshot's other contents keeps the source's keys.
+  current.swapKeys({ revoked_jti: ['x'] });
+  assert.equal(current.check(request(token.a), clock.t).reason, 'ok');
+  // stopSwappingInto: the engine follows no more and its provider has no keys (nothing would
+  // keep them fresh, or make them stale) until swapKeys sets them.
   source.stopSwappingInto(current);
   await control({ keys: ['b'] });
   clock.t += 300;
   assert.equal(await source.refresh(), true);
+  assert.equal(current.check(request(token.a), clock.t).reason, 'unknown_kid');
+  current.swapKeys({ keys: { idp: JSON.parse(readFileSync(path.join(fixtures, 'key-a.pub.jwk'), 'utf8')) } });
   assert.equal(current.check(request(token.a), clock.t).reason, 'ok');
   // Binding an engine that cannot take keys fails at once.
   assert.equal(outcome(() => source.swapInto(old, 'idp')).code, 'invalid_options');

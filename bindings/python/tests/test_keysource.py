@@ -264,6 +264,13 @@ def test_an_engine_binding_swaps_every_good_fetch(server: Server) -> None:
         clock.t += 400
         assert source.refresh_if_due()
         assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
+        # A snapshot swapped for its other contents keeps the source's keys.
+        engine.swap_keys({"revoked_jti": ["x"]})
+        assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
+    # Closed, the source releases them: none until a snapshot sets them.
+    assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 401
+    engine.swap_keys({"keys": {"idp": json.loads((FIXTURES / "key-b.pub.jwk").read_text())}})
+    assert engine.check("GET", "/v1/me", headers, now=clock.t).status == 200
     with pytest.raises(tollgate.TollgateError) as e:
         tollgate.KeySource(server.jwks, engine=engine, provider="nobody")
     assert e.value.code == "invalid_options"

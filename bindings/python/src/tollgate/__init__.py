@@ -398,12 +398,28 @@ class Engine(_Handle):
         atomically; checks running on other threads finish on the old one. On failure
         (`invalid_snapshot`, `weak_key`, …) the engine keeps its current keys. A provider a
         KeySource swaps keys into keeps the source's keys: the document's keys for it are not
-        used."""
+        used, until the source is closed (see `release_provider_keys`)."""
         data = _bytes(snapshot, "snapshot")
         err = ctypes.c_void_p()
         handle = self._acquire()
         try:
             st = _ffi.tg_engine_swap_snapshot_json(handle, data, len(data), ctypes.byref(err))
+        finally:
+            self._release()
+        if st != 0:
+            raise _fail(st, err)
+
+    def release_provider_keys(self, provider: Union[str, bytes]) -> None:
+        """Ends what a KeySource began for `provider`: `swap_keys` sets its keys again, and until
+        it does the provider has none (nothing keeps them fresh, or makes them stale).
+        `KeySource.close()` does it for its bound engine; call it yourself after `swap_into` when
+        you stop refreshing. A provider no key source swapped into is left as it is; one the
+        policy lacks raises TollgateError `invalid_options`."""
+        p = provider.encode("utf-8") if isinstance(provider, str) else bytes(provider)
+        err = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
+            st = _ffi.tg_engine_release_provider_keys(handle, p, len(p), ctypes.byref(err))
         finally:
             self._release()
         if st != 0:

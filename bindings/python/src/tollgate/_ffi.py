@@ -280,6 +280,9 @@ tg_engine_resume = _fn(
 )
 tg_engine_resume_unavailable = _fn("tg_engine_resume_unavailable", c_uint32, _P, _P, c_uint64, _OUT)
 tg_engine_invalidate = _fn("tg_engine_invalidate", c_uint32, _P, c_char_p, c_size_t, _STR_OUT)
+tg_engine_release_provider_keys = _fn(
+    "tg_engine_release_provider_keys", c_uint32, _P, c_char_p, c_size_t, _STR_OUT
+)
 tg_webhook_verifier_verify_for_store = _fn(
     "tg_webhook_verifier_verify_for_store",
     c_uint32,

@@ -481,7 +481,10 @@ class KeySource(_Handle):
             self._wake.wait(min(max(delay, 0.0), MAX_SLEEP_SECONDS))
 
     def close(self) -> None:
-        """Stops the background thread (waiting for a fetch under way) and frees the refresher."""
+        """Stops the background thread (waiting for a fetch under way) and frees the refresher.
+        A bound engine is released (`Engine.release_provider_keys`): its provider has no keys
+        until `swap_keys` sets them, since nothing would keep the last set fresh, or make it
+        stale."""
         stop = getattr(self, "_stop", None)
         if stop is not None:
             stop.set()
@@ -489,7 +492,14 @@ class KeySource(_Handle):
             thread = self._thread
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
+        was_open = not self.closed
         super().close()
+        engine = getattr(self, "_engine", None)
+        if was_open and engine is not None and self._provider is not None:
+            try:
+                engine.release_provider_keys(self._provider)
+            except TollgateError:
+                pass  # a closed engine needs nothing
 
 
 class KeySourceVerifier:
