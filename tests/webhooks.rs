@@ -833,3 +833,38 @@ fn an_ed25519_key_of_small_order_verifies_nothing() {
         );
     }
 }
+
+#[test]
+fn verifiers_of_two_senders_may_share_one_replay_guard() {
+    // The in-process guard, as the store: another sender's delivery under the same (predictable)
+    // id, recorded first, does not get the genuine one refused. A replay of either still is.
+    let guard = ReplayGuard::new(10).unwrap();
+    let ours = verifier();
+    let other_secret = webhook::generate_secret().unwrap();
+    let mut theirs = WebhookVerifier::new();
+    theirs.add_secret(&other_secret).unwrap();
+    let their_body = br#"{"test": 1}"#;
+    let their_sig = WebhookSigner::new(&other_secret)
+        .unwrap()
+        .sign(ID, T, their_body)
+        .unwrap();
+    theirs
+        .verify_and_record(&guard, ID, TS, &their_sig, their_body, T)
+        .unwrap();
+    ours.verify_and_record(&guard, ID, TS, SIG, BODY, T)
+        .unwrap();
+    assert_eq!(
+        code(ours.verify_and_record(&guard, ID, TS, SIG, BODY, T + 1)),
+        ErrorCode::WebhookReplayed
+    );
+    assert_eq!(
+        code(theirs.verify_and_record(&guard, ID, TS, &their_sig, their_body, T + 1)),
+        ErrorCode::WebhookReplayed
+    );
+    // A host that records ids itself still records ids, apart from deliveries.
+    guard.check_and_record(ID, T, T).unwrap();
+    assert_eq!(
+        code(guard.check_and_record(ID, T, T)),
+        ErrorCode::WebhookReplayed
+    );
+}

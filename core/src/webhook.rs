@@ -704,11 +704,13 @@ impl WebhookVerifier {
         self.verify(id, timestamp, signature, body, now)
     }
 
-    /// Verifies the delivery, then records its id in `guard`; a verified id already recorded is
-    /// [`ErrorCode::WebhookReplayed`].
+    /// Verifies the delivery, then records it in `guard` by its id and body; a verified delivery
+    /// already recorded is [`ErrorCode::WebhookReplayed`]. A sender's retries of one message
+    /// repeat both; another sender's message under the same id (verifiers for several senders
+    /// may share a guard) is not a replay of it.
     ///
     /// Only deliveries whose signature verified are recorded, so forged requests cannot fill the
-    /// guard or block a genuine id. The id is remembered until `max(timestamp, now)` plus the larger
+    /// guard or block a genuine id. The delivery is remembered until `max(timestamp, now)` plus the larger
     /// of this verifier's tolerance and the guard's window: as long as the same signed delivery
     /// could pass the timestamp check.
     pub fn verify_and_record(
@@ -722,7 +724,11 @@ impl WebhookVerifier {
     ) -> Result<(), Error> {
         let ts = self.check(id, timestamp, signature_header, body, now)?;
         let window = self.tolerance.max(guard.window);
-        guard.record(id, ts.max(now).saturating_add(window), now)
+        guard.record(
+            &delivery_key(id, body),
+            ts.max(now).saturating_add(window),
+            now,
+        )
     }
 
     /// [`verify_and_record`](Self::verify_and_record) with the headers as in
@@ -759,10 +765,7 @@ impl WebhookVerifier {
         let ts = self.check(id, timestamp, signature_header, body, now)?;
         let until = ts.max(now).saturating_add(self.tolerance.max(window));
         Ok(ReplayClaim {
-            key: format!(
-                "tollgate:webhook:{}",
-                crate::record::hex(&crypto::sha256_of_parts(&[id.as_bytes(), b".", body]))
-            ),
+            key: format!("tollgate:webhook:{}", delivery_hash(id, body)),
             ttl_secs: until.saturating_sub(now).max(1),
         })
     }
@@ -1058,9 +1061,24 @@ impl ReplayClaim {
     }
 }
 
+/// What identifies a delivery for replay detection: the SHA-256 of `<id>.<body>` (the id holds
+/// no '.'), hex. Not the id alone: one guard or store may serve several senders, and one could
+/// otherwise claim another's (often predictable) ids first. A sender's retries repeat id and body.
+fn delivery_hash(id: &str, body: &[u8]) -> String {
+    crate::record::hex(&crypto::sha256_of_parts(&[id.as_bytes(), b".", body]))
+}
+
+/// The key [`WebhookVerifier::verify_and_record`] records in a [`ReplayGuard`]: the id, a space
+/// (which no id holds, so it cannot meet a key of [`ReplayGuard::check_and_record`]) and
+/// [`delivery_hash`].
+fn delivery_key(id: &str, body: &[u8]) -> String {
+    format!("{id} {}", delivery_hash(id, body))
+}
+
 /// Remembers the ids of accepted deliveries so that a second delivery of the same id inside the
 /// tolerance window is refused ([`ErrorCode::WebhookReplayed`]). The host keeps one per endpoint
-/// and passes `now`; it reads no clock.
+/// and passes `now`; it reads no clock. [`WebhookVerifier::verify_and_record`] records each
+/// delivery by its id and body, so verifiers for several senders may share one guard.
 ///
 /// Bounded: it holds at most `capacity` ids. Expired ids are dropped as time passes; when the
 /// guard is full of ids still inside their window, a new delivery is refused with
@@ -1168,11 +1186,12 @@ impl ReplayGuard {
     ///
     /// Call it only after the delivery's signature verified.
     pub fn check_and_record(&self, id: &str, timestamp: u64, now: u64) -> Result<(), Error> {
+        check_id(id).map_err(malformed)?;
         self.record(id, timestamp.max(now).saturating_add(self.window), now)
     }
 
+    /// Records `id` (an id, or a [`delivery_key`]) until `expires`.
     fn record(&self, id: &str, expires: u64, now: u64) -> Result<(), Error> {
-        check_id(id).map_err(malformed)?;
         let mut state = self.lock();
         state.purge(now);
         if let Some(until) = state.by_id.get(id) {

@@ -404,15 +404,16 @@ pub extern "C" fn tg_engine_check_into(
     decision: *mut Decision,
 ) -> Status {
     call(core::ptr::null_mut(), || {
-        not_null(&[engine.cast::<u8>(), decision.cast_const().cast::<u8>()])?;
-        // SAFETY: `engine` is a live engine (contract); checked non-NULL above.
-        let engine = unsafe { handle(engine) }?;
+        not_null(&[decision.cast_const().cast::<u8>()])?;
         // SAFETY: `decision` is a live decision used by this thread alone (contract).
         let decision = unsafe { handle_mut(decision) }?;
         let mut out = EmptyOnFailure {
             decision,
             done: false,
         };
+        not_null(&[engine.cast::<u8>()])?;
+        // SAFETY: `engine` is a live engine (contract); checked non-NULL above.
+        let engine = unsafe { handle(engine) }?;
         // SAFETY: the caller passes the documented pointer + length inputs.
         let result = unsafe {
             check_into(

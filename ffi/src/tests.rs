@@ -194,6 +194,21 @@ fn a_decision_reads_back_through_the_getters() {
     assert_eq!(tg_decision_status(d), 200);
     assert_eq!(check_a(core::ptr::null()), Status::NullParameter);
     assert_eq!(tg_decision_status(d), 0);
+    // A NULL engine too.
+    assert_eq!(check_a(allowed.as_ptr()), Status::Ok);
+    let no_engine = tg_engine_check_into(
+        core::ptr::null(),
+        "POST".as_ptr(),
+        4,
+        "/api/tenants/A/items".as_ptr(),
+        20,
+        allowed.as_ptr(),
+        1,
+        1_767_225_600,
+        d,
+    );
+    assert_eq!(no_engine, Status::NullParameter);
+    assert_eq!(tg_decision_status(d), 0);
     assert_eq!(tg_decision_reason(d), 1);
     assert_eq!(
         borrowed(tg_decision_reason_name(d, &mut len), len).as_deref(),

@@ -93,8 +93,8 @@ func New(rawURL string, timeout time.Duration) (*Store, error) {
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("redisstore: %s: the scheme must be redis or rediss", redacted(rawURL))
 	}
-	if u.Opaque != "" || u.Host == "" {
-		return nil, fmt.Errorf("redisstore: %s: no host (redis://[user:password@]host[:port][/db])", redacted(rawURL))
+	if u.Opaque != "" { // redis:user:pw@host: no "//", so no host (redigo would dial localhost)
+		return nil, fmt.Errorf("redisstore: %s: not redis://[user:password@]host[:port][/db]", redacted(rawURL))
 	}
 	if timeout <= 0 {
 		return nil, errors.New("redisstore: the timeout must be above 0")

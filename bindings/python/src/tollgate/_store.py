@@ -207,8 +207,12 @@ class RedisStore:
                 socket_connect_timeout=self.timeout,
                 retry=Retry(NoBackoff(), 1),
             )
-        except ValueError as e:
-            raise ValueError(f"{self.url}: {e}") from None
+        except ValueError:
+            # Not redis-py's text: for a password with a '/' it quotes part of it ("Port could
+            # not be cast to integer value as 'pa'").
+            raise ValueError(
+                f"{self.url} is not a Redis URL redis-py reads (percent-encode the password's reserved characters)"
+            ) from None
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r}, timeout={self.timeout!r})"
@@ -237,7 +241,8 @@ class RedisStore:
         try:
             if self._client.set(key, token, nx=True, ex=max(int(ttl), 1)):
                 return True
-            return bool(self._client.get(key) == token.encode())
+            held = self._client.get(key)  # bytes, or str with decode_responses
+            return held in (token, token.encode())
         except self._errors as e:
             raise self._unavailable("SET NX", e) from e
 
