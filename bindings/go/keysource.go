@@ -589,7 +589,8 @@ func (f *KeySourceVerifier) VerifyJWS(token []byte) (*Token, error) {
 	return v.VerifyJWS(token)
 }
 
-// Close frees the native verifier it holds; a later call makes a new one.
+// Close frees the native verifier it holds; a later call makes a new one. A Verify running on
+// another goroutine then may fail with ErrNullParameter: close it when none is.
 func (f *KeySourceVerifier) Close() error {
 	f.mu.Lock()
 	held := f.held
