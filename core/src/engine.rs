@@ -280,12 +280,7 @@ impl Engine {
         let current = self.snapshot.load_full();
         let snapshot = current.with_provider_keys(provider, keys)?;
         self.install(&mut swaps, snapshot);
-        if let Some(id) = self
-            .policy
-            .providers
-            .iter()
-            .position(|p| p.name == provider)
-        {
+        if let Ok((id, _)) = self.provider_named(provider) {
             if let Some(sourced) = swaps.sourced.get_mut(id) {
                 *sourced = true;
             }
@@ -293,19 +288,24 @@ impl Engine {
         Ok(())
     }
 
+    /// The policy's provider named `name`, and its index; `invalid_options` when there is none.
+    fn provider_named(&self, name: &str) -> Result<(usize, &Provider), Error> {
+        self.policy
+            .providers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name)
+            .ok_or_else(|| Error::InvalidOptions {
+                reason: format!("the policy has no provider {name:?}"),
+            })
+    }
+
     /// Ends what [`swap_provider_keys`](Self::swap_provider_keys) began for `provider`, when the
     /// host stops the key source bound to it: its keys are emptied (no source keeps them fresh,
     /// so they would never go stale) and snapshot swaps set them again. Does nothing for a
     /// provider whose keys no source swapped. Errors if the policy has no such provider.
     pub fn release_provider_keys(&self, provider: &str) -> Result<(), Error> {
-        let id = self
-            .policy
-            .providers
-            .iter()
-            .position(|p| p.name == provider)
-            .ok_or_else(|| Error::InvalidOptions {
-                reason: format!("the policy has no provider {provider:?}"),
-            })?;
+        let (id, _) = self.provider_named(provider)?;
         let mut swaps = self.swapping();
         if !swaps.sourced.get(id).copied().unwrap_or(false) {
             return Ok(());
@@ -350,14 +350,7 @@ impl Engine {
     /// Refresh settings for provider `provider`'s JWKS: the defaults, keeping only keys of the
     /// algorithms the provider allows. Errors if the policy has no provider by that name.
     pub fn refresh_config(&self, provider: &str) -> Result<crate::refresh::RefreshConfig, Error> {
-        let p = self
-            .policy
-            .providers
-            .iter()
-            .find(|p| p.name == provider)
-            .ok_or_else(|| Error::InvalidOptions {
-                reason: format!("the policy has no provider {provider:?}"),
-            })?;
+        let (_, p) = self.provider_named(provider)?;
         Ok(crate::refresh::RefreshConfig {
             algorithms: p.algorithms.clone(),
             ..Default::default()
