@@ -118,7 +118,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     config.algorithms.extend(args.alg);
     let source = match (args.keys, args.jwks_url, args.issuer_discovery) {
         (Some(path), _, _) => Source::File(VerificationKeys::load(&path, args.alg)?),
-        (None, Some(url), _) => Source::Url(KeySource::for_url(&url, config)?),
+        (None, Some(url), _) => Source::Url(Box::new(KeySource::for_url(&url, config)?)),
         (None, None, Some(issuer)) => Source::Discovery(issuer, config),
         (None, None, None) => {
             return Err(Failure::Other(
@@ -133,7 +133,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     let keys = match source {
         Source::File(keys) => keys,
         Source::Url(source) => {
-            return verify_fetched(source, validation, args.backend, &token, now)
+            return verify_fetched(*source, validation, args.backend, &token, now)
         }
         Source::Discovery(issuer, config) => {
             let source = KeySource::discover(&issuer, config)?;
@@ -156,7 +156,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
 /// Where the keys come from.
 enum Source {
     File(VerificationKeys),
-    Url(KeySource),
+    Url(Box<KeySource>),
     /// Discovered once the token is read (a bad issuer is refused before).
     Discovery(String, RefreshConfig),
 }
