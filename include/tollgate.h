@@ -27,7 +27,9 @@
  * Outputs    Output parameters come last and are written only on success. The optional
  *            `char **error_out` (may be NULL) is the exception: it is written only on failure,
  *            with a message for logs (never key material), which the caller frees with
- *            tg_string_free. A caught panic (TG_STATUS_PANIC) writes nothing.
+ *            tg_string_free. A caught panic (TG_STATUS_PANIC) writes nothing. Two functions
+ *            say otherwise: tg_engine_check_into empties the decision it reuses on any failure,
+ *            and tg_engine_resume writes NULL to *pending_out first.
  *
  * Strings    A function that makes a string writes a `char *` the caller owns and frees with
  *            tg_string_free (NUL-terminated UTF-8, no interior NUL). A getter returns a
@@ -195,7 +197,8 @@ enum tg_status
      */
     TG_STATUS_INVALID_KEY = 500,
     /**
-     * A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus.
+     * A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus,
+     * an Ed25519 key of small order.
      */
     TG_STATUS_WEAK_KEY = 501,
     /**
@@ -227,7 +230,8 @@ enum tg_status
      */
     TG_STATUS_KEY_SET_FETCH_FAILED = 508,
     /**
-     * No key set was fetched within the stale-after limit: tokens are refused until one is.
+     * No key set was fetched within the stale-after limit (or the clock reads before the set's
+     * fetch, so its age is unknown): tokens are refused until one is.
      */
     TG_STATUS_KEY_SET_STALE = 509,
     /**
@@ -324,7 +328,7 @@ enum tg_status
      */
     TG_STATUS_WEBHOOK_SIGNATURE_INVALID = 902,
     /**
-     * This `webhook-id` was already accepted within the tolerance window.
+     * This delivery (its `webhook-id` and body) was already accepted within the tolerance window.
      */
     TG_STATUS_WEBHOOK_REPLAYED = 903,
     /**
@@ -354,7 +358,8 @@ enum tg_status
     TG_STATUS_OUT_OF_RANGE = 2002,
     /**
      * Tollgate panicked inside the call (a bug); the panic was caught at the boundary and no
-     * output was written. The handles passed in remain valid to free.
+     * output was written (but a decision reused by `tg_engine_check_into` is emptied). The
+     * handles passed in remain valid to free.
      */
     TG_STATUS_PANIC = 2003,
 };
@@ -409,8 +414,9 @@ typedef struct tg_pending tg_pending;
 typedef struct tg_refresher tg_refresher;
 
 /**
- * Remembers the ids of accepted deliveries so that a replay inside the window is refused
- * (`TG_STATUS_WEBHOOK_REPLAYED`). Bounded; when full of live ids it refuses new deliveries
+ * Remembers accepted deliveries (each by its `webhook-id` and body) so that a replay inside the
+ * window is refused (`TG_STATUS_WEBHOOK_REPLAYED`); verifiers of several senders may share one.
+ * Bounded; when full of live entries it refuses new deliveries
  * (`TG_STATUS_WEBHOOK_REPLAY_GUARD_FULL`, 503) rather than forget one.
  *
  * Made by `tg_replay_guard_new`, freed by `tg_replay_guard_free`. Thread-safe: shared by all
@@ -1040,8 +1046,9 @@ tg_status tg_refresher_new_for_provider(const struct tg_engine *engine,
                                         char **error_out);
 
 /**
- * Frees a refresher. NULL is a no-op. No other call may be using it; verifiers it made and key
- * sets it swapped into engines stay valid.
+ * Frees a refresher. NULL is a no-op. No other call may be using it; verifiers it made stay
+ * valid. Keys it swapped into engines stay too, and snapshot swaps keep them, until the host
+ * calls `tg_engine_release_provider_keys` for each such engine: call it when refreshing stops.
  */
 void tg_refresher_free(struct tg_refresher *refresher);
 
@@ -1102,7 +1109,8 @@ bool tg_refresher_on_unknown_kid(const struct tg_refresher *refresher,
  * finish on the old keys. Safe while other threads check or use the refresher.
  *
  * When the refresher has no set to serve — `TG_STATUS_KEY_SET_FETCH_FAILED` before any good
- * fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now` — the
+ * fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now` (or `now`
+ * is more than a minute before the set's fetch: its age is unknown) — the
  * provider's keys are emptied (its tokens are refused: fail closed) and that status returned;
  * call this after every poll, good fetch or not, so that staleness reaches the engine. Fails
  * with `TG_STATUS_INVALID_SNAPSHOT`, leaving the engine as it was, when the policy has no such
@@ -1369,9 +1377,9 @@ void tg_webhook_verifier_free(struct tg_webhook_verifier *verifier);
  * case-insensitive; `webhook-id`, `webhook-timestamp` and `webhook-signature` must each appear
  * exactly once; others are ignored). `body`: the raw body, byte for byte.
  *
- * `guard`: NULL, or a replay guard in which a verified delivery's id is then recorded (a verified
- * id seen before within the window is `TG_STATUS_WEBHOOK_REPLAYED`). Only verified deliveries are
- * recorded.
+ * `guard`: NULL, or a replay guard in which a verified delivery is then recorded by its id and
+ * body (one seen before within the window is `TG_STATUS_WEBHOOK_REPLAYED`). Only verified
+ * deliveries are recorded.
  *
  * Returns `TG_STATUS_OK`, or `TG_STATUS_WEBHOOK_MALFORMED`, `_TIMESTAMP_OUT_OF_TOLERANCE`,
  * `_SIGNATURE_INVALID`, `_BODY_TOO_LARGE`, `_REPLAYED`, `_REPLAY_GUARD_FULL`; with the optional

@@ -620,6 +620,30 @@ fn limit_role_count_at_and_past() {
 }
 
 #[test]
+fn limit_route_parameters_at_and_past() {
+    let with_params = |n: usize| {
+        let mut p: serde_json::Value = serde_json::from_str(POLICY).unwrap();
+        let path: String = (0..n).map(|i| format!("/{{p{i}}}")).collect();
+        p["routes"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"method": "GET", "path": format!("/many{path}")}));
+        (Engine::from_policy_json(p.to_string().as_bytes()), path)
+    };
+    let max = tollgate::routes::MAX_PARAMS;
+    with_params(max).0.unwrap();
+    let (past, path) = with_params(max + 1);
+    let e = past.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidPolicy);
+    assert!(
+        e.to_string().contains(&format!(
+            r#"path "/many{path}" has more than the limit of 16 parameters"#
+        )),
+        "{e}"
+    );
+}
+
+#[test]
 fn limit_snapshot_bytes_at_and_past() {
     let e = engine();
     let doc = serde_json::json!({"keys": {"app": {"keys": [jwk()]}}}).to_string();

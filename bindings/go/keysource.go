@@ -637,8 +637,10 @@ func (k *KeySource) verifierNow(doc []byte) (*Verifier, error) {
 }
 
 // SwapInto installs the current key set as provider's keys in engine, keeping the rest of its
-// snapshot. It fails, leaving the engine as it was, with ErrKeySetFetchFailed before the first
-// good fetch, ErrKeySetStale for a stale set, ErrInvalidSnapshot for an unknown provider.
+// snapshot. With no set to serve it empties them and fails with ErrKeySetFetchFailed (before the
+// first good fetch) or ErrKeySetStale; ErrInvalidSnapshot for an unknown provider. From then on
+// SwapKeys keeps the provider's keys, until engine.ReleaseProviderKeys(provider): call it when
+// you stop swapping (Close does for the WithSwapInto engine).
 func (k *KeySource) SwapInto(engine *Engine, provider string) error {
 	prov := []byte(provider)
 	return k.call(func(p *C.tg_refresher) error {
@@ -663,7 +665,7 @@ type KeySourceStatus struct {
 	FetchedAt time.Time    // the last good fetch; zero before the first
 	NextFetch time.Time    // when the next fetch is due (zero: now, before the first)
 	Failures  int          // consecutive failures since the last good fetch
-	Stale     bool         // the set is older than StaleAfter and no longer served
+	Stale     bool         // the set is older than StaleAfter (or dated after the clock's now) and no longer served
 	StaleAt   time.Time    // when the last good set stops being served; zero before the first
 	LastError *Error       // the last failure since the last good fetch, or nil
 	KIDs      []string     // the kids of the last good set (stale or not)

@@ -24,7 +24,7 @@
 //	// on a refusal with d.RefreshKid != "": ks.OnUnknownKID(d.RefreshKid) wakes Run early
 //
 // Webhooks (Standard Webhooks: v1 HMAC secrets, v1a Ed25519 keys) are verified with a
-// WebhookVerifier (a ReplayGuard refuses a delivery id seen before), or VerifyWebhook for one
+// WebhookVerifier (a ReplayGuard refuses a delivery, its id and body, seen before), or VerifyWebhook for one
 // key; senders use SignWebhook, GenerateWebhookSecret and GenerateWebhookKeyPair:
 //
 //	guard, err := tollgate.NewReplayGuard(100000, 0)

@@ -29,9 +29,9 @@ type WebhookConfig struct {
 	Tolerance time.Duration
 	// MaxBodyBytes bounds the body; zero: 1 MiB.
 	MaxBodyBytes int
-	// ReplayGuard, when not nil, records every verified delivery's id, so that the same id
-	// delivered again within the window is ErrWebhookReplayed. One guard may serve several
-	// verifiers; it must stay open while they verify.
+	// ReplayGuard, when not nil, records every verified delivery by its id and body, so that
+	// the same delivery again within the window is ErrWebhookReplayed. One guard may serve
+	// several verifiers (of several senders too); it must stay open while they verify.
 	ReplayGuard *ReplayGuard
 }
 
@@ -179,8 +179,8 @@ func GenerateWebhookKeyPair() (signingKey, publicKey string, err error) {
 	return takeString(sk), takeString(pk), nil
 }
 
-// ReplayGuard remembers the ids of verified deliveries so that a replay inside the window is
-// refused with ErrWebhookReplayed (tg_replay_guard). It is bounded: when full of ids still inside
+// ReplayGuard remembers verified deliveries (each by its id and body) so that a replay inside the
+// window is refused with ErrWebhookReplayed (tg_replay_guard). It is bounded: when full of entries still inside
 // their window it refuses new deliveries (ErrWebhookReplayGuardFull) rather than forget one. It
 // is safe for concurrent use (a short internal lock); give it to WebhookConfig.ReplayGuard.
 type ReplayGuard struct {

@@ -109,7 +109,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "SECONDS")]
     pub tolerance: Option<u64>,
     /// Refuse a replay (webhook_replayed) across every host sharing this store: a verified
-    /// delivery claims its id there with SET NX for as long as it could pass the timestamp check.
+    /// delivery claims its key there (the hash of its id and body) with SET NX for as long as it
+    /// could pass the timestamp check.
     #[command(flatten)]
     pub store: StoreOptions,
     /// The body file, or `-` for standard input (used byte for byte).

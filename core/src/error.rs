@@ -123,7 +123,8 @@ error_codes! {
 
     /// A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
     InvalidKey = 500, "invalid_key", 500, "key is invalid";
-    /// A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus.
+    /// A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus,
+    /// an Ed25519 key of small order.
     WeakKey = 501, "weak_key", 500, "key is too weak";
     /// Two keys in one set share a `kid`.
     DuplicateKid = 502, "duplicate_kid", 500, "two keys share a kid";
@@ -140,8 +141,9 @@ error_codes! {
     /// Fetching a key set failed (a network error, a status other than 200, a body that is not a
     /// usable JWKS); the last good set, if any, stays in use.
     KeySetFetchFailed = 508, "key_set_fetch_failed", 503, "key set could not be fetched";
-    /// No key set has been fetched successfully within the stale-after limit: tokens are refused
-    /// until a fetch succeeds.
+    /// No key set has been fetched successfully within the stale-after limit (or the clock reads
+    /// more than a minute before the set's fetch, so its age is unknown): tokens are refused until
+    /// a fetch succeeds.
     KeySetStale = 509, "key_set_stale", 503, "key set is stale";
     /// An OpenID Provider configuration document is invalid, or names another issuer.
     InvalidDiscovery = 510, "invalid_discovery", 500, "OpenID discovery document is invalid";
@@ -196,7 +198,7 @@ error_codes! {
     WebhookTimestamp = 901, "webhook_timestamp_out_of_tolerance", 401, "webhook timestamp is too old or too new";
     /// No signature in `webhook-signature` verifies.
     WebhookSignatureInvalid = 902, "webhook_signature_invalid", 401, "webhook signature is invalid";
-    /// This `webhook-id` was already accepted within the tolerance window.
+    /// This delivery (its `webhook-id` and body) was already accepted within the tolerance window.
     WebhookReplayed = 903, "webhook_replayed", 409, "webhook was already delivered";
     /// The webhook body exceeds the size limit.
     WebhookBodyTooLarge = 904, "webhook_body_too_large", 413, "webhook body is too large";

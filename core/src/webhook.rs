@@ -1075,10 +1075,11 @@ fn delivery_key(id: &str, body: &[u8]) -> String {
     format!("{id} {}", delivery_hash(id, body))
 }
 
-/// Remembers the ids of accepted deliveries so that a second delivery of the same id inside the
-/// tolerance window is refused ([`ErrorCode::WebhookReplayed`]). The host keeps one per endpoint
-/// and passes `now`; it reads no clock. [`WebhookVerifier::verify_and_record`] records each
-/// delivery by its id and body, so verifiers for several senders may share one guard.
+/// Remembers accepted deliveries so that a second delivery of one inside the tolerance window is
+/// refused ([`ErrorCode::WebhookReplayed`]). [`WebhookVerifier::verify_and_record`] records each
+/// by its id and body, so verifiers for several senders may share one guard;
+/// [`check_and_record`](Self::check_and_record) records a bare id. The host passes `now`; it
+/// reads no clock.
 ///
 /// Bounded: it holds at most `capacity` ids. Expired ids are dropped as time passes; when the
 /// guard is full of ids still inside their window, a new delivery is refused with

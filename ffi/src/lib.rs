@@ -9,7 +9,9 @@
 //!   error": where a message helps, an optional `char **error_out` receives it.
 //! - Inputs are pointer + length; NULL is allowed only with length 0. Text inputs must be UTF-8.
 //!   Required pointers are checked first (`TG_STATUS_NULL_PARAMETER`).
-//! - Outputs come last and are written only on success (`error_out` only on failure).
+//! - Outputs come last and are written only on success (`error_out` only on failure), except
+//!   where a function says otherwise (`tg_engine_check_into` empties its reused decision on a
+//!   failure; `tg_engine_resume` clears `*pending_out` first).
 //! - Handles are opaque and owned by the caller; every one has a NULL-safe `_free`.
 //! - Strings a function makes are `char *` the caller frees with `tg_string_free`; strings a getter
 //!   returns are `const char *` borrowed from the handle.

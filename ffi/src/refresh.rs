@@ -180,8 +180,9 @@ pub extern "C" fn tg_refresher_new_for_provider(
     })
 }
 
-/// Frees a refresher. NULL is a no-op. No other call may be using it; verifiers it made and key
-/// sets it swapped into engines stay valid.
+/// Frees a refresher. NULL is a no-op. No other call may be using it; verifiers it made stay
+/// valid. Keys it swapped into engines stay too, and snapshot swaps keep them, until the host
+/// calls `tg_engine_release_provider_keys` for each such engine: call it when refreshing stops.
 #[no_mangle]
 pub extern "C" fn tg_refresher_free(refresher: *mut Refresher) {
     boundary(|| {
@@ -311,7 +312,8 @@ pub extern "C" fn tg_refresher_on_unknown_kid(
 /// finish on the old keys. Safe while other threads check or use the refresher.
 ///
 /// When the refresher has no set to serve — `TG_STATUS_KEY_SET_FETCH_FAILED` before any good
-/// fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now` — the
+/// fetch, `TG_STATUS_KEY_SET_STALE` once the set is older than `stale_after` at `now` (or `now`
+/// is more than a minute before the set's fetch: its age is unknown) — the
 /// provider's keys are emptied (its tokens are refused: fail closed) and that status returned;
 /// call this after every poll, good fetch or not, so that staleness reaches the engine. Fails
 /// with `TG_STATUS_INVALID_SNAPSHOT`, leaving the engine as it was, when the policy has no such

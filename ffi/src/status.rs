@@ -86,7 +86,8 @@ pub enum Status {
 
     /// A key cannot be used: malformed, wrong type for its algorithm, or private material in a public set.
     InvalidKey = 500,
-    /// A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus.
+    /// A key is too weak: RSA below 2048 bits, a short or empty HMAC secret, a known-weak RSA modulus,
+    /// an Ed25519 key of small order.
     WeakKey = 501,
     /// Two keys in one set share a `kid`.
     DuplicateKid = 502,
@@ -102,7 +103,8 @@ pub enum Status {
     UnsupportedKeyAlgorithm = 507,
     /// Fetching a key set failed; the last good set, if any, stays in use.
     KeySetFetchFailed = 508,
-    /// No key set was fetched within the stale-after limit: tokens are refused until one is.
+    /// No key set was fetched within the stale-after limit (or the clock reads before the set's
+    /// fetch, so its age is unknown): tokens are refused until one is.
     KeySetStale = 509,
     /// An OpenID Provider configuration document is invalid, or names another issuer.
     InvalidDiscovery = 510,
@@ -155,7 +157,7 @@ pub enum Status {
     WebhookTimestampOutOfTolerance = 901,
     /// No signature in `webhook-signature` verifies.
     WebhookSignatureInvalid = 902,
-    /// This `webhook-id` was already accepted within the tolerance window.
+    /// This delivery (its `webhook-id` and body) was already accepted within the tolerance window.
     WebhookReplayed = 903,
     /// The webhook body exceeds the size limit.
     WebhookBodyTooLarge = 904,
@@ -173,7 +175,8 @@ pub enum Status {
     /// An index or size argument is out of range.
     OutOfRange = 2002,
     /// Tollgate panicked inside the call (a bug); the panic was caught at the boundary and no
-    /// output was written. The handles passed in remain valid to free.
+    /// output was written (but a decision reused by `tg_engine_check_into` is emptied). The
+    /// handles passed in remain valid to free.
     Panic = 2003,
 }
 

@@ -22,8 +22,9 @@ pub struct WebhookVerifier {
     inner: webhook::WebhookVerifier,
 }
 
-/// Remembers the ids of accepted deliveries so that a replay inside the window is refused
-/// (`TG_STATUS_WEBHOOK_REPLAYED`). Bounded; when full of live ids it refuses new deliveries
+/// Remembers accepted deliveries (each by its `webhook-id` and body) so that a replay inside the
+/// window is refused (`TG_STATUS_WEBHOOK_REPLAYED`); verifiers of several senders may share one.
+/// Bounded; when full of live entries it refuses new deliveries
 /// (`TG_STATUS_WEBHOOK_REPLAY_GUARD_FULL`, 503) rather than forget one.
 ///
 /// Made by `tg_replay_guard_new`, freed by `tg_replay_guard_free`. Thread-safe: shared by all
@@ -244,9 +245,9 @@ pub extern "C" fn tg_webhook_verifier_free(verifier: *mut WebhookVerifier) {
 /// case-insensitive; `webhook-id`, `webhook-timestamp` and `webhook-signature` must each appear
 /// exactly once; others are ignored). `body`: the raw body, byte for byte.
 ///
-/// `guard`: NULL, or a replay guard in which a verified delivery's id is then recorded (a verified
-/// id seen before within the window is `TG_STATUS_WEBHOOK_REPLAYED`). Only verified deliveries are
-/// recorded.
+/// `guard`: NULL, or a replay guard in which a verified delivery is then recorded by its id and
+/// body (one seen before within the window is `TG_STATUS_WEBHOOK_REPLAYED`). Only verified
+/// deliveries are recorded.
 ///
 /// Returns `TG_STATUS_OK`, or `TG_STATUS_WEBHOOK_MALFORMED`, `_TIMESTAMP_OUT_OF_TOLERANCE`,
 /// `_SIGNATURE_INVALID`, `_BODY_TOO_LARGE`, `_REPLAYED`, `_REPLAY_GUARD_FULL`; with the optional

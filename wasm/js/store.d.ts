@@ -23,7 +23,7 @@ export class RedisStore implements RecordStore {
   /** Writes records (`recordsFromSnapshot(...).records`), each expiring a day after its
    *  `expires`, and publishes each key on `tollgate:invalidate`. */
   put(records: Array<{ key: string; value: string; expires: number | null }>): Promise<void>;
-  /** `SET key 1 NX EX ttl`: true when this call claimed the key (a webhook id's first delivery). */
+  /** `SET key 1 NX EX ttl`: true when this call claimed the key (a webhook delivery's first). */
   claim(key: string, ttlSecs: number): Promise<boolean>;
   /** Marks the API key whose record holds `hash` (`sha256:…`) revoked and announces it. */
   revokeApiKey(hash: string): Promise<void>;

@@ -91,7 +91,8 @@ function makeStore(api) {
       }
     }
 
-    /** Claims a webhook id (`SET key 1 NX EX ttl`): whether this delivery is its first. */
+    /** Claims a webhook delivery's key (`SET key 1 NX EX ttl`; the key hashes its id and body):
+     *  whether this delivery is its first. */
     async claim(key, ttlSecs) {
       const set = await this.timed('SET NX', () => this.client.set(key, '1', { NX: true, EX: Math.max(1, ttlSecs) }));
       return set === 'OK';

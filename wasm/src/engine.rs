@@ -17,7 +17,8 @@ use tollgate::{Decision, ErrorCode};
 use wasm_bindgen::prelude::*;
 
 /// The policy engine: a policy compiled once, and a key snapshot (keys, `jti` deny-list, user
-/// and API-key records) replaced whole by `swapKeys`.
+/// and API-key records) replaced whole by `swapKeys`, except the keys a key source swaps in
+/// (`swapProviderKeys`), which stay until `releaseProviderKeys`.
 ///
 /// `check` and `checkAsync` never throw for a refused request: the decision says why (`status`,
 /// `reason`). They throw only for arguments that are not a request or a time.

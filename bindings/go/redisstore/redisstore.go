@@ -263,7 +263,8 @@ func (s *Store) Claim(key string, ttl uint64) (bool, error) {
 	return reply != nil, nil
 }
 
-// ClaimWebhook verifies a delivery for a store-backed replay guard and claims its id: nil means
+// ClaimWebhook verifies a delivery for a store-backed replay guard and claims it (by its id and
+// body; see tollgate.ReplayClaim): nil means
 // verified and new (process it); tollgate.ErrWebhookReplayed a delivery this or another instance
 // has claimed; the verifier's errors as they are; an *Error (tollgate.ErrStoreUnavailable: answer
 // 503, the sender retries) when the store did not answer.

@@ -170,8 +170,9 @@ class KeySource(_Handle):
     returns Unix seconds (default `time.time`; tests pass a fake one). `timeout` bounds each fetch,
     whole (connecting, the response and its body), in seconds. Nothing is fetched until `refresh()`, `refresh_if_due()` or `start()`.
 
-    `close()` (or a `with` block) stops the thread and frees the native refresher; verifiers it
-    made stay valid. Raises TollgateError `invalid_options` for a bad config or unknown provider,
+    `close()` (or a `with` block) stops the thread, frees the native refresher and releases a
+    bound engine's provider (see `close`); its verifiers then raise TollgateError 2000
+    (`null_parameter`: closed). Raises TollgateError `invalid_options` for a bad config or unknown provider,
     `invalid_discovery` for a URL it may not fetch (https, or http to a loopback host). It follows
     no redirect: a 3xx is a failed fetch.
     """
@@ -414,8 +415,10 @@ class KeySource(_Handle):
 
     def swap_into(self, engine: Engine, provider: Union[str, bytes]) -> None:
         """Swaps the current set into `engine` as `provider`'s keys (atomically; the rest of its
-        snapshot stays). Raises TollgateError `key_set_fetch_failed` / `key_set_stale` (the engine
-        keeps its keys) or `invalid_snapshot` (no such provider)."""
+        snapshot stays). With no set to serve it empties them and raises TollgateError
+        `key_set_fetch_failed` / `key_set_stale`; `invalid_snapshot` for no such provider. From
+        then on `engine.swap_keys` keeps the provider's keys, until
+        `engine.release_provider_keys(provider)`: call it when you stop swapping."""
         p = provider.encode("utf-8") if isinstance(provider, str) else bytes(provider)
         err = ctypes.c_void_p()
         now = self._now()

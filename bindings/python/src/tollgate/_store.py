@@ -182,7 +182,8 @@ class RedisStore:
 
     `timeout` (seconds, above 0) bounds each connection attempt and each reply; a failed
     operation is tried once more on a new connection (a restarted server is used again at
-    once), so one takes at most about twice that. Nothing is connected until the first
+    once), so one takes at most about twice that (a webhook claim that finds its key set reads it
+    back: about four times). Nothing is connected until the first
     operation: a host starts while the store is down and uses it once it is up. Every failure to
     talk to Redis (refused, timed out, an error reply) raises StoreUnavailable.
     """

@@ -25,8 +25,8 @@ def _body(body: Body) -> bytes:
 
 
 class ReplayGuard(_Handle):
-    """Remembers the ids of verified deliveries, so that a replay inside the window is refused
-    (TollgateError `webhook_replayed`). Bounded: holding `capacity` ids (1 to 16777216; size it
+    """Remembers verified deliveries (each by its id and body), so that a replay inside the window
+    is refused (TollgateError `webhook_replayed`). Bounded: holding `capacity` deliveries (1 to 16777216; size it
     above the deliveries one window brings) still inside their `window` (seconds; 0: 300; at most
     86400; a verifier uses the larger of its tolerance and this), it refuses new deliveries
     (`webhook_replay_guard_full`, 503) rather than forget one. Thread-safe; give it to any number
@@ -51,8 +51,8 @@ class WebhookVerifier(_Handle):
     `keys` carry their prefix (`whsec_…` secrets for v1, `whpk_…` public keys for v1a; a `whsk_`
     signing key is refused); `secrets` and `public_keys` may omit it. At most 8 keys in all.
     `tolerance` bounds |now - webhook-timestamp| (seconds; default 300, at most 86400);
-    `max_body_bytes` defaults to 1 MiB. With `replay_guard`, every verified delivery's id is
-    recorded and the same id again within the window is `webhook_replayed`. Raises TollgateError
+    `max_body_bytes` defaults to 1 MiB. With `replay_guard`, every verified delivery is recorded
+    by its id and body, and the same delivery again within the window is `webhook_replayed`. Raises TollgateError
     `invalid_webhook_secret` or `invalid_options`.
     """
 
