@@ -220,9 +220,9 @@ impl Engine {
     /// [`swap_provider_keys`](Self::swap_provider_keys): a key source bound to this engine)
     /// keeps its current keys, and the snapshot's keys for it are not used, until the host
     /// releases it ([`release_provider_keys`](Self::release_provider_keys)) when it stops the
-    /// source. So a snapshot swapped in for its other
-    /// contents (revoked `jti`s, API keys, an HMAC rotation) can neither empty a key source's
-    /// set nor bring back keys the identity provider has since dropped.
+    /// source. So a snapshot swapped in for its other contents (revoked `jti`s, API keys, an
+    /// HMAC rotation) can neither empty a key source's set nor bring back keys the identity
+    /// provider has since dropped.
     pub fn swap_snapshot(&self, mut snapshot: Snapshot) -> Result<(), Error> {
         if !Arc::ptr_eq(&snapshot.policy, &self.policy) {
             return Err(Error::InvalidSnapshot {
