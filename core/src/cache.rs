@@ -43,7 +43,6 @@ impl Default for CacheConfig {
 }
 
 /// One cached verification.
-#[derive(Debug)]
 pub(crate) struct Entry {
     token: Box<[u8]>,
     /// Decoded header, then decoded payload.
@@ -67,6 +66,17 @@ pub(crate) struct Origin {
     pub(crate) generation: u64,
 }
 
+/// Lengths and place only: the token is a live credential, and the decoded bytes are it again.
+impl core::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Entry")
+            .field("token_len", &self.token.len())
+            .field("origin", &self.origin)
+            .field("valid_until", &self.valid_until)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Entry {
     fn size(&self) -> usize {
         self.token.len() + self.decoded.len() + 64
@@ -74,11 +84,44 @@ impl Entry {
 }
 
 /// The cache.
-#[derive(Debug)]
 pub(crate) struct TokenCache {
     config: CacheConfig,
     hasher: RandomState,
-    shards: Vec<RwLock<HashMap<u64, Entry>>>,
+    shards: Vec<RwLock<Shard>>,
+    /// Most entries and bytes per shard: the shards together hold at most the configured bounds.
+    shard_entries: usize,
+    shard_bytes: usize,
+}
+
+/// One shard's entries and the bytes they hold (kept as they change, so an insert never sums the
+/// shard under its write lock).
+#[derive(Default)]
+struct Shard {
+    map: HashMap<u64, Entry>,
+    bytes: usize,
+}
+
+impl Shard {
+    fn remove(&mut self, h: u64) {
+        if let Some(old) = self.map.remove(&h) {
+            self.bytes = self.bytes.saturating_sub(old.size());
+        }
+    }
+}
+
+/// Bounds and occupancy only: the entries are live credentials.
+impl core::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let entries: usize = self
+            .shards
+            .iter()
+            .filter_map(|s| s.read().ok().map(|s| s.map.len()))
+            .sum();
+        f.debug_struct("TokenCache")
+            .field("config", &self.config)
+            .field("entries", &entries)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The part of a token that picks its slot: its signature segment (unique per signed content).
@@ -91,16 +134,21 @@ fn slot_key(token: &[u8]) -> &[u8] {
 
 impl TokenCache {
     pub(crate) fn new(config: CacheConfig) -> TokenCache {
+        // Fewer shards than entries allowed, so that each holds at least one and together they
+        // hold no more than `max_entries` (a cache of 0 entries has one shard and caches nothing).
+        let shards = config.max_entries.clamp(1, SHARDS);
         TokenCache {
             config,
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..shards).map(|_| RwLock::new(Shard::default())).collect(),
+            shard_entries: config.max_entries / shards,
+            shard_bytes: config.max_bytes / shards,
         }
     }
 
-    fn locate(&self, token: &[u8]) -> (u64, Option<&RwLock<HashMap<u64, Entry>>>) {
+    fn locate(&self, token: &[u8]) -> (u64, Option<&RwLock<Shard>>) {
         let h = self.hasher.hash_one(slot_key(token));
-        let shard = usize::try_from(h % SHARDS as u64).unwrap_or(0);
+        let shard = usize::try_from(h % self.shards.len() as u64).unwrap_or(0);
         (h, self.shards.get(shard))
     }
 
@@ -112,8 +160,8 @@ impl TokenCache {
         f: impl FnOnce(&Entry) -> R,
     ) -> Option<R> {
         let (h, shard) = self.locate(token);
-        let map = shard?.read().ok()?;
-        let entry = map.get(&h)?;
+        let shard = shard?.read().ok()?;
+        let entry = shard.map.get(&h)?;
         if entry.valid_until <= now || *entry.token != *token {
             return None;
         }
@@ -158,36 +206,40 @@ impl TokenCache {
             valid_until,
         };
         let size = entry.size();
-        if size > self.config.max_bytes / SHARDS {
+        if size > self.shard_bytes || self.shard_entries == 0 {
             return;
         }
         let (h, shard) = self.locate(token);
         let Some(shard) = shard else { return };
-        let Ok(mut map) = shard.write() else { return };
-        let per_shard_entries = (self.config.max_entries / SHARDS).max(1);
-        let per_shard_bytes = self.config.max_bytes / SHARDS;
-        // Make room: drop expired entries, then arbitrary ones, until this one fits.
-        let mut shard_bytes: usize = map.values().map(Entry::size).sum();
-        if map.len() >= per_shard_entries || shard_bytes + size > per_shard_bytes {
-            map.retain(|_, e| e.valid_until > now);
-            shard_bytes = map.values().map(Entry::size).sum();
-            while map.len() >= per_shard_entries || shard_bytes + size > per_shard_bytes {
-                let Some(victim) = map.keys().next().copied() else {
-                    break;
-                };
-                if let Some(old) = map.remove(&victim) {
-                    shard_bytes = shard_bytes.saturating_sub(old.size());
+        let Ok(mut shard) = shard.write() else { return };
+        // The slot's previous entry (another token with the same hash, or this one) gives way.
+        shard.remove(h);
+        if shard.map.len() >= self.shard_entries || shard.bytes + size > self.shard_bytes {
+            // Make room in one pass: drop expired entries, and arbitrary ones until the shard is
+            // down to seven eighths of its bounds with this entry in, so that the next inserts
+            // find room without another pass.
+            let keep_entries = self.shard_entries - (self.shard_entries / 8).max(1);
+            let keep_bytes = (self.shard_bytes - self.shard_bytes / 8).saturating_sub(size);
+            let (mut len, mut bytes) = (shard.map.len(), shard.bytes);
+            shard.map.retain(|_, e| {
+                let drop = e.valid_until <= now || len > keep_entries || bytes > keep_bytes;
+                if drop {
+                    len -= 1;
+                    bytes = bytes.saturating_sub(e.size());
                 }
-            }
+                !drop
+            });
+            shard.bytes = bytes;
         }
-        map.insert(h, entry);
+        shard.bytes += size;
+        shard.map.insert(h, entry);
     }
 
     /// Drops every entry (a snapshot swap frees the memory of the old generation at once).
     pub(crate) fn clear(&self) {
         for shard in &self.shards {
-            if let Ok(mut map) = shard.write() {
-                map.clear();
+            if let Ok(mut shard) = shard.write() {
+                *shard = Shard::default();
             }
         }
     }
@@ -197,7 +249,16 @@ impl TokenCache {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .filter_map(|s| s.read().ok().map(|m| m.len()))
+            .filter_map(|s| s.read().ok().map(|s| s.map.len()))
+            .sum()
+    }
+
+    /// Bytes held now, as the shards count them.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .filter_map(|s| s.read().ok().map(|s| s.bytes))
             .sum()
     }
 }
@@ -249,5 +310,63 @@ mod tests {
         assert!(cache.len() >= 16);
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn small_bounds_hold_exactly() {
+        for max_entries in [0, 1, 3, 15, 16, 17] {
+            let cache = TokenCache::new(CacheConfig {
+                max_entries,
+                max_bytes: 1 << 20,
+                ttl_secs: 100,
+            });
+            for i in 0..200u32 {
+                let token = format!("h.p.{i}");
+                cache.insert(token.as_bytes(), b"{}", b"{}", Origin::default(), None, 0);
+                assert!(cache.len() <= max_entries, "{max_entries}: {}", cache.len());
+            }
+            // The last token in is always held, unless nothing may be.
+            assert_eq!(
+                cache.with_hit(b"h.p.199", 1, |_| ()).is_some(),
+                max_entries > 0
+            );
+        }
+    }
+
+    #[test]
+    fn bounded_in_bytes_by_a_running_total() {
+        // Entries of 4 + 2 + 2 + 64 = 72 bytes; 16 shards of 720 bytes hold at most 10 each.
+        let cache = TokenCache::new(CacheConfig {
+            max_entries: 100_000,
+            max_bytes: 16 * 720,
+            ttl_secs: 100,
+        });
+        for i in 0..5000u32 {
+            let token = format!("t{:03}", i % 1000);
+            cache.insert(token.as_bytes(), b"{}", b"{}", Origin::default(), None, 0);
+            assert_eq!(cache.bytes(), cache.len() * 72);
+            assert!(cache.bytes() <= 16 * 720);
+        }
+        assert!(cache.len() >= 16 * 5, "{}", cache.len());
+        // Expired entries are dropped first: after the TTL every old entry gives way.
+        for i in 0..2000u32 {
+            let token = format!("u{:03}", i % 1000);
+            cache.insert(token.as_bytes(), b"{}", b"{}", Origin::default(), None, 200);
+        }
+        assert!(cache.shards.iter().all(|s| s
+            .read()
+            .unwrap()
+            .map
+            .values()
+            .all(|e| e.valid_until > 200)));
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let cache = TokenCache::new(CacheConfig::default());
+        cache.insert(b"eyJh.eyJz.c2ln", b"{}", b"{}", Origin::default(), None, 0);
+        let shown = format!("{cache:?}");
+        assert!(shown.contains("entries: 1"), "{shown}");
+        assert!(!shown.contains("eyJ") && !shown.contains("c2ln"), "{shown}");
     }
 }
