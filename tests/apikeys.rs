@@ -201,6 +201,33 @@ fn the_longest_prefix_picks_the_provider() {
     assert_eq!(d.code, ErrorCode::UnknownApiKey, "{}", d.message);
 }
 
+/// A pepper is a secret: neither the hashing nor the snapshot holding it shows it.
+#[test]
+fn debug_output_never_shows_a_pepper() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc");
+    let engine =
+        Engine::from_policy_json(&std::fs::read(examples.join("policy.json")).unwrap()).unwrap();
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(examples.join("snapshot.json")).unwrap()).unwrap();
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    let encoded = snapshot["peppers"]["pat"].as_str().unwrap();
+    let pepper = tollgate::base64url::decode(encoded.as_bytes()).unwrap();
+    let raw = format!("{pepper:?}");
+    let raw = &raw[1..raw.len() - 1]; // "1, 2, 3" as a derived Debug of the bytes shows them
+    let hashing = format!("{:?}", Hashing::HmacSha256(pepper.clone()));
+    assert_eq!(hashing, format!("HmacSha256(<{} bytes>)", pepper.len()));
+    let shown = format!("{:?}", engine.current_snapshot());
+    assert!(
+        shown.contains("peppers: [") && shown.contains("true"),
+        "{shown}"
+    );
+    for text in [&hashing, &shown] {
+        assert!(!text.contains(raw) && !text.contains(encoded), "{text}");
+    }
+}
+
 /// A personal access token takes its owner's *current* roles from the user record, and never
 /// gives more than it was issued for: the tenant it names bounds the owner's membership, and
 /// the scopes it lists bound the owner's permissions (they add nothing).

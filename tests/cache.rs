@@ -25,6 +25,25 @@ fn es256() -> (SigningKey, KeySet) {
     )
 }
 
+/// The cache and the token buffer hold live credentials: their `Debug` shows sizes, not tokens.
+#[test]
+fn debug_output_never_shows_a_cached_token() {
+    let (signer, keys) = es256();
+    let cached = Verifier::new(Arc::new(keys), Validation::default())
+        .unwrap()
+        .with_cache(CacheConfig::default());
+    let claims = serde_json::json!({"sub": "alice-the-caller", "exp": NOW + 100});
+    let token = mint(&signer, claims.to_string().as_bytes(), None).unwrap();
+    let mut buf = TokenBuffer::new();
+    cached.verify(token.as_bytes(), NOW, &mut buf).unwrap();
+    let signature = token.rsplit('.').next().unwrap();
+    for shown in [format!("{cached:?}"), format!("{buf:?}")] {
+        assert!(!shown.contains(signature), "{shown}");
+        assert!(!shown.contains("alice-the-caller"), "{shown}");
+    }
+    assert!(format!("{cached:?}").contains("entries: 1"));
+}
+
 #[test]
 fn verifier_hits_match_fresh_verifies_and_still_validate() {
     let (signer, keys) = es256();

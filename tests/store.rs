@@ -555,6 +555,31 @@ fn sessions_come_from_a_cookie_and_their_record_in_the_store() {
 }
 
 #[test]
+fn a_pending_check_shows_neither_the_credential_nor_a_secret() {
+    let engine = session_engine();
+    let headers = [
+        ("Cookie", "flow_session=s-live-secret"),
+        ("X-Project-ID", "A"),
+    ];
+    let step = engine.check_step(&session_request("GET", &headers), 1_000_000);
+    let Step::Pending(pending) = &step else {
+        panic!("decided at once")
+    };
+    let shown = format!("{step:?}");
+    assert!(!shown.contains("s-live-secret"), "{shown}");
+    assert!(
+        shown.contains("Cookie") && shown.contains("/projects/items"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{:?}", pending.lookup())),
+        "{shown}"
+    );
+    // The snapshot pinned with it is left out (its peppers, its HMAC keys).
+    assert!(!shown.contains("Snapshot"), "{shown}");
+}
+
+#[test]
 fn a_pending_check_goes_on_only_with_the_engine_that_made_it() {
     // Two engines of the same policy text: the second's providers may order and key differently
     // in general, so a pending check of the first (its snapshot pinned) is refused, and the

@@ -130,13 +130,22 @@ pub fn parse<'a, P: AsRef<str>>(key: &'a str, prefixes: &[P]) -> Result<ParsedAp
     Ok(ParsedApiKey { key, prefix })
 }
 
-/// How stored hashes are computed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How stored hashes are computed. Its `Debug` never shows the pepper.
+#[derive(Clone)]
 pub enum Hashing {
     /// SHA-256 of the key.
     Sha256,
     /// HMAC-SHA256 of the key under a host secret (the pepper).
     HmacSha256(Vec<u8>),
+}
+
+impl core::fmt::Debug for Hashing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Hashing::Sha256 => f.write_str("Sha256"),
+            Hashing::HmacSha256(pepper) => write!(f, "HmacSha256(<{} bytes>)", pepper.len()),
+        }
+    }
 }
 
 impl Hashing {

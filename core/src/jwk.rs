@@ -14,7 +14,7 @@ use crate::key::{label, Key};
 use crate::{json, limits};
 
 /// The members of a JWK that Tollgate reads. Others (`x5c`, `x5t`, …) are ignored, never trusted.
-#[derive(Debug)]
+/// Its `Debug` names the key, never its material.
 pub(crate) struct Jwk {
     pub kty: String,
     pub alg: Option<String>,
@@ -33,6 +33,17 @@ pub(crate) struct Jwk {
     pub dp: Option<String>,
     pub dq: Option<String>,
     pub qi: Option<String>,
+}
+
+impl core::fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Jwk")
+            .field("kty", &self.kty)
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("crv", &self.crv)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Jwk {
@@ -482,6 +493,11 @@ mod tests {
         let ok = jwk(r#"{"kty":"RSA","n":"AQAB","e":"AQAB","x5c":["x"],"use":"sig"}"#).unwrap();
         assert_eq!((ok.kty.as_str(), ok.use_.as_deref()), ("RSA", Some("sig")));
         assert_eq!(ok.d, None);
+        // Debug names the key and shows none of its material.
+        let oct = jwk(r#"{"kty":"oct","kid":"k1","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQ"}"#).unwrap();
+        let shown = format!("{oct:?}");
+        assert!(shown.contains("k1") && shown.contains("oct"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
     }
 
     #[test]

@@ -16,13 +16,22 @@ use crate::limits;
 use crate::scan::find_byte;
 
 /// Reusable scratch space for decoded segments, so that a steady stream of verifications does not
-/// allocate: decoded headers, payloads and signatures borrow from it.
-#[derive(Debug, Default, Clone)]
+/// allocate: decoded headers, payloads and signatures borrow from it. Its `Debug` shows its size
+/// only: what it holds decodes the last token, a live credential.
+#[derive(Default, Clone)]
 pub struct TokenBuffer {
     buf: Vec<u8>,
     /// The last header parsed through this buffer: a stream of tokens from one issuer repeats
     /// its header byte for byte, and the same bytes parse the same way.
     header: HeaderMemo,
+}
+
+impl core::fmt::Debug for TokenBuffer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TokenBuffer")
+            .field("capacity", &self.buf.capacity())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A header's encoded bytes and what parsing them gave: where its members are in the decoded

@@ -13,8 +13,7 @@ use crate::jwk;
 use crate::mint::SigningKey;
 use crate::pem;
 
-/// A freshly generated key.
-#[derive(Debug)]
+/// A freshly generated key. Its `Debug` leaves the secret out.
 #[non_exhaustive]
 pub struct GeneratedKey {
     /// The algorithm it is bound to.
@@ -25,6 +24,16 @@ pub struct GeneratedKey {
     pub private: String,
     /// The public JWK to publish (`None` for HMAC).
     pub public_jwk: Option<serde_json::Value>,
+}
+
+impl core::fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("public_jwk", &self.public_jwk)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Generates a key for `alg`. RSA is refused with instructions (see the module docs).
@@ -67,6 +76,27 @@ pub fn generate(alg: Algorithm) -> Result<GeneratedKey, Error> {
                 private: pem::encode("PRIVATE KEY", &der),
                 public_jwk: Some(public_jwk),
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_secret_out() {
+        for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA] {
+            let g = generate(alg).unwrap();
+            let shown = format!("{g:?}");
+            assert!(shown.contains(&g.kid), "{shown}");
+            // The PEM's body, or the oct JWK's `k`.
+            let secret = g.private.lines().nth(1).unwrap_or(&g.private);
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(
+                !shown.contains("PRIVATE") && !shown.contains("\"k\""),
+                "{shown}"
+            );
         }
     }
 }

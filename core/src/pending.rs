@@ -85,15 +85,29 @@ pub(crate) enum Answer {
 }
 
 /// A copy of the request, so that a check can run again after the host's answer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct OwnedRequest {
     method: String,
     path: String,
     headers: Vec<(String, String)>,
 }
 
-/// A check waiting for a record.
-#[derive(Debug)]
+/// Method, path and header names: header values carry the credential.
+impl core::fmt::Debug for OwnedRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// A check waiting for a record. Its `Debug` shows what it waits for, never the request's
+/// credential or the snapshot's secrets.
 pub struct Pending {
     request: OwnedRequest,
     snapshot: Arc<Snapshot>,
@@ -101,6 +115,16 @@ pub struct Pending {
     wanted: RecordLookup,
     /// The record cache's epoch when `wanted` was asked for.
     asked_at: u64,
+}
+
+impl core::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pending")
+            .field("request", &self.request)
+            .field("wanted", &self.wanted)
+            .field("answers", &self.answers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pending {

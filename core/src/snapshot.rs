@@ -100,8 +100,8 @@ pub struct KeyRecord {
     pub(crate) claims: String,
 }
 
-/// One immutable snapshot of key material, built against one policy.
-#[derive(Debug)]
+/// One immutable snapshot of key material, built against one policy. Its `Debug` counts what it
+/// holds and shows no secret (peppers, HMAC keys, digests).
 pub struct Snapshot {
     pub(crate) policy: Arc<CompiledPolicy>,
     pub(crate) keys: Vec<Arc<KeySet>>,
@@ -114,6 +114,29 @@ pub struct Snapshot {
     /// Set by the engine when the snapshot is swapped in (from 1; 0 until then); cache entries
     /// carry it.
     pub(crate) generation: u64,
+}
+
+impl core::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("policy", &self.policy.name)
+            .field("generation", &self.generation)
+            .field(
+                "keys",
+                &self.keys.iter().map(|k| k.len()).collect::<Vec<_>>(),
+            )
+            .field("revoked_jti", &self.revoked_jti.len())
+            .field("users", &self.users.len())
+            .field(
+                "api_keys",
+                &self.api_keys.iter().map(HashMap::len).collect::<Vec<_>>(),
+            )
+            .field(
+                "peppers",
+                &self.peppers.iter().map(Option::is_some).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// How many leading bytes of an API key's digest pick its record. A hash-map lookup compares them
