@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"runtime"
 	"sync"
@@ -25,7 +26,8 @@ type WebhookConfig struct {
 	Secrets []string
 	// PublicKeys are v1a public keys, the "whpk_" prefix optional.
 	PublicKeys []string
-	// Tolerance bounds |now - webhook-timestamp| (whole seconds, at most 24 h); zero: 5 minutes.
+	// Tolerance bounds |now - webhook-timestamp| (whole seconds, at most 24 h; a fraction is
+	// dropped); zero: 5 minutes. A negative tolerance, or one under a second, is ErrInvalidOptions.
 	Tolerance time.Duration
 	// MaxBodyBytes bounds the body; zero: 1 MiB.
 	MaxBodyBytes int
@@ -45,7 +47,8 @@ type WebhookVerifier struct {
 }
 
 // NewWebhookVerifier makes a verifier from cfg. Fails with ErrInvalidWebhookSecret for a
-// malformed key or one of the wrong size, ErrInvalidOptions for limits out of range or no key.
+// malformed key or one of the wrong size, ErrInvalidOptions for limits out of range or no key at
+// all.
 func NewWebhookVerifier(cfg WebhookConfig) (*WebhookVerifier, error) {
 	doc := struct {
 		Keys         []string `json:"keys,omitempty"`
@@ -54,6 +57,9 @@ func NewWebhookVerifier(cfg WebhookConfig) (*WebhookVerifier, error) {
 		Tolerance    *uint64  `json:"tolerance,omitempty"`
 		MaxBodyBytes *uint64  `json:"max_body_bytes,omitempty"`
 	}{Keys: cfg.Keys, Secrets: cfg.Secrets, PublicKeys: cfg.PublicKeys}
+	if cfg.Tolerance < 0 || (cfg.Tolerance > 0 && cfg.Tolerance < time.Second) {
+		return nil, errorWith(ErrInvalidOptions, fmt.Sprintf("webhook tolerance %v is not a whole number of seconds of at least 1 (zero: the default)", cfg.Tolerance))
+	}
 	if cfg.Tolerance > 0 {
 		doc.Tolerance = seconds(cfg.Tolerance)
 	}

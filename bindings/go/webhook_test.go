@@ -232,6 +232,15 @@ func TestWebhookRoundTripsAndErrors(t *testing.T) {
 	if _, err := tollgate.NewWebhookVerifier(tollgate.WebhookConfig{Keys: []string{sk}}); reason(err) != "invalid_webhook_secret" {
 		t.Errorf("a signing key in a verifier: %v", err)
 	}
+	for name, cfg := range map[string]tollgate.WebhookConfig{
+		"no key":               {},
+		"a negative tolerance": {Keys: []string{secret}, Tolerance: -time.Second},
+		"half a second":        {Keys: []string{secret}, Tolerance: 500 * time.Millisecond},
+	} {
+		if _, err := tollgate.NewWebhookVerifier(cfg); reason(err) != "invalid_options" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	if _, err := tollgate.SignWebhook("whsec_AQEBAQEBAQEBAQEBAQEBAQ==", "msg_1", now, body); reason(err) != "invalid_webhook_secret" {
 		t.Errorf("a 16-byte secret: %v", err)
 	}

@@ -616,6 +616,11 @@ fn webhook_configurations_are_read_strictly_and_keep_secrets_out_of_messages() {
             r#"{"tolerance":1,"tolerance":2}"#.to_owned(),
             "duplicate",
         ),
+        (
+            r#"{"keys":[],"tolerance":60}"#.to_owned(),
+            "invalid webhook configuration: no key (keys, secrets or public_keys)",
+        ),
+        ("{}".to_owned(), "no key"),
     ] {
         let (mut v, mut e) = (null_mut(), null_mut());
         let st = tg_webhook_verifier_new(config.as_ptr(), config.len(), &mut v, &mut e);

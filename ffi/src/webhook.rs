@@ -196,8 +196,8 @@ pub(crate) unsafe fn verify_for_store(
 /// `tolerance` (default 300 s, at most 86400) bounds `|now - webhook-timestamp|`.
 ///
 /// On success writes the verifier to `*verifier_out` (free it with `tg_webhook_verifier_free`). On
-/// failure: `TG_STATUS_INVALID_WEBHOOK_SECRET`, `TG_STATUS_INVALID_OPTIONS`, and the optional
-/// message.
+/// failure: `TG_STATUS_INVALID_WEBHOOK_SECRET`, `TG_STATUS_INVALID_OPTIONS` (also for a
+/// configuration with no key at all), and the optional message.
 #[no_mangle]
 pub extern "C" fn tg_webhook_verifier_new(
     config: *const u8,
@@ -225,6 +225,14 @@ pub extern "C" fn tg_webhook_verifier_new(
         }
         for k in &c.public_keys {
             v.add_public_key(k)?;
+        }
+        if v.key_count() == 0 {
+            // A verifier without a key refuses every delivery: a configuration that lost its
+            // secrets is an error now, not 500s later.
+            return Err(Failure::new(
+                Status::InvalidOptions,
+                "invalid webhook configuration: no key (keys, secrets or public_keys)",
+            ));
         }
         // SAFETY: `verifier_out` was checked non-NULL; the caller provides writable storage.
         unsafe { write_out(verifier_out, into_handle(WebhookVerifier { inner: v })) };

@@ -134,6 +134,11 @@ def test_round_trips_for_both_schemes_and_errors() -> None:
     with pytest.raises(tollgate.TollgateError) as e:
         tollgate.WebhookVerifier([sk])
     assert e.value.code == "invalid_webhook_secret"
+    # A configuration that lost its keys is refused when it is read, not by 500s later.
+    for no_key in ({}, {"keys": []}, {"secrets": [], "public_keys": []}):
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.WebhookVerifier(**no_key)
+        assert (e.value.code, e.value.message) == ("invalid_options", "invalid webhook configuration: no key (keys, secrets or public_keys)")
     with pytest.raises(tollgate.TollgateError) as e:
         tollgate.sign_webhook("whsec_AQEBAQEBAQEBAQEBAQEBAQ==", "msg_1", now, body)
     assert e.value.code == "invalid_webhook_secret"

@@ -53,7 +53,7 @@ class WebhookVerifier(_Handle):
     `tolerance` bounds |now - webhook-timestamp| (seconds; default 300, at most 86400);
     `max_body_bytes` defaults to 1 MiB. With `replay_guard`, every verified delivery is recorded
     by its id and body, and the same delivery again within the window is `webhook_replayed`. Raises TollgateError
-    `invalid_webhook_secret` or `invalid_options`.
+    `invalid_webhook_secret`, or `invalid_options` (also when no key is given at all).
     """
 
     _free = staticmethod(_ffi.tg_webhook_verifier_free)
