@@ -812,6 +812,34 @@ fn limit_webhook_signature_entries_at_and_past() {
 }
 
 #[test]
+fn limit_webhook_v1a_entries_at_and_past() {
+    // Counted while the header is parsed, before any signature is checked, even by a verifier
+    // that holds no v1a key.
+    let v = wh_verifier();
+    let sig = wh_sign(WH_ID, b"{}");
+    let v1a = format!("v1a,{}==", "A".repeat(86));
+    let with = |n: usize| {
+        let mut entries = vec![v1a.clone(); n];
+        entries.push(sig.clone());
+        entries.join(" ")
+    };
+    let ts = WH_TS.to_string();
+    v.verify(WH_ID, &ts, &with(webhook::MAX_V1A_ENTRIES), b"{}", WH_TS)
+        .unwrap();
+    assert_error(
+        v.verify(
+            WH_ID,
+            &ts,
+            &with(webhook::MAX_V1A_ENTRIES + 1),
+            b"{}",
+            WH_TS,
+        ),
+        ErrorCode::WebhookMalformed,
+        "webhook-signature has 5 v1a entries, more than the limit of 4",
+    );
+}
+
+#[test]
 fn limit_webhook_verifier_keys_at_and_past() {
     let mut v = WebhookVerifier::new();
     for _ in 0..webhook::MAX_VERIFIER_KEYS {
@@ -866,6 +894,36 @@ fn limit_webhook_tolerance_and_replay_capacity_at_and_past() {
         ReplayGuard::new(webhook::MAX_REPLAY_CAPACITY + 1),
         ErrorCode::InvalidOptions,
         "must be between 1 and 16777216",
+    );
+    // The replay window: a guard's, and a shared store's claim (through its last second).
+    ReplayGuard::new(1)
+        .unwrap()
+        .with_window(webhook::MAX_TOLERANCE_SECS)
+        .unwrap();
+    assert_error(
+        ReplayGuard::new(1)
+            .unwrap()
+            .with_window(webhook::MAX_TOLERANCE_SECS + 1),
+        ErrorCode::InvalidOptions,
+        "replay window 86401s is more than the maximum of 86400s",
+    );
+    let v = wh_verifier();
+    let (ts, sig) = (WH_TS.to_string(), wh_sign(WH_ID, b"{}"));
+    let claim = v
+        .verify_for_store(WH_ID, &ts, &sig, b"{}", WH_TS, webhook::MAX_TOLERANCE_SECS)
+        .unwrap();
+    assert_eq!(claim.ttl_secs(), webhook::MAX_TOLERANCE_SECS + 1);
+    assert_error(
+        v.verify_for_store(
+            WH_ID,
+            &ts,
+            &sig,
+            b"{}",
+            WH_TS,
+            webhook::MAX_TOLERANCE_SECS + 1,
+        ),
+        ErrorCode::InvalidOptions,
+        "replay window 86401s is more than the maximum of 86400s",
     );
 }
 

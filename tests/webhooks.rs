@@ -638,6 +638,34 @@ fn replay_guard_rejects_second_delivery_and_forgets_after_the_window() {
 }
 
 #[test]
+fn replay_guard_refuses_what_a_later_clock_has_already_forgotten() {
+    // Two threads: one read the clock at T + 300 and is still verifying the replay of a
+    // delivery when another records something at T + 301, which drops the original's entry
+    // (its window ended at T + 300). The late replay must not be taken for a new delivery.
+    let v = verifier();
+    let guard = ReplayGuard::new(10).unwrap();
+    v.verify_and_record(&guard, ID, TS, SIG, BODY, T).unwrap();
+    assert_eq!(guard.purge(T + 301), 1);
+    let late = v
+        .verify_and_record(&guard, ID, TS, SIG, BODY, T + 300)
+        .unwrap_err();
+    assert_eq!(late.code(), ErrorCode::WebhookTimestamp);
+    assert!(late.to_string().contains("ended at 1614265630"), "{late}");
+    assert!(guard.is_empty());
+    // The same holds for bare ids.
+    assert_eq!(
+        guard
+            .check_and_record("msg_1", T, T + 300)
+            .unwrap_err()
+            .code(),
+        ErrorCode::WebhookTimestamp
+    );
+    guard.check_and_record("msg_1", T + 1, T + 300).unwrap();
+    // A delivery stamped in the future is remembered from its timestamp: no refusal there.
+    guard.check_and_record("msg_2", T + 400, T + 301).unwrap();
+}
+
+#[test]
 fn replay_guard_records_only_verified_deliveries() {
     let v = verifier();
     let guard = ReplayGuard::new(1).unwrap();
@@ -746,8 +774,10 @@ fn a_shared_store_claims_each_verified_id_once() {
     // Verified at the vector's own time, with a window of 600 s beyond the 300 s tolerance.
     let claim = v.verify_for_store(ID, TS, SIG, BODY, T + 10, 600).unwrap();
     assert_eq!(claim.store_key(), format!("tollgate:webhook:{CLAIM_HASH}"));
-    // Until max(timestamp, now) + max(tolerance, window) = T + 10 + 600: 600 s from now.
-    assert_eq!(claim.ttl_secs(), 600);
+    // Through the second max(timestamp, now) + max(tolerance, window) = T + 10 + 600: the
+    // delivery passes the timestamp check at now = T + 610, which lasts until the clock reads
+    // T + 611, 601 s from the start of `now`.
+    assert_eq!(claim.ttl_secs(), 601);
     claim.clone().settle(true).unwrap();
     assert_eq!(code(claim.settle(false)), ErrorCode::WebhookReplayed);
     // A forged delivery never reaches the store: no claim, the signature's error.
@@ -765,8 +795,8 @@ fn a_shared_store_claims_each_verified_id_once() {
         by_headers.store_key(),
         format!("tollgate:webhook:{CLAIM_HASH}")
     );
-    // The tolerance (300 s) is the floor of the claim's life.
-    assert_eq!(by_headers.ttl_secs(), 300);
+    // The tolerance (300 s, through its last second) is the floor of the claim's life.
+    assert_eq!(by_headers.ttl_secs(), 301);
 }
 
 #[test]

@@ -404,7 +404,7 @@ func TestWebhookVerifyForStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if claim.Key != "tollgate:webhook:bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1" || claim.TTL != 300 {
+		if claim.Key != "tollgate:webhook:bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1" || claim.TTL != 301 {
 			t.Fatalf("%+v", claim)
 		}
 	}

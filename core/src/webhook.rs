@@ -19,8 +19,9 @@
 //! ASCII characters without `.`.
 //!
 //! [`WebhookVerifier::verify`] checks in this fixed order, cheapest first, so that no cryptography
-//! runs on a malformed, oversized or stale delivery: body size, `webhook-id`, `webhook-timestamp`
-//! syntax, `webhook-signature` size and syntax, timestamp tolerance, and last the signatures.
+//! runs on a malformed, oversized or stale delivery: that the verifier holds a key, body size,
+//! `webhook-id`, `webhook-timestamp` syntax, `webhook-signature` size and syntax (at most
+//! [`MAX_V1A_ENTRIES`] `v1a` entries), timestamp tolerance, and last the signatures.
 //!
 //! ```
 //! use tollgate::webhook::{ReplayGuard, WebhookSecret, WebhookSigner, WebhookVerifier};
@@ -66,6 +67,11 @@ pub const MAX_TIMESTAMP_DIGITS: usize = 12;
 pub const MAX_SIGNATURE_HEADER_BYTES: usize = 8 * 1024;
 /// Most space-separated entries in `webhook-signature`.
 pub const MAX_SIGNATURE_ENTRIES: usize = 16;
+/// Most `v1a` entries in `webhook-signature`. Each is an Ed25519 check per public key, and each
+/// check hashes the whole body again (Ed25519 hashes the signature's `R` with the message), so
+/// without this bound one unsigned request could cost 128 hashes of the body. A sender signs with
+/// one or two keys (two while it rotates).
+pub const MAX_V1A_ENTRIES: usize = 4;
 /// Most secrets and public keys one verifier holds (rotation needs two or three). With
 /// [`MAX_SIGNATURE_ENTRIES`] it bounds the signature checks one delivery can cost.
 pub const MAX_VERIFIER_KEYS: usize = 8;
@@ -491,7 +497,8 @@ pub struct SignatureHeader<'a> {
 ///
 /// Fails ([`ErrorCode::WebhookMalformed`]) if the header is longer than
 /// [`MAX_SIGNATURE_HEADER_BYTES`], contains anything but visible ASCII and spaces, has no item, or
-/// has more than [`MAX_SIGNATURE_ENTRIES`] items. Items are separated by one or more spaces; an item
+/// has more than [`MAX_SIGNATURE_ENTRIES`] items or more than [`MAX_V1A_ENTRIES`] `v1a` entries.
+/// Items are separated by one or more spaces; an item
 /// without a `,` (or with nothing before it) is counted in `unparsable` and otherwise ignored.
 pub fn parse_signature_header(header: &str) -> Result<SignatureHeader<'_>, Error> {
     if header.len() > MAX_SIGNATURE_HEADER_BYTES {
@@ -527,6 +534,16 @@ pub fn parse_signature_header(header: &str) -> Result<SignatureHeader<'_>, Error
     if items == 0 {
         return Err(malformed("webhook-signature is empty"));
     }
+    let v1a = parsed
+        .entries
+        .iter()
+        .filter(|e| e.scheme() == Some(WebhookScheme::V1a))
+        .count();
+    if v1a > MAX_V1A_ENTRIES {
+        return Err(malformed(format!(
+            "webhook-signature has {v1a} v1a entries, more than the limit of {MAX_V1A_ENTRIES}"
+        )));
+    }
     Ok(parsed)
 }
 
@@ -537,8 +554,8 @@ pub fn parse_signature_header(header: &str) -> Result<SignatureHeader<'_>, Error
 /// built and can be shared between threads.
 ///
 /// Cost: at most [`MAX_VERIFIER_KEYS`] HMACs over the signed content, plus, for `v1a`, one Ed25519
-/// check per (`v1a` entry, public key) pair: at most [`MAX_SIGNATURE_ENTRIES`] ×
-/// [`MAX_VERIFIER_KEYS`], each hashing the body.
+/// check per (`v1a` entry, public key) pair: at most [`MAX_V1A_ENTRIES`] × [`MAX_VERIFIER_KEYS`],
+/// each hashing the body.
 #[derive(Clone)]
 pub struct WebhookVerifier {
     secrets: Vec<WebhookSecret>,
@@ -710,9 +727,11 @@ impl WebhookVerifier {
     /// may share a guard) is not a replay of it.
     ///
     /// Only deliveries whose signature verified are recorded, so forged requests cannot fill the
-    /// guard or block a genuine id. The delivery is remembered until `max(timestamp, now)` plus the larger
-    /// of this verifier's tolerance and the guard's window: as long as the same signed delivery
-    /// could pass the timestamp check.
+    /// guard or block a genuine id. The delivery is remembered until `max(timestamp, now)` plus
+    /// the larger of this verifier's tolerance and the guard's window: as long as the same signed
+    /// delivery could pass the timestamp check. A delivery whose window had ended by the latest
+    /// `now` the guard was given (by another thread that read the clock later) is refused with
+    /// [`ErrorCode::WebhookTimestamp`]: its earlier copy may have been dropped.
     pub fn verify_and_record(
         &self,
         guard: &ReplayGuard,
@@ -724,11 +743,7 @@ impl WebhookVerifier {
     ) -> Result<(), Error> {
         let ts = self.check(id, timestamp, signature_header, body, now)?;
         let window = self.tolerance.max(guard.window);
-        guard.record(
-            &delivery_key(id, body),
-            ts.max(now).saturating_add(window),
-            now,
-        )
+        guard.record(&delivery_key(id, body), ts, window, now)
     }
 
     /// [`verify_and_record`](Self::verify_and_record) with the headers as in
@@ -751,8 +766,9 @@ impl WebhookVerifier {
     /// it was set; `false` is [`ErrorCode::WebhookReplayed`]. A host whose store does not answer
     /// must refuse the delivery (the sender retries). As with
     /// [`verify_and_record`](Self::verify_and_record), only verified deliveries claim a key, and
-    /// `window` is the guard's window (the claim lasts until `max(timestamp, now)` plus the larger
-    /// of it and this verifier's tolerance).
+    /// `window` is the guard's window, at most [`MAX_TOLERANCE_SECS`] (the claim lasts through
+    /// the second `max(timestamp, now)` plus the larger of it and this verifier's tolerance: `now`
+    /// is whole seconds, so the TTL counts the second the claim is made in).
     pub fn verify_for_store(
         &self,
         id: &str,
@@ -762,11 +778,18 @@ impl WebhookVerifier {
         now: u64,
         window: u64,
     ) -> Result<ReplayClaim, Error> {
+        if window > MAX_TOLERANCE_SECS {
+            return Err(options(format!(
+                "replay window {window}s is more than the maximum of {MAX_TOLERANCE_SECS}s"
+            )));
+        }
         let ts = self.check(id, timestamp, signature_header, body, now)?;
         let until = ts.max(now).saturating_add(self.tolerance.max(window));
+        // The delivery passes the timestamp check while `now <= until`, that is until the wall
+        // clock reaches `until + 1`; the claim is made some fraction past `now`.
         Ok(ReplayClaim {
             key: format!("tollgate:webhook:{}", delivery_hash(id, body)),
-            ttl_secs: until.saturating_sub(now).max(1),
+            ttl_secs: until.saturating_sub(now).saturating_add(1),
         })
     }
 
@@ -1088,7 +1111,9 @@ fn delivery_key(id: &str, body: &[u8]) -> String {
 /// window can bring.
 ///
 /// Thread-safe: every method takes `&self` and a short internal lock. Record only verified
-/// deliveries (see [`WebhookVerifier::verify_and_record`]).
+/// deliveries (see [`WebhookVerifier::verify_and_record`]). Each verified delivery takes a place
+/// until its window ends, so a sender can fill a guard it shares with others: give senders that
+/// do not trust each other a guard each.
 #[derive(Debug)]
 pub struct ReplayGuard {
     capacity: usize,
@@ -1102,11 +1127,15 @@ struct ReplayState {
     by_id: HashMap<Arc<str>, u64>,
     /// The same entries, ordered by expiry, to drop expired ones cheaply.
     by_expiry: BTreeSet<(u64, Arc<str>)>,
+    /// The latest `now` the guard has purged at: ids whose last second is before it are gone,
+    /// so a delivery whose window ended before it can no longer be told from a replay.
+    latest: u64,
 }
 
 impl ReplayState {
     /// Drops every id whose expiry is before `now`; returns how many.
     fn purge(&mut self, now: u64) -> usize {
+        self.latest = self.latest.max(now);
         let mut dropped = 0usize;
         while let Some((expiry, _)) = self.by_expiry.first() {
             if *expiry >= now {
@@ -1182,19 +1211,38 @@ impl ReplayGuard {
 
     /// Records `id` for a delivery with timestamp `timestamp`, accepted at `now`, remembering it
     /// until `max(timestamp, now) + window`. Fails with [`ErrorCode::WebhookReplayed`] if it is
-    /// already held, [`ErrorCode::WebhookReplayGuardFull`] if the guard is full, and
-    /// [`ErrorCode::WebhookMalformed`] for an id the verifier would refuse.
+    /// already held, [`ErrorCode::WebhookReplayGuardFull`] if the guard is full,
+    /// [`ErrorCode::WebhookMalformed`] for an id the verifier would refuse, and
+    /// [`ErrorCode::WebhookTimestamp`] if the guard was already given a `now` past
+    /// `timestamp + window` (another thread's later clock read: an earlier copy of this delivery
+    /// may have been dropped at it).
     ///
     /// Call it only after the delivery's signature verified.
     pub fn check_and_record(&self, id: &str, timestamp: u64, now: u64) -> Result<(), Error> {
         check_id(id).map_err(malformed)?;
-        self.record(id, timestamp.max(now).saturating_add(self.window), now)
+        self.record(id, timestamp, self.window, now)
     }
 
-    /// Records `id` (an id, or a [`delivery_key`]) until `expires`.
-    fn record(&self, id: &str, expires: u64, now: u64) -> Result<(), Error> {
+    /// Records `id` (an id, or a [`delivery_key`]) of a delivery stamped `timestamp`, accepted at
+    /// `now`, until `max(timestamp, now) + window`.
+    fn record(&self, id: &str, timestamp: u64, window: u64, now: u64) -> Result<(), Error> {
+        let expires = timestamp.max(now).saturating_add(window);
         let mut state = self.lock();
         state.purge(now);
+        // An earlier copy of this delivery was remembered until at least `timestamp + window`.
+        // A caller whose clock read came later (or ran ahead) may have dropped it since: by that
+        // clock the delivery is stale, and it cannot be told from a replay.
+        let forgotten_after = timestamp.saturating_add(window);
+        if forgotten_after < state.latest {
+            return Err(rejected(
+                ErrorCode::WebhookTimestamp,
+                format!(
+                    "the delivery's replay window ended at {forgotten_after}, before {} (the \
+                     latest time the replay guard was given)",
+                    state.latest
+                ),
+            ));
+        }
         if let Some(until) = state.by_id.get(id) {
             return Err(rejected(
                 ErrorCode::WebhookReplayed,

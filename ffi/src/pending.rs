@@ -272,8 +272,9 @@ pub extern "C" fn tg_engine_invalidate(
 /// with `tg_string_free`) and how long to hold it, in seconds, to `*ttl_out`. The host then runs
 /// `SET <key> 1 NX EX <ttl>`: if the key was not set, the delivery is a replay
 /// (`TG_STATUS_WEBHOOK_REPLAYED`); if the store does not answer, refuse the delivery. `window`:
-/// the replay window in seconds (the claim lasts at least the verifier's tolerance). Statuses
-/// otherwise as `tg_webhook_verifier_verify`.
+/// the replay window in seconds, at most 86,400 (`TG_STATUS_INVALID_OPTIONS` past it; the claim
+/// lasts at least the verifier's tolerance, through its last second). Statuses otherwise as
+/// `tg_webhook_verifier_verify`.
 #[no_mangle]
 pub extern "C" fn tg_webhook_verifier_verify_for_store(
     verifier: *const crate::webhook::WebhookVerifier,

@@ -269,7 +269,7 @@ static void webhook_claim(void) {
     check(st == TG_STATUS_OK && key != NULL &&
               strcmp(key, "tollgate:webhook:"
                           "bcda2c50c55350fde15cb6a403311daac6f7adf9e5d5b836363f31d1b908edb1") == 0 &&
-              ttl == 600,
+              ttl == 601,
           "webhook claim %s for %llu s", show(key), (unsigned long long)ttl);
     tg_string_free(key);
     key = NULL;
