@@ -158,6 +158,65 @@ fn revocation_takes_effect_at_the_next_swap() {
     assert_eq!(check("key-billing-new"), ErrorCode::Allowed);
 }
 
+/// `expires` is the first second a key no longer works (as a JWT's `exp`).
+#[test]
+fn a_key_expires_at_its_expires_second() {
+    let engine = Engine::from_policy_json(&example("policy.json")).unwrap();
+    let mut snapshot: serde_json::Value =
+        serde_json::from_slice(&example("snapshot.json")).unwrap();
+    let table = Table::from_json(&example("scenarios.json")).unwrap();
+    for r in snapshot["api_keys"]["api-keys"].as_array_mut().unwrap() {
+        if r["id"] == "key_billing02" {
+            r["expires"] = (table.now + 10).into();
+        }
+    }
+    engine
+        .swap_snapshot_json(snapshot.to_string().as_bytes())
+        .unwrap();
+    let header = format!("Bearer {}", table.tokens["key-billing-new"]);
+    let headers = [("Authorization", header.as_str())];
+    let request = Request::new("GET", "/v1/orgs/org_1/invoices", &headers);
+    assert_eq!(
+        engine.check(&request, table.now + 9).code,
+        ErrorCode::Allowed
+    );
+    let d = engine.check(&request, table.now + 10);
+    assert_eq!((d.status, d.code), (401, ErrorCode::ApiKeyExpired));
+    assert_eq!(d.message, "API key key_billing02 has expired");
+}
+
+/// A service account's key issued for one organisation acts in it only: on a route that is not
+/// tenant-scoped it holds none of its roles or scopes, though it still authenticates.
+#[test]
+fn a_key_issued_for_a_tenant_holds_nothing_outside_tenant_routes() {
+    let mut policy: serde_json::Value = serde_json::from_slice(&example("policy.json")).unwrap();
+    let routes = policy["routes"].as_array_mut().unwrap();
+    routes.push(serde_json::json!({"method": "POST", "path": "/v1/reindex", "requires": ["invoices:write"]}));
+    routes.push(serde_json::json!({"method": "GET", "path": "/v1/whoami"}));
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    engine
+        .swap_snapshot_json(&example("snapshot.json"))
+        .unwrap();
+    let table = Table::from_json(&example("scenarios.json")).unwrap();
+    let check = |method: &str, path: &str| {
+        let header = format!("Bearer {}", table.tokens["key-billing-new"]);
+        let d = engine.check(
+            &Request::new(method, path, &[("Authorization", &header)]),
+            table.now,
+        );
+        (d.status, d.code)
+    };
+    assert_eq!(
+        check("POST", "/v1/orgs/org_1/invoices"),
+        (200, ErrorCode::Allowed)
+    );
+    assert_eq!(
+        check("POST", "/v1/reindex"),
+        (403, ErrorCode::InsufficientPermissions)
+    );
+    assert_eq!(check("GET", "/v1/whoami"), (200, ErrorCode::Allowed));
+}
+
 /// Providers whose prefixes nest (`fln` before `fln_live`): a key goes to the provider of the
 /// longest prefix it carries, wherever the providers are listed.
 #[test]
@@ -254,11 +313,12 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
         "tenants": {P1: ["admin"], P2: ["admin"]}
     });
     let now = 1_767_225_600;
-    let mut pat = |owner: &str, tenant: Option<&str>, scopes: &[&str]| {
+    let mut pat = |owner: &str, tenant: Option<&str>, roles: &[&str], scopes: &[&str]| {
         let mut g =
             apikey::generate("pat", owner, &Hashing::HmacSha256(pepper.clone()), now).unwrap();
         g.record.kind = tollgate::PrincipalKind::PersonalAccessToken;
         g.record.tenant = tenant.map(str::to_owned);
+        g.record.roles = roles.iter().map(|s| s.to_string()).collect();
         g.record.scopes = scopes.iter().map(|s| s.to_string()).collect();
         snapshot["api_keys"]["pat"]
             .as_array_mut()
@@ -266,10 +326,13 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
             .push(serde_json::to_value(&g.record).unwrap());
         format!("Bearer {}", g.key)
     };
-    let carol_delete = pat("u-carol", None, &["project:delete"]);
-    let alice_p1 = pat("u-alice", Some(P1), &[]);
-    let alice_read = pat("u-alice", None, &["project:read"]);
-    let alice = pat("u-alice", None, &[]);
+    let carol_delete = pat("u-carol", None, &[], &["project:delete"]);
+    let carol_admin = pat("u-carol", None, &["admin"], &[]);
+    let alice_p1 = pat("u-alice", Some(P1), &[], &[]);
+    let alice_read = pat("u-alice", None, &[], &["project:read"]);
+    let alice_viewer = pat("u-alice", None, &["viewer"], &[]);
+    let alice_viewer_members = pat("u-alice", None, &["viewer"], &["members:manage"]);
+    let alice = pat("u-alice", None, &[], &[]);
     engine
         .swap_snapshot_json(snapshot.to_string().as_bytes())
         .unwrap();
@@ -287,6 +350,22 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
     // Scopes bound an admin's token to what they list.
     assert_eq!(check("GET", "/v1/items", &alice_read, P1), allowed);
     assert_eq!(check("POST", "/v1/items", &alice_read, P1), lacking);
+    // So do roles: an admin's token issued as a viewer is a viewer; with a scope besides, it
+    // gets that scope too, and nothing else.
+    assert_eq!(check("GET", "/v1/items", &alice_viewer, P1), allowed);
+    assert_eq!(check("POST", "/v1/items", &alice_viewer, P1), lacking);
+    assert_eq!(check("POST", "/v1/members", &alice_viewer, P1), lacking);
+    assert_eq!(
+        check("POST", "/v1/members", &alice_viewer_members, P1),
+        allowed
+    );
+    assert_eq!(
+        check("POST", "/v1/items", &alice_viewer_members, P1),
+        lacking
+    );
+    // A role the owner does not hold is not granted by the token.
+    assert_eq!(check("GET", "/v1/items", &carol_admin, P1), allowed);
+    assert_eq!(check("POST", "/v1/items", &carol_admin, P1), lacking);
     // A token issued for P1 is a member of P1 only, though its owner is a member of both.
     assert_eq!(check("POST", "/v1/items", &alice_p1, P1), allowed);
     assert_eq!(
@@ -319,6 +398,7 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
         roles(&alice_read),
         (vec!["viewer".to_owned()], vec!["project:read".to_owned()])
     );
+    assert_eq!(roles(&alice_viewer), roles(&alice_read));
     let (all, _) = roles(&alice);
     assert_eq!(all, ["admin", "member", "viewer", "platform-admin"]);
 }

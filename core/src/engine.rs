@@ -109,15 +109,21 @@ struct Authenticated<'a> {
     claims: Option<IndexedClaims<'a>>,
 }
 
-/// The limits of a key whose roles come from its owner's user record (a personal access token
-/// under `roles_from_record`): the owner's current roles decide, and the key never gives more
-/// than it was issued for. Empty for every other credential.
+/// The limits of an API key: one that names a tenant acts in that tenant only, and one whose
+/// roles come from its owner's user record (a personal access token under `roles_from_record`)
+/// never gives more than it was issued for, while the owner's current roles decide. Empty for
+/// every other credential.
 #[derive(Default)]
 struct KeyBounds<'a> {
-    /// The key's tenant, when it names one: the owner's membership counts there only.
+    /// The key names a tenant: outside tenant-scoped routes it holds no roles and no scopes (a
+    /// platform admin's key for one project is no platform admin).
+    tenant_only: bool,
+    /// For a key whose roles are its owner's: the key's tenant, where the owner's membership
+    /// counts only.
     tenant: Option<Membership<'a>>,
-    /// The key's scopes, when it lists any: permissions beyond them are dropped.
-    scopes: Option<Bits>,
+    /// For a key whose roles are its owner's: the permissions it was issued for (its roles' and
+    /// its scopes'), when it lists any; permissions beyond them are dropped.
+    permissions: Option<Bits>,
 }
 
 /// The signature check a host supplies to [`Engine::check_with`]; `None` verifies in process.
@@ -638,17 +644,17 @@ impl Engine {
                     Refusal::new(code, "the caller is not a member of the tenant").with_principal(),
                 );
             }
-        } else if authn.bounds.tenant.is_some() {
+        } else if authn.bounds.tenant_only {
             // A key issued for one tenant acts in that tenant only: outside tenant-scoped routes
-            // it holds none of its owner's roles (a platform admin's key for one project is no
-            // platform admin).
+            // it holds none of its roles or scopes, nor its owner's.
             authn.held = Bits::default();
+            authn.scopes = Bits::default();
         }
 
         // Permissions.
         let (mut roles, mut perms) = self.policy.roles.effective(&authn.held);
         perms.union_with(&authn.scopes);
-        if let Some(bound) = &authn.bounds.scopes {
+        if let Some(bound) = &authn.bounds.permissions {
             perms.intersect_with(bound);
             // The principal (and the roles forwarded upstream) names only the roles the key
             // carries in full: an admin's key for `project:read` is no admin to the upstream.
@@ -1119,15 +1125,22 @@ impl Engine {
             (None, Some(r)) => Membership::Stored(r.clone()),
             (None, None) => return Err(wrong_record(RecordKind::ApiKey)),
         };
+        let tenant_only = record.tenant.is_some();
         Ok(match user {
-            // The owner's current roles, within what the key was issued for.
+            // The owner's current roles, within what the key was issued for: the permissions its
+            // own roles and scopes give.
             Some((held, membership)) => Authenticated {
                 held,
                 scopes: Bits::default(),
                 membership,
                 bounds: KeyBounds {
-                    tenant: record.tenant.is_some().then_some(own),
-                    scopes: (!scopes.is_empty()).then_some(scopes),
+                    tenant_only,
+                    tenant: tenant_only.then_some(own),
+                    permissions: (!roles.is_empty() || !scopes.is_empty()).then(|| {
+                        let (_, mut issued) = self.policy.roles.effective(&roles);
+                        issued.union_with(&scopes);
+                        issued
+                    }),
                 },
                 claims: None,
             },
@@ -1135,7 +1148,10 @@ impl Engine {
                 held: roles,
                 scopes,
                 membership: own,
-                bounds: KeyBounds::default(),
+                bounds: KeyBounds {
+                    tenant_only,
+                    ..KeyBounds::default()
+                },
                 claims: None,
             },
         })
