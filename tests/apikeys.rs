@@ -45,6 +45,13 @@ fn malformed_keys_say_so_before_any_lookup() {
         let err = apikey::parse(bad, &["fln_live"]).unwrap_err();
         assert_eq!(err.code(), ErrorCode::MalformedApiKey, "{bad:?}");
     }
+    // A prefix no key can carry (not letters, digits and `_`) accepts nothing, though this
+    // key's checksum is right (zlib.crc32 in base62).
+    let spaced = "x y_0123456789abcdefghijABCDEFGHIJKL0fwyNp";
+    assert_eq!(
+        apikey::parse(spaced, &["x y"]).unwrap_err().code(),
+        ErrorCode::MalformedApiKey
+    );
     let long = format!("fln_live_{}", "a".repeat(200));
     assert_eq!(
         apikey::parse(&long, &["fln_live"]).unwrap_err().code(),

@@ -26,6 +26,24 @@ type GeneratedAPIKey struct {
 	Hash string
 }
 
+// String shows the record and leaves the key out, so that logging a GeneratedAPIKey (%v, %+v,
+// %s) never writes the key; read g.Key to show it once.
+func (g GeneratedAPIKey) String() string {
+	return fmt.Sprintf("GeneratedAPIKey{Key: <redacted>, Record: %s, Hash: %s}", g.Record, g.Hash)
+}
+
+// GoString is String, for %#v.
+func (g GeneratedAPIKey) GoString() string { return g.String() }
+
+// MarshalJSON writes the record and hash, never the key: a GeneratedAPIKey encoded by mistake
+// (into a log line or a response) does not leak it.
+func (g GeneratedAPIKey) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Record json.RawMessage `json:"record"`
+		Hash   string          `json:"hash"`
+	}{g.Record, g.Hash})
+}
+
 // GenerateAPIKey makes a key with prefix (1–32 ASCII letters, digits or _, not ending in _, such
 // as "fln_live" or "pat") from the operating system's secure random source, and its record for
 // owner created at now (zero: time.Now()). pepper: the host's pepper (at least 16 bytes) to hash
@@ -57,10 +75,11 @@ func GenerateAPIKey(prefix, owner string, pepper []byte, now time.Time) (Generat
 
 // CheckAPIKey checks a key's form and checksum without any lookup: nil, or ErrMalformedAPIKey
 // for a typo, a truncated paste or a prefix not among prefixes (the longest match wins). Run it
-// before looking a key up, so that garbage never reaches the store. It needs at least one
-// prefix, none of them empty or with a space (ErrInvalidOptions otherwise): an allow-list that
-// lists nothing, nil included, must not accept every prefix. CheckAPIKeyOwnPrefix accepts the
-// key's own prefix.
+// before looking a key up, to refuse typos and junk without a store round trip; it is no
+// authentication (anyone can compute the checksum). It needs at least one prefix, each one
+// Tollgate could generate (ASCII letters, digits and _, at most 32 bytes; ErrInvalidOptions
+// otherwise): an allow-list that lists nothing, nil included, must not accept every prefix.
+// CheckAPIKeyOwnPrefix accepts the key's own prefix.
 func CheckAPIKey(key string, prefixes ...string) error {
 	if len(prefixes) == 0 {
 		return errorWith(ErrInvalidOptions, "no prefixes: CheckAPIKeyOwnPrefix accepts the key's own prefix")

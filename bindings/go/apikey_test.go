@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,17 @@ func TestGeneratedAPIKeysRoundTrip(t *testing.T) {
 	}
 	if err := tollgate.CheckAPIKey(g.Key, "fln_live"); err != nil {
 		t.Fatalf("the generated key: %v", err)
+	}
+	// Printed or encoded, it never shows the key (the random part is what must stay secret).
+	secret := strings.TrimPrefix(g.Key, "fln_live_")
+	encoded, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shown := range []string{fmt.Sprint(g), fmt.Sprintf("%+v", g), fmt.Sprintf("%#v", g), fmt.Sprintf("%s", g), string(encoded)} {
+		if strings.Contains(shown, secret) || !strings.Contains(shown, g.Hash) {
+			t.Errorf("shown as %s", shown)
+		}
 	}
 	var record struct {
 		ID      string `json:"id"`

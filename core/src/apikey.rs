@@ -95,7 +95,11 @@ impl<'a> ParsedApiKey<'a> {
     }
 }
 
-/// Checks a key's form and checksum against the accepted `prefixes` (longest match wins).
+/// Checks a key's form and checksum against the accepted `prefixes` (longest match wins; a
+/// prefix that is not [`valid_prefix`] accepts nothing).
+///
+/// The checksum (CRC-32) catches typos and truncated pastes cheaply. It is no authentication:
+/// anyone can compute it, so a well-formed key still has to be looked up.
 pub fn parse<'a, P: AsRef<str>>(key: &'a str, prefixes: &[P]) -> Result<ParsedApiKey<'a>, Error> {
     if key.len() > MAX_KEY_LEN {
         return Err(malformed(&format!(
@@ -107,7 +111,10 @@ pub fn parse<'a, P: AsRef<str>>(key: &'a str, prefixes: &[P]) -> Result<ParsedAp
         .iter()
         .map(AsRef::as_ref)
         .filter(|p| {
-            key.len() > p.len() && key.starts_with(*p) && key.as_bytes().get(p.len()) == Some(&b'_')
+            valid_prefix(p)
+                && key.len() > p.len()
+                && key.starts_with(*p)
+                && key.as_bytes().get(p.len()) == Some(&b'_')
         })
         .map(str::len)
         .max()

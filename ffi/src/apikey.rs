@@ -70,11 +70,15 @@ pub extern "C" fn tg_apikey_generate(
 }
 
 /// Checks an API key's form and checksum, without any lookup: `TG_STATUS_OK`, or
-/// `TG_STATUS_MALFORMED_API_KEY` for a typo, a truncated paste or a prefix not accepted.
+/// `TG_STATUS_MALFORMED_API_KEY` for a typo, a truncated paste or a prefix not accepted. The
+/// checksum catches mistakes, not attackers (anyone can compute it): a key that passes must
+/// still be looked up.
 ///
 /// `prefixes`: the accepted prefixes separated by spaces (`"fln_live fln_test"`; the longest match
-/// wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`). A
-/// list of nothing but spaces is `TG_STATUS_INVALID_OPTIONS`.
+/// wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`, if
+/// that is a prefix Tollgate could generate: ASCII letters, digits and `_`, at most 32 bytes). A
+/// list of nothing but spaces, or one with something that is no such prefix, is
+/// `TG_STATUS_INVALID_OPTIONS`.
 #[no_mangle]
 pub extern "C" fn tg_apikey_check(
     key: *const u8,
@@ -101,6 +105,16 @@ pub extern "C" fn tg_apikey_check(
                 ));
             }
             accepted.push(key.rsplit_once('_').map_or("", |(p, _)| p));
+        } else if let Some(bad) = accepted.iter().find(|p| !apikey::valid_prefix(p)) {
+            return Err(Failure::new(
+                Status::InvalidOptions,
+                format!(
+                    "prefix {:?} is not a prefix (1 to {} ASCII letters, digits and `_`, not \
+                     ending in `_`)",
+                    bad.chars().take(40).collect::<String>(),
+                    apikey::MAX_PREFIX_LEN
+                ),
+            ));
         }
         apikey::parse(key, &accepted)?;
         Ok(())

@@ -491,6 +491,18 @@ fn api_keys_round_trip() {
         tg_apikey_check(other.as_ptr(), other.len(), "  ".as_ptr(), 2),
         Status::InvalidOptions
     );
+    // The key's own prefix must be one Tollgate could generate: this one's checksum is right
+    // (zlib.crc32 in base62), its prefix is not.
+    let spaced = "x y_0123456789abcdefghijABCDEFGHIJKL0fwyNp";
+    assert_eq!(
+        tg_apikey_check(spaced.as_ptr(), spaced.len(), null(), 0),
+        Status::MalformedApiKey
+    );
+    // A listed prefix no key can carry is a configuration mistake.
+    assert_eq!(
+        tg_apikey_check(key.as_ptr(), key.len(), "fln-live".as_ptr(), 8),
+        Status::InvalidOptions
+    );
     let mut hash = null_mut();
     let st = tg_apikey_hash(
         key.as_ptr(),

@@ -60,8 +60,10 @@ def check_api_key(key: Union[str, bytes], prefixes: Union[str, Iterable[str], No
     """Checks a key's form and checksum, without any lookup; raises TokenError
     `malformed_api_key` for a typo, a truncated paste or a prefix not among `prefixes` (one or
     several; the longest match wins; None accepts the key's own prefix). Run it before looking a
-    key up, so that garbage never reaches the store. An empty list, or an empty or spaced
-    prefix, is a ValueError: it would accept every prefix."""
+    key up, to refuse typos and junk without a store round trip; it is no authentication (anyone
+    can compute the checksum). An empty list, or an empty or spaced prefix, is a ValueError: it
+    would accept every prefix. A prefix Tollgate could not generate (other than ASCII letters,
+    digits and `_`, or over 32 bytes) is TollgateError `invalid_options`."""
     k = _bytes(key, "key")
     if prefixes is None:
         ps = b""
