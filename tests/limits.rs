@@ -490,11 +490,30 @@ fn limit_kid_length_at_and_past() {
         "kid is longer than 256 bytes",
     );
     let mut k = jwk();
-    k["kid"] = at.into();
+    k["kid"] = at.as_str().into();
     KeySet::from_jwks(jwks(vec![k.clone()]).as_bytes()).unwrap();
-    k["kid"] = past.into();
+    k["kid"] = past.as_str().into();
     assert_error(
         KeySet::from_jwks(jwks(vec![k]).as_bytes()),
+        ErrorCode::InvalidKey,
+        "kid is longer than 256 bytes",
+    );
+    // Signing keys too: a token naming such a kid could never find its key.
+    let pem = tollgate::keygen::generate(Algorithm::EdDSA)
+        .unwrap()
+        .private;
+    let signer = |kid: &str| {
+        tollgate::SigningKey::from_pem_or_der(Algorithm::EdDSA, pem.as_bytes(), Some(kid))
+    };
+    signer(&at).unwrap();
+    assert_error(
+        signer(&past),
+        ErrorCode::InvalidKey,
+        "kid is longer than 256 bytes",
+    );
+    let renamed = signer("k1").unwrap().with_kid(Some(&past));
+    assert_error(
+        tollgate::mint::mint(&renamed, b"{}", None),
         ErrorCode::InvalidKey,
         "kid is longer than 256 bytes",
     );

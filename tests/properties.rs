@@ -196,6 +196,40 @@ proptest! {
         prop_assert!(!accepted(l1) || accepted(l2));
     }
 
+    /// What mint signs, a verifier reads: registered claims of any JSON type either make mint
+    /// refuse, or give a token whose claims verify (only the times may still refuse it).
+    #[test]
+    fn mint_signs_only_claims_a_verifier_reads(
+        values in proptest::collection::vec(
+            proptest::sample::select(vec![
+                serde_json::json!(NOW + 60), serde_json::json!(-1), serde_json::json!(1.5),
+                serde_json::json!(1e300), serde_json::json!("1767225600"), serde_json::json!(null),
+                serde_json::json!([]), serde_json::json!(["a"]), serde_json::json!([1]),
+                serde_json::json!({}), serde_json::json!(true), serde_json::json!("https://idp"),
+            ]),
+            7,
+        ),
+    ) {
+        let names = ["exp", "nbf", "iat", "iss", "sub", "aud", "jti"];
+        let claims: serde_json::Map<String, serde_json::Value> =
+            names.iter().map(|n| n.to_string()).zip(values).collect();
+        let text = serde_json::Value::Object(claims).to_string();
+        let f = fixture(Algorithm::HS256);
+        match mint(&f.signer, text.as_bytes(), None) {
+            Ok(token) => {
+                let verdict = verify(f, token.as_bytes(), Validation::default(), NOW);
+                prop_assert!(
+                    matches!(verdict, Ok(_) | Err(ErrorCode::Expired | ErrorCode::NotYetValid | ErrorCode::IssuedInFuture | ErrorCode::InvalidAudience)),
+                    "{text}: {verdict:?}"
+                );
+            }
+            Err(e) => {
+                prop_assert_eq!(e.code(), ErrorCode::SigningFailed);
+                prop_assert!(e.to_string().contains("a verifier would refuse these claims"), "{}", e);
+            }
+        }
+    }
+
     /// Arbitrary bytes never panic and never verify.
     #[test]
     fn arbitrary_bytes_are_rejected_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {

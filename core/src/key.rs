@@ -12,6 +12,18 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// Longest `kid` accepted, in bytes.
 pub const MAX_KID_LEN: usize = 256;
 
+/// Refuses a `kid` longer than [`MAX_KID_LEN`]: no key set holds one, so no token could name it.
+pub(crate) fn check_kid(kid: Option<&str>, label: &str) -> Result<(), Error> {
+    match kid {
+        Some(k) if k.len() > MAX_KID_LEN => Err(Error::key(
+            KeyErrorCode::InvalidKey,
+            label,
+            format!("kid is longer than {MAX_KID_LEN} bytes"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A key's public material, for a host that verifies signatures with its own crypto (a
 /// runtime's WebCrypto; see [`crate::jws::SignatureInput`]). Validated when the key was built:
 /// RSA sizes and exponent, EC points on their curve.
@@ -247,15 +259,7 @@ impl Key {
         material: Material,
         label: &str,
     ) -> Result<Key, Error> {
-        if let Some(k) = kid {
-            if k.len() > MAX_KID_LEN {
-                return Err(Error::key(
-                    KeyErrorCode::InvalidKey,
-                    label,
-                    format!("kid is longer than {MAX_KID_LEN} bytes"),
-                ));
-            }
-        }
+        check_kid(kid, label)?;
         let inner = VerifyingKey::prepare(Backend::preferred(), alg, &material)
             .map_err(|reason| Error::key(KeyErrorCode::InvalidKey, label, reason))?;
         Ok(Key {
@@ -284,13 +288,7 @@ impl Key {
 
     /// Gives the key a (new) id.
     pub fn with_kid(mut self, kid: Option<&str>) -> Result<Key, Error> {
-        if kid.is_some_and(|k| k.len() > MAX_KID_LEN) {
-            return Err(Error::key(
-                KeyErrorCode::InvalidKey,
-                &label(kid, None),
-                format!("kid is longer than {MAX_KID_LEN} bytes"),
-            ));
-        }
+        check_kid(kid, &label(kid, None))?;
         self.kid = kid.map(Into::into);
         Ok(self)
     }

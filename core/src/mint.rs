@@ -3,6 +3,7 @@
 
 use crate::alg::{Algorithm, KeyFamily};
 use crate::base64url;
+use crate::claims::Claims;
 use crate::crypto::{self, RsaPrivateParts};
 use crate::error::{Error, KeyErrorCode};
 use crate::json;
@@ -50,6 +51,7 @@ impl SigningKey {
         kid: Option<&str>,
     ) -> Result<SigningKey, Error> {
         let who = label(kid, None);
+        crate::key::check_kid(kid, &who)?;
         let der = if pem::is_pem(bytes) {
             let block = pem::decode(bytes).map_err(|r| bad(&who, r))?;
             match block.label.as_str() {
@@ -109,6 +111,7 @@ impl SigningKey {
         }
         let alg = jwk::bound_algorithm(&jwk, &who, bind)?;
         let kid = jwk.kid.as_deref();
+        crate::key::check_kid(kid, &who)?;
         let m = |v: &Option<String>, name: &str| jwk::member(v.as_ref(), name, &who);
         let inner = match alg.key_family() {
             KeyFamily::Hmac => return SigningKey::hmac(alg, &m(&jwk.k, "k")?, kid),
@@ -177,14 +180,17 @@ impl SigningKey {
     }
 }
 
-/// Signs `claims` (a JSON object, checked as strictly as a verifier would) into a compact JWS
-/// with header `{"alg", "kid"?, "typ"}`; `typ` defaults to `JWT`.
+/// Signs `claims` (a JSON object, checked as strictly as a verifier would: duplicate members,
+/// and the registered claims' types) into a compact JWS with header `{"alg", "kid"?, "typ"}`;
+/// `typ` defaults to `JWT`. A token longer than any verifier may be set to read
+/// ([`crate::limits::MAX_TOKEN_BYTES`]), or a `kid` no key set could hold, is refused.
 pub fn mint(key: &SigningKey, claims: &[u8], typ: Option<&str>) -> Result<String, Error> {
-    json::parse_object(claims, crate::limits::DEFAULT_MAX_JSON_DEPTH).map_err(|r| {
+    Claims::parse(claims, crate::limits::DEFAULT_MAX_JSON_DEPTH).map_err(|e| {
         Error::SigningFailed {
-            reason: format!("claims are not a strict JSON object: {r}"),
+            reason: format!("a verifier would refuse these claims: {e}"),
         }
     })?;
+    crate::key::check_kid(key.kid.as_deref(), &label(key.kid.as_deref(), None))?;
     if !key.inner.fits(key.alg) {
         return Err(Error::Internal {
             reason: "signing key family",
@@ -203,5 +209,14 @@ pub fn mint(key: &SigningKey, claims: &[u8], typ: Option<&str>) -> Result<String
     let signature = key.sign(token.as_bytes())?;
     token.push('.');
     base64url::encode_to(&signature, &mut token);
+    if token.len() > crate::limits::MAX_TOKEN_BYTES {
+        return Err(Error::SigningFailed {
+            reason: format!(
+                "the token is {} bytes, more than any verifier reads ({})",
+                token.len(),
+                crate::limits::MAX_TOKEN_BYTES
+            ),
+        });
+    }
     Ok(token)
 }
