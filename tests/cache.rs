@@ -206,3 +206,27 @@ fn snapshots_never_swapped_in_do_not_share_cache_entries() {
     assert_eq!(check(&current), ErrorCode::Allowed);
     assert_eq!(check(&second), ErrorCode::InvalidSignature);
 }
+
+#[test]
+fn a_hosts_signature_verdict_never_fills_the_cache() {
+    // A host's check approved a token whose signature is wrong (a bug in its crypto, say): the
+    // engine's own checks must not take that verdict from the cache.
+    let engine = Engine::from_policy_json(&example("tenant-path", "policy.json"))
+        .unwrap()
+        .with_cache(CacheConfig::default());
+    engine
+        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    let table = Table::from_json(&example("tenant-path", "scenarios.json")).unwrap();
+    let token = &table.tokens["alice"];
+    let forged = format!("{}AAAA", &token[..token.len() - 4]);
+    let headers = [("token", forged.as_str())];
+    let request = Request::new("GET", "/api/tenants/A/items", &headers);
+    let snapshot = engine.current_snapshot();
+    let approved = engine.check_with(&snapshot, &request, table.now, &mut |_| Ok(()));
+    assert_eq!(approved.code, ErrorCode::Allowed);
+    assert_eq!(
+        engine.check(&request, table.now).code,
+        ErrorCode::InvalidSignature
+    );
+}

@@ -328,6 +328,44 @@ fn a_reissued_token_keeps_its_jti_and_a_revoked_or_expired_one_is_not_reissued()
     assert!(revoked.to_string().contains("revoked"), "{revoked}");
 }
 
+/// A re-issued token passes its provider's own checks: the `typ` it requires, a required `nbf`,
+/// and a `max_lifetime` that `reissue_ttl` may not exceed.
+#[test]
+fn a_reissued_token_meets_its_providers_typ_nbf_and_lifetime() {
+    let (base, table) = deployment("tenant-path");
+    let alice = AliceMint::new(&base, &table);
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    policy["providers"][0]["typ"] = "at+jwt".into();
+    policy["providers"][0]["required_claims"] = serde_json::json!(["exp", "iat", "sub", "nbf"]);
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    engine
+        .swap_snapshot_json(alice.snapshot.to_string().as_bytes())
+        .unwrap();
+    let mut claims = alice.claims.clone();
+    claims["nbf"] = table.now.into();
+    let token =
+        tollgate::mint::mint(&alice.signer, claims.to_string().as_bytes(), Some("at+jwt")).unwrap();
+    let check = |token: &str, now| {
+        engine.check(&Request::new("POST", &alice.path, &[("token", token)]), now)
+    };
+    let decision = check(&token, table.now);
+    assert!(decision.is_allowed(), "{}", decision.message);
+    let fresh = engine.reissue(&decision, table.now + 10).unwrap();
+    let d = check(&fresh, table.now + 10);
+    assert!(d.is_allowed(), "{}", d.message);
+    let claims: serde_json::Value = serde_json::from_str(&d.principal.unwrap().claims).unwrap();
+    assert_eq!(claims["nbf"], table.now + 10);
+
+    // A lifetime the provider refuses is refused when the policy is loaded.
+    policy["providers"][0]["reissue_ttl"] = 601.into();
+    assert_eq!(
+        policy_error(policy),
+        "providers[0].reissue_ttl: 601s is longer than max_lifetime (600s): \
+         the provider would refuse every token it re-issues"
+    );
+}
+
 #[test]
 fn swaps_from_two_threads_never_undo_each_other() {
     // One thread swaps in a provider's keys again and again (a key refresher); another swaps in

@@ -399,6 +399,10 @@ impl Engine {
     /// whose `check` returns that verdict for that input finishes the check. The check is a pure
     /// function of the request, `now` and the snapshot, so both calls reach the same signature.
     /// A snapshot built for another engine gives an `internal_error` decision.
+    ///
+    /// A token `check` approved is not added to the engine's verified-token cache: only the
+    /// engine's own verification vouches for later checks (a hit made by one still skips
+    /// `check`, as it skips the engine's own).
     pub fn check_with(
         &self,
         snapshot: &Snapshot,
@@ -856,6 +860,8 @@ impl Engine {
         // own: one it never did (built and handed straight to `check_with`) has 0, like every
         // other such snapshot, whatever its keys, so it neither reads nor fills the cache.
         let cache = self.cache.as_ref().filter(|_| snapshot.generation != 0);
+        // Only the engine's own verification fills the cache (see `check_with`).
+        let fills_cache = signature.is_none();
         let hit = cache.and_then(|cache| {
             cache
                 .with_hit(token.as_bytes(), now, |e| {
@@ -936,7 +942,7 @@ impl Engine {
         provider
             .validation
             .validate(verified.header(), &claims, now)?;
-        if hit.is_none() {
+        if hit.is_none() && fills_cache {
             if let Some(cache) = cache {
                 let origin = Origin {
                     source,
@@ -1439,13 +1445,16 @@ impl Engine {
                 return Err(fail("the token's jti has been revoked"));
             }
         }
-        for k in ["iat", "exp", "nbf"] {
-            claims.remove(k);
-        }
+        // The new token must pass this provider's own checks: a `nbf` the policy may require is
+        // kept (as `now`), and the header carries the `typ` it requires.
+        let had_nbf = claims.remove("nbf").is_some();
         claims.insert("iat".into(), now.into());
         claims.insert("exp".into(), now.saturating_add(ttl).into());
+        if had_nbf {
+            claims.insert("nbf".into(), now.into());
+        }
         let body = serde_json::Value::Object(claims).to_string();
-        crate::mint::mint(signer, body.as_bytes(), None)
+        crate::mint::mint(signer, body.as_bytes(), provider.validation.typ.as_deref())
     }
 
     /// The principal kinds a provider knows, for tooling.

@@ -1060,6 +1060,17 @@ impl CompiledPolicy {
                     "only HMAC providers can re-issue tokens",
                 ));
             }
+            if let (Some(ttl), Some(max)) = (p.reissue_ttl, p.max_lifetime) {
+                if ttl > max {
+                    return Err(invalid(
+                        at("reissue_ttl"),
+                        format!(
+                            "{ttl}s is longer than max_lifetime ({max}s): the provider would \
+                             refuse every token it re-issues"
+                        ),
+                    ));
+                }
+            }
             let (tenant_roles, global_roles) =
                 p.roles.into_iter().partition(|s| s.shape.is_per_tenant());
             providers.push(Provider {
