@@ -161,6 +161,33 @@ fn limit_request_header_value_at_and_past() {
 }
 
 #[test]
+fn limit_request_header_name_at_and_past() {
+    let e = engine();
+    let at = "x".repeat(tollgate::request::MAX_HEADER_NAME);
+    assert_eq!(check(&e, "GET", "/health", &[(&at, "v")]).status, 200);
+    assert_refused(
+        &check(&e, "GET", "/health", &[(&format!("{at}x"), "v")]),
+        ErrorCode::InvalidRequest,
+        "a header name is 257 bytes, more than the limit of 256",
+    );
+}
+
+#[test]
+fn limit_request_method_at_and_past() {
+    let e = engine();
+    let at = "A".repeat(tollgate::request::MAX_METHOD);
+    assert_ne!(
+        check(&e, &at, "/health", &[]).code,
+        ErrorCode::InvalidRequest
+    );
+    assert_refused(
+        &check(&e, &format!("{at}A"), "/health", &[]),
+        ErrorCode::InvalidRequest,
+        "the method is 33 bytes, more than the limit of 32",
+    );
+}
+
+#[test]
 fn limit_request_path_at_and_past() {
     let e = engine();
     let at = format!("/health?{}", "q".repeat(tollgate::request::MAX_PATH - 8));

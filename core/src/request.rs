@@ -9,6 +9,10 @@ pub const MAX_HEADERS: usize = 128;
 pub const MAX_HEADER_VALUE: usize = 16 * 1024;
 /// Longest path (query included), in bytes.
 pub const MAX_PATH: usize = 8 * 1024;
+/// Longest method, in bytes (the longest registered method, `UPDATEREDIRECTREF`, has 17).
+pub const MAX_METHOD: usize = 32;
+/// Longest header name, in bytes.
+pub const MAX_HEADER_NAME: usize = 256;
 /// Headers through which frameworks let a client name another method than the request line's
 /// (Express's method-override, Symfony, Laravel, Google's APIs). A request whose method could be
 /// read two ways is refused, as a path that could is.
@@ -83,6 +87,12 @@ impl<'a> Request<'a> {
                 self.headers.len()
             )));
         }
+        if let Some((name, _)) = self.headers.iter().find(|(n, _)| n.len() > MAX_HEADER_NAME) {
+            return Err(bad(format!(
+                "a header name is {} bytes, more than the limit of {MAX_HEADER_NAME}",
+                name.len()
+            )));
+        }
         if let Some((name, value)) = self
             .headers
             .iter()
@@ -98,6 +108,12 @@ impl<'a> Request<'a> {
             return Err(bad(format!(
                 "the path is {} bytes, more than the limit of {MAX_PATH}",
                 self.path.len()
+            )));
+        }
+        if self.method.len() > MAX_METHOD {
+            return Err(bad(format!(
+                "the method is {} bytes, more than the limit of {MAX_METHOD}",
+                self.method.len()
             )));
         }
         if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_uppercase()) {
