@@ -10,7 +10,7 @@
 
 use crate::error::{from_core, guard, parse_json};
 use crate::refresher::Refresher;
-use crate::request::{document, now_secs, OwnedRequest};
+use crate::request::{document, now_arg, now_secs, OwnedRequest};
 use crate::webcrypto::{SignatureJob, SignatureWait};
 use std::sync::Arc;
 use tollgate::{Decision, ErrorCode};
@@ -49,7 +49,12 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] policy: JsValue,
     ) -> Result<Engine, JsValue> {
         guard(|| {
-            let bytes = document(&policy, "policy", ErrorCode::InvalidPolicy)?;
+            let bytes = document(
+                &policy,
+                "policy",
+                ErrorCode::InvalidPolicy,
+                tollgate::policy::MAX_POLICY_BYTES,
+            )?;
             let inner = tollgate::Engine::from_policy_json(&bytes).map_err(|e| from_core(&e))?;
             Ok(Engine {
                 inner: Arc::new(inner),
@@ -72,7 +77,12 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] snapshot: JsValue,
     ) -> Result<(), JsValue> {
         guard(|| {
-            let bytes = document(&snapshot, "snapshot", ErrorCode::InvalidSnapshot)?;
+            let bytes = document(
+                &snapshot,
+                "snapshot",
+                ErrorCode::InvalidSnapshot,
+                tollgate::snapshot::MAX_SNAPSHOT_BYTES,
+            )?;
             self.inner
                 .swap_snapshot_json(&bytes)
                 .map_err(|e| from_core(&e))
@@ -89,11 +99,11 @@ impl Engine {
         &self,
         provider: &str,
         refresher: &Refresher,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<(), JsValue> {
         guard(|| {
             self.inner
-                .swap_provider_keys_from(provider, refresher.inner(), now_secs(now)?)
+                .swap_provider_keys_from(provider, refresher.inner(), now_secs(now_arg(&now)?)?)
                 .map_err(|e| from_core(&e))
         })
     }
@@ -120,11 +130,11 @@ impl Engine {
     pub fn check(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CheckRequest")] request: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
             let request = OwnedRequest::from_js(&request)?;
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             let decision = request.with(|r| self.inner.check(r, now));
             decision_js(&decision)
         })
@@ -137,11 +147,11 @@ impl Engine {
     pub fn check_async_begin(
         &self,
         request: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
             let request = OwnedRequest::from_js(&request)?;
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             let snapshot = self.inner.current_snapshot();
             let mut job = None;
             let decision = request.with(|r| {

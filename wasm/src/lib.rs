@@ -14,8 +14,8 @@
 //! caller gives no `now`, and hands public-key signatures to WebCrypto on the async paths. Both
 //! paths run the core's one order of checks; see [`tollgate::Engine::check_with`].
 //!
-//! Every exported function runs inside [`error::guard`]: a failure is a thrown `Error` with a
-//! `code`, never a panic. (On `wasm32-unknown-unknown`, stable Rust's `std` aborts on panic, so
+//! Every exported function runs inside [`error::guard`] (but for getters that only read a field
+//! and cannot fail): a failure is a thrown `Error` with a `code`, never a panic. (On `wasm32-unknown-unknown`, stable Rust's `std` aborts on panic, so
 //! the guard's `catch_unwind` takes effect on host builds; on wasm the JS entry point turns an
 //! abort into an `internal_error` and refuses further calls into the aborted instance. No Rust
 //! code runs outside such a call: the asynchronous paths wait in JS, between two guarded

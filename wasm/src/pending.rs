@@ -14,7 +14,7 @@
 
 use crate::engine::{decision_js, Engine};
 use crate::error::{from_core, guard, js_error, parse_json};
-use crate::request::{document, now_secs, OwnedRequest};
+use crate::request::{document, now_arg, now_secs, OwnedRequest};
 use js_sys::Uint8Array;
 use tollgate::pending::Step;
 use tollgate::ErrorCode;
@@ -79,11 +79,11 @@ impl Engine {
     pub fn check_step(
         &self,
         #[wasm_bindgen(unchecked_param_type = "CheckRequest")] request: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
             let request = OwnedRequest::from_js(&request)?;
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             step_js(request.with(|r| self.core().check_step(r, now)))
         })
     }
@@ -97,10 +97,10 @@ impl Engine {
         pending: &mut Pending,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | null | undefined")]
         record: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             let bytes = if record.is_null() || record.is_undefined() {
                 None
             } else if let Some(text) = record.as_string() {
@@ -124,10 +124,10 @@ impl Engine {
     pub fn resume_unavailable(
         &self,
         pending: &mut Pending,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             let p = take(pending)?;
             decision_js(&self.core().resume_unavailable(p, now))
         })
@@ -154,7 +154,12 @@ pub fn records_from_snapshot(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] snapshot: JsValue,
 ) -> Result<JsValue, JsValue> {
     guard(|| {
-        let bytes = document(&snapshot, "snapshot", ErrorCode::InvalidSnapshot)?;
+        let bytes = document(
+            &snapshot,
+            "snapshot",
+            ErrorCode::InvalidSnapshot,
+            tollgate::snapshot::MAX_SNAPSHOT_BYTES,
+        )?;
         let out = tollgate::record::split_snapshot_json(&bytes).map_err(|e| from_core(&e))?;
         parse_json(&out)
     })
@@ -172,7 +177,7 @@ pub fn records_from_snapshot(
 pub fn session_record(
     id: &str,
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] session: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array | undefined")] pepper: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | null")] pepper: JsValue,
 ) -> Result<JsValue, JsValue> {
     guard(|| {
         // Not a bare `Vec<u8>` parameter: its glue copies a string or a plain array byte by
@@ -188,7 +193,12 @@ pub fn session_record(
             })?;
             Some(bytes.to_vec())
         };
-        let bytes = document(&session, "session", ErrorCode::InvalidRecord)?;
+        let bytes = document(
+            &session,
+            "session",
+            ErrorCode::InvalidRecord,
+            tollgate::record::MAX_RECORD_BYTES,
+        )?;
         let out = tollgate::record::session_record_json(id, pepper.as_deref(), &bytes)
             .map_err(|e| from_core(&e))?;
         parse_json(&out)

@@ -15,7 +15,7 @@
 
 use crate::engine::Engine;
 use crate::error::{from_core, guard, js_error, parse_json};
-use crate::request::{document, now_secs, read_headers};
+use crate::request::{document, now_arg, now_secs, read_headers};
 use js_sys::{Array, Object, Reflect};
 use std::sync::Arc;
 use tollgate::refresh::{self, Poll, RefreshConfig};
@@ -40,9 +40,27 @@ fn apply_config(value: &JsValue, mut base: RefreshConfig) -> Result<RefreshConfi
     if !value.is_object() || Array::is_array(value) {
         return Err(invalid_config("it must be an object"));
     }
-    for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
-        let member = Reflect::get(value, &name).unwrap_or(JsValue::UNDEFINED);
-        let name = name.as_string().unwrap_or_default();
+    const NUMBERS: [&str; 8] = [
+        "minTtl",
+        "maxTtl",
+        "defaultTtl",
+        "unknownKidInterval",
+        "retryInitial",
+        "retryMax",
+        "staleAfter",
+        "maxBodyBytes",
+    ];
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let name = key.as_string().unwrap_or_default();
+        if name != "algorithms" && !NUMBERS.contains(&name.as_str()) {
+            return Err(invalid_config(&format!(
+                "unknown member {:?}",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
+        // A getter that throws is an error, not a member left out.
+        let member = Reflect::get(value, &key)
+            .map_err(|_| invalid_config(&format!("{name} cannot be read")))?;
         if member.is_undefined() {
             continue;
         }
@@ -62,6 +80,7 @@ fn apply_config(value: &JsValue, mut base: RefreshConfig) -> Result<RefreshConfi
         }
         let number = member
             .as_f64()
+            .filter(|n| n.fract() == 0.0)
             .and_then(crate::request::checked_now)
             .ok_or_else(|| invalid_config(&format!("{name} must be a whole number")))?;
         match name.as_str() {
@@ -160,9 +179,12 @@ impl Refresher {
     /// Whether to fetch now (`{fetch: true}`) or until when to wait (`{fetch: false, until}`,
     /// Unix seconds).
     #[wasm_bindgen(unchecked_return_type = "{ fetch: true } | { fetch: false; until: number }")]
-    pub fn poll(&self, now: Option<f64>) -> Result<JsValue, JsValue> {
+    pub fn poll(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
         guard(|| {
-            parse_json(&match self.inner.poll(now_secs(now)?) {
+            parse_json(&match self.inner.poll(now_secs(now_arg(&now)?)?) {
                 Poll::Fetch => r#"{"fetch":true}"#.to_owned(),
                 Poll::Wait { until } => format!(r#"{{"fetch":false,"until":{until}}}"#),
             })
@@ -183,10 +205,10 @@ impl Refresher {
         )]
         headers: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             let status = status_code(status).ok_or_else(|| {
                 js_error(
                     ErrorCode::InvalidOptions,
@@ -198,7 +220,14 @@ impl Refresher {
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect();
-            let body = document(&body, "body", ErrorCode::KeySetFetchFailed)?;
+            let body = document(
+                &body,
+                "body",
+                ErrorCode::KeySetFetchFailed,
+                // Not bounded here: the refresher counts a body over its limit as a failed
+                // fetch (and backs off), and hosts stop reading at `maxBodyBytes`.
+                usize::MAX,
+            )?;
             let fetched = self
                 .inner
                 .on_fetched(status, &pairs, &body, now)
@@ -214,9 +243,14 @@ impl Refresher {
     /// Reports a fetch that got no response (network error, timeout, refused connection): the
     /// last good set stays, the next attempt backs off.
     #[wasm_bindgen(js_name = onFetchFailed)]
-    pub fn on_fetch_failed(&mut self, reason: &str, now: Option<f64>) -> Result<(), JsValue> {
+    pub fn on_fetch_failed(
+        &mut self,
+        reason: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
+    ) -> Result<(), JsValue> {
         guard(|| {
-            self.inner.on_fetch_failed(reason, now_secs(now)?);
+            self.inner
+                .on_fetch_failed(reason, now_secs(now_arg(&now)?)?);
             Ok(())
         })
     }
@@ -225,16 +259,23 @@ impl Refresher {
     /// (then `poll` says so too); at most once per `unknownKidInterval`, never during a backoff,
     /// never for a kid the set has.
     #[wasm_bindgen(js_name = onUnknownKid)]
-    pub fn on_unknown_kid(&mut self, kid: &str, now: Option<f64>) -> Result<bool, JsValue> {
-        guard(|| Ok(self.inner.on_unknown_kid(kid, now_secs(now)?)))
+    pub fn on_unknown_kid(
+        &mut self,
+        kid: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
+    ) -> Result<bool, JsValue> {
+        guard(|| Ok(self.inner.on_unknown_kid(kid, now_secs(now_arg(&now)?)?)))
     }
 
     /// A number that changes with each good fetch (a new key set), for hosts that cache what they
     /// build from the set. Throws `key_set_fetch_failed` before the first good fetch and
     /// `key_set_stale` once the set is older than `staleAfter`.
-    pub fn version(&self, now: Option<f64>) -> Result<u32, JsValue> {
+    pub fn version(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
+    ) -> Result<u32, JsValue> {
         guard(|| {
-            self.key_set(now_secs(now)?)
+            self.key_set(now_secs(now_arg(&now)?)?)
                 .map(|_| self.version)
                 .map_err(|e| from_core(&e))
         })
@@ -252,9 +293,12 @@ impl Refresher {
     /// until a fetch succeeds; when nothing is served, why), and `skipped` (the keys the last good
     /// fetch left out: `{index, kid, code, reason}`).
     #[wasm_bindgen(unchecked_return_type = "RefresherStatus")]
-    pub fn status(&self, now: Option<f64>) -> Result<JsValue, JsValue> {
+    pub fn status(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
         guard(|| {
-            let now = now_secs(now)?;
+            let now = now_secs(now_arg(&now)?)?;
             let text = |t: &str| serde_json::to_string(t).unwrap_or_default();
             let error = |e: &Error| {
                 format!(
@@ -328,7 +372,12 @@ pub fn discovery_jwks_uri(
     issuer: &str,
 ) -> Result<String, JsValue> {
     guard(|| {
-        let bytes = document(&configuration, "configuration", ErrorCode::InvalidDiscovery)?;
+        let bytes = document(
+            &configuration,
+            "configuration",
+            ErrorCode::InvalidDiscovery,
+            tollgate::discovery::MAX_DISCOVERY_BYTES,
+        )?;
         discovery::jwks_uri(&bytes, issuer).map_err(|e| from_core(&e))
     })
 }

@@ -28,17 +28,43 @@ fn invalid_request(message: &str) -> JsValue {
     js_error(ErrorCode::InvalidRequest, message)
 }
 
-fn string_member(object: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+/// `value` as a string of at most `max` bytes (checked before it is copied), or `bad()`.
+fn bounded_string(
+    value: &JsValue,
+    max: usize,
+    what: &str,
+    bad: impl FnOnce() -> JsValue,
+) -> Result<String, JsValue> {
+    match js_string_len(value) {
+        Some(len) if len > max => Err(invalid_request(&format!(
+            "{what} is {len} bytes or more, more than the limit of {max}"
+        ))),
+        Some(_) => Ok(value.as_string().unwrap_or_default()),
+        None => Err(bad()),
+    }
+}
+
+fn string_member(object: &JsValue, name: &str, max: usize) -> Result<Option<String>, JsValue> {
     let value = Reflect::get(object, &name.into())
         .map_err(|_| invalid_request(&format!("cannot read the request's {name}")))?;
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    value
-        .as_string()
-        .map(Some)
-        .ok_or_else(|| invalid_request(&format!("the request's {name} must be a string")))
+    bounded_string(&value, max, &format!("the request's {name}"), || {
+        invalid_request(&format!("the request's {name} must be a string"))
+    })
+    .map(Some)
 }
+
+/// The core's limits, applied before a string is copied out of JS (the core checks them again,
+/// with its own messages, on what is copied). A URL holds a scheme and an authority besides the
+/// path.
+const MAX_METHOD: usize = tollgate::request::MAX_METHOD;
+const MAX_PATH: usize = tollgate::request::MAX_PATH;
+const MAX_URL: usize = tollgate::request::MAX_PATH + 2048;
+const MAX_NAME: usize = tollgate::request::MAX_HEADER_NAME;
+const MAX_VALUE: usize = tollgate::request::MAX_HEADER_VALUE;
+const MAX_HEADERS: usize = tollgate::request::MAX_HEADERS;
 
 /// The path and query of an absolute URL (`https://host/p?q` → `/p?q`; `/` when it has none;
 /// the fragment, which only a client holds, dropped). A URL is absolute only when it starts
@@ -81,11 +107,11 @@ impl OwnedRequest {
                 "the request must be an object {method, path, headers}",
             ));
         }
-        let method = string_member(value, "method")?
+        let method = string_member(value, "method", MAX_METHOD)?
             .ok_or_else(|| invalid_request("the request has no method"))?;
-        let path = match string_member(value, "path")? {
+        let path = match string_member(value, "path", MAX_PATH)? {
             Some(path) => path,
-            None => match string_member(value, "url")? {
+            None => match string_member(value, "url", MAX_URL)? {
                 Some(url) => path_of_url(&url).to_owned(),
                 None => return Err(invalid_request("the request has neither path nor url")),
             },
@@ -117,7 +143,7 @@ fn push_pair(pair: &JsValue, out: &mut Vec<(String, String)>) -> Result<(), JsVa
     if pair.length() != 2 {
         return Err(bad());
     }
-    let name = pair.get(0).as_string().ok_or_else(bad)?;
+    let name = bounded_string(&pair.get(0), MAX_NAME, "a header name", bad)?;
     push_value(name, &pair.get(1), out)
 }
 
@@ -126,22 +152,31 @@ fn push_value(
     value: &JsValue,
     out: &mut Vec<(String, String)>,
 ) -> Result<(), JsValue> {
-    if let Some(v) = value.as_string() {
-        out.push((name, v));
-        return Ok(());
+    let shown: String = name.chars().take(64).collect();
+    let bad = || {
+        invalid_request(&format!(
+            "header {shown:?} must be a string or an array of strings"
+        ))
+    };
+    let what = format!("header {shown:?}");
+    let push = |value: &JsValue, out: &mut Vec<(String, String)>| {
+        if out.len() >= MAX_HEADERS {
+            return Err(invalid_request(&format!(
+                "the request has more than {MAX_HEADERS} headers, the limit"
+            )));
+        }
+        let v = bounded_string(value, MAX_VALUE, &what, bad)?;
+        out.push((name.clone(), v));
+        Ok(())
+    };
+    if value.is_string() {
+        return push(value, out);
     }
     let Some(values) = value.dyn_ref::<Array>() else {
-        return Err(invalid_request(&format!(
-            "header {name:?} must be a string or an array of strings"
-        )));
+        return Err(bad());
     };
     for v in values.iter() {
-        let v = v.as_string().ok_or_else(|| {
-            invalid_request(&format!(
-                "header {name:?} must be a string or an array of strings"
-            ))
-        })?;
-        out.push((name.clone(), v));
+        push(&v, out)?;
     }
     Ok(())
 }
@@ -176,7 +211,9 @@ pub fn read_headers(headers: &JsValue) -> Result<Vec<(String, String)>, JsValue>
             let object = headers.unchecked_ref::<js_sys::Object>();
             for entry in js_sys::Object::entries(object).iter() {
                 let entry: Array = entry.unchecked_into();
-                let name = entry.get(0).as_string().unwrap_or_default();
+                let name = bounded_string(&entry.get(0), MAX_NAME, "a header name", || {
+                    invalid_request("a header name must be a string")
+                })?;
                 let value = entry.get(1);
                 // An absent header, as Node types `req.headers` and as `{h: req.get(h)}` builds.
                 if value.is_undefined() {
@@ -189,36 +226,87 @@ pub fn read_headers(headers: &JsValue) -> Result<Vec<(String, String)>, JsValue>
     Ok(out)
 }
 
-/// A JSON document given as text, UTF-8 bytes, or an object (serialized with `JSON.stringify`).
-/// Anything else fails with `code`.
+/// The length of a JS string in UTF-16 units, which is never more than its UTF-8 length: a
+/// string longer than a byte limit this way is over it, and is refused before it is copied.
+pub fn js_string_len(value: &JsValue) -> Option<usize> {
+    value
+        .dyn_ref::<js_sys::JsString>()
+        .map(|s| usize::try_from(s.length()).unwrap_or(usize::MAX))
+}
+
+/// A JSON document given as text, UTF-8 bytes (`Uint8Array` or `ArrayBuffer`), or a plain object
+/// (serialized with `JSON.stringify`). Anything else fails with `code`, and so does a document
+/// longer than `max` bytes, before it is copied into the module.
 ///
-/// `JSON.stringify` writes `NaN` and `±Infinity` as `null`, which every reader takes as a member
-/// left out: `expires: NaN` (say, `Date.parse` of a bad date) would be a key that never expires.
-/// A number that is not finite fails instead, naming its member; so does an object that
-/// stringifies to nothing (a `toJSON` that returns `undefined`).
-pub fn document(value: &JsValue, what: &str, code: ErrorCode) -> Result<Vec<u8>, JsValue> {
-    if let Some(text) = value.as_string() {
-        return Ok(text.into_bytes());
+/// Only plain objects (and arrays, and objects with a `toJSON`) are serialized: `JSON.stringify`
+/// writes a `Map`, a class's getters or an `ArrayBuffer` as `{}`, and options given that way
+/// would silently be no options. `JSON.stringify` also writes `NaN` and `±Infinity` as `null`,
+/// which every reader takes as a member left out: `expires: NaN` (say, `Date.parse` of a bad
+/// date) would be a key that never expires. A number that is not finite fails instead, naming
+/// its member; so does an `issuers` member that is `undefined` (left out, it would accept any
+/// issuer), and an object that stringifies to nothing (a `toJSON` that returns `undefined`).
+pub fn document(
+    value: &JsValue,
+    what: &str,
+    code: ErrorCode,
+    max: usize,
+) -> Result<Vec<u8>, JsValue> {
+    let too_large = |len: usize| {
+        js_error(
+            code,
+            &format!("the {what} is {len} bytes or more, more than the limit of {max}"),
+        )
+    };
+    if let Some(len) = js_string_len(value) {
+        if len > max {
+            return Err(too_large(len));
+        }
+        return Ok(value.as_string().unwrap_or_default().into_bytes());
     }
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+    let bytes = match value.dyn_ref::<js_sys::ArrayBuffer>() {
+        Some(buffer) => Some(Uint8Array::new(buffer)),
+        None => value.dyn_ref::<Uint8Array>().cloned(),
+    };
+    if let Some(bytes) = bytes {
+        let len = usize::try_from(bytes.length()).unwrap_or(usize::MAX);
+        if len > max {
+            return Err(too_large(len));
+        }
         return Ok(bytes.to_vec());
     }
     if value.is_object() {
+        if !plain_object(value) {
+            return Err(js_error(
+                code,
+                &format!(
+                    "the {what} must be a plain object (not a Map, a class instance or a typed \
+                     array): JSON.stringify would drop what it holds"
+                ),
+            ));
+        }
         let finite = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-            |key: JsValue, value: JsValue| match value.as_f64() {
-                // Named by hand: formatting an f64 would bring float printing into the module.
-                Some(n) if !n.is_finite() => Err(JsValue::from_str(&format!(
-                    "member {:?} is {}, not a finite number",
-                    key.as_string().unwrap_or_default(),
-                    if n.is_nan() {
-                        "NaN"
-                    } else if n > 0.0 {
-                        "Infinity"
-                    } else {
-                        "-Infinity"
-                    }
-                ))),
-                _ => Ok(value),
+            |key: JsValue, value: JsValue| {
+                let name = key.as_string().unwrap_or_default();
+                if value.is_undefined() && name == "issuers" {
+                    return Err(JsValue::from_str(
+                        "member \"issuers\" is undefined: leave it out to accept any issuer, \
+                         or list the issuers",
+                    ));
+                }
+                match value.as_f64() {
+                    // Named by hand: formatting an f64 would bring float printing into the module.
+                    Some(n) if !n.is_finite() => Err(JsValue::from_str(&format!(
+                        "member {name:?} is {}, not a finite number",
+                        if n.is_nan() {
+                            "NaN"
+                        } else if n > 0.0 {
+                            "Infinity"
+                        } else {
+                            "-Infinity"
+                        }
+                    ))),
+                    _ => Ok(value),
+                }
             },
         );
         let text = js_sys::JSON::stringify_with_replacer(value, finite.as_ref()).map_err(|e| {
@@ -228,20 +316,37 @@ pub fn document(value: &JsValue, what: &str, code: ErrorCode) -> Result<Vec<u8>,
                 &format!("the {what} object cannot be serialized as JSON{reason}"),
             )
         })?;
-        return JsValue::from(text)
-            .as_string()
-            .map(String::into_bytes)
-            .ok_or_else(|| {
-                js_error(
-                    code,
-                    &format!("the {what} object serializes to nothing (a toJSON that returns undefined?)"),
-                )
-            });
+        let text = JsValue::from(text);
+        if let Some(len) = js_string_len(&text).filter(|len| *len > max) {
+            return Err(too_large(len));
+        }
+        return text.as_string().map(String::into_bytes).ok_or_else(|| {
+            js_error(
+                code,
+                &format!(
+                    "the {what} object serializes to nothing (a toJSON that returns undefined?)"
+                ),
+            )
+        });
     }
     Err(js_error(
         code,
         &format!("the {what} must be JSON text, its UTF-8 bytes (Uint8Array) or an object"),
     ))
+}
+
+/// Whether `JSON.stringify` writes what `value` holds: an array, an object whose prototype is
+/// `Object.prototype` or `null`, or an object with its own `toJSON`.
+fn plain_object(value: &JsValue) -> bool {
+    if Array::is_array(value) {
+        return true;
+    }
+    if Reflect::get(value, &"toJSON".into()).is_ok_and(|f| f.is_function()) {
+        return true;
+    }
+    let prototype: JsValue = js_sys::Object::get_prototype_of(value).into();
+    let plain: JsValue = js_sys::Object::get_prototype_of(&js_sys::Object::new().into()).into();
+    prototype.is_null() || prototype == plain
 }
 
 /// Largest `now` accepted: 2^53 - 1, the largest integer a JS number holds exactly.
@@ -258,6 +363,21 @@ pub fn now_secs(now: Option<f64>) -> Result<u64, JsValue> {
         js_error(
             ErrorCode::InvalidOptions,
             "now must be Unix seconds: a finite number from 0 to 2^53 - 1",
+        )
+    })
+}
+
+/// A `now` argument: a number, or `undefined`/`null` for the clock. Anything else is
+/// `invalid_options`: JS would turn `""`, `false` or `[]` into 0 (the epoch, when every token
+/// is still valid) and `"1700000000"` into a number.
+pub fn now_arg(now: &JsValue) -> Result<Option<f64>, JsValue> {
+    if now.is_undefined() || now.is_null() {
+        return Ok(None);
+    }
+    now.as_f64().map(Some).ok_or_else(|| {
+        js_error(
+            ErrorCode::InvalidOptions,
+            "now must be a number of Unix seconds (or left out for the clock)",
         )
     })
 }

@@ -50,7 +50,8 @@ export interface Principal {
 
 /** What the gateway must do: the shared JSON shape of every Tollgate binding. */
 export interface Decision {
-  /** 200 lets the request through; 400, 401, 403 or 404 refuses it. */
+  /** 200 lets the request through; 400, 401, 403 or 404 refuses it; 500 (`internal_error`,
+   * `invalid_record`) and 503 (`store_unavailable`) are the engine's or the store's fault. */
   status: number;
   /** The stable reason: `ok`, or an `ErrorCode` name such as `expired`. */
   reason: string;

@@ -9,7 +9,7 @@
 
 use crate::error::{from_core, guard, js_error, parse_json};
 use crate::refresher::Refresher;
-use crate::request::{document, now_secs};
+use crate::request::{document, js_string_len, now_arg, now_secs};
 use crate::webcrypto::{SignatureJob, SignatureWait};
 use js_sys::{Reflect, Uint8Array};
 use std::sync::Arc;
@@ -49,12 +49,20 @@ fn invalid_options(reason: impl core::fmt::Display) -> JsValue {
 /// Deepest nesting of an options object (its arrays are level 2).
 const OPTIONS_DEPTH: usize = 4;
 
+/// Largest options document, in bytes: room for hundreds of issuers and audiences.
+const MAX_OPTIONS_BYTES: usize = 64 * 1024;
+
 impl Options {
     fn from_js(value: &JsValue) -> Result<Options, JsValue> {
         if value.is_undefined() || value.is_null() {
             return Ok(Options::default());
         }
-        let text = document(value, "options", ErrorCode::InvalidOptions)?;
+        let text = document(
+            value,
+            "options",
+            ErrorCode::InvalidOptions,
+            MAX_OPTIONS_BYTES,
+        )?;
         Options::from_json(&text).map_err(invalid_options)
     }
 
@@ -131,10 +139,29 @@ fn rules(settings: VerifierSettings, set: Arc<KeySet>) -> Result<tollgate::Verif
 }
 
 /// A token's text: a string (anything else is `malformed_token`).
+/// Whether the token is a string no longer than any verifier reads (checked before it is
+/// copied; the verifier's own limit comes after).
+fn check_token(token: &JsValue) -> Result<(), JsValue> {
+    match js_string_len(token) {
+        Some(len) if len > tollgate::limits::MAX_TOKEN_BYTES => Err(js_error(
+            ErrorCode::TokenTooLarge,
+            &format!(
+                "the token is {len} bytes or more, more than the limit of {}",
+                tollgate::limits::MAX_TOKEN_BYTES
+            ),
+        )),
+        Some(_) => Ok(()),
+        None => Err(js_error(
+            ErrorCode::MalformedToken,
+            "the token must be a string",
+        )),
+    }
+}
+
+/// The token's text, once [`check_token`] passes.
 fn token_text(token: &JsValue) -> Result<String, JsValue> {
-    token
-        .as_string()
-        .ok_or_else(|| js_error(ErrorCode::MalformedToken, "the token must be a string"))
+    check_token(token)?;
+    Ok(token.as_string().unwrap_or_default())
 }
 
 /// `{"keyId": …}` as JSON text.
@@ -264,7 +291,12 @@ impl Verifier {
                     "now is given to verify() and verifyAsync(), not to the Verifier",
                 ));
             }
-            let keys = document(&keys, "keys", ErrorCode::InvalidKeySet)?;
+            let keys = document(
+                &keys,
+                "keys",
+                ErrorCode::InvalidKeySet,
+                tollgate::limits::MAX_KEY_SET_BYTES,
+            )?;
             Ok(Verifier {
                 inner: Arc::new(build(settings, &keys)?),
             })
@@ -280,7 +312,7 @@ impl Verifier {
     pub fn from_refresher(
         refresher: &Refresher,
         #[wasm_bindgen(unchecked_param_type = "VerifyOptions | null | undefined")] options: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<Verifier, JsValue> {
         guard(|| {
             let (settings, at) = Options::from_js(&options)?.split();
@@ -290,7 +322,7 @@ impl Verifier {
                 ));
             }
             let set = refresher
-                .key_set(now_secs(now)?)
+                .key_set(now_secs(now_arg(&now)?)?)
                 .map_err(|e| from_core(&e))?;
             Ok(Verifier {
                 inner: Arc::new(rules(settings, set)?),
@@ -305,20 +337,24 @@ impl Verifier {
     pub fn verify(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-        now: Option<f64>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] now: JsValue,
     ) -> Result<JsValue, JsValue> {
         guard(|| {
             let token = token_text(&token)?;
-            run_js(&self.inner, Mode::Jwt, &token, now_secs(now)?, |s| {
-                s.verify()
-            })
+            run_js(
+                &self.inner,
+                Mode::Jwt,
+                &token,
+                now_secs(now_arg(&now)?)?,
+                |s| s.verify(),
+            )
         })
     }
 
     /// The first half of `verifyAsync` (the entry point's, `js/webcrypto.js`).
     #[wasm_bindgen(js_name = verifyAsyncBegin, skip_typescript)]
-    pub fn verify_async_begin(&self, token: JsValue, now: Option<f64>) -> Result<JsValue, JsValue> {
-        guard(|| begin_async(self.inner.clone(), Mode::Jwt, &token, now))
+    pub fn verify_async_begin(&self, token: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
+        guard(|| begin_async(self.inner.clone(), Mode::Jwt, &token, now_arg(&now)?))
     }
 
     /// Verifies a JWS's signature only (its payload need not be JWT claims): returns `{header,
@@ -347,7 +383,12 @@ fn one_off(
     options: &JsValue,
 ) -> Result<(Arc<tollgate::Verifier>, Option<f64>), JsValue> {
     let (settings, now) = Options::from_js(options)?.split();
-    let keys = document(keys, "keys", ErrorCode::InvalidKeySet)?;
+    let keys = document(
+        keys,
+        "keys",
+        ErrorCode::InvalidKeySet,
+        tollgate::limits::MAX_KEY_SET_BYTES,
+    )?;
     Ok((Arc::new(build(settings, &keys)?), now))
 }
 
@@ -376,6 +417,8 @@ pub fn verify_async_begin(
     options: JsValue,
 ) -> Result<JsValue, JsValue> {
     guard(|| {
+        // The token first, as `verify` reads it: both paths refuse a bad call the same way.
+        check_token(&token)?;
         let (verifier, now) = one_off(&keys, &options)?;
         begin_async(verifier, Mode::Jwt, &token, now)
     })

@@ -85,6 +85,78 @@ test('objects with numbers JSON cannot hold are refused, not read as members lef
   engine.free();
 });
 
+test('arguments JS would coerce or drop are refused, not read as something else', async () => {
+  const { engine, table, byName } = tenantPath();
+  const c = byName('Admin in A writes items in A');
+  const request = { ...c.request, headers: caseHeaders(table, c) };
+  // `now` of another type: "" or false would be 0 (when every token is still valid), a numeric
+  // string a time, a Date milliseconds.
+  for (const now of ['', false, [], '1767225600', new Date(), {}]) {
+    throwsCode(() => engine.check(request, now), 'invalid_options');
+    await rejectsCode(engine.checkAsync(request, now), 'invalid_options');
+  }
+  assert.equal(engine.check(request, null).reason, 'expired'); // null: the clock
+  const { snapshot: oidc, table: oidcTable } = deployment('project-oidc');
+  const jwks = JSON.parse(oidc).keys.zitadel;
+  const v = new Verifier(jwks);
+  throwsCode(() => v.verify('a.b.c', '1767225600'), 'invalid_options');
+  // Options and documents that JSON.stringify would write as {}: no options at all, so any
+  // issuer. A Map, a class's getters, an issuers member that is undefined.
+  throwsCode(() => new Verifier(jwks, new Map([['issuers', ['https://idp']]])), 'invalid_options');
+  class Options { get issuers() { return ['https://idp']; } }
+  throwsCode(() => new Verifier(jwks, new Options()), 'invalid_options');
+  assert.throws(() => new Verifier(jwks, { issuers: undefined }), (e) => {
+    assert.equal(e.code, 'invalid_options');
+    assert.match(e.message, /member "issuers" is undefined/);
+    return true;
+  });
+  throwsCode(() => engine.swapKeys(new Map()), 'invalid_snapshot');
+  // Bytes may come as an ArrayBuffer too (a fetch's arrayBuffer()).
+  const { snapshot } = deployment('tenant-path');
+  engine.swapKeys(new TextEncoder().encode(snapshot).buffer);
+  assert.equal(engine.check(request, table.now).status, 200);
+  // An object with its own toJSON, and one without a prototype, are serialized as before.
+  engine.swapKeys({ toJSON: () => JSON.parse(snapshot) });
+  engine.swapKeys(Object.assign(Object.create(null), JSON.parse(snapshot)));
+  assert.equal(engine.check(request, table.now).status, 200);
+  // The one-off verify and verifyAsync refuse a bad call the same way: the token first.
+  throwsCode(() => verify(42, 'x'), 'malformed_token');
+  await rejectsCode(verifyAsync(42, 'x'), 'malformed_token');
+  void oidcTable;
+  v.free();
+  engine.free();
+});
+
+test('inputs over a limit are refused before they are copied into WebAssembly', async () => {
+  const { engine, table, byName } = tenantPath();
+  const c = byName('Admin in A writes items in A');
+  const headers = caseHeaders(table, c);
+  const check = (request) => engine.check(request, table.now);
+  const limited = (f, code, pattern) => assert.throws(f, (e) => {
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, pattern);
+    return true;
+  });
+  // A token of 100 million characters: refused by its length, not copied (which would grow the
+  // module's memory by up to 300 MB for good).
+  const huge = 'é'.repeat(1e8);
+  const { snapshot: oidc } = deployment('project-oidc');
+  const v = new Verifier(JSON.parse(oidc).keys.zitadel);
+  limited(() => v.verify(huge, table.now), 'token_too_large', /the token is 100000000 bytes or more, more than the limit of 65536/);
+  await assert.rejects(v.verifyAsync(huge, table.now), (e) => e.code === 'token_too_large');
+  limited(() => check({ method: 'A'.repeat(1e6), path: '/api/health' }), 'invalid_request', /method is 1000000 bytes or more, more than the limit of 32/);
+  limited(() => check({ method: 'GET', path: `/${'a'.repeat(1e6)}` }), 'invalid_request', /path is 1000001 bytes or more, more than the limit of 8192/);
+  limited(() => check({ method: 'GET', path: '/', headers: [['x'.repeat(1e6), 'v']] }), 'invalid_request', /a header name is 1000000 bytes or more/);
+  limited(() => check({ method: 'GET', path: '/', headers: { 'x-pad': 'v'.repeat(1e6) } }), 'invalid_request', /header "x-pad" is 1000000 bytes or more, more than the limit of 16384/);
+  const many = Array.from({ length: 1000 }, (_, i) => [`x-${i}`, 'v']);
+  limited(() => check({ method: 'GET', path: '/', headers: many }), 'invalid_request', /more than 128 headers/);
+  limited(() => engine.swapKeys(new Uint8Array(17 * 1024 * 1024)), 'invalid_snapshot', /more than the limit of 16777216/);
+  // At the limits, the core's own checks decide as before.
+  assert.equal(check({ method: 'GET', path: '/api/health', headers: [...headers, ['x'.repeat(256), 'v']] }).status, 200);
+  v.free();
+  engine.free();
+});
+
 test('a refused snapshot leaves the old one in place', () => {
   const { engine, table, byName } = tenantPath();
   const c = byName('Admin in A writes items in A');

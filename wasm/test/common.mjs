@@ -91,9 +91,12 @@ export function tally(file, agree, skipped, disagree) {
 
 /**
  * Counts the WebCrypto calls the async paths make (`importKey`, `verify`), so the tests can
- * show that public-key signatures really go to WebCrypto.
+ * show that public-key signatures really go to WebCrypto, and the verdicts WebCrypto gave per
+ * algorithm (`answered`: a `verify` that resolved to true or false). A call that threw counts
+ * in `verify` but not in `answered`: the async path then verifies in WebAssembly, and both
+ * paths would still agree, so only `answered` shows WebCrypto did the work.
  */
-export const webcrypto = { importKey: 0, verify: 0 };
+export const webcrypto = { importKey: 0, verify: 0, answered: {} };
 {
   const subtle = globalThis.crypto.subtle;
   for (const name of ['importKey', 'verify']) {
@@ -102,7 +105,15 @@ export const webcrypto = { importKey: 0, verify: 0 };
       configurable: true,
       value: (...args) => {
         webcrypto[name] += 1;
-        return original(...args);
+        const result = original(...args);
+        if (name !== 'verify') return result;
+        const algorithm = typeof args[0] === 'string' ? args[0] : args[0].name;
+        return result.then((verdict) => {
+          if (typeof verdict === 'boolean') {
+            webcrypto.answered[algorithm] = (webcrypto.answered[algorithm] ?? 0) + 1;
+          }
+          return verdict;
+        });
       },
     });
   }

@@ -416,6 +416,15 @@ test('an injected fetch, Refresher.forProvider and bad arguments', async () => {
   assert.equal(outcome(() => Refresher.forProvider(engine, 'nobody')).code, 'invalid_options');
   assert.equal(outcome(() => new Refresher({ minTtl: 10, defaultTtl: 5 })).code, 'invalid_options');
   assert.equal(outcome(() => new Refresher({ min_ttl: 10 })).code, 'invalid_options');
+  // Strict as the message says: no fraction, the member's name before its value, and a getter
+  // that throws is an error rather than a member left out.
+  for (const [config, message] of [
+    [{ minTtl: 1.5 }, /minTtl must be a whole number/],
+    [{ ttl: 'x' }, /unknown member "ttl"/],
+    [{ get minTtl() { throw new Error('no'); } }, /minTtl cannot be read/],
+  ]) {
+    assert.throws(() => new Refresher(config), (e) => e.code === 'invalid_options' && message.test(e.message));
+  }
   assert.equal(outcome(() => new Refresher({ algorithms: ['none'] })).code, 'invalid_options');
   assert.equal(outcome(() => r.onFetched(200.5, [], '{}', T0)).code, 'invalid_options');
   assert.equal(outcome(() => Verifier.fromRefresher(r, { alg: 'ES256' }, T0)).code, 'invalid_options');

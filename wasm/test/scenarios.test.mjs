@@ -31,4 +31,8 @@ for (const name of deployments) {
 test('public-key tokens were verified with WebCrypto', () => {
   console.log(`${total} cases; WebCrypto: ${webcrypto.verify} signatures verified, ${webcrypto.importKey} keys imported`);
   assert.ok(webcrypto.verify > 0);
+  // RS256 (project-oidc) and EdDSA (workspace-api, service-accounts) verdicts from WebCrypto.
+  for (const family of ['RSASSA-PKCS1-v1_5', 'Ed25519']) {
+    assert.ok(webcrypto.answered[family] > 0, `no ${family} verdict from WebCrypto: ${JSON.stringify(webcrypto.answered)}`);
+  }
 });

@@ -145,4 +145,8 @@ test('jws-derived-cases.json (attack cases, full JWT verification), both paths',
 test('the async path verified public-key signatures with WebCrypto', () => {
   console.log(`WebCrypto: ${webcrypto.verify} signatures verified, ${webcrypto.importKey} keys imported`);
   assert.ok(webcrypto.verify > 300, `only ${webcrypto.verify} WebCrypto verifications`);
+  // Each family's verdicts came from WebCrypto, not from a silent fallback to WebAssembly.
+  for (const family of ['RSASSA-PKCS1-v1_5', 'RSA-PSS', 'ECDSA', 'Ed25519']) {
+    assert.ok(webcrypto.answered[family] > 0, `no ${family} verdict from WebCrypto: ${JSON.stringify(webcrypto.answered)}`);
+  }
 });

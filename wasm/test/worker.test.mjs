@@ -123,9 +123,14 @@ for (const name of deployments) {
 }
 
 test("checkAsync verified the public-key signatures with workerd's WebCrypto", async () => {
-  const { webcryptoVerify } = await stats();
-  console.log(`workerd WebCrypto: ${webcryptoVerify} signatures verified`);
+  const { webcryptoVerify, answered } = await stats();
+  console.log(`workerd WebCrypto: ${webcryptoVerify} signatures verified (${JSON.stringify(answered)})`);
   assert.ok(webcryptoVerify > 0);
+  // RS256 (project-oidc) and EdDSA (workspace-api, service-accounts): verdicts from workerd's
+  // WebCrypto, not a silent fallback to WebAssembly.
+  for (const family of ['RSASSA-PKCS1-v1_5', 'Ed25519']) {
+    assert.ok(answered[family] > 0, `no ${family} verdict from workerd's WebCrypto`);
+  }
 });
 
 test('KeySource in the Worker: fetch to the JWKS server, refreshed per request without timers, through a rotation', async () => {
