@@ -26,6 +26,8 @@ function harden(raw) {
   let instance = 0;
   const madeIn = new WeakMap();
   let aborted = null;
+  // Calls running now (one at most: see `guard`).
+  let depth = 0;
   const classes = [];
   const internal = (message, cause) => {
     const error = new Error(message, { cause });
@@ -91,11 +93,20 @@ function harden(raw) {
       throw internal('Tollgate: internal error: an argument was made by a WebAssembly instance that aborted; make it again');
     }
     refuseIfAborted();
+    // A call made while another is running (from a toJSON, a getter or a header iterator the
+    // outer call reads) is refused: were it to abort, the instance would be replaced under the
+    // outer call, which would go on in the new instance's memory.
+    if (depth > 0) {
+      throw coded(new Error('Tollgate: a call into the package from inside another call (a toJSON, a getter or an iterator it reads) is refused'));
+    }
     let result;
+    depth += 1;
     try {
       result = fn.apply(this, args);
     } catch (error) {
       throw translate(error);
+    } finally {
+      depth -= 1;
     }
     if (result instanceof Promise) {
       return result.then(adopt, (error) => { throw translate(error); });

@@ -127,6 +127,31 @@ test('arguments JS would coerce or drop are refused, not read as something else'
   engine.free();
 });
 
+test('a call from inside another call (a toJSON it reads) is refused; the outer call goes on', () => {
+  const { engine, table, byName } = tenantPath();
+  const { policy } = deployment('tenant-path');
+  let nested = null;
+  const sneaky = {
+    toJSON() {
+      try {
+        engine.check({ method: 'GET', path: '/api/health' }, table.now);
+      } catch (e) {
+        nested = e;
+      }
+      return JSON.parse(policy);
+    },
+  };
+  const other = Engine.fromPolicy(sneaky);
+  assert.equal(nested?.code, 'invalid_options', String(nested));
+  assert.match(nested.message, /from inside another call/);
+  // Both engines work as before.
+  const c = byName('Admin in A writes items in A');
+  const request = { ...c.request, headers: caseHeaders(table, c) };
+  assert.equal(engine.check(request, table.now).status, 200);
+  other.free();
+  engine.free();
+});
+
 test('inputs over a limit are refused before they are copied into WebAssembly', async () => {
   const { engine, table, byName } = tenantPath();
   const c = byName('Admin in A writes items in A');
