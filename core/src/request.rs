@@ -87,22 +87,20 @@ impl<'a> Request<'a> {
                 self.headers.len()
             )));
         }
-        if let Some((name, _)) = self.headers.iter().find(|(n, _)| n.len() > MAX_HEADER_NAME) {
-            return Err(bad(format!(
-                "a header name is {} bytes, more than the limit of {MAX_HEADER_NAME}",
-                name.len()
-            )));
-        }
-        if let Some((name, value)) = self
-            .headers
-            .iter()
-            .find(|(_, v)| v.len() > MAX_HEADER_VALUE)
-        {
-            return Err(bad(format!(
-                "header {:?} is {} bytes, more than the limit of {MAX_HEADER_VALUE}",
-                crate::error::truncated(name, 64),
-                value.len()
-            )));
+        for (name, value) in self.headers {
+            if name.len() > MAX_HEADER_NAME {
+                return Err(bad(format!(
+                    "a header name is {} bytes, more than the limit of {MAX_HEADER_NAME}",
+                    name.len()
+                )));
+            }
+            if value.len() > MAX_HEADER_VALUE {
+                return Err(bad(format!(
+                    "header {:?} is {} bytes, more than the limit of {MAX_HEADER_VALUE}",
+                    crate::error::truncated(name, 64),
+                    value.len()
+                )));
+            }
         }
         if self.path.len() > MAX_PATH {
             return Err(bad(format!(
