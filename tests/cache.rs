@@ -111,6 +111,20 @@ fn example(name: &str, file: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// An example deployment's engine, with a token cache and the example's snapshot, and its table.
+fn cached_deployment(name: &str) -> (Engine, Table) {
+    let engine = Engine::from_policy_json(&example(name, "policy.json"))
+        .unwrap()
+        .with_cache(CacheConfig::default());
+    engine
+        .swap_snapshot_json(&example(name, "snapshot.json"))
+        .unwrap();
+    (
+        engine,
+        Table::from_json(&example(name, "scenarios.json")).unwrap(),
+    )
+}
+
 #[test]
 fn cached_engines_decide_every_table_case_the_same_twice() {
     for name in [
@@ -119,13 +133,7 @@ fn cached_engines_decide_every_table_case_the_same_twice() {
         "service-accounts",
         "tenant-path",
     ] {
-        let engine = Engine::from_policy_json(&example(name, "policy.json"))
-            .unwrap()
-            .with_cache(CacheConfig::default());
-        engine
-            .swap_snapshot_json(&example(name, "snapshot.json"))
-            .unwrap();
-        let table = Table::from_json(&example(name, "scenarios.json")).unwrap();
+        let (engine, table) = cached_deployment(name);
         for round in 0..2 {
             for case in &table.cases {
                 let d = table.decide(&engine, case);
@@ -142,13 +150,7 @@ fn cached_engines_decide_every_table_case_the_same_twice() {
 
 #[test]
 fn a_snapshot_swap_empties_the_cache_at_once() {
-    let engine = Engine::from_policy_json(&example("tenant-path", "policy.json"))
-        .unwrap()
-        .with_cache(CacheConfig::default());
-    engine
-        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
-        .unwrap();
-    let table = Table::from_json(&example("tenant-path", "scenarios.json")).unwrap();
+    let (engine, table) = cached_deployment("tenant-path");
     let token = table.tokens["alice"].clone();
     let check = || {
         engine
@@ -211,13 +213,7 @@ fn snapshots_never_swapped_in_do_not_share_cache_entries() {
 fn a_hosts_signature_verdict_never_fills_the_cache() {
     // A host's check approved a token whose signature is wrong (a bug in its crypto, say): the
     // engine's own checks must not take that verdict from the cache.
-    let engine = Engine::from_policy_json(&example("tenant-path", "policy.json"))
-        .unwrap()
-        .with_cache(CacheConfig::default());
-    engine
-        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
-        .unwrap();
-    let table = Table::from_json(&example("tenant-path", "scenarios.json")).unwrap();
+    let (engine, table) = cached_deployment("tenant-path");
     let token = &table.tokens["alice"];
     let forged = format!("{}AAAA", &token[..token.len() - 4]);
     let headers = [("token", forged.as_str())];

@@ -10,7 +10,7 @@
 
 use crate::error::{from_core, guard, parse_json};
 use crate::refresher::Refresher;
-use crate::request::{document, now_arg, now_secs, OwnedRequest};
+use crate::request::{document, now_arg, now_secs, snapshot_document, OwnedRequest};
 use crate::webcrypto::{SignatureJob, SignatureWait};
 use std::sync::Arc;
 use tollgate::{Decision, ErrorCode};
@@ -77,12 +77,7 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] snapshot: JsValue,
     ) -> Result<(), JsValue> {
         guard(|| {
-            let bytes = document(
-                &snapshot,
-                "snapshot",
-                ErrorCode::InvalidSnapshot,
-                tollgate::snapshot::MAX_SNAPSHOT_BYTES,
-            )?;
+            let bytes = snapshot_document(&snapshot)?;
             self.inner
                 .swap_snapshot_json(&bytes)
                 .map_err(|e| from_core(&e))

@@ -14,7 +14,7 @@
 
 use crate::engine::{decision_js, Engine};
 use crate::error::{from_core, guard, js_error, parse_json};
-use crate::request::{document, now_arg, now_secs, OwnedRequest};
+use crate::request::{document, now_arg, now_secs, snapshot_document, OwnedRequest};
 use js_sys::Uint8Array;
 use tollgate::pending::Step;
 use tollgate::ErrorCode;
@@ -154,12 +154,7 @@ pub fn records_from_snapshot(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | object")] snapshot: JsValue,
 ) -> Result<JsValue, JsValue> {
     guard(|| {
-        let bytes = document(
-            &snapshot,
-            "snapshot",
-            ErrorCode::InvalidSnapshot,
-            tollgate::snapshot::MAX_SNAPSHOT_BYTES,
-        )?;
+        let bytes = snapshot_document(&snapshot)?;
         let out = tollgate::record::split_snapshot_json(&bytes).map_err(|e| from_core(&e))?;
         parse_json(&out)
     })

@@ -335,6 +335,16 @@ pub fn document(
     ))
 }
 
+/// A key snapshot document ([`document`] within the core's snapshot limit).
+pub fn snapshot_document(value: &JsValue) -> Result<Vec<u8>, JsValue> {
+    document(
+        value,
+        "snapshot",
+        ErrorCode::InvalidSnapshot,
+        tollgate::snapshot::MAX_SNAPSHOT_BYTES,
+    )
+}
+
 /// Whether `JSON.stringify` writes what `value` holds: an array, an object whose prototype is
 /// `Object.prototype` or `null`, or an object with its own `toJSON`.
 fn plain_object(value: &JsValue) -> bool {
