@@ -946,6 +946,42 @@ fn forwarded_claim_headers_are_hand_computed_values() {
 }
 
 #[test]
+fn a_header_spelled_with_underscores_for_one_the_policy_reads_or_forwards_is_refused() {
+    // CGI, FastCGI, Rack and gunicorn read `X_Project_ID` and `X-Project-ID` as one variable
+    // (`HTTP_X_PROJECT_ID`); Envoy, Caddy and Traefik pass both on. Tollgate reads only the
+    // dashed one, so the upstream could see another tenant, user or credential than the one
+    // Tollgate checked.
+    let (engine, table) = deployment("project-oidc");
+    let (method, path, headers) = case_request(&table, "viewer reads items in their project");
+    let check = |extra: (&str, &str)| {
+        let mut h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        h.push(extra);
+        let d = engine.check(&Request::new(&method, &path, &h), table.now);
+        (d.code, d.message)
+    };
+    for (name, guarded) in [
+        ("X_Project_ID", "x-project-id"), // the tenant header
+        ("x_user_id", "x-user-id"),       // a forwarded header
+        ("X-User_Email", "x-user-email"), // a forwarded claim header
+    ] {
+        let (code, message) = check((name, "0b6f1a4e-3c5d-4e8f-9a1b-2c3d4e5f6a7b"));
+        assert_eq!(code, ErrorCode::InvalidRequest, "{name}: {message}");
+        assert_eq!(
+            message,
+            format!(
+                "header {name:?} is {guarded:?} spelled with underscores: an upstream that reads \
+                 headers as CGI variables would take it for that one"
+            )
+        );
+    }
+    // Headers the policy neither reads nor forwards may have underscores.
+    assert_eq!(check(("x_trace", "1")).0, ErrorCode::Allowed);
+}
+
+#[test]
 fn a_second_bearer_token_behind_a_tab_is_a_second_credential() {
     // An upstream reading `/^Bearer\s+/i` from the first Authorization header would take the
     // forged token; Tollgate must count it, not verify the other one and allow.

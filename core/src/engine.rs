@@ -547,6 +547,16 @@ impl Engine {
             }
         }
         let path = request.checked_path()?;
+        if let Some((name, guarded)) = self.policy.cgi_alias(request.headers) {
+            return Err(Refusal::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "header {:?} is {guarded:?} spelled with underscores: an upstream that reads \
+                     headers as CGI variables would take it for that one",
+                    crate::error::truncated(name, 64)
+                ),
+            ));
+        }
         let matched = self.policy.router.at(request.method, path);
         let (route, params) = match &matched {
             Some(m) => (m.route, Some(&m.params)),

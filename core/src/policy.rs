@@ -754,6 +754,31 @@ pub struct CompiledPolicy {
     pub deepest_claims: usize,
     /// The record cache's settings.
     pub store: StoreDoc,
+    /// The headers the engine reads or a host writes from the decision (credentials, tenant,
+    /// correlation id, forwarded headers), lowercase, as the policy spells them: another
+    /// spelling of one with `_` for `-` is refused ([`CompiledPolicy::cgi_alias`]).
+    pub guarded_headers: Vec<String>,
+}
+
+impl CompiledPolicy {
+    /// The first request header that is not one of [`CompiledPolicy::guarded_headers`] but that
+    /// an upstream reading headers through CGI variables would take for one (`X_Project_ID` for
+    /// `X-Project-ID`): `(its name, the guarded name)`.
+    pub fn cgi_alias<'r>(&self, headers: &[(&'r str, &str)]) -> Option<(&'r str, &str)> {
+        // Without `_` on either side a name is either the same header or another one.
+        let guarded_underscore = self.guarded_headers.iter().any(|g| g.contains('_'));
+        headers
+            .iter()
+            .filter(|(n, _)| guarded_underscore || n.bytes().any(|b| b == b'_'))
+            .find_map(|(n, _)| {
+                self.guarded_headers
+                    .iter()
+                    .find(|g| {
+                        crate::request::same_header_for_cgi(n, g) && !n.eq_ignore_ascii_case(g)
+                    })
+                    .map(|g| (*n, g.as_str()))
+            })
+    }
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -1311,6 +1336,30 @@ impl CompiledPolicy {
                 ));
             }
         }
+        let guarded_headers = {
+            let mut names: Vec<String> = credentials
+                .iter()
+                .map(|c| match &c.location {
+                    Location::Header { name, .. } => name.clone(),
+                    Location::Cookie { .. } => "cookie".to_owned(),
+                })
+                .chain(tenant.as_ref().and_then(|t| t.header.clone()))
+                .chain(
+                    doc.correlation_header
+                        .as_ref()
+                        .map(|c| c.to_ascii_lowercase()),
+                )
+                .chain(
+                    doc.forward_headers
+                        .names()
+                        .into_iter()
+                        .map(str::to_ascii_lowercase),
+                )
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        };
         let deepest_claims = providers
             .iter()
             .filter(|p| p.provider_type == ProviderType::Jwt)
@@ -1331,6 +1380,7 @@ impl CompiledPolicy {
             forward: doc.forward_headers,
             correlation_header: doc.correlation_header.map(|c| c.to_ascii_lowercase()),
             store,
+            guarded_headers,
         })
     }
 }

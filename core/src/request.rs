@@ -22,6 +22,24 @@ pub const METHOD_OVERRIDES: [&str; 3] = [
     "x-method-override",
 ];
 
+/// Whether header `name` is `canonical` as an upstream that reads headers through CGI variables
+/// sees it (CGI, FastCGI, Rack, gunicorn, PHP: `X_Project_ID` and `X-Project-ID` are both
+/// `HTTP_X_PROJECT_ID`): equal ignoring ASCII case, with `_` and `-` the same.
+pub fn same_header_for_cgi(name: &str, canonical: &str) -> bool {
+    let fold = |b: u8| {
+        if b == b'_' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
+    name.len() == canonical.len()
+        && name
+            .bytes()
+            .zip(canonical.bytes())
+            .all(|(a, b)| fold(a) == fold(b))
+}
+
 /// A request: borrowed from the host, never copied.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
@@ -118,7 +136,7 @@ impl<'a> Request<'a> {
             return Err(bad("method must be uppercase letters"));
         }
         if let Some((name, _)) = self.headers.iter().find(|(n, v)| {
-            METHOD_OVERRIDES.iter().any(|o| n.eq_ignore_ascii_case(o))
+            METHOD_OVERRIDES.iter().any(|o| same_header_for_cgi(n, o))
                 && !v
                     .trim_matches([' ', '\t'])
                     .eq_ignore_ascii_case(self.method)
@@ -391,10 +409,14 @@ mod tests {
                 .map(str::to_owned)
                 .map_err(|e| e.code())
         };
+        // Underscores too: Symfony reads `X_HTTP_Method_Override` from `$_SERVER`, where it is
+        // `HTTP_X_HTTP_METHOD_OVERRIDE` as the dashed spelling is.
         for name in [
             "X-HTTP-Method-Override",
             "x-http-method",
             "X-Method-Override",
+            "X_HTTP_Method_Override",
+            "x-http_method",
         ] {
             assert_eq!(
                 check(name, "DELETE"),

@@ -285,4 +285,9 @@ fn example_configurations_forward_the_deployments_headers() {
         names.len(),
         "nginx lists another name"
     );
+    // Headers spelled with underscores (X_Project_ID for X-Project-ID) never reach an upstream
+    // unseen: Envoy's ext_authz sends the service only the allowed headers, so Envoy must refuse
+    // them itself; nginx drops them unless told otherwise.
+    assert!(envoy.contains("headers_with_underscores_action: reject_request"));
+    assert!(!nginx.contains("underscores_in_headers on"));
 }
