@@ -981,6 +981,113 @@ fn a_header_spelled_with_underscores_for_one_the_policy_reads_or_forwards_is_ref
     assert_eq!(check(("x_trace", "1")).0, ErrorCode::Allowed);
 }
 
+/// Express (by default), Spring before 6 and ASP.NET route `/items/` and `/Items` as `/items`. A
+/// spelling that Tollgate would match to a public route, or to none under `unknown_routes:
+/// "authenticated"`, or to another protected route, must not reach such an upstream as the
+/// protected route it folds to.
+#[test]
+fn another_spelling_of_a_protected_route_is_refused() {
+    let (_, table) = deployment("tenant-path");
+    let (_, path, headers) = case_request(&table, "Admin in A writes items in A");
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut p: serde_json::Value =
+            serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+        edit(&mut p);
+        let e = Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
+        e.swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+            .unwrap();
+        e
+    };
+    let decide = |e: &Engine, method: &str, path: &str, h: &[(&str, &str)]| {
+        let d = e.check(&Request::new(method, path, h), table.now);
+        (d.code, d.message)
+    };
+    let folded = |template: &str| {
+        (
+            ErrorCode::InvalidRequest,
+            format!(
+                "the path is {template} spelled in another letter case or with a trailing \
+                 slash: an upstream that folds paths would serve that route"
+            ),
+        )
+    };
+    let items = "/api/tenants/{tenant_id}/items";
+    // A public catch-all (a single-page app's assets) beside the API.
+    let spa = with(&|p| {
+        p["routes"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"method": "GET", "path": "/{*asset}", "public": true}));
+    });
+    assert_eq!(
+        decide(&spa, "GET", &path, &[]).0,
+        ErrorCode::MissingCredentials
+    );
+    for spelled in [format!("{path}/"), path.replace("items", "Items")] {
+        assert_eq!(
+            decide(&spa, "GET", &spelled, &[]),
+            folded(items),
+            "{spelled}"
+        );
+    }
+    assert_eq!(
+        decide(&spa, "GET", "/favicon.ico", &[]).0,
+        ErrorCode::Allowed
+    );
+    assert_eq!(decide(&spa, "GET", "/Logo.PNG", &[]).0, ErrorCode::Allowed);
+    // Unknown routes admitted for any authenticated caller: no tenant check there.
+    let lenient = with(&|p| p["unknown_routes"] = "authenticated".into());
+    assert_eq!(
+        decide(&lenient, "GET", &path, &headers).0,
+        ErrorCode::Allowed
+    );
+    assert_eq!(
+        decide(&lenient, "GET", &format!("{path}/"), &headers),
+        folded(items)
+    );
+    // A static route beside a parameter: `/EXPORT` is a setting here and the export folded.
+    let export = with(&|p| {
+        p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+            "method": "GET", "path": "/api/tenants/{tenant_id}/export", "tenant": true,
+            "requires": ["items:write"]
+        }));
+        p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+            "method": "GET", "path": "/api/tenants/{tenant_id}/{section}", "tenant": true,
+            "requires": ["items:read"]
+        }));
+    });
+    let upper = path.replace("items", "EXPORT");
+    assert_eq!(
+        decide(&export, "GET", &upper, &headers),
+        folded("/api/tenants/{tenant_id}/export")
+    );
+    assert_eq!(
+        decide(&export, "GET", &path.replace("items", "export"), &headers).0,
+        ErrorCode::Allowed
+    );
+    // Two routes that differ only by letter case or a trailing slash are refused when loaded.
+    for (first, second) in [("/v1/Docs", "/v1/docs"), ("/v1/docs/", "/v1/docs")] {
+        let mut p = base();
+        let routes = p["routes"].as_array_mut().unwrap();
+        routes.push(serde_json::json!({"method": "GET", "path": first, "public": true}));
+        routes.push(
+            serde_json::json!({"method": "POST", "path": second, "requires": ["invoices:write"]}),
+        );
+        let message = policy_error(p);
+        assert!(
+            message.contains(&format!(
+                "path {second:?} is another route's once letters are lowercased and a trailing \
+                 slash dropped"
+            )),
+            "{message}"
+        );
+    }
+}
+
 #[test]
 fn a_second_bearer_token_behind_a_tab_is_a_second_credential() {
     // An upstream reading `/^Bearer\s+/i` from the first Authorization header would take the

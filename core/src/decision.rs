@@ -201,6 +201,11 @@ impl Decision {
         s
     }
 
+    /// Returns a string taken with [`Decision::string`] to the pool.
+    pub(crate) fn give_back(&mut self, s: String) {
+        self.spare_strings.push(s);
+    }
+
     /// A copy of `text` in a pooled string.
     pub(crate) fn copy(&mut self, text: &str) -> String {
         let mut s = self.string();

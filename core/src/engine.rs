@@ -558,6 +558,28 @@ impl Engine {
             ));
         }
         let matched = self.policy.router.at(request.method, path);
+        // The path must not be another spelling of another protected route: an upstream that
+        // folds letter case and a trailing slash would serve that one. (A path no route names
+        // goes no further under `unknown_routes: "deny"`.)
+        if matched.is_some() || self.policy.unknown_routes == UnknownRoutes::Authenticated {
+            let mut folded = decision.string();
+            let exact = matched.as_ref().map(|m| m.route);
+            let other =
+                self.policy
+                    .router
+                    .folded_elsewhere(request.method, path, exact, &mut folded);
+            decision.give_back(folded);
+            if let Some(other) = other {
+                return Err(Refusal::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "the path is {} spelled in another letter case or with a trailing \
+                         slash: an upstream that folds paths would serve that route",
+                        other.template
+                    ),
+                ));
+            }
+        }
         let (route, params) = match &matched {
             Some(m) => (m.route, Some(&m.params)),
             // A path some route names is never an unknown route, whatever the method: `HEAD`

@@ -758,6 +758,8 @@ pub struct CompiledPolicy {
     /// correlation id, forwarded headers), lowercase, as the policy spells them: another
     /// spelling of one with `_` for `-` is refused ([`CompiledPolicy::cgi_alias`]).
     pub guarded_headers: Vec<String>,
+    /// Whether a guarded header's name holds `_` itself (then any request header may spell it).
+    guarded_underscore: bool,
 }
 
 impl CompiledPolicy {
@@ -766,10 +768,11 @@ impl CompiledPolicy {
     /// `X-Project-ID`): `(its name, the guarded name)`.
     pub fn cgi_alias<'r>(&self, headers: &[(&'r str, &str)]) -> Option<(&'r str, &str)> {
         // Without `_` on either side a name is either the same header or another one.
-        let guarded_underscore = self.guarded_headers.iter().any(|g| g.contains('_'));
         headers
             .iter()
-            .filter(|(n, _)| guarded_underscore || n.bytes().any(|b| b == b'_'))
+            .filter(|(n, _)| {
+                self.guarded_underscore || crate::scan::find_byte(n.as_bytes(), 0, b'_').is_some()
+            })
             .find_map(|(n, _)| {
                 self.guarded_headers
                     .iter()
@@ -1380,6 +1383,7 @@ impl CompiledPolicy {
             forward: doc.forward_headers,
             correlation_header: doc.correlation_header.map(|c| c.to_ascii_lowercase()),
             store,
+            guarded_underscore: guarded_headers.iter().any(|g| g.contains('_')),
             guarded_headers,
         })
     }

@@ -61,8 +61,43 @@ pub struct Route {
 #[derive(Default)]
 pub struct Router {
     tree: matchit::Router<usize>,
+    /// The same templates folded as a lenient upstream folds a path ([`fold`]), to find the
+    /// route such an upstream would serve a differently spelled path.
+    folded: matchit::Router<usize>,
+    /// Whether folding a path this router matches can take it to another template: some
+    /// template has an uppercase letter or a trailing slash, or a parameter beside a static
+    /// segment (`/docs/{id}` and `/docs/export`: `/docs/EXPORT` is the first here and the second
+    /// folded). Without, only a path no template names needs folding to check.
+    fold_can_move: bool,
+    /// Per template prefix (statics lowercased, parameters as `{}`), what the next segment is
+    /// across templates: 1 a static, 2 a parameter.
+    next_segments: HashMap<String, u8>,
     by_template: HashMap<String, usize>,
     entries: Vec<Vec<(String, Route)>>,
+}
+
+/// A path as an upstream that routes case-insensitively and ignores a trailing slash (Express's
+/// defaults, Spring before 6, ASP.NET) reads it: ASCII letters lowercased, one trailing `/`
+/// dropped. `None` when that is the path itself.
+pub fn fold(path: &str) -> Option<String> {
+    let mut out = String::new();
+    fold_into(path, &mut out).then_some(out)
+}
+
+/// [`fold`] into `out` (cleared first, so a reused buffer does not allocate); false, with `out`
+/// left empty, when the folded path is the path itself.
+fn fold_into(path: &str, out: &mut String) -> bool {
+    out.clear();
+    let trimmed = match path.strip_suffix('/') {
+        Some(t) if !t.is_empty() => t,
+        _ => path,
+    };
+    if trimmed.len() == path.len() && !path.bytes().any(|b| b.is_ascii_uppercase()) {
+        return false;
+    }
+    out.push_str(trimmed);
+    out.make_ascii_lowercase();
+    true
 }
 
 impl core::fmt::Debug for Router {
@@ -101,6 +136,15 @@ impl Router {
                 self.tree
                     .insert(template, i)
                     .map_err(|e| format!("path {template:?}: {e}"))?;
+                let folded = fold(template).unwrap_or_else(|| template.to_owned());
+                self.note_shape(template);
+                self.folded.insert(&folded, i).map_err(|e| {
+                    format!(
+                        "path {template:?} is another route's once letters are lowercased and a \
+                         trailing slash dropped ({e}): an upstream that folds paths would take \
+                         one for the other"
+                    )
+                })?;
                 self.by_template.insert(template.to_owned(), i);
                 self.entries.push(Vec::new());
                 i
@@ -129,6 +173,54 @@ impl Router {
             route,
             params: m.params,
         })
+    }
+
+    /// Records `template`'s shape for [`Router::fold_can_move`].
+    fn note_shape(&mut self, template: &str) {
+        if template.bytes().any(|b| b.is_ascii_uppercase())
+            || (template.len() > 1 && template.ends_with('/'))
+        {
+            self.fold_can_move = true;
+        }
+        let mut prefix = String::new();
+        for segment in template.split('/').skip(1) {
+            let kind = if segment.contains('{') { 2 } else { 1 };
+            let seen = self.next_segments.entry(prefix.clone()).or_insert(0);
+            *seen |= kind;
+            if *seen == 3 {
+                self.fold_can_move = true;
+            }
+            prefix.push('/');
+            if kind == 2 {
+                prefix.push_str("{}");
+            } else {
+                prefix.push_str(&segment.to_ascii_lowercase());
+            }
+        }
+    }
+
+    /// The route needing a credential that an upstream folding paths ([`fold`]) would serve for
+    /// `method` and `path`, when it is not the route this router matched (`exact`; `None` for
+    /// none): the path is another spelling of that protected route. `buf` holds the folded path
+    /// (a buffer reused across calls, so that this does not allocate).
+    pub fn folded_elsewhere(
+        &self,
+        method: &str,
+        path: &str,
+        exact: Option<&Route>,
+        buf: &mut String,
+    ) -> Option<&Route> {
+        if (exact.is_some() && !self.fold_can_move) || !fold_into(path, buf) {
+            return None;
+        }
+        let m = self.folded.at(buf).ok()?;
+        let entry = self.entries.get(*m.value)?;
+        let route = entry
+            .iter()
+            .find(|(x, _)| x == method)
+            .or_else(|| entry.iter().find(|(x, _)| x == "*"))
+            .map(|(_, r)| r)?;
+        (!route.public && exact.is_none_or(|e| e.template != route.template)).then_some(route)
     }
 
     /// Whether some route's template matches `path`, whatever its methods.
