@@ -710,6 +710,15 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
             r#"routes[6].path: path "/v1/copy/{org_id}/to/{org_id}" names the parameter {org_id} twice"#,
         ),
         (
+            "a route naming the tenant parameter that does not say whether it is tenant-scoped",
+            Box::new(|p| {
+                p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+                    "method": "GET", "path": "/v1/orgs/{org_id}/summary", "requires": ["invoices:read"]
+                }))
+            }),
+            r#"routes[6].tenant: the path names the tenant parameter {org_id}: say whether the route is tenant-scoped ("tenant": true, members only) or not ("tenant": false, any caller with the permissions, in every tenant)"#,
+        ),
+        (
             "an undeclared permission in an any-of group",
             Box::new(|p| p["routes"][4]["requires"][0][0] = "keys:manage-all".into()),
             r#"routes[4].requires[0][0]: unknown permission "keys:manage-all""#,
@@ -734,6 +743,15 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
         let mut p = base();
         edit(&mut p);
         assert_eq!(policy_error(p), *want, "{what}");
+    }
+    // Said either way, such a route loads.
+    for tenant in [true, false] {
+        let mut p = base();
+        p["routes"].as_array_mut().unwrap().push(serde_json::json!({
+            "method": "GET", "path": "/v1/orgs/{org_id}/summary", "tenant": tenant,
+            "requires": ["invoices:read"]
+        }));
+        Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
     }
     // The router panics past 26 parameters in a path: the limit comes first.
     let mut p = base();

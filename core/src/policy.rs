@@ -265,6 +265,8 @@ pub struct RouteDoc {
     pub requires: Vec<RequireDoc>,
     /// Tenant-scoped.
     pub tenant: bool,
+    /// Whether the route says `tenant` at all (a path naming the tenant parameter must).
+    pub tenant_given: bool,
     /// Principal kinds allowed (default: all).
     pub principals: Option<Vec<PrincipalKind>>,
     /// Providers allowed, by name (default: all).
@@ -570,12 +572,14 @@ impl RouteDoc {
                 "providers",
             ],
         )?;
+        let tenant = f.optional("tenant", document::boolean)?;
         Ok(RouteDoc {
             method: f.required("method", MethodsDoc::read)?,
             path: f.required("path", document::string)?,
             public: f.or_default("public", document::boolean)?,
             requires: f.or_default("requires", |v, at| document::list(v, at, RequireDoc::read))?,
-            tenant: f.or_default("tenant", document::boolean)?,
+            tenant: tenant.unwrap_or(false),
+            tenant_given: tenant.is_some(),
             principals: f.optional("principals", |v, at| {
                 document::list(v, at, PrincipalKind::read)
             })?,
@@ -1307,6 +1311,22 @@ impl CompiledPolicy {
             router
                 .insert(&r.path, &methods, route)
                 .map_err(|reason| invalid(at("path"), reason))?;
+            if let Some(TenantRule {
+                path_param: Some(param),
+                ..
+            }) = &tenant
+            {
+                if !r.public && !r.tenant_given && r.path.contains(&format!("{{{param}}}")) {
+                    return Err(invalid(
+                        at("tenant"),
+                        format!(
+                            "the path names the tenant parameter {{{param}}}: say whether the \
+                             route is tenant-scoped (\"tenant\": true, members only) or not \
+                             (\"tenant\": false, any caller with the permissions, in every tenant)"
+                        ),
+                    ));
+                }
+            }
         }
 
         if let Some(c) = &doc.correlation_header {
