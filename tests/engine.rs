@@ -719,6 +719,30 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
             r#"routes[6].tenant: the path names the tenant parameter {org_id}: say whether the route is tenant-scoped ("tenant": true, members only) or not ("tenant": false, any caller with the permissions, in every tenant)"#,
         ),
         (
+            "a realm that would end its quoted string early",
+            Box::new(|p| p["realm"] = "api\", error=\"x".into()),
+            r#"realm: a realm is printable ASCII without '"' or '\' (it is quoted in WWW-Authenticate)"#,
+        ),
+        (
+            "a permission that is no scope token",
+            Box::new(|p| p["permissions"][0] = "invoices:\"read".into()),
+            r#"permissions[0]: invalid permission name "invoices:\"read": a scope token (visible ASCII without spaces, '"' or '\')"#,
+        ),
+        (
+            "a role name with a comma",
+            Box::new(|p| p["roles"][0]["name"] = "reader,admin".into()),
+            r#"roles[0].name: invalid role name "reader,admin": printable ASCII without ',' (roles are forwarded as a comma-separated list)"#,
+        ),
+        (
+            "a header forwarded twice",
+            Box::new(|p| {
+                p["forward_headers"]["claims"] = serde_json::json!([
+                    {"claim": "sub", "header": "X-Service_Account"}
+                ])
+            }),
+            r#"forward_headers: "X-Service_Account" is forwarded twice (as "x-service-account" too)"#,
+        ),
+        (
             "an undeclared permission in an any-of group",
             Box::new(|p| p["routes"][4]["requires"][0][0] = "keys:manage-all".into()),
             r#"routes[4].requires[0][0]: unknown permission "keys:manage-all""#,
@@ -768,19 +792,24 @@ fn hostile_policies_are_refused_at_load_with_the_exact_place() {
     );
 }
 
-/// The names a host clears on every allowed request: each forwarded name once, whatever its case.
+/// The names a host clears on every allowed request, in the order of the members. A name given
+/// twice, in any case (or with `_` for `-`), is refused when the policy loads.
 #[test]
 fn forwarded_names_come_once_each() {
     let mut p = base();
     p["forward_headers"]["claims"] = serde_json::json!([
-        {"claim": "sub", "header": "X-Service-Account"},
         {"claim": "email", "header": "x-email"},
-        {"claim": "org", "header": "X-ORG-ID"}
+        {"claim": "org", "header": "X-ORG-NAME"}
     ]);
     let engine = Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
     assert_eq!(
         engine.policy().forward.names(),
-        ["x-service-account", "x-org-id", "x-email"]
+        ["x-service-account", "x-org-id", "x-email", "X-ORG-NAME"]
+    );
+    p["forward_headers"]["claims"][1]["header"] = "X-ORG-ID".into();
+    assert_eq!(
+        policy_error(p),
+        r#"forward_headers: "X-ORG-ID" is forwarded twice (as "x-org-id" too)"#
     );
 }
 

@@ -839,13 +839,35 @@ impl CompiledPolicy {
                 format!("unsupported version {}; expected 1", doc.version),
             ));
         }
+        // The realm is a quoted string in every challenge.
+        if doc.realm.is_empty()
+            || !doc
+                .realm
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(invalid(
+                "realm",
+                "a realm is printable ASCII without '\"' or '\\' (it is quoted in \
+                 WWW-Authenticate)",
+            ));
+        }
         // Permissions.
         let mut permissions = Names::default();
         for (i, p) in doc.permissions.iter().enumerate() {
-            if p.is_empty() || p.contains(' ') {
+            // RFC 6750 scope-token characters: they are named in `scope="…"` challenges.
+            if p.is_empty()
+                || !p
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+            {
                 return Err(invalid(
                     format!("permissions[{i}]"),
-                    format!("invalid permission name {p:?}"),
+                    format!(
+                        "invalid permission name {:?}: a scope token (visible ASCII without \
+                         spaces, '\"' or '\\')",
+                        crate::error::truncated(p, 64)
+                    ),
                 ));
             }
             if !permissions.add(p) {
@@ -870,6 +892,22 @@ impl CompiledPolicy {
         // Roles.
         let mut specs = Vec::with_capacity(doc.roles.len());
         for (i, r) in doc.roles.iter().enumerate() {
+            // Forwarded upstream as a comma-separated list.
+            if r.name.is_empty()
+                || !r
+                    .name
+                    .bytes()
+                    .all(|b| (b' '..=b'~').contains(&b) && b != b',')
+            {
+                return Err(invalid(
+                    format!("roles[{i}].name"),
+                    format!(
+                        "invalid role name {:?}: printable ASCII without ',' (roles are \
+                         forwarded as a comma-separated list)",
+                        crate::error::truncated(&r.name, 64)
+                    ),
+                ));
+            }
             let mut grants = Bits::default();
             for (j, g) in r.grants.iter().enumerate() {
                 grants.insert(perm(format!("roles[{i}].grants[{j}]"), g)?);
@@ -1356,6 +1394,31 @@ impl CompiledPolicy {
                 return Err(invalid(
                     format!("forward_headers.claims[{i}].header"),
                     "invalid header name",
+                ));
+            }
+        }
+        // Each forwarded header once, however spelled: two values under one name (or two names
+        // a CGI upstream reads as one) would be read differently by different hosts.
+        let forwarded: Vec<&str> = [
+            &doc.forward_headers.subject,
+            &doc.forward_headers.tenant,
+            &doc.forward_headers.roles,
+            &doc.forward_headers.kind,
+            &doc.forward_headers.provider,
+        ]
+        .into_iter()
+        .filter_map(Option::as_deref)
+        .chain(doc.forward_headers.claims.iter().map(|c| c.header.as_str()))
+        .collect();
+        for (i, name) in forwarded.iter().enumerate() {
+            if let Some(first) = forwarded
+                .iter()
+                .take(i)
+                .find(|f| crate::request::same_header_for_cgi(name, f))
+            {
+                return Err(invalid(
+                    "forward_headers",
+                    format!("{name:?} is forwarded twice (as {first:?} too)"),
                 ));
             }
         }
