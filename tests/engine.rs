@@ -905,8 +905,8 @@ fn forwarding_claims(name: &str, claims: serde_json::Value) -> Engine {
 }
 
 /// Forwarded claim headers, hand-computed: strings unescaped as they are, arrays of strings
-/// comma-separated (other items skipped; an array with an item holding a comma of its own, even
-/// escaped, is left out: it could not be told from two items), other JSON as its text, nested
+/// comma-separated (an array with an item that is no string, or that holds a comma of its own,
+/// even escaped, is left out: it could not be told from other items), other JSON as its text, nested
 /// paths followed, missing claims and values with control characters left out. A token's claims are forwarded from the
 /// read the check already made; an API key's from its record's text: both give the same.
 #[test]
@@ -916,6 +916,7 @@ fn forwarded_claim_headers_are_hand_computed_values() {
         serde_json::json!([
             {"claim": "name", "header": "x-name"},
             {"claim": "groups", "header": "x-groups"},
+            {"claim": "mixed", "header": "x-mixed"},
             {"claim": "level", "header": "x-level"},
             {"claim": ["org", "id"], "header": "x-org"},
             {"claim": "org", "header": "x-org-json"},
@@ -938,7 +939,7 @@ fn forwarded_claim_headers_are_hand_computed_values() {
     let now = 1_767_225_600u64;
     // Written by hand so that the escapes reach the engine as they are.
     let claims = format!(
-        r#"{{"iss":"https://app.example","sub":"alice","iat":{now},"exp":{},"tenants":{{"A":["Viewer"]}},"name":"Ren\u00e9e \"R\"","groups":["a\/b","c",7,"d"],"level":3.50,"org":{{"id":"o_1","tier":null}},"note":"line\nbreak","teams":["eng,admin"],"teams_escaped":["eng","ops\u002cadmin"]}}"#,
+        r#"{{"iss":"https://app.example","sub":"alice","iat":{now},"exp":{},"tenants":{{"A":["Viewer"]}},"name":"Ren\u00e9e \"R\"","groups":["a\/b","c","d"],"mixed":["a",7],"level":3.50,"org":{{"id":"o_1","tier":null}},"note":"line\nbreak","teams":["eng,admin"],"teams_escaped":["eng","ops\u002cadmin"]}}"#,
         now + 60
     );
     let token = tollgate::mint(&key, claims.as_bytes(), Some("JWT")).unwrap();

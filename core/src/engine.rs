@@ -1409,10 +1409,14 @@ impl Engine {
                         }
                         None => match value.as_array() {
                             // An item with a comma of its own could not be told from two items
-                            // (`["eng,admin"]` against `["eng", "admin"]`): such an array is not
-                            // forwarded.
+                            // (`["eng,admin"]` against `["eng", "admin"]`), and an item that is
+                            // no string would be left out unseen (`["eng", 5]`): such an array is
+                            // not forwarded.
                             Some(items) => {
-                                for (i, s) in items.filter_map(|i| i.as_str()).enumerate() {
+                                for (i, item) in items.enumerate() {
+                                    let Some(s) = item.as_str() else {
+                                        return false;
+                                    };
                                     if i > 0 {
                                         v.push(',');
                                     }
