@@ -919,7 +919,9 @@ impl Engine {
                         "snapshot has no entry for the provider",
                     )
                 })?;
-                let depth = provider.validation.limits.max_json_depth;
+                // The header as a fresh check parses it (below: the engine's limits, which a
+                // policy cannot change), so a hit decides as the miss that filled it did.
+                let depth = ParseLimits::default().max_json_depth;
                 let verified = jws::restore(buf, len, header_len, depth, keys)?;
                 let read = Claims::read(verified.payload(), deepest, Some(&mut *index));
                 (provider_id, provider, verified, read)

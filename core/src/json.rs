@@ -73,7 +73,9 @@ pub fn describe(reason: &'static str, max_depth: usize) -> String {
 }
 
 /// Checks `bytes` as one strict JSON object with at most `max_depth` levels of nesting (the object
-/// itself is level 1). Errors say what was wrong, never where in a secret.
+/// itself is level 1; never more than [`crate::limits::MAX_JSON_DEPTH`], whatever is asked: the
+/// reader recurses, and a deeper document could exhaust the stack). Errors say what was wrong,
+/// never where in a secret.
 pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Object<'_>, &'static str> {
     parse_object_with(bytes, max_depth, |_| {})
 }
@@ -94,7 +96,7 @@ pub fn parse_object_with<'a>(
         s: text.as_bytes(),
         pos: 0,
         depth: 0,
-        max_depth,
+        max_depth: max_depth.min(crate::limits::MAX_JSON_DEPTH),
         escaped: false,
     };
     p.skip_ws();
@@ -987,6 +989,7 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&mut self) -> Result<(), &'static str> {
+        let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
@@ -1008,13 +1011,24 @@ impl<'a> Parser<'a> {
                 return Err("invalid number");
             }
         }
+        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
+            exponent = true;
             self.pos += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.pos += 1;
             }
             if self.digits() == 0 {
                 return Err("invalid number");
+            }
+        }
+        // A number no f64 holds (`1e400`, 400 digits) is refused, as serde_json refuses it: every
+        // reader of the verified claims must read the same document. Only an exponent or more
+        // digits than f64's range can overflow, so ordinary numbers are not converted here.
+        if exponent || self.pos - start > 309 {
+            let text = self.text.get(start..self.pos).unwrap_or_default();
+            if !text.parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err("number out of range");
             }
         }
         Ok(())
@@ -1282,8 +1296,46 @@ mod tests {
     }
 
     #[test]
-    fn huge_exponents_parse_to_infinity_for_the_caller_to_reject() {
-        let o = ok(r#"{"exp":1e400}"#);
-        assert_eq!(o.get("exp").unwrap().as_f64(), Some(f64::INFINITY));
+    fn no_caller_can_ask_for_deeper_nesting_than_the_limit() {
+        let nested =
+            |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+        let at = nested(crate::limits::MAX_JSON_DEPTH);
+        assert!(parse_object(at.as_bytes(), usize::MAX).is_ok());
+        let past = nested(crate::limits::MAX_JSON_DEPTH + 1);
+        assert_eq!(
+            parse_object(past.as_bytes(), usize::MAX).unwrap_err(),
+            TOO_DEEP
+        );
+        // 100,000 levels would overflow the stack of a recursive reader without the cap.
+        let deep = format!(r#"{{"a":{}"#, "[".repeat(100_000));
+        assert_eq!(
+            parse_object(deep.as_bytes(), usize::MAX).unwrap_err(),
+            TOO_DEEP
+        );
+    }
+
+    #[test]
+    fn numbers_no_f64_holds_are_refused_as_serde_json_refuses_them() {
+        for n in ["1e400", "-1e309", "1.5E+999", &"9".repeat(400)] {
+            let text = format!(r#"{{"n":{n}}}"#);
+            assert_eq!(
+                parse_object(text.as_bytes(), 8).unwrap_err(),
+                "number out of range",
+                "{n}"
+            );
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&text).is_err(),
+                "{n}"
+            );
+        }
+        // At the edges of the range, and underflow (to zero, as serde_json reads it).
+        for n in ["1.7976931348623157e308", "1e-400", "-0e5", &"9".repeat(300)] {
+            let text = format!(r#"{{"n":{n}}}"#);
+            assert!(parse_object(text.as_bytes(), 8).is_ok(), "{n}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+                "{n}"
+            );
+        }
     }
 }

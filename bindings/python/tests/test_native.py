@@ -81,7 +81,7 @@ def string(rng: random.Random) -> str:
     return "".join(out)
 
 
-NUMBERS = ["0", "-0", "-0.0", "0.5", "1e3", "1E+3", "2.5e-3", "-17", "1e400", "-1e400", "9007199254740993",
+NUMBERS = ["0", "-0", "-0.0", "0.5", "1e3", "1E+3", "2.5e-3", "-17", "1e308", "-1e-400", "9007199254740993",
            str(2**63 - 1), str(2**63), str(-(2**63)), str(-(2**63) - 1), str(2**70), "123456789.123456789e-5"]
 
 
@@ -134,10 +134,20 @@ def test_claims_are_what_json_loads_reads(seed: int) -> None:
 
 
 def test_numbers_exactly() -> None:
-    payload = b'{"exp":4000000000,"n":[0,-0,-0.0,1e400,-1e400,18446744073709551616,-9223372036854775809,0.1,1E2]}'
+    payload = b'{"exp":4000000000,"n":[0,-0,-0.0,1e308,-1e-400,18446744073709551616,-9223372036854775809,0.1,1E2]}'
     n = tollgate.Verifier(JWK).verify(sign(payload), now=NOW).claims["n"]
     assert same(n, json.loads(payload)["n"])
-    assert same(n, [0, 0, -0.0, math.inf, -math.inf, 2**64, -(2**63) - 1, 0.1, 100.0])
+    assert same(n, [0, 0, -0.0, 1e308, -0.0, 2**64, -(2**63) - 1, 0.1, 100.0])
+
+
+def test_a_number_no_double_holds_is_refused_though_json_loads_reads_infinity() -> None:
+    # serde_json (the C ABI's decision JSON, re-issued tokens) refuses 1e400; one token must not
+    # read as claims in one host and as none in another.
+    payload = b'{"exp":4000000000,"n":1e400}'
+    assert json.loads(payload)["n"] == math.inf
+    with pytest.raises(tollgate.TollgateError) as e:
+        tollgate.Verifier(JWK).verify(sign(payload), now=NOW)
+    assert e.value.code == "invalid_json"
 
 
 def test_an_int_too_long_for_python_fails_as_json_loads_does() -> None:
