@@ -552,11 +552,15 @@ tg_status tg_apikey_generate(const uint8_t *prefix,
 
 /**
  * Checks an API key's form and checksum, without any lookup: `TG_STATUS_OK`, or
- * `TG_STATUS_MALFORMED_API_KEY` for a typo, a truncated paste or a prefix not accepted.
+ * `TG_STATUS_MALFORMED_API_KEY` for a typo, a truncated paste or a prefix not accepted. The
+ * checksum catches mistakes, not attackers (anyone can compute it): a key that passes must
+ * still be looked up.
  *
  * `prefixes`: the accepted prefixes separated by spaces (`"fln_live fln_test"`; the longest match
- * wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`). A
- * list of nothing but spaces is `TG_STATUS_INVALID_OPTIONS`.
+ * wins), or NULL / length 0 to accept the key's own prefix (everything before its last `_`, if
+ * that is a prefix Tollgate could generate: ASCII letters, digits and `_`, at most 32 bytes). A
+ * list of nothing but spaces, or one with something that is no such prefix, is
+ * `TG_STATUS_INVALID_OPTIONS`.
  */
 tg_status tg_apikey_check(const uint8_t *key,
                           size_t key_len,
@@ -1360,8 +1364,8 @@ bool tg_token_not_before(const struct tg_token *token, double *not_before_out);
  * `tolerance` (default 300 s, at most 86400) bounds `|now - webhook-timestamp|`.
  *
  * On success writes the verifier to `*verifier_out` (free it with `tg_webhook_verifier_free`). On
- * failure: `TG_STATUS_INVALID_WEBHOOK_SECRET`, `TG_STATUS_INVALID_OPTIONS`, and the optional
- * message.
+ * failure: `TG_STATUS_INVALID_WEBHOOK_SECRET`, `TG_STATUS_INVALID_OPTIONS` (also for a
+ * configuration with no key at all), and the optional message.
  */
 tg_status tg_webhook_verifier_new(const uint8_t *config,
                                   size_t config_len,

@@ -338,7 +338,12 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
     let alice_p1 = pat("u-alice", Some(P1), &[], &[]);
     let alice_read = pat("u-alice", None, &[], &["project:read"]);
     let alice_viewer = pat("u-alice", None, &["viewer"], &[]);
-    let alice_viewer_members = pat("u-alice", None, &["viewer"], &["members:manage"]);
+    let alice_admin_rw = pat(
+        "u-alice",
+        None,
+        &["admin"],
+        &["project:read", "project:write"],
+    );
     let alice = pat("u-alice", None, &[], &[]);
     engine
         .swap_snapshot_json(snapshot.to_string().as_bytes())
@@ -357,19 +362,13 @@ fn a_personal_access_token_never_gives_more_than_its_owner_has_or_it_was_issued_
     // Scopes bound an admin's token to what they list.
     assert_eq!(check("GET", "/v1/items", &alice_read, P1), allowed);
     assert_eq!(check("POST", "/v1/items", &alice_read, P1), lacking);
-    // So do roles: an admin's token issued as a viewer is a viewer; with a scope besides, it
-    // gets that scope too, and nothing else.
+    // So do roles: an admin's token issued as a viewer is a viewer. Issued with both, it gets
+    // what both allow: admin's permissions within its scopes.
     assert_eq!(check("GET", "/v1/items", &alice_viewer, P1), allowed);
     assert_eq!(check("POST", "/v1/items", &alice_viewer, P1), lacking);
     assert_eq!(check("POST", "/v1/members", &alice_viewer, P1), lacking);
-    assert_eq!(
-        check("POST", "/v1/members", &alice_viewer_members, P1),
-        allowed
-    );
-    assert_eq!(
-        check("POST", "/v1/items", &alice_viewer_members, P1),
-        lacking
-    );
+    assert_eq!(check("POST", "/v1/items", &alice_admin_rw, P1), allowed);
+    assert_eq!(check("POST", "/v1/members", &alice_admin_rw, P1), lacking);
     // A role the owner does not hold is not granted by the token.
     assert_eq!(check("GET", "/v1/items", &carol_admin, P1), allowed);
     assert_eq!(check("POST", "/v1/items", &carol_admin, P1), lacking);

@@ -1097,6 +1097,11 @@ fn another_spelling_of_a_protected_route_is_refused() {
         decide(&lenient, "GET", &format!("{path}/"), &headers),
         folded(items)
     );
+    // HEAD, which the template has no route for and many frameworks serve as GET.
+    assert_eq!(
+        decide(&lenient, "HEAD", &path.replace("items", "Items"), &headers),
+        folded(items)
+    );
     // A static route beside a parameter: `/EXPORT` is a setting here and the export folded.
     let export = with(&|p| {
         p["routes"].as_array_mut().unwrap().push(serde_json::json!({

@@ -577,6 +577,16 @@ fn a_pending_check_shows_neither_the_credential_nor_a_secret() {
     );
     // The snapshot pinned with it is left out (its peppers, its HMAC keys).
     assert!(!shown.contains("Snapshot"), "{shown}");
+    // The borrowed request shows the same, and no query.
+    let query = [("Cookie", "flow_session=s-live-secret")];
+    let request = Request::new("GET", "/projects/items?api_key=q-secret", &query);
+    let shown = format!("{request:?}");
+    assert!(
+        !shown.contains("secret")
+            && shown.contains("/projects/items?…")
+            && shown.contains("Cookie"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -285,9 +285,10 @@ func (c ReplayClaim) Settle(claimed bool) error {
 // store (tg_webhook_verifier_verify_for_store): the verifier's own ReplayGuard is not used;
 // instead the delivery's id must be claimed in the store (ReplayClaim), so that a delivery
 // replayed to another instance is refused there too. window is the replay window (whole
-// seconds; the claim lasts at least the verifier's tolerance; zero: the tolerance). Only
-// verified deliveries give a claim, so forgeries cannot block a genuine one. A host whose store
-// does not answer must refuse the delivery (the sender retries). Errors as Verify's, never
+// seconds, a fraction dropped, at most 24 h; the claim lasts at least the verifier's tolerance;
+// zero: the tolerance). Only verified deliveries give a claim, so forgeries cannot block a
+// genuine one. A host whose store does not answer must refuse the delivery (the sender
+// retries). Errors as Verify's, and ErrInvalidOptions for a window over 24 h; never
 // ErrWebhookReplayed (that is Settle's).
 func (v *WebhookVerifier) VerifyForStore(header http.Header, body []byte, now time.Time,
 	window time.Duration) (ReplayClaim, error) {

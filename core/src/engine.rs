@@ -121,8 +121,9 @@ struct KeyBounds<'a> {
     /// For a key whose roles are its owner's: the key's tenant, where the owner's membership
     /// counts only.
     tenant: Option<Membership<'a>>,
-    /// For a key whose roles are its owner's: the permissions it was issued for (its roles' and
-    /// its scopes'), when it lists any; permissions beyond them are dropped.
+    /// For a key whose roles are its owner's: the permissions it was issued for (what its roles
+    /// grant, what its scopes list, or both when it lists both), when it lists any; permissions
+    /// beyond them are dropped.
     permissions: Option<Bits>,
 }
 
@@ -1176,11 +1177,18 @@ impl Engine {
                 bounds: KeyBounds {
                     tenant_only,
                     tenant: tenant_only.then_some(own),
-                    permissions: (!roles.is_empty() || !scopes.is_empty()).then(|| {
-                        let (_, mut issued) = self.policy.roles.effective(&roles);
-                        issued.union_with(&scopes);
-                        issued
-                    }),
+                    // Issued as roles, as scopes, or both (then within both).
+                    permissions: match (roles.is_empty(), scopes.is_empty()) {
+                        (true, true) => None,
+                        (true, false) => Some(scopes),
+                        (false, only_roles) => {
+                            let (_, mut issued) = self.policy.roles.effective(&roles);
+                            if !only_roles {
+                                issued.intersect_with(&scopes);
+                            }
+                            Some(issued)
+                        }
+                    },
                 },
                 claims: None,
             },

@@ -92,17 +92,11 @@ struct OwnedRequest {
     headers: Vec<(String, String)>,
 }
 
-/// Method, path and header names: header values carry the credential.
+/// As [`Request`]'s: header values and the query may carry the credential.
 impl core::fmt::Debug for OwnedRequest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OwnedRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field(
-                "headers",
-                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
-            .finish()
+        let names: Vec<(&str, &str)> = self.headers.iter().map(|(n, _)| (n.as_str(), "")).collect();
+        Request::new(&self.method, &self.path, &names).fmt(f)
     }
 }
 

@@ -40,8 +40,9 @@ pub fn same_header_for_cgi(name: &str, canonical: &str) -> bool {
             .all(|(a, b)| fold(a) == fold(b))
 }
 
-/// A request: borrowed from the host, never copied.
-#[derive(Clone, Copy, Debug)]
+/// A request: borrowed from the host, never copied. Its `Debug` shows the method, the path
+/// without its query and the header names: header values and queries may carry credentials.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// The HTTP method, uppercase (`GET`).
     pub method: &'a str,
@@ -55,6 +56,23 @@ fn bad(reason: impl Into<String>) -> Error {
     Error::Denied {
         code: ErrorCode::InvalidRequest,
         reason: reason.into(),
+    }
+}
+
+impl core::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (path, query) = match self.path.split_once('?') {
+            Some((path, _)) => (path, "?…"),
+            None => (self.path, ""),
+        };
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &format_args!("{path}{query}"))
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 

@@ -215,10 +215,13 @@ impl Router {
         }
         let m = self.folded.at(buf).ok()?;
         let entry = self.entries.get(*m.value)?;
+        // The route for this method; for a method the template has none for (`HEAD` on a `GET`
+        // route, which many frameworks serve with the `GET` handler), any protected one.
         let route = entry
             .iter()
             .find(|(x, _)| x == method)
             .or_else(|| entry.iter().find(|(x, _)| x == "*"))
+            .or_else(|| entry.iter().find(|(_, r)| !r.public))
             .map(|(_, r)| r)?;
         (!route.public && exact.is_none_or(|e| e.template != route.template)).then_some(route)
     }

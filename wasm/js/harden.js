@@ -70,6 +70,14 @@ function harden(raw) {
       throw internal('Tollgate: internal error: the WebAssembly instance aborted earlier; load the module again', aborted);
     }
   };
+  // A call made while another is running (from a toJSON, a getter or a header iterator the
+  // outer call or constructor reads) is refused: were it to abort, the instance would be
+  // replaced under the outer call, which would go on in the new instance's memory.
+  const refuseIfNested = () => {
+    if (depth > 0) {
+      throw coded(new Error('Tollgate: a call into the package from inside another call (a toJSON, a getter or an iterator it reads) is refused'));
+    }
+  };
   const stale = (object) => object !== null && typeof object === 'object'
     && madeIn.has(object) && madeIn.get(object) !== instance;
   const adopt = (value) => {
@@ -93,12 +101,7 @@ function harden(raw) {
       throw internal('Tollgate: internal error: an argument was made by a WebAssembly instance that aborted; make it again');
     }
     refuseIfAborted();
-    // A call made while another is running (from a toJSON, a getter or a header iterator the
-    // outer call reads) is refused: were it to abort, the instance would be replaced under the
-    // outer call, which would go on in the new instance's memory.
-    if (depth > 0) {
-      throw coded(new Error('Tollgate: a call into the package from inside another call (a toJSON, a getter or an iterator it reads) is refused'));
-    }
+    refuseIfNested();
     let result;
     depth += 1;
     try {
@@ -137,10 +140,14 @@ function harden(raw) {
       out[name] = new Proxy(value, {
         construct(target, args, newTarget) {
           refuseIfAborted();
+          refuseIfNested();
+          depth += 1;
           try {
             return adopt(Reflect.construct(target, args, newTarget));
           } catch (error) {
             throw translate(error);
+          } finally {
+            depth -= 1;
           }
         },
       });

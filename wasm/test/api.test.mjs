@@ -144,6 +144,26 @@ test('a call from inside another call (a toJSON it reads) is refused; the outer 
   const other = Engine.fromPolicy(sneaky);
   assert.equal(nested?.code, 'invalid_options', String(nested));
   assert.match(nested.message, /from inside another call/);
+  // Constructors too, both ways: a call inside one, and one inside a call.
+  const { snapshot: oidc } = deployment('project-oidc');
+  const jwks = JSON.parse(oidc).keys.zitadel;
+  nested = null;
+  const v = new Verifier(jwks, {
+    toJSON() {
+      try { engine.check({ method: 'GET', path: '/api/health' }, table.now); } catch (e) { nested = e; }
+      return {};
+    },
+  });
+  assert.equal(nested?.code, 'invalid_options', String(nested));
+  nested = null;
+  engine.swapKeys({
+    toJSON() {
+      try { new Verifier(jwks); } catch (e) { nested = e; }
+      return JSON.parse(deployment('tenant-path').snapshot);
+    },
+  });
+  assert.equal(nested?.code, 'invalid_options', String(nested));
+  v.free();
   // Both engines work as before.
   const c = byName('Admin in A writes items in A');
   const request = { ...c.request, headers: caseHeaders(table, c) };

@@ -125,8 +125,8 @@ class WebhookVerifier(_Handle):
         verifies, `store.claim(key, ttl)` (Redis: `SET tollgate:webhook:<hash> 1 NX EX <ttl>`)
         must newly claim the delivery (its id and body: senders sharing a store cannot claim
         each other's ids), or TollgateError `webhook_replayed` (409) is raised. `window`:
-        the replay window in seconds (0: the tolerance; the claim lasts at least the
-        tolerance). Only verified deliveries claim a key, so forgeries cannot block a genuine
+        the replay window in seconds (0: the tolerance; at most 86400, `invalid_options` past it;
+        the claim lasts at least the tolerance). Only verified deliveries claim a key, so forgeries cannot block a genuine
         one. The verifier's own `replay_guard` is not used here.
 
         Returns None when verified and claimed; raises as `verify` does, `webhook_replayed`, or
