@@ -564,7 +564,10 @@ impl Engine {
         // goes no further under `unknown_routes: "deny"`.)
         if matched.is_some() || self.policy.unknown_routes == UnknownRoutes::Authenticated {
             let mut folded = decision.string();
-            let exact = matched.as_ref().map(|m| m.route);
+            let exact = match &matched {
+                Some(m) => Some(m.template),
+                None => self.policy.router.template_at(path),
+            };
             let other =
                 self.policy
                     .router

@@ -112,6 +112,8 @@ impl core::fmt::Debug for Router {
 pub struct Matched<'r, 'p> {
     /// The route.
     pub route: &'r Route,
+    /// Its template's number in this router (see [`Router::folded_elsewhere`]).
+    pub template: usize,
     /// Path parameters.
     pub params: matchit::Params<'r, 'p>,
 }
@@ -171,6 +173,7 @@ impl Router {
             .map(|(_, r)| r)?;
         Some(Matched {
             route,
+            template: *m.value,
             params: m.params,
         })
     }
@@ -199,21 +202,30 @@ impl Router {
         }
     }
 
+    /// The number of the template `path` matches as written, whatever the method.
+    pub fn template_at(&self, path: &str) -> Option<usize> {
+        self.tree.at(path).ok().map(|m| *m.value)
+    }
+
     /// The route needing a credential that an upstream folding paths ([`fold`]) would serve for
-    /// `method` and `path`, when it is not the route this router matched (`exact`; `None` for
-    /// none): the path is another spelling of that protected route. `buf` holds the folded path
-    /// (a buffer reused across calls, so that this does not allocate).
+    /// `method` and `path`, when its template is not the one `path` matches as written
+    /// (`exact`, a template number; `None` for none): the path is another spelling of that
+    /// protected route. `buf` holds the folded path (a buffer reused across calls, so that this
+    /// does not allocate).
     pub fn folded_elsewhere(
         &self,
         method: &str,
         path: &str,
-        exact: Option<&Route>,
+        exact: Option<usize>,
         buf: &mut String,
     ) -> Option<&Route> {
         if (exact.is_some() && !self.fold_can_move) || !fold_into(path, buf) {
             return None;
         }
         let m = self.folded.at(buf).ok()?;
+        if exact == Some(*m.value) {
+            return None;
+        }
         let entry = self.entries.get(*m.value)?;
         // The route for this method; for a method the template has none for (`HEAD` on a `GET`
         // route, which many frameworks serve with the `GET` handler), any protected one.
@@ -223,7 +235,7 @@ impl Router {
             .or_else(|| entry.iter().find(|(x, _)| x == "*"))
             .or_else(|| entry.iter().find(|(_, r)| !r.public))
             .map(|(_, r)| r)?;
-        (!route.public && exact.is_none_or(|e| e.template != route.template)).then_some(route)
+        (!route.public).then_some(route)
     }
 
     /// Whether some route's template matches `path`, whatever its methods.
