@@ -14,7 +14,9 @@
 
 use crate::engine::{decision_js, Engine};
 use crate::error::{from_core, guard, js_error, parse_json};
-use crate::request::{document, now_arg, now_secs, snapshot_document, OwnedRequest};
+use crate::request::{
+    document, now_arg, now_secs, over_limit_prefix, snapshot_document, OwnedRequest,
+};
 use js_sys::Uint8Array;
 use tollgate::pending::Step;
 use tollgate::ErrorCode;
@@ -103,6 +105,10 @@ impl Engine {
             let now = now_secs(now_arg(&now)?)?;
             let bytes = if record.is_null() || record.is_undefined() {
                 None
+            } else if let Some(prefix) =
+                over_limit_prefix(&record, tollgate::record::MAX_RECORD_BYTES)
+            {
+                Some(prefix)
             } else if let Some(text) = record.as_string() {
                 Some(text.into_bytes())
             } else if let Some(bytes) = record.dyn_ref::<Uint8Array>() {

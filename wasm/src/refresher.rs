@@ -15,7 +15,7 @@
 
 use crate::engine::Engine;
 use crate::error::{from_core, guard, js_error, parse_json};
-use crate::request::{document, now_arg, now_secs, read_headers};
+use crate::request::{document, now_arg, now_secs, over_limit_prefix, read_headers};
 use js_sys::{Array, Object, Reflect};
 use std::sync::Arc;
 use tollgate::refresh::{self, Poll, RefreshConfig};
@@ -220,14 +220,13 @@ impl Refresher {
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect();
-            let body = document(
-                &body,
-                "body",
-                ErrorCode::KeySetFetchFailed,
-                // Not bounded here: the refresher counts a body over its limit as a failed
-                // fetch (and backs off), and hosts stop reading at `maxBodyBytes`.
-                usize::MAX,
-            )?;
+            // A body over the limit is not copied whole: the refresher counts it as a failed
+            // fetch (and backs off) by its length.
+            let max = self.inner.config().max_body_bytes;
+            let body = match over_limit_prefix(&body, max) {
+                Some(prefix) => prefix,
+                None => document(&body, "body", ErrorCode::KeySetFetchFailed, usize::MAX)?,
+            };
             let fetched = self
                 .inner
                 .on_fetched(status, &pairs, &body, now)

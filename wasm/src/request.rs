@@ -335,6 +335,22 @@ pub fn document(
     ))
 }
 
+/// For a string or bytes longer than `max`: their first `max + 1` characters or bytes, which are
+/// over `max` bytes too. An answer the core must judge itself (a store's record, a fetched key
+/// set, whose refusal it counts) is handed over this way, so that the core refuses it by its
+/// length without the rest being copied into the module. `None` for anything else.
+pub fn over_limit_prefix(value: &JsValue, max: usize) -> Option<Vec<u8>> {
+    let keep = u32::try_from(max.saturating_add(1)).unwrap_or(u32::MAX);
+    if let Some(s) = value.dyn_ref::<js_sys::JsString>() {
+        return (s.length() > keep - 1).then(|| String::from(s.substring(0, keep)).into_bytes());
+    }
+    let bytes = match value.dyn_ref::<js_sys::ArrayBuffer>() {
+        Some(buffer) => Uint8Array::new(buffer),
+        None => value.dyn_ref::<Uint8Array>()?.clone(),
+    };
+    (bytes.length() > keep - 1).then(|| bytes.subarray(0, keep).to_vec())
+}
+
 /// A key snapshot document ([`document`] within the core's snapshot limit).
 pub fn snapshot_document(value: &JsValue) -> Result<Vec<u8>, JsValue> {
     document(

@@ -427,6 +427,11 @@ test('an injected fetch, Refresher.forProvider and bad arguments', async () => {
   }
   assert.equal(outcome(() => new Refresher({ algorithms: ['none'] })).code, 'invalid_options');
   assert.equal(outcome(() => r.onFetched(200.5, [], '{}', T0)).code, 'invalid_options');
+  // A body over maxBodyBytes is a failed fetch, judged by its length, not copied whole.
+  const big = new Refresher();
+  assert.throws(() => big.onFetched(200, [], new Uint8Array(50e6), T0), (e) => e.code === 'key_set_fetch_failed' && /limit/.test(e.message));
+  assert.equal(big.status(T0).failures, 1);
+  big.free();
   assert.equal(outcome(() => Verifier.fromRefresher(r, { alg: 'ES256' }, T0)).code, 'invalid_options');
   assert.deepEqual(r.poll(T0 + 4), { fetch: false, until: T0 + 5 });
   // Skipped keys are listed in index order, whichever check skipped them.

@@ -176,6 +176,14 @@ test('bad records are refused with a clear reason', { skip }, async () => {
     assert.ok(got.message.includes(says), `${what}: ${got.message}`);
   }
   assert.throws(() => engine.invalidate('tollgate:nope'), (e) => e.code === 'invalid_request');
+  // A record far over the limit is refused by its length, as bytes or as text, without being
+  // copied whole into WebAssembly.
+  for (const huge of [new Uint8Array(50e6), 'x'.repeat(50e6)]) {
+    const pending = engine.checkStep(request(d.table, c), d.table.now);
+    const got = engine.resume(pending, huge, d.table.now);
+    assert.equal(got.reason, 'invalid_record');
+    assert.match(got.message, /more than the limit of 65536/);
+  }
   const used = engine.checkStep(request(d.table, c), d.table.now);
   engine.resume(used, null, d.table.now);
   assert.throws(() => engine.resume(used, null, d.table.now), (e) => e.code === 'invalid_request');
