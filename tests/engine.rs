@@ -1122,6 +1122,43 @@ fn another_spelling_of_a_protected_route_is_refused() {
         decide(&export, "GET", &path.replace("items", "export"), &headers).0,
         ErrorCode::Allowed
     );
+    // A path already folded may still name a template that folds to it: a trailing-slash
+    // protected route beside a public catch-all, or `/admin` against `/Admin/Users`.
+    let slash = with(&|p| {
+        let routes = p["routes"].as_array_mut().unwrap();
+        routes.push(serde_json::json!({"method": "GET", "path": "/{*asset}", "public": true}));
+        routes.push(serde_json::json!({"method": "GET", "path": "/api/reports/", "requires": ["items:read"]}));
+        routes.push(serde_json::json!({"method": "GET", "path": "/Admin/Users", "requires": ["items:write"]}));
+    });
+    assert_eq!(
+        decide(&slash, "GET", "/api/reports", &[]),
+        folded("/api/reports/")
+    );
+    assert_eq!(
+        decide(&slash, "GET", "/admin/users", &[]),
+        folded("/Admin/Users")
+    );
+    // Text around a parameter: `/avatars/bob.JSON` is the public avatar here and the protected
+    // `.json` folded.
+    let suffix = with(&|p| {
+        let routes = p["routes"].as_array_mut().unwrap();
+        routes
+            .push(serde_json::json!({"method": "GET", "path": "/avatars/{user}", "public": true}));
+        routes.push(serde_json::json!({"method": "GET", "path": "/avatars/{user}.json", "requires": ["items:read"]}));
+    });
+    assert_eq!(
+        decide(&suffix, "GET", "/avatars/bob", &[]).0,
+        ErrorCode::Allowed
+    );
+    assert_eq!(
+        decide(&suffix, "GET", "/avatars/bob.JSON", &[]),
+        folded("/avatars/{user}.json")
+    );
+    // A method the folded template has no route for is not refused (but HEAD, run as GET).
+    assert_eq!(
+        decide(&suffix, "POST", "/avatars/bob.JSON", &[]).0,
+        ErrorCode::RouteNotFound
+    );
     // Two routes that differ only by letter case or a trailing slash are refused when loaded.
     for (first, second) in [("/v1/Docs", "/v1/docs"), ("/v1/docs/", "/v1/docs")] {
         let mut p = base();

@@ -310,8 +310,15 @@ fn a_revocation_is_seen_after_the_invalidation_message() {
     engine.invalidate_store_key(&key).unwrap();
     let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 1));
     assert_eq!(d.code, ErrorCode::ApiKeyRevoked, "{}", d.message);
-    // `*` drops everything; anything else is refused with a clear message.
+    // `*` drops everything: the next check asks the store again.
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 1));
+    assert_eq!(d.code, ErrorCode::ApiKeyRevoked);
+    store.asked.clear();
     engine.invalidate_store_key("*").unwrap();
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 1));
+    assert_eq!(d.code, ErrorCode::ApiKeyRevoked);
+    assert_eq!(store.asked, [key.clone()], "asked again after *");
+    // Anything else is refused with a clear message.
     let e = engine
         .invalidate_store_key("tollgate:api_key:xyz")
         .unwrap_err();
@@ -755,9 +762,22 @@ proptest! {
         prop_assert_eq!(RecordLookup::from_store_key(&l.store_key()), Some(l));
     }
 
+    /// A store key parses exactly when it is `tollgate:<kind>:<64 lowercase hex digits>`.
     #[test]
-    fn only_exact_store_keys_parse(s in "tollgate:[a-z_]{0,12}:[0-9a-fA-F]{60,68}") {
-        if let Some(l) = RecordLookup::from_store_key(&s) {
+    fn only_exact_store_keys_parse(
+        kind in prop_oneof![
+            proptest::sample::select(RecordKind::ALL.map(RecordKind::name).to_vec()).prop_map(str::to_owned),
+            "[a-z_]{0,12}",
+        ],
+        hash in prop_oneof!["[0-9a-f]{64}", "[0-9a-f]{63}[A-F]", "[0-9a-fA-F]{62,66}"],
+    ) {
+        let s = format!("tollgate:{kind}:{hash}");
+        let exact = RecordKind::from_name(&kind).is_some()
+            && hash.len() == 64
+            && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let parsed = RecordLookup::from_store_key(&s);
+        prop_assert_eq!(parsed.is_some(), exact, "{}", s);
+        if let Some(l) = parsed {
             prop_assert_eq!(l.store_key(), s);
         }
     }

@@ -993,6 +993,7 @@ impl<'a> Parser<'a> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
+        let mut int_digits = 1;
         match self.peek() {
             Some(b'0') => {
                 self.pos += 1;
@@ -1001,7 +1002,7 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(b'1'..=b'9') => {
-                self.digits();
+                int_digits = self.digits();
             }
             _ => return Err("invalid number"),
         }
@@ -1024,9 +1025,10 @@ impl<'a> Parser<'a> {
         }
         // A number of magnitude 1e308 or more (`1e400`, 309 digits) is refused: serde_json refuses
         // what overflows f64, and near f64::MAX (1.8e308) its arithmetic overflows before the
-        // value does, and every reader of the verified claims must read the same document. Only
-        // an exponent or 309 digits and more reach 1e308, so ordinary numbers are not converted.
-        if exponent || self.pos - start > 308 {
+        // value does; every reader of the verified claims must read the same document, so
+        // Tollgate is the stricter. Only an exponent or 308 integer digits and more can round to
+        // 1e308, so ordinary numbers are not converted.
+        if exponent || int_digits >= 308 {
             let text = self.text.get(start..self.pos).unwrap_or_default();
             if !text.parse::<f64>().is_ok_and(|n| n.abs() < 1e308) {
                 return Err("number out of range");
@@ -1337,8 +1339,14 @@ mod tests {
                 "{n}"
             );
         }
-        // Below 1e308, and underflow (to zero, as serde_json reads it).
-        for n in ["9.99e307", "-9.99e307", "1e-400", "-0e5", &"9".repeat(308)] {
+        // Below 1e308 (308 nines round to it: refused, whatever the sign), and underflow (to
+        // zero, as serde_json reads it).
+        let nines = "9".repeat(308);
+        for n in [nines.clone(), format!("-{nines}")] {
+            let text = format!(r#"{{"n":{n}}}"#);
+            assert_eq!(parse_object(text.as_bytes(), 8).unwrap_err(), "number out of range");
+        }
+        for n in ["9.99e307", "-9.99e307", "1e-400", "-0e5", &"9".repeat(307)] {
             let text = format!(r#"{{"n":{n}}}"#);
             assert!(parse_object(text.as_bytes(), 8).is_ok(), "{n}");
             assert!(

@@ -1354,7 +1354,9 @@ impl CompiledPolicy {
                 ..
             }) = &tenant
             {
-                if !r.public && !r.tenant_given && r.path.contains(&format!("{{{param}}}")) {
+                let names_tenant = crate::routes::param_names(&r.path)
+                    .is_ok_and(|names| names.contains(&param.as_str()));
+                if !r.public && !r.tenant_given && names_tenant {
                     return Err(invalid(
                         at("tenant"),
                         format!(

@@ -187,6 +187,14 @@ impl Router {
         }
         let mut prefix = String::new();
         for segment in template.split('/').skip(1) {
+            let whole_param = segment.starts_with('{')
+                && segment.ends_with('}')
+                && segment.matches('{').count() == 1;
+            if segment.contains('{') && !whole_param {
+                // Text around a parameter (`{name}.json`, `v{version}`, `{{`): matchit prefers
+                // such a segment to a plain parameter beside it, which folding can move between.
+                self.fold_can_move = true;
+            }
             let kind = if segment.contains('{') { 2 } else { 1 };
             let seen = self.next_segments.entry(prefix.clone()).or_insert(0);
             *seen |= kind;
@@ -219,21 +227,32 @@ impl Router {
         exact: Option<usize>,
         buf: &mut String,
     ) -> Option<&Route> {
-        if (exact.is_some() && !self.fold_can_move) || !fold_into(path, buf) {
+        if exact.is_some() && !self.fold_can_move {
             return None;
         }
-        let m = self.folded.at(buf).ok()?;
+        // The folded templates are looked up even when folding leaves the path as it is: a
+        // template folded (`/admin/`, `/Admin/Users`) may be what the path names.
+        let folded = if fold_into(path, buf) {
+            buf.as_str()
+        } else {
+            path
+        };
+        let m = self.folded.at(folded).ok()?;
         if exact == Some(*m.value) {
             return None;
         }
         let entry = self.entries.get(*m.value)?;
-        // The route for this method; for a method the template has none for (`HEAD` on a `GET`
-        // route, which many frameworks serve with the `GET` handler), any protected one.
+        // The route for this method, and for `HEAD` without one the `GET` route, whose handler
+        // many frameworks run for it.
         let route = entry
             .iter()
             .find(|(x, _)| x == method)
             .or_else(|| entry.iter().find(|(x, _)| x == "*"))
-            .or_else(|| entry.iter().find(|(_, r)| !r.public))
+            .or_else(|| {
+                (method == "HEAD")
+                    .then(|| entry.iter().find(|(x, _)| x == "GET"))
+                    .flatten()
+            })
             .map(|(_, r)| r)?;
         (!route.public).then_some(route)
     }
@@ -261,6 +280,12 @@ pub const MAX_PARAMS: usize = 16;
 /// [`MAX_PARAMS`] and each named once: the router would panic past 26, and a name given twice
 /// reads as the first value here and as the last in many upstreams.
 fn check_params(template: &str) -> Result<(), String> {
+    param_names(template).map(|_| ())
+}
+
+/// The names of a template's parameters (`id` for `{id}`, `rest` for `{*rest}`), checked as
+/// [`check_params`] says.
+pub fn param_names(template: &str) -> Result<Vec<&str>, String> {
     let mut names: Vec<&str> = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -287,5 +312,5 @@ fn check_params(template: &str) -> Result<(), String> {
         }
         rest = after.get(close + 1..).unwrap_or_default();
     }
-    Ok(())
+    Ok(names)
 }

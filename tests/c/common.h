@@ -35,9 +35,14 @@ static inline bool check(bool ok, const char *fmt, ...) {
     return false;
 }
 
-/* Prints the closing line and returns the exit status. */
+/* Prints the closing line and returns the exit status: a program that checked nothing (a
+ * vector file whose cases were renamed, say) fails too. */
 static inline int finish(const char *program) {
     printf("%s: %d passed, %d failed\n", program, g_passed, g_failed);
+    if (g_passed == 0) {
+        fprintf(stderr, "FAIL: %s checked nothing\n", program);
+        return 1;
+    }
     return g_failed == 0 ? 0 : 1;
 }
 
