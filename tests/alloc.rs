@@ -169,9 +169,12 @@ fn steady_state_paths_allocate_nothing() {
             .unwrap()
             .replace("tenant_id", "tenantId");
         let mut policy: serde_json::Value = serde_json::from_str(&text).unwrap();
-        policy["routes"].as_array_mut().unwrap().push(serde_json::json!({
-            "method": "GET", "path": "/api/tenants/export", "requires": ["items:write"]
-        }));
+        policy["routes"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "method": "GET", "path": "/api/tenants/export", "requires": ["items:write"]
+            }));
         let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
         engine
             .swap_snapshot_json(&std::fs::read(dir.join("snapshot.json")).unwrap())

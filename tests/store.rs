@@ -317,7 +317,11 @@ fn a_revocation_is_seen_after_the_invalidation_message() {
     engine.invalidate_store_key("*").unwrap();
     let d = with_request(&table, case, |r| store.decide(&engine, r, table.now + 1));
     assert_eq!(d.code, ErrorCode::ApiKeyRevoked);
-    assert_eq!(store.asked, [key.clone()], "asked again after *");
+    assert_eq!(
+        store.asked,
+        std::slice::from_ref(&key),
+        "asked again after *"
+    );
     // Anything else is refused with a clear message.
     let e = engine
         .invalidate_store_key("tollgate:api_key:xyz")

@@ -1344,7 +1344,10 @@ mod tests {
         let nines = "9".repeat(308);
         for n in [nines.clone(), format!("-{nines}")] {
             let text = format!(r#"{{"n":{n}}}"#);
-            assert_eq!(parse_object(text.as_bytes(), 8).unwrap_err(), "number out of range");
+            assert_eq!(
+                parse_object(text.as_bytes(), 8).unwrap_err(),
+                "number out of range"
+            );
         }
         for n in ["9.99e307", "-9.99e307", "1e-400", "-0e5", &"9".repeat(307)] {
             let text = format!(r#"{{"n":{n}}}"#);
