@@ -141,24 +141,11 @@ fn steady_state_paths_allocate_nothing() {
             .iter()
             .find(|c| c.expect.status == 200 && c.expect.tenant.is_some())
             .unwrap();
-        let headers = table.headers(case);
-        let pairs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let request = Request::new(&case.request.method, &case.request.path, &pairs);
-        let mut decision = Decision::default();
-        for _ in 0..50 {
-            engine.check_into(&request, table.now, &mut decision);
-            assert!(decision.is_allowed(), "{name}: {}", decision.message);
-        }
-        let n = allocations_during(|| {
-            for _ in 0..100 {
-                engine.check_into(&request, table.now, &mut decision);
-            }
-        });
-        assert!(decision.is_allowed());
-        counts.push((name, case.name.clone(), n));
+        counts.push((
+            name,
+            case.name.clone(),
+            check_allocations(&engine, &table, case),
+        ));
     }
     // A policy where a path's folded spelling must be looked up on every check (a template with
     // capitals, and a static segment beside a parameter, which the router backtracks over): the
@@ -185,22 +172,7 @@ fn steady_state_paths_allocate_nothing() {
             .iter()
             .find(|c| c.name == "Admin in A writes items in A")
             .unwrap();
-        let headers = table.headers(case);
-        let pairs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let request = Request::new(&case.request.method, &case.request.path, &pairs);
-        let mut decision = Decision::default();
-        for _ in 0..50 {
-            engine.check_into(&request, table.now, &mut decision);
-            assert!(decision.is_allowed(), "folded: {}", decision.message);
-        }
-        let n = allocations_during(|| {
-            for _ in 0..100 {
-                engine.check_into(&request, table.now, &mut decision);
-            }
-        });
+        let n = check_allocations(&engine, &table, case);
         counts.push(("tenant-path, folded lookups", case.name.clone(), n));
     }
     for (name, case, n) in &counts {
@@ -215,6 +187,29 @@ fn steady_state_paths_allocate_nothing() {
             "{name} ({case}): {n} allocations in 100 checks; all: {counts:?}"
         );
     }
+}
+
+/// The allocations of 100 allowed checks of `case` through one reused decision, after 50 to
+/// warm its buffers.
+fn check_allocations(engine: &Engine, table: &Table, case: &tollgate::scenario::Case) -> usize {
+    let headers = table.headers(case);
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = Request::new(&case.request.method, &case.request.path, &pairs);
+    let mut decision = Decision::default();
+    for _ in 0..50 {
+        engine.check_into(&request, table.now, &mut decision);
+        assert!(decision.is_allowed(), "{}: {}", case.name, decision.message);
+    }
+    let n = allocations_during(|| {
+        for _ in 0..100 {
+            engine.check_into(&request, table.now, &mut decision);
+        }
+    });
+    assert!(decision.is_allowed());
+    n
 }
 
 /// Proves that a full RS256 token verify on ring allocates exactly what one bare `ring`
