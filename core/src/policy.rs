@@ -307,7 +307,17 @@ impl ForwardDoc {
     /// own.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
-        let all = [
+        for name in self.spelled() {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// Every header name as the policy spells it, in the order of the members, repeats included.
+    fn spelled(&self) -> impl Iterator<Item = &str> {
+        [
             &self.subject,
             &self.tenant,
             &self.roles,
@@ -316,13 +326,7 @@ impl ForwardDoc {
         ]
         .into_iter()
         .filter_map(Option::as_deref)
-        .chain(self.claims.iter().map(|c| c.header.as_str()));
-        for name in all {
-            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                names.push(name);
-            }
-        }
-        names
+        .chain(self.claims.iter().map(|c| c.header.as_str()))
     }
 }
 
@@ -1401,17 +1405,7 @@ impl CompiledPolicy {
         }
         // Each forwarded header once, however spelled: two values under one name (or two names
         // a CGI upstream reads as one) would be read differently by different hosts.
-        let forwarded: Vec<&str> = [
-            &doc.forward_headers.subject,
-            &doc.forward_headers.tenant,
-            &doc.forward_headers.roles,
-            &doc.forward_headers.kind,
-            &doc.forward_headers.provider,
-        ]
-        .into_iter()
-        .filter_map(Option::as_deref)
-        .chain(doc.forward_headers.claims.iter().map(|c| c.header.as_str()))
-        .collect();
+        let forwarded: Vec<&str> = doc.forward_headers.spelled().collect();
         for (i, name) in forwarded.iter().enumerate() {
             if let Some(first) = forwarded
                 .iter()
