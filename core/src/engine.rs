@@ -559,15 +559,19 @@ impl Engine {
             ));
         }
         let matched = self.policy.router.at(request.method, path);
+        let lenient = self.policy.unknown_routes == UnknownRoutes::Authenticated;
+        // The template the path names as written, whatever the method (looked up for an
+        // unmatched method only where an unknown route could pass).
+        let exact = match &matched {
+            Some(m) => Some(m.template),
+            None if lenient => self.policy.router.template_at(path),
+            None => None,
+        };
         // The path must not be another spelling of another protected route: an upstream that
         // folds letter case and a trailing slash would serve that one. (A path no route names
         // goes no further under `unknown_routes: "deny"`.)
-        if matched.is_some() || self.policy.unknown_routes == UnknownRoutes::Authenticated {
+        if matched.is_some() || lenient {
             let mut folded = decision.string();
-            let exact = match &matched {
-                Some(m) => Some(m.template),
-                None => self.policy.router.template_at(path),
-            };
             let other =
                 self.policy
                     .router
@@ -589,11 +593,7 @@ impl Engine {
             // A path some route names is never an unknown route, whatever the method: `HEAD`
             // on a `GET` route is served by the `GET` handler in many frameworks, and must not
             // pass without that route's tenant and permission checks.
-            None if self.policy.unknown_routes == UnknownRoutes::Authenticated
-                && !self.policy.router.knows_path(path) =>
-            {
-                (&self.unknown_route, None)
-            }
+            None if lenient && exact.is_none() => (&self.unknown_route, None),
             None => {
                 return Err(Refusal::new(
                     ErrorCode::RouteNotFound,

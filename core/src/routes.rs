@@ -257,11 +257,6 @@ impl Router {
         (!route.public).then_some(route)
     }
 
-    /// Whether some route's template matches `path`, whatever its methods.
-    pub fn knows_path(&self, path: &str) -> bool {
-        self.tree.at(path).is_ok()
-    }
-
     /// Number of distinct path templates.
     pub fn len(&self) -> usize {
         self.entries.len()
