@@ -61,7 +61,7 @@ args_for() { # program, mode (long | short: the hammer's iterations)
   case $1 in
     scenarios | surface | store) echo "$root" ;;
     keysource) echo "$root $port" ;;
-    jws_vectors) echo "$vectors" ;;
+    jws_vectors) echo "$vectors $root/tests/jws-derived-codes.json" ;;
     hammer) if [ "$2" = long ]; then echo "$root 300"; else echo "$root 3"; fi ;;
     errors) echo "" ;;
   esac
