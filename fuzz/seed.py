@@ -200,6 +200,38 @@ def main():
                    str(case["timestamp"]).encode(), b"webhook-signature", case["signature_header"].encode()]
         c.add("ffi_entry", b"\x05" + key.encode() + SEP + payload + SEP + SEP.join(headers))
 
+    # Key import: the selector byte is form * 12 + the algorithm's index (tollgate::Algorithm::ALL);
+    # forms: 0 public PEM/DER, 1 private PEM/DER, 2 private JWK, 3 private JWK bound to the alg.
+    algs = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+            "ES256", "ES384", "EdDSA"]
+
+    def key_seed(form, alg, data):
+        c.add("key_import", bytes([form * 12 + algs.index(alg)]) + (data.encode() if isinstance(data, str) else data))
+
+    for name, alg in (("ecdsa_secp256r1_sha256_p1363_test.json", "ES256"),
+                      ("ecdsa_secp384r1_sha384_p1363_test.json", "ES384"),
+                      ("ed25519_test.json", "EdDSA"),
+                      ("rsa_signature_2048_sha256_test.json", "RS256"),
+                      ("rsa_pss_2048_sha256_mgf1_32_test.json", "PS256")):
+        for group in load(os.path.join(VECTORS, "wycheproof", name))["testGroups"][:3]:
+            key_seed(0, alg, bytes.fromhex(group["publicKeyDer"]))
+            key_seed(0, alg, group["publicKeyPem"])
+    for group in load(os.path.join(VECTORS, "wycheproof", "rsa_pkcs1_2048_sig_gen_test.json"))["testGroups"][:2]:
+        key_seed(1, "RS256", bytes.fromhex(group["privateKeyPkcs8"]))
+        key_seed(1, "RS256", group["privateKeyPem"])
+    for case in load(os.path.join(VECTORS, "rfc-jws.json")):
+        private = (case.get("jwk") or {}).get("private")
+        if private and case["alg"] in algs:
+            key_seed(2, case["alg"], json.dumps(private))
+            key_seed(3, case["alg"], json.dumps(private))
+
+    # Key snapshots: the deployments' own, and each without one of its parts.
+    for d in DEPLOYMENTS:
+        snapshot = load(os.path.join(ROOT, "examples", d, "snapshot.json"))
+        c.add("snapshot_load", json.dumps(snapshot))
+        for part in snapshot:
+            c.add("snapshot_load", json.dumps({k: v for k, v in snapshot.items() if k != part}))
+
     for target in sorted(c.counts):
         print(f"{target}: {c.counts[target]} new seeds")
 

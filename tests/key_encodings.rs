@@ -348,3 +348,118 @@ fn pem_armor_is_checked() {
         "over the size limit"
     );
 }
+
+/// (offset, length) of the contents of each top-level INTEGER in a DER SEQUENCE (PKCS#1
+/// `RSAPrivateKey`: version, n, e, d, p, q, dP, dQ, qInv).
+fn der_integers(der: &[u8]) -> Vec<(usize, usize)> {
+    fn length(der: &[u8], at: usize) -> (usize, usize) {
+        match der[at] {
+            n @ 0..=0x7f => (usize::from(n), 1),
+            0x81 => (usize::from(der[at + 1]), 2),
+            0x82 => (usize::from(der[at + 1]) << 8 | usize::from(der[at + 2]), 3),
+            other => panic!("length form {other:#x}"),
+        }
+    }
+    assert_eq!(der[0], 0x30);
+    let (_, skip) = length(der, 1);
+    let mut at = 1 + skip;
+    let mut out = Vec::new();
+    while at < der.len() {
+        assert_eq!(der[at], 0x02, "an INTEGER at {at}");
+        let (len, skip) = length(der, at + 1);
+        out.push((at + 1 + skip, len));
+        at += 1 + skip + len;
+    }
+    out
+}
+
+#[test]
+fn a_private_key_that_cannot_make_a_valid_signature_is_refused() {
+    let doc = load("wycheproof/rsa_pkcs1_2048_sig_gen_test.json");
+    let group = &doc["testGroups"][2];
+    let pkcs1 = pem::decode(s(&group["privateKeyPem"]).as_bytes()).unwrap();
+    assert_eq!(pkcs1.label, "RSA PRIVATE KEY");
+    let integers = der_integers(&pkcs1.der);
+    assert_eq!(integers.len(), 9, "version, n, e, d, p, q, dP, dQ, qInv");
+    let import = |der: &[u8]| {
+        let text = pem::encode("RSA PRIVATE KEY", der);
+        SigningKey::from_pem_or_der(Algorithm::RS256, text.as_bytes(), None).map(|_| ())
+    };
+    import(&pkcs1.der).expect("the vector's own key");
+    // dP changed by one bit: ring takes the key (it does not check dP against d), and every
+    // signature it made would fail ring's own check. Found by the key_import fuzz target.
+    let (dp_at, dp_len) = integers[6];
+    let mut bad_dp = pkcs1.der.clone();
+    bad_dp[dp_at + dp_len - 1] ^= 0x02;
+    let err = import(&bad_dp).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidKey);
+    assert!(err.to_string().contains("inconsistent"), "{err}");
+    // The same for dQ.
+    let (dq_at, dq_len) = integers[7];
+    let mut bad_dq = pkcs1.der.clone();
+    bad_dq[dq_at + dq_len - 1] ^= 0x02;
+    assert_eq!(import(&bad_dq).unwrap_err().code(), ErrorCode::InvalidKey);
+}
+
+/// One DER TLV (definite, minimal length).
+fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len();
+    match len {
+        0..=0x7f => out.push(len as u8),
+        0x80..=0xff => out.extend([0x81, len as u8]),
+        _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+#[test]
+fn rsa_integers_have_one_encoding() {
+    let doc = load("wycheproof/rsa_signature_2048_sha256_test.json");
+    let key = &doc["testGroups"][0]["publicKey"];
+    let n = hex(s(&key["modulus"])); // with the 00 its high bit needs
+    let e = hex(s(&key["publicExponent"]));
+    assert_eq!((n[0], n[1] & 0x80), (0, 0x80));
+    let pkcs1 = |n: &[u8], e: &[u8]| {
+        let der = tlv(0x30, &[tlv(0x02, n), tlv(0x02, e)].concat());
+        Key::from_public_key(
+            Algorithm::RS256,
+            pem::encode("RSA PUBLIC KEY", &der).as_bytes(),
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| (e.code(), e.to_string()))
+    };
+    assert_eq!(pkcs1(&n, &e), Ok(()));
+    for (why, n, e, reason) in [
+        (
+            "a second leading zero",
+            [&[0][..], &n].concat(),
+            e.clone(),
+            "non-minimal DER INTEGER",
+        ),
+        (
+            "no sign byte: a negative modulus",
+            n[1..].to_vec(),
+            e.clone(),
+            "negative DER INTEGER",
+        ),
+        (
+            "an exponent with a leading zero",
+            n.clone(),
+            [&[0][..], &e].concat(),
+            "non-minimal DER INTEGER",
+        ),
+        (
+            "an empty exponent",
+            n.clone(),
+            Vec::new(),
+            "empty DER INTEGER",
+        ),
+    ] {
+        let (code, message) = pkcs1(&n, &e).unwrap_err();
+        assert_eq!(code, ErrorCode::InvalidKey, "{why}");
+        assert!(message.contains(reason), "{why}: {message}");
+    }
+}

@@ -8,7 +8,7 @@ use crate::crypto::{self, RsaPrivateParts};
 use crate::error::{Error, KeyErrorCode};
 use crate::json;
 use crate::jwk::{self, Jwk};
-use crate::key::label;
+use crate::key::{label, Key};
 use crate::pem;
 
 /// A private key (or HMAC secret) bound to one algorithm, for signing.
@@ -45,6 +45,9 @@ impl SigningKey {
     }
 
     /// A private key in PEM (`PRIVATE KEY`: PKCS#8; `RSA PRIVATE KEY`: PKCS#1) or DER, for `alg`.
+    ///
+    /// Its public half must be a key verifiers accept (else `weak_key` or `invalid_key`), and a
+    /// test signature must verify under it (else `invalid_key`: the key is inconsistent).
     pub fn from_pem_or_der(
         alg: Algorithm,
         bytes: &[u8],
@@ -75,15 +78,12 @@ impl SigningKey {
             bytes.to_vec()
         };
         let inner = crypto::SigningKey::from_der(alg, &der).map_err(|r| bad(&who, r))?;
-        Ok(SigningKey {
-            alg,
-            kid: kid.map(str::to_owned),
-            inner,
-        })
+        SigningKey::checked(alg, kid, inner, &who)
     }
 
     /// A private JWK (`oct` with `k`, `RSA` with all CRT members, `EC`/`OKP` with `d`), bound to
-    /// its `alg` (or `bind`, as for verification keys).
+    /// its `alg` (or `bind`, as for verification keys). Checked as
+    /// [`from_pem_or_der`](Self::from_pem_or_der) checks a key.
     pub fn from_jwk(document: &[u8], bind: Option<Algorithm>) -> Result<SigningKey, Error> {
         let object =
             json::parse_object(document, crate::limits::MAX_KEY_SET_DEPTH).map_err(|r| {
@@ -141,6 +141,39 @@ impl SigningKey {
             }
         }
         .map_err(|r| bad(&who, r))?;
+        SigningKey::checked(alg, kid, inner, &who)
+    }
+
+    /// A private key is used only if its public half is a key Tollgate verifies with (the checks
+    /// of [`Key::rsa`], [`Key::ec_point`] and [`Key::ed25519`]: RSA size, exponent and ROCA, the
+    /// curve), so it never signs tokens no verifier here accepts, and a test signature verifies
+    /// under that half. ring does not check an RSA key's `dP` and `dQ` against `d`: such a key
+    /// imported, then failed every signature.
+    fn checked(
+        alg: Algorithm,
+        kid: Option<&str>,
+        inner: crypto::SigningKey,
+        who: &str,
+    ) -> Result<SigningKey, Error> {
+        const PROBE: &[u8] = b"tollgate: a private key's own signature";
+        if let Some((a, b)) = inner.public_parts() {
+            let public = match alg.key_family() {
+                KeyFamily::Rsa => Key::rsa(alg, &a, &b, kid)?,
+                KeyFamily::P256 | KeyFamily::P384 => Key::ec_point(alg, &a, kid)?,
+                KeyFamily::Ed25519 => Key::ed25519(&a, kid)?,
+                KeyFamily::Hmac => return Err(bad(who, "an HMAC key has no public half")),
+            };
+            let verified = inner
+                .sign(alg, PROBE)
+                .is_ok_and(|sig| public.inner.verify(alg, PROBE, &sig).is_ok());
+            if !verified {
+                return Err(bad(
+                    who,
+                    "the private key is inconsistent: its signature does not verify under its \
+                     own public key",
+                ));
+            }
+        }
         Ok(SigningKey {
             alg,
             kid: kid.map(str::to_owned),

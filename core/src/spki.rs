@@ -56,7 +56,18 @@ fn rsa_public_key(der: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
     if !seq.is_empty() {
         return Err("trailing data in RSAPublicKey");
     }
-    Ok((n, e))
+    Ok((positive_integer(n)?, positive_integer(e)?))
+}
+
+/// A DER INTEGER's contents as a positive number: minimal (no leading `00` but the one a high
+/// bit needs) and not negative, so one key has one encoding.
+fn positive_integer(contents: &[u8]) -> Result<&[u8], &'static str> {
+    match contents {
+        [] => Err("empty DER INTEGER"),
+        [first, ..] if first & 0x80 != 0 => Err("negative DER INTEGER"),
+        [0, second, ..] if second & 0x80 == 0 => Err("non-minimal DER INTEGER"),
+        _ => Ok(contents),
+    }
 }
 
 /// Builds a key for `alg` from a DER SubjectPublicKeyInfo.

@@ -57,7 +57,7 @@ pub const DEPLOYMENTS: [DeploymentFiles; 4] = [
 ];
 
 /// RFC 7515's example keys and tokens (the shared vectors, read in place at build time).
-const RFC_JWS: &str = include_str!(concat!(
+pub(crate) const RFC_JWS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/vectors/rfc-jws.json"
 ));
@@ -610,6 +610,135 @@ pub fn key_source(data: &[u8]) {
     let issuer = "https://issuer.example";
     if let Ok(uri) = tollgate::discovery::jwks_uri(body, issuer) {
         assert!(tollgate::discovery::check_url(&uri, "jwks_uri").is_ok());
+    }
+}
+
+/// Key import: the first byte picks one of the twelve algorithms and a form, the rest is the key:
+/// a public key in PEM or DER (SubjectPublicKeyInfo, PKCS#1 `RSA PUBLIC KEY`), a private key in
+/// PEM or DER (PKCS#8, PKCS#1), or a private JWK, unbound or bound to the algorithm.
+///
+/// Invariants: a key imports for exactly the algorithm asked for (an unbound JWK: for its own
+/// `alg`); a refusal is a key error, never an internal one; an imported private key signs, and
+/// (for the public-key algorithms) its public JWK imports and verifies that signature; a PEM
+/// block that decodes re-encodes to one that decodes the same.
+pub fn key_import(data: &[u8]) {
+    let Some((&selector, bytes)) = data.split_first() else {
+        return;
+    };
+    let alg = Algorithm::ALL[usize::from(selector) % Algorithm::ALL.len()];
+    let form = usize::from(selector) / Algorithm::ALL.len() % 4;
+    let refused = |e: tollgate::Error| {
+        assert_ne!(e.code(), ErrorCode::Internal, "{e}");
+        assert!(e.code().http_status() == 500, "{:?} for a key: {e}", e.code());
+    };
+    if form == 0 {
+        match Key::from_public_key(alg, bytes, None) {
+            Ok(key) => {
+                assert_eq!(key.algorithm(), alg);
+                assert!(key.public_key().is_some(), "a public key with no public material");
+            }
+            Err(e) => refused(e),
+        }
+    } else {
+        let imported = match form {
+            1 => tollgate::SigningKey::from_pem_or_der(alg, bytes, None),
+            2 => tollgate::SigningKey::from_jwk(bytes, None),
+            _ => tollgate::SigningKey::from_jwk(bytes, Some(alg)),
+        };
+        match imported {
+            Ok(key) => {
+                if form != 2 {
+                    assert_eq!(key.algorithm(), alg);
+                }
+                signs_and_verifies(&key);
+            }
+            Err(e) => refused(e),
+        }
+    }
+    if let Ok(block) = tollgate::pem::decode(bytes) {
+        if block.label.bytes().all(|b| b.is_ascii_uppercase() || b == b' ') {
+            let again = tollgate::pem::encode(&block.label, &block.der);
+            assert_eq!(tollgate::pem::decode(again.as_bytes()).as_ref(), Ok(&block));
+        }
+    }
+}
+
+/// Signs a fixed message with `key`; for a public-key algorithm, checks that the key's public JWK
+/// imports as a verification key that accepts the signature (and not a changed one).
+fn signs_and_verifies(key: &tollgate::SigningKey) {
+    const MSG: &[u8] = b"eyJhbGciOiJub25lIn0.e30";
+    let sig = key.sign(MSG).expect("an imported key signs");
+    let Some(jwk) = key.public_jwk() else {
+        assert_eq!(key.algorithm().key_family(), tollgate::alg::KeyFamily::Hmac);
+        return;
+    };
+    let set = KeySet::from_jwks(jwk.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("the public half of an imported key is refused: {e}"));
+    let public = set.keys().first().expect("one key");
+    assert_eq!(public.algorithm(), key.algorithm());
+    let alg = key.algorithm();
+    let backend = public.backend();
+    let verifies = |sig: &[u8]| match public.public_key().expect("public material") {
+        tollgate::key::PublicKey::Rsa { n, e } => {
+            tollgate::crypto::verify_rsa_raw(backend, alg, n, e, MSG, sig)
+        }
+        tollgate::key::PublicKey::Ec { point } => {
+            tollgate::crypto::verify_raw(backend, alg, point, MSG, sig)
+        }
+        tollgate::key::PublicKey::Ed25519 { key } => {
+            tollgate::crypto::verify_raw(backend, alg, key, MSG, sig)
+        }
+        other => panic!("unexpected public key {other:?}"),
+    };
+    assert!(verifies(&sig), "{alg}: the public half does not verify the signature");
+    let mut changed = sig.clone();
+    if let Some(b) = changed.last_mut() {
+        *b ^= 1;
+    }
+    assert!(!verifies(&changed), "{alg}: a changed signature verifies");
+}
+
+/// The example deployments' engines for [`snapshot_load`], apart from [`deployments`] (whose
+/// snapshots other targets rely on), with their scenario tables.
+fn snapshot_engines() -> &'static [(Engine, tollgate::scenario::Table)] {
+    static CELL: OnceLock<Vec<(Engine, tollgate::scenario::Table)>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        DEPLOYMENTS
+            .iter()
+            .map(|(name, policy, _, table)| {
+                let engine = Engine::from_policy_json(policy)
+                    .unwrap_or_else(|e| panic!("{name}: policy: {e}"));
+                let table = tollgate::scenario::Table::from_json(table).expect("table");
+                (engine, table)
+            })
+            .collect()
+    })
+}
+
+/// A key snapshot document (keys, API keys, users, revoked `jti`s, peppers) for each example
+/// deployment's policy.
+///
+/// Invariants: a refusal is a configuration error, never an internal one; a snapshot that loads
+/// swaps into its engine; every request of the deployment's table is then decided sanely, and
+/// the same way twice.
+pub fn snapshot_load(data: &[u8]) {
+    for (engine, table) in snapshot_engines() {
+        let snapshot = match engine.snapshot_from_json(data) {
+            Ok(s) => s,
+            Err(e) => {
+                assert_ne!(e.code(), ErrorCode::Internal, "{e}");
+                assert_eq!(e.code().http_status(), 500, "{:?}: {e}", e.code());
+                continue;
+            }
+        };
+        engine
+            .swap_snapshot(snapshot)
+            .expect("a snapshot built for this engine swaps in");
+        for case in &table.cases {
+            let d = table.decide(engine, case);
+            assert_sane(&d);
+            assert_eq!(table.decide(engine, case).to_json(), d.to_json(), "{}", case.name);
+        }
     }
 }
 
