@@ -6,12 +6,22 @@ use crate::base64url;
 pub const MAX_PEM_BYTES: usize = 64 * 1024;
 
 /// One decoded PEM block: its label (`PUBLIC KEY`, `PRIVATE KEY`, …) and DER contents.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Pem {
     /// The label between `BEGIN ` and the dashes.
     pub label: String,
     /// The decoded body.
     pub der: Vec<u8>,
+}
+
+/// The body may be a private key: `Debug` shows its length only.
+impl core::fmt::Debug for Pem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pem")
+            .field("label", &self.label)
+            .field("der", &format_args!("<{} bytes>", self.der.len()))
+            .finish()
+    }
 }
 
 /// Whether `bytes` look like PEM (start with `-----BEGIN `, after optional whitespace).
@@ -76,5 +86,15 @@ mod tests {
         assert_eq!(decode(wrong.as_bytes()), Err("no matching PEM END line"));
         let bad = pem.replacen('A', "*", 1);
         assert!(decode(bad.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn debug_shows_the_label_and_the_length_only() {
+        let secret = [0x5au8; 48];
+        let block = decode(encode("PRIVATE KEY", &secret).as_bytes()).unwrap();
+        assert_eq!(
+            format!("{block:?}"),
+            r#"Pem { label: "PRIVATE KEY", der: <48 bytes> }"#
+        );
     }
 }
