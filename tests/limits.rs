@@ -602,6 +602,24 @@ fn limit_pem_bytes_at_and_past() {
     );
 }
 
+#[test]
+fn limit_der_bytes_at_and_past() {
+    // A DER document of the limit's size is read (and refused as no key); one byte more is
+    // refused for its size, public and private.
+    let at = vec![0u8; tollgate::pem::MAX_PEM_BYTES];
+    let past = vec![0u8; tollgate::pem::MAX_PEM_BYTES + 1];
+    let too_large = "DER key is larger than the limit of 65536 bytes";
+    let public = |der: &[u8]| Key::from_public_key(Algorithm::ES256, der, None);
+    let private = |der: &[u8]| tollgate::SigningKey::from_pem_or_der(Algorithm::ES256, der, None);
+    for result in [public(&at).map(|_| ()), private(&at).map(|_| ())] {
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidKey);
+        assert!(!err.to_string().contains(too_large), "{err}");
+    }
+    assert_error(public(&past), ErrorCode::InvalidKey, too_large);
+    assert_error(private(&past), ErrorCode::InvalidKey, too_large);
+}
+
 // ---- Policies and snapshots ---------------------------------------------------------------
 
 #[test]

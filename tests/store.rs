@@ -991,3 +991,100 @@ fn a_jwt_provider_that_reads_user_records_needs_exactly_one_issuer() {
         );
     }
 }
+
+// ---- Limits (docs/limits.md): at each limit and one past it ---------------------------------
+
+#[test]
+fn limit_record_bytes_at_and_past() {
+    let (engine, mut store, table, i, key) = api_key_case(&[]);
+    let case = &table.cases[i];
+    let record = store.records[&key].clone();
+    // The same record, padded with whitespace before its closing brace to `len` bytes.
+    let padded = |len: usize| {
+        let mut r = record[..record.len() - 1].to_vec();
+        r.resize(len - 1, b' ');
+        r.push(b'}');
+        r
+    };
+    store
+        .records
+        .insert(key.clone(), padded(record::MAX_RECORD_BYTES));
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
+    assert_eq!(d.status, 200, "{}", d.message);
+    engine.invalidate_all_records();
+    store
+        .records
+        .insert(key.clone(), padded(record::MAX_RECORD_BYTES + 1));
+    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
+    assert_eq!(d.code, ErrorCode::InvalidRecord, "{}", d.message);
+    assert!(
+        d.message
+            .contains("65537 bytes, more than the limit of 65536"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn limit_record_depth_at_and_past() {
+    let (engine, mut store, table, i, key) = api_key_case(&[]);
+    let case = &table.cases[i];
+    let good: serde_json::Value = serde_json::from_slice(&store.records[&key]).unwrap();
+    // An unknown member nested to `depth` levels, the record itself being level 1: at the limit
+    // the record is read and refused for the member; one past, for its depth.
+    let nested = |depth: usize| {
+        let mut v = good.clone();
+        v["extra"] = (2..depth).fold(serde_json::json!([]), |inner, _| serde_json::json!([inner]));
+        v.to_string().into_bytes()
+    };
+    for (depth, says) in [
+        (record::MAX_RECORD_DEPTH, "unknown field `extra`"),
+        (record::MAX_RECORD_DEPTH + 1, "nesting"),
+    ] {
+        engine.invalidate_all_records();
+        store.records.insert(key.clone(), nested(depth));
+        let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
+        assert_eq!(d.code, ErrorCode::InvalidRecord, "{depth}: {}", d.message);
+        assert!(d.message.contains(says), "{depth}: {}", d.message);
+    }
+}
+
+#[test]
+fn limit_session_id_at_and_past() {
+    let engine = session_engine();
+    let mut store = Store::default();
+    let now = 1_000_000;
+    let session = SessionRecord {
+        subject: "u-alice".into(),
+        kind: tollgate::PrincipalKind::User,
+        provider: Some("flow".into()),
+        expires: now + 3600,
+        created: Some(now - 60),
+        roles: vec![],
+        tenants: [("A".to_owned(), vec!["viewer".to_owned()])].into(),
+        revoked: false,
+    };
+    let at = "s".repeat(record::MAX_SESSION_ID_LEN);
+    store.put(&StoredRecord::session(&at, None, &session).unwrap());
+    let ask = |store: &mut Store, id: &str| {
+        let cookie = format!("flow_session={id}");
+        let headers = [("Cookie", cookie.as_str()), ("X-Project-ID", "A")];
+        store.decide(&engine, &session_request("GET", &headers), now)
+    };
+    let d = ask(&mut store, &at);
+    assert_eq!(d.status, 200, "{}", d.message);
+    store.asked.clear();
+    let past = format!("{at}s");
+    let d = ask(&mut store, &past);
+    assert_eq!(d.code, ErrorCode::UnknownSession, "{}", d.message);
+    assert!(
+        d.message.contains("513 bytes, more than the limit of 512"),
+        "{}",
+        d.message
+    );
+    assert!(
+        store.asked.is_empty(),
+        "the store is not asked: {:?}",
+        store.asked
+    );
+}

@@ -75,6 +75,7 @@ impl SigningKey {
                 }
             }
         } else {
+            pem::check_der_size(bytes).map_err(|r| bad(&who, r))?;
             bytes.to_vec()
         };
         let inner = crypto::SigningKey::from_der(alg, &der).map_err(|r| bad(&who, r))?;

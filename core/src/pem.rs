@@ -2,8 +2,16 @@
 
 use crate::base64url;
 
-/// Largest PEM document accepted, in bytes.
+/// Largest key document accepted, in bytes: PEM, or DER (which is smaller for the same key).
 pub const MAX_PEM_BYTES: usize = 64 * 1024;
+
+/// Refuses a DER key document over [`MAX_PEM_BYTES`], as [`decode`] refuses a PEM one.
+pub(crate) fn check_der_size(der: &[u8]) -> Result<(), &'static str> {
+    if der.len() > MAX_PEM_BYTES {
+        return Err("DER key is larger than the limit of 65536 bytes");
+    }
+    Ok(())
+}
 
 /// One decoded PEM block: its label (`PUBLIC KEY`, `PRIVATE KEY`, …) and DER contents.
 #[derive(PartialEq, Eq)]

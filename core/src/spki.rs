@@ -133,6 +133,7 @@ pub(crate) fn key_from_public_pem_or_der(
 ) -> Result<Key, Error> {
     let who = label(kid, None);
     if !pem::is_pem(bytes) {
+        pem::check_der_size(bytes).map_err(|r| Error::key(KeyErrorCode::InvalidKey, &who, r))?;
         return key_from_spki(bytes, alg, kid);
     }
     let block = pem::decode(bytes).map_err(|r| Error::key(KeyErrorCode::InvalidKey, &who, r))?;
