@@ -267,7 +267,8 @@ fn the_longest_prefix_picks_the_provider() {
     assert_eq!(d.code, ErrorCode::UnknownApiKey, "{}", d.message);
 }
 
-/// A pepper is a secret: neither the hashing nor the snapshot holding it shows it.
+/// A pepper is a secret: neither the hashing, nor the snapshot holding it, nor a refusal of a
+/// snapshot that holds it in the wrong place shows it.
 #[test]
 fn debug_output_never_shows_a_pepper() {
     let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/project-oidc");
@@ -289,7 +290,18 @@ fn debug_output_never_shows_a_pepper() {
         shown.contains("peppers: [") && shown.contains("true"),
         "{shown}"
     );
-    for text in [&hashing, &shown] {
+    // Written where a map belongs, the snapshot is refused without the pepper in the reason.
+    let mut misplaced = snapshot.clone();
+    misplaced["peppers"] = encoded.into();
+    let refused = engine
+        .swap_snapshot_json(misplaced.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("peppers: invalid type: string of"),
+        "{refused}"
+    );
+    for text in [&hashing, &shown, &refused] {
         assert!(!text.contains(raw) && !text.contains(encoded), "{text}");
     }
 }

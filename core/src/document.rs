@@ -55,7 +55,11 @@ pub fn invalid_type(v: Value<'_>, at: &str, expected: &str) -> Fault {
     let found = match v.kind() {
         Kind::Object => "map".to_owned(),
         Kind::Array => "sequence".to_owned(),
-        Kind::String => format!("string {raw}"),
+        // A snapshot can hold secrets, and one written in the wrong place must not reach a log:
+        // only a string short enough to be none of them (peppers and HMAC keys are 16 and 32
+        // bytes and more) is shown.
+        Kind::String if v.as_raw().len() <= MAX_SHOWN_STRING + 2 => format!("string {raw}"),
+        Kind::String => format!("string of {} bytes", v.as_raw().len() - 2),
         Kind::Number if is_integer(v.as_raw()) => format!("integer `{raw}`"),
         Kind::Number => format!("floating point `{raw}`"),
         Kind::Bool => format!("boolean `{raw}`"),
@@ -63,6 +67,9 @@ pub fn invalid_type(v: Value<'_>, at: &str, expected: &str) -> Fault {
     };
     fault(at, format!("invalid type: {found}, expected {expected}"))
 }
+
+/// The longest string (in bytes, without its quotes) a type error shows.
+const MAX_SHOWN_STRING: usize = 12;
 
 /// A value's text as a message shows it: at most 64 bytes of it (documents may come from a
 /// store or the network, and a message should not carry a megabyte of their text).
@@ -428,6 +435,15 @@ mod tests {
                 "invalid type: floating point `1e2`, expected u64",
             ),
             (r#"{"v": "1"}"#, "invalid type: string \"1\", expected u64"),
+            (
+                r#"{"v": "twelve bytes"}"#,
+                "invalid type: string \"twelve bytes\", expected u64",
+            ),
+            // Longer strings could be secrets in the wrong place: only their length is shown.
+            (
+                r#"{"v": "c2VjcmV0LXBlcHBlci0zMi1ieXRlcy4uLi4"}"#,
+                "invalid type: string of 35 bytes, expected u64",
+            ),
             (
                 r#"{"v": true}"#,
                 "invalid type: boolean `true`, expected u64",
