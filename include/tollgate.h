@@ -863,7 +863,7 @@ tg_status tg_engine_check_into(const struct tg_engine *engine,
 
 /**
  * Re-issues the token behind an allowed decision: the same claims with `iat = now` and
- * `exp = now + reissue_ttl`, signed with the provider's HMAC secret from the current snapshot
+ * `exp = now + reissue_ttl`, signed with the first key of the provider's current key set
  * (for deployments where a valid token may mint a new one, like the tenant-path example). The
  * new token keeps the old one's `jti`, so revoking it revokes both.
  *

@@ -328,6 +328,58 @@ fn a_reissued_token_keeps_its_jti_and_a_revoked_or_expired_one_is_not_reissued()
     assert!(revoked.to_string().contains("revoked"), "{revoked}");
 }
 
+/// Re-issuing signs with the first key of the provider's *current* set: after a rotation by
+/// `swap_provider_keys` (a key source), never with a secret the snapshot document named and the
+/// rotation retired.
+#[test]
+fn a_reissued_token_is_signed_with_the_providers_current_key() {
+    let (engine, table) = deployment("tenant-path");
+    let alice = AliceMint::new(&engine, &table);
+    let decision = engine.check(
+        &Request::new("POST", &alice.path, &[("token", &alice.with_jti("t-2"))]),
+        table.now,
+    );
+    assert!(decision.is_allowed(), "{}", decision.message);
+    let retired = alice.snapshot["keys"]["app"]["keys"][0].clone();
+    let mut current = retired.clone();
+    current["kid"] = "k-next".into();
+    current["k"] = tollgate::base64url::encode(&[0x42; 32]).into();
+    engine
+        .swap_provider_keys(
+            "app",
+            std::sync::Arc::new(
+                tollgate::KeySet::from_jwks(
+                    serde_json::json!({ "keys": [current] })
+                        .to_string()
+                        .as_bytes(),
+                )
+                .unwrap(),
+            ),
+        )
+        .unwrap();
+    let fresh = engine.reissue(&decision, table.now + 10).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &tollgate::base64url::decode(fresh.split('.').next().unwrap().as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], "k-next");
+    let d = engine.check(
+        &Request::new("POST", &alice.path, &[("token", &fresh)]),
+        table.now + 10,
+    );
+    assert!(d.is_allowed(), "{}", d.message);
+    // A snapshot swapped in later does not bring the retired secret back to the signer either.
+    engine
+        .swap_snapshot_json(alice.snapshot.to_string().as_bytes())
+        .unwrap();
+    let again = engine.reissue(&decision, table.now + 20).unwrap();
+    let d = engine.check(
+        &Request::new("POST", &alice.path, &[("token", &again)]),
+        table.now + 20,
+    );
+    assert!(d.is_allowed(), "{}", d.message);
+}
+
 /// A re-issued token passes its provider's own checks: the `typ` it requires, a required `nbf`,
 /// and a `max_lifetime` that `reissue_ttl` may not exceed.
 #[test]

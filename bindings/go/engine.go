@@ -160,7 +160,7 @@ func (e *Engine) CheckHeader(method, path string, header http.Header, host strin
 
 // Reissue decides r as Check does and, when it is allowed, re-issues the token it carried
 // (tg_engine_reissue): the same claims (jti too) with iat = now and exp = now + the provider's
-// reissue_ttl, signed with the provider's HMAC secret from the current snapshot, for
+// reissue_ttl, signed with the first key of the provider's current key set, for
 // deployments where a valid token may mint a new one (examples/tenant-path).
 //
 // Decisions are Go values that keep no native handle, so the check and the re-issue are one

@@ -1453,8 +1453,9 @@ impl Engine {
     }
 
     /// Re-issues the token behind an allowed decision: the same claims with `iat = now` and
-    /// `exp = now + reissue_ttl`, signed with the provider's HMAC secret from the snapshot. For
-    /// deployments where a valid token may mint a new one for the same subject.
+    /// `exp = now + reissue_ttl`, signed with the first key of the provider's current key set
+    /// (with its `kid`), whether a snapshot or a key source ([`Self::swap_provider_keys`]) set it
+    /// last. For deployments where a valid token may mint a new one for the same subject.
     ///
     /// The new token keeps the old one's `jti`, so revoking that `jti` revokes every token
     /// re-issued from it. Refused (`signing_failed`) when the old token has expired by `now` or
@@ -1478,11 +1479,17 @@ impl Engine {
             .reissue_ttl
             .ok_or_else(|| fail("the provider does not re-issue tokens"))?;
         let snapshot = self.snapshot.load();
-        let signer = snapshot
-            .signers
+        // The first key of the provider's current set, whoever set it last (a snapshot or a key
+        // source): a secret a rotation retired never signs again.
+        let key = snapshot
+            .keys
             .get(principal.provider)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| fail("the snapshot has no signing secret for the provider"))?;
+            .and_then(|set| set.keys().first())
+            .ok_or_else(|| fail("the provider has no key to sign with"))?;
+        let secret = key
+            .hmac_secret()
+            .ok_or_else(|| fail("the provider's first key is not an HMAC secret"))?;
+        let signer = crate::mint::SigningKey::hmac(key.algorithm(), secret, key.kid())?;
         if principal.expires_at.is_some_and(|exp| now as f64 >= exp) {
             return Err(fail("the token behind the decision has expired"));
         }
@@ -1503,7 +1510,7 @@ impl Engine {
             claims.insert("nbf".into(), now.into());
         }
         let body = serde_json::Value::Object(claims).to_string();
-        crate::mint::mint(signer, body.as_bytes(), provider.validation.typ.as_deref())
+        crate::mint::mint(&signer, body.as_bytes(), provider.validation.typ.as_deref())
     }
 
     /// The principal kinds a provider knows, for tooling.

@@ -79,6 +79,14 @@ impl Key {
         }
     }
 
+    /// The secret of an HMAC key (`None` for a public key): re-issuing signs with it.
+    pub(crate) fn hmac_secret(&self) -> Option<&[u8]> {
+        match &self.material {
+            Material::Hmac(secret) => Some(secret),
+            _ => None,
+        }
+    }
+
     /// An HMAC secret for `alg`. It must be at least as long as the hash output (RFC 7518 §3.2).
     pub fn hmac(alg: Algorithm, secret: &[u8], kid: Option<&str>) -> Result<Key, Error> {
         let label = label(kid, None);

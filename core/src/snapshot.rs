@@ -19,7 +19,6 @@ use crate::document::{self, Fields, Read};
 use crate::error::Error;
 use crate::json::{Object, Value};
 use crate::keyset::KeySet;
-use crate::mint::SigningKey;
 use crate::policy::CompiledPolicy;
 use crate::record::UserRolesBody;
 use crate::roles::Bits;
@@ -105,7 +104,6 @@ pub struct KeyRecord {
 pub struct Snapshot {
     pub(crate) policy: Arc<CompiledPolicy>,
     pub(crate) keys: Vec<Arc<KeySet>>,
-    pub(crate) signers: Vec<Option<Arc<SigningKey>>>,
     pub(crate) revoked_jti: HashSet<String>,
     pub(crate) users: HashMap<String, UserRecord>,
     /// Per provider, API-key records by the lookup id of their digests ([`split_key_digest`]).
@@ -289,7 +287,6 @@ impl Snapshot {
         Snapshot {
             policy,
             keys: vec![empty; n],
-            signers: (0..n).map(|_| None).collect(),
             revoked_jti: HashSet::new(),
             users: HashMap::new(),
             api_keys: (0..n).map(|_| HashMap::new()).collect(),
@@ -350,21 +347,6 @@ impl Snapshot {
                             key.algorithm()
                         ),
                     ));
-                }
-            }
-            if provider.reissue_ttl.is_some() {
-                // Re-issuing signs with the provider's first HMAC secret.
-                let signer = first_jwk(*jwks)
-                    .map(|jwk| {
-                        SigningKey::from_jwk(
-                            jwk.as_raw().as_bytes(),
-                            provider.algorithms.first().copied(),
-                        )
-                    })
-                    .transpose()
-                    .map_err(|e| invalid(&at, e.to_string()))?;
-                if let Some(slot) = snap.signers.get_mut(id) {
-                    *slot = signer.map(Arc::new);
                 }
             }
             if let Some(slot) = snap.keys.get_mut(id) {
@@ -484,7 +466,6 @@ impl Snapshot {
         Ok(Snapshot {
             policy: Arc::clone(&self.policy),
             keys: all,
-            signers: self.signers.clone(),
             revoked_jti: self.revoked_jti.clone(),
             users: self.users.clone(),
             api_keys: self.api_keys.clone(),
@@ -497,13 +478,5 @@ impl Snapshot {
     pub fn keys_of(&self, name: &str) -> Option<&Arc<KeySet>> {
         let id = self.policy.providers.iter().position(|p| p.name == name)?;
         self.keys.get(id)
-    }
-}
-
-/// The first key of a JWKS, or the JWK itself.
-fn first_jwk(doc: Value<'_>) -> Option<Value<'_>> {
-    match doc.as_object()?.get("keys") {
-        Some(keys) => keys.as_array()?.next(),
-        None => Some(doc),
     }
 }

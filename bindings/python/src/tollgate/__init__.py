@@ -547,7 +547,7 @@ class Engine(_Handle):
     ) -> Tuple[str, Decision]:
         """Decides a request as `check` does and, when it is allowed, re-issues the token it
         carried: the same claims (`jti` too) with `iat = now` and `exp = now + reissue_ttl`,
-        signed with the provider's HMAC secret from the current snapshot (deployments where a
+        signed with the first key of the provider's current key set (deployments where a
         valid token may mint a new one, like examples/tenant-path). Returns `(token, decision)`.
 
         A Decision keeps no native handle, so the check and the re-issue happen in this one call,
