@@ -29,7 +29,7 @@ for p in scenarios jws_vectors errors; do
     "tests/c/$p.c" "$out/lib/libtollgate.a" -lpthread -ldl -lm -lcjson
 done
 "$out/bin/scenarios" "$root"
-"$out/bin/jws_vectors" "$root/../shared/vectors"
+"$out/bin/jws_vectors" "$root/../shared/vectors" "$root/tests/jws-derived-codes.json"
 "$out/bin/errors"
 
 echo "-- Python (TOLLGATE_LIBRARY=libtollgate_python.so, aws-lc)"
