@@ -4,10 +4,10 @@
 //! and the harness signs them, so the verdicts differ only where the two libraries parse or
 //! validate differently.
 //!
-//! Any disagreement fails the target unless one of [`STRICTNESS_RULES`] explains it: each is a
-//! documented place where Tollgate is deliberately stricter (or, for one, follows RFC 7519 where
-//! jsonwebtoken does not), and each is recognised here from the token itself, independently of
-//! Tollgate's own reasons.
+//! Any disagreement fails the target unless one of [`STRICTNESS_RULES`] explains it, in the
+//! direction it was seen: each is a documented place where Tollgate is deliberately stricter (or
+//! accepts what RFC 7515/7519 allow and jsonwebtoken refuses), and each is recognised here from
+//! the token itself, independently of Tollgate's own reasons.
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,31 +18,50 @@ const SECRET: &[u8] = b"differential-fuzzing-hs256-secret-32b";
 const LEEWAY: u64 = 60;
 const PLAIN_HEADER: &[u8] = br#"{"alg":"HS256","typ":"JWT"}"#;
 
+/// Which way a rule lets the verdicts differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Tollgate refuses what jsonwebtoken accepts.
+    Stricter,
+    /// Tollgate accepts what jsonwebtoken refuses.
+    Laxer,
+    /// Either: the rule covers members each library refuses in some of their forms.
+    Either,
+}
+
 /// The documented reasons Tollgate may answer differently from jsonwebtoken (docs: SECURITY.md,
-/// "Strictness rules"). Each entry: a name, and a test on the header and claims text.
-pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
+/// "Strictness rules"). Each entry: a name, the direction it excuses, and a test on the header
+/// and claims text. A rule never excuses a disagreement the other way: a Tollgate that accepted
+/// a token with duplicate members would fail the target, not be excused by the duplicates rule.
+pub const STRICTNESS_RULES: &[(&str, Direction, Rule)] = &[
     (
         "duplicate member names in the header or claims (RFC 7515 §4, RFC 7519 §4: reject)",
+        Direction::Stricter,
         |h, p, _| has_duplicates(h) || has_duplicates(p),
     ),
     (
         "a `crit` header member (no extension is understood, so RFC 7515 §4.1.11 says reject)",
+        Direction::Stricter,
         |h, _, _| member(h, "crit").is_some(),
     ),
     (
         "nesting deeper than the default limit of 16 levels",
+        Direction::Stricter,
         |h, p, _| depth(h) > limits::DEFAULT_MAX_JSON_DEPTH || depth(p) > limits::DEFAULT_MAX_JSON_DEPTH,
     ),
     (
         "an `iat` in the future beyond the leeway (Validation::reject_future_iat)",
+        Direction::Stricter,
         |_, p, now| number(p, "iat").is_some_and(|iat| iat > (now + LEEWAY) as f64),
     ),
     (
         "a `kid` that names no key (the key set holds one key, without a kid)",
+        Direction::Stricter,
         |h, _, _| member(h, "kid").is_some(),
     ),
     (
         "NumericDate claims that are not numbers in 0..=2^53 (exp, nbf, iat)",
+        Direction::Stricter,
         |_, p, _| {
             ["exp", "nbf", "iat"].iter().any(|c| {
                 member(p, c).is_some_and(|v| {
@@ -54,10 +73,12 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
     ),
     (
         "`exp` exactly at now - leeway: RFC 7519 §4.1.4 rejects on or after exp; jsonwebtoken accepts",
+        Direction::Stricter,
         |_, p, now| number(p, "exp") == Some(now.saturating_sub(LEEWAY) as f64),
     ),
     (
         "non-integer NumericDates: RFC 7519 §2 allows them; jsonwebtoken's u64 dates reject them",
+        Direction::Laxer,
         |_, p, _| {
             ["exp", "nbf", "iat"]
                 .iter()
@@ -66,6 +87,7 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
     ),
     (
         "header members of the wrong JSON type (`typ`, `cty`, `kid` not strings; `b64`)",
+        Direction::Either,
         |h, _, _| {
             ["typ", "cty", "kid"]
                 .iter()
@@ -77,6 +99,7 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
         "key-carrying header members (`jwk`, `jku`, `x5u`, `x5c`, `x5t`, `x5t#S256`) that \
          jsonwebtoken types strictly and Tollgate never reads: a `jwk` of any form, an `x5c` that \
          is not an array of strings, the others not strings",
+        Direction::Laxer,
         |h, _, _| {
             member(h, "jwk").is_some()
                 || member(h, "x5c").is_some_and(|v| {
@@ -92,6 +115,7 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
         "registered claims of the wrong type (`iss`, `sub`, `jti` not strings, `aud` not a string \
          or an array of strings): RFC 7519 §4.1 defines their types; jsonwebtoken ignores an \
          ill-typed claim it was not asked to check",
+        Direction::Stricter,
         |_, p, _| {
             let bad_aud = member(p, "aud").is_some_and(|v| match v {
                 Value::String(_) => false,
@@ -108,11 +132,13 @@ pub const STRICTNESS_RULES: &[(&str, Rule)] = &[
         "numbers beyond the range of an f64 in members Tollgate does not read: RFC 8259 §6 leaves \
          the range to implementations; Tollgate accepts the document and refuses such a number \
          wherever it reads one, serde_json refuses the whole document",
+        Direction::Laxer,
         |h, p, _| out_of_range(h) || out_of_range(p),
     ),
     (
         "unknown header members that are not strings: RFC 7515 §4 allows any JSON value; \
          jsonwebtoken 10 reads them as strings (Header::extras) and rejects the token",
+        Direction::Laxer,
         |h, _, _| {
             parsed(h).and_then(|v| v.as_object().cloned()).is_some_and(|o| {
                 o.iter().any(|(k, v)| !KNOWN_HEADER_MEMBERS.contains(&k.as_str()) && !v.is_string())
@@ -300,13 +326,22 @@ pub fn differential_jsonwebtoken(data: &[u8]) {
     if ours.is_ok() == theirs.is_ok() {
         return;
     }
-    let explained = STRICTNESS_RULES
-        .iter()
-        .any(|(_, rule)| rule(header, claims, now));
+    let observed = if ours.is_ok() {
+        Direction::Laxer
+    } else {
+        Direction::Stricter
+    };
     assert!(
-        explained,
+        explained(observed, header, claims, now),
         "Tollgate {ours:?}, jsonwebtoken {theirs:?}, no strictness rule explains it\n  header: {}\n  claims: {}",
         String::from_utf8_lossy(header),
         String::from_utf8_lossy(claims),
     );
+}
+
+/// Whether a rule explains a disagreement seen in direction `observed` on this header and claims.
+pub fn explained(observed: Direction, header: &[u8], claims: &[u8], now: u64) -> bool {
+    STRICTNESS_RULES.iter().any(|(_, direction, rule)| {
+        (*direction == observed || *direction == Direction::Either) && rule(header, claims, now)
+    })
 }

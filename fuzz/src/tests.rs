@@ -64,7 +64,9 @@ fn the_deployments_load_and_decide_their_tables() {
 
 #[test]
 fn differential_known_answers() {
-    use crate::differential::{jsonwebtoken_verdict, tollgate_verdict, STRICTNESS_RULES};
+    use crate::differential::{
+        explained, jsonwebtoken_verdict, tollgate_verdict, Direction, STRICTNESS_RULES,
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -78,9 +80,12 @@ fn differential_known_answers() {
     let crit = crate::differential::sign(header, claims.as_bytes());
     assert!(tollgate_verdict(&crit, now).is_err());
     assert_eq!(jsonwebtoken_verdict(&crit), Ok(()));
-    assert!(STRICTNESS_RULES
-        .iter()
-        .any(|(_, rule)| rule(header, claims.as_bytes(), now)));
+    assert!(explained(Direction::Stricter, header, claims.as_bytes(), now));
+    // Duplicate members excuse Tollgate refusing a token, never Tollgate accepting one.
+    let duplicated = br#"{"alg":"HS256","alg":"HS256"}"#;
+    assert!(explained(Direction::Stricter, duplicated, claims.as_bytes(), now));
+    assert!(!explained(Direction::Laxer, duplicated, claims.as_bytes(), now));
+    assert_eq!(STRICTNESS_RULES.len(), 13);
     // Expired for both.
     let old = crate::differential::sign(br#"{"alg":"HS256"}"#, br#"{"exp":1000}"#);
     assert!(tollgate_verdict(&old, now).is_err());
