@@ -297,8 +297,10 @@ struct Decoded<'t, 's> {
 
 #[inline(always)]
 fn decode<'t, 's>(token: &'t [u8], scratch: &'s mut FloorScratch) -> Option<Decoded<'t, 's>> {
-    let d1 = token.iter().position(|&b| b == b'.')?;
-    let d2 = d1 + 1 + token[d1 + 1..].iter().position(|&b| b == b'.')?;
+    // memchr reads the token a word or a vector at a time, as Tollgate's own split does: a
+    // byte-at-a-time search would make the floor slower than the work it stands for.
+    let d1 = memchr::memchr(b'.', token)?;
+    let d2 = d1 + 1 + memchr::memchr(b'.', &token[d1 + 1..])?;
     let n = URL_SAFE_NO_PAD
         .decode_slice(&token[..d1], &mut scratch.header)
         .ok()?;
