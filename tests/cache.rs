@@ -226,3 +226,53 @@ fn a_hosts_signature_verdict_never_fills_the_cache() {
         ErrorCode::InvalidSignature
     );
 }
+
+/// A hit can be seen: `check_with` asks the host to check a signature unless the engine's own
+/// verification has cached the token, and asks again once a swap has emptied the cache. (Equal
+/// decisions alone cannot tell a hit from a second verification.)
+#[test]
+fn a_cached_token_skips_the_signature_check_until_a_swap() {
+    let (engine, table) = cached_deployment("tenant-path");
+    let token = table.tokens["alice"].clone();
+    let headers = [("token", token.as_str())];
+    let request = Request::new("GET", "/api/tenants/A/items", &headers);
+    let asked = std::cell::Cell::new(0);
+    let host_check = || {
+        let snapshot = engine.current_snapshot();
+        engine
+            .check_with(&snapshot, &request, table.now, &mut |s| {
+                asked.set(asked.get() + 1);
+                s.verify()
+            })
+            .code
+    };
+    // Nothing cached: the host checks the signature, and its verdict is not cached.
+    assert_eq!(host_check(), ErrorCode::Allowed);
+    assert_eq!(host_check(), ErrorCode::Allowed);
+    assert_eq!(asked.get(), 2);
+    // The engine's own verification caches the token: a hit skips the host's check.
+    assert_eq!(engine.check(&request, table.now).code, ErrorCode::Allowed);
+    assert_eq!(host_check(), ErrorCode::Allowed);
+    assert_eq!(asked.get(), 2, "a hit asked the host");
+    // Another token is not a hit.
+    let bob = table.tokens["bob"].clone();
+    let bob_headers = [("token", bob.as_str())];
+    let snapshot = engine.current_snapshot();
+    let d = engine.check_with(
+        &snapshot,
+        &Request::new("GET", "/api/tenants/B/items", &bob_headers),
+        table.now,
+        &mut |s| {
+            asked.set(asked.get() + 1);
+            s.verify()
+        },
+    );
+    assert_eq!(d.code, ErrorCode::Allowed, "{}", d.message);
+    assert_eq!(asked.get(), 3);
+    // A swap empties the cache: the host is asked again.
+    engine
+        .swap_snapshot_json(&example("tenant-path", "snapshot.json"))
+        .unwrap();
+    assert_eq!(host_check(), ErrorCode::Allowed);
+    assert_eq!(asked.get(), 4);
+}
