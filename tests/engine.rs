@@ -380,6 +380,59 @@ fn a_reissued_token_is_signed_with_the_providers_current_key() {
     assert!(d.is_allowed(), "{}", d.message);
 }
 
+/// The signer is the first key that may sign, of any of the provider's algorithms: a first key
+/// of HS512 on an `[HS256, HS512]` provider (which once refused the snapshot) signs HS512, and a
+/// key whose `key_ops` leave out "sign" is passed over.
+#[test]
+fn a_reissued_token_is_signed_by_the_first_key_that_may_sign() {
+    let (base, table) = deployment("tenant-path");
+    let alice = AliceMint::new(&base, &table);
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    policy["providers"][0]["algorithms"] = serde_json::json!(["HS256", "HS512"]);
+    let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
+    let alices_key = alice.snapshot["keys"]["app"]["keys"][0].clone();
+    let hs512 = serde_json::json!({"kty": "oct", "alg": "HS512", "kid": "k-512",
+        "k": tollgate::base64url::encode(&[0x51; 64])});
+    let mut verify_only = hs512.clone();
+    verify_only["kid"] = "k-verify-only".into();
+    verify_only["key_ops"] = serde_json::json!(["verify"]);
+    let load = |keys: Vec<&serde_json::Value>| {
+        let mut snapshot = alice.snapshot.clone();
+        snapshot["keys"]["app"] = serde_json::json!({ "keys": keys });
+        engine.swap_snapshot_json(snapshot.to_string().as_bytes())
+    };
+    let decide = |token: &str, now| {
+        engine.check(&Request::new("POST", &alice.path, &[("token", token)]), now)
+    };
+    let header_of = |token: &str| -> serde_json::Value {
+        let h = token.split('.').next().unwrap();
+        serde_json::from_slice(&tollgate::base64url::decode(h.as_bytes()).unwrap()).unwrap()
+    };
+    load(vec![&verify_only, &hs512, &alices_key]).unwrap();
+    let decision = decide(&alice.with_jti("t-3"), table.now);
+    assert!(decision.is_allowed(), "{}", decision.message);
+    let fresh = engine.reissue(&decision, table.now + 10).unwrap();
+    assert_eq!(header_of(&fresh)["kid"], "k-512");
+    assert_eq!(header_of(&fresh)["alg"], "HS512");
+    let d = decide(&fresh, table.now + 10);
+    assert!(d.is_allowed(), "{}", d.message);
+    // With the verify-only key first, alice's HS256 key signs; with none that may sign,
+    // re-issuing is refused.
+    load(vec![&verify_only, &alices_key]).unwrap();
+    assert_eq!(
+        header_of(&engine.reissue(&decision, table.now + 10).unwrap())["alg"],
+        "HS256"
+    );
+    load(vec![&verify_only]).unwrap();
+    let refused = engine.reissue(&decision, table.now + 10).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::SigningFailed);
+    assert!(
+        refused.to_string().contains("no HMAC key that may sign"),
+        "{refused}"
+    );
+}
+
 /// A re-issued token passes its provider's own checks: the `typ` it requires, a required `nbf`,
 /// and a `max_lifetime` that `reissue_ttl` may not exceed.
 #[test]

@@ -1454,8 +1454,8 @@ impl Engine {
 
     /// Re-issues the token behind an allowed decision: the same claims with `iat = now` and
     /// `exp = now + reissue_ttl`, signed with the first key of the provider's current key set
-    /// (with its `kid`), whether a snapshot or a key source ([`Self::swap_provider_keys`]) set it
-    /// last. For deployments where a valid token may mint a new one for the same subject.
+    /// that may sign (a JWK whose `key_ops` leave out `"sign"` may not), with its `kid`, whether
+    /// a snapshot or the host ([`Self::swap_provider_keys`]) set it last. For deployments where a valid token may mint a new one for the same subject.
     ///
     /// The new token keeps the old one's `jti`, so revoking that `jti` revokes every token
     /// re-issued from it. Refused (`signing_failed`) when the old token has expired by `now` or
@@ -1479,16 +1479,18 @@ impl Engine {
             .reissue_ttl
             .ok_or_else(|| fail("the provider does not re-issue tokens"))?;
         let snapshot = self.snapshot.load();
-        // The first key of the provider's current set, whoever set it last (a snapshot or a key
-        // source): a secret a rotation retired never signs again.
-        let key = snapshot
+        // The first key of the provider's current set that may sign, whoever set it last (a
+        // snapshot, or a host through `swap_provider_keys`): a secret a rotation retired never
+        // signs again, and one whose JWK `key_ops` leave out "sign" never signs.
+        let (key, secret) = snapshot
             .keys
             .get(principal.provider)
-            .and_then(|set| set.keys().first())
-            .ok_or_else(|| fail("the provider has no key to sign with"))?;
-        let secret = key
-            .hmac_secret()
-            .ok_or_else(|| fail("the provider's first key is not an HMAC secret"))?;
+            .and_then(|set| {
+                set.keys()
+                    .iter()
+                    .find_map(|k| k.signing_secret().map(|secret| (k, secret)))
+            })
+            .ok_or_else(|| fail("the provider has no HMAC key that may sign"))?;
         let signer = crate::mint::SigningKey::hmac(key.algorithm(), secret, key.kid())?;
         if principal.expires_at.is_some_and(|exp| now as f64 >= exp) {
             return Err(fail("the token behind the decision has expired"));

@@ -393,14 +393,19 @@ fn jwk_to_key(jwk: &Jwk, index: Option<usize>, bind: Option<Algorithm>) -> Resul
         KeyFamily::Ed25519 => Key::ed25519(&member(jwk.x.as_ref(), "x", &who)?, kid),
     };
     // Errors from the constructors name the key by kid; add the index when there is no kid.
-    key.map_err(|e| match e {
+    let mut key = key.map_err(|e| match e {
         Error::Key { code, reason, .. } => Error::Key {
             code,
             key: who.clone(),
             reason,
         },
         other => other,
-    })
+    })?;
+    key.may_sign = jwk
+        .key_ops
+        .as_ref()
+        .is_none_or(|ops| ops.iter().any(|o| o == "sign"));
+    Ok(key)
 }
 
 /// The RFC 7638 thumbprint of a public JWK: SHA-256 over its required members, in lexicographic

@@ -56,6 +56,8 @@ pub struct Key {
     pub(crate) alg: Algorithm,
     pub(crate) inner: VerifyingKey,
     material: Material,
+    /// False for a JWK whose `key_ops` leave out `"sign"`: it never signs a re-issued token.
+    pub(crate) may_sign: bool,
 }
 
 impl Key {
@@ -79,10 +81,11 @@ impl Key {
         }
     }
 
-    /// The secret of an HMAC key (`None` for a public key): re-issuing signs with it.
-    pub(crate) fn hmac_secret(&self) -> Option<&[u8]> {
+    /// The secret re-issuing may sign with: an HMAC key's, unless its JWK's `key_ops` leave out
+    /// `"sign"` (`None` for a public key).
+    pub(crate) fn signing_secret(&self) -> Option<&[u8]> {
         match &self.material {
-            Material::Hmac(secret) => Some(secret),
+            Material::Hmac(secret) if self.may_sign => Some(secret),
             _ => None,
         }
     }
@@ -275,6 +278,7 @@ impl Key {
             alg,
             inner,
             material,
+            may_sign: true,
         })
     }
 
