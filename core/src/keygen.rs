@@ -1,5 +1,6 @@
-//! Key generation: HMAC secrets, Ed25519, P-256 and P-384. The one place (with signing) where the
-//! core asks the operating system for randomness, because the caller asked for a secret.
+//! Key generation: HMAC secrets, Ed25519, P-256 and P-384. The one place (with signing, and the
+//! test signature that checks an imported private key) where the core asks the operating system
+//! for randomness, because the caller asked for a secret.
 //!
 //! `ring` cannot generate RSA keys. Make one with OpenSSL and use its PKCS#8 PEM directly:
 //! `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem`, and its public half

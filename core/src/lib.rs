@@ -3,7 +3,8 @@
 //! This crate is the pure core: it parses and verifies JWS-compact JWTs with keys that are each
 //! bound to one algorithm, and checks claims against a time the caller passes in. It does no IO:
 //! no network, files, clock or environment (clippy enforces it), and draws randomness only when
-//! asked to generate a key or sign.
+//! asked to generate a key, to sign, or to import a private key (which it checks with a test
+//! signature).
 //!
 //! ```
 //! use std::sync::Arc;

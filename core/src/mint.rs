@@ -164,14 +164,18 @@ impl SigningKey {
                 KeyFamily::Ed25519 => Key::ed25519(&a, kid)?,
                 KeyFamily::Hmac => return Err(bad(who, "an HMAC key has no public half")),
             };
-            let verified = inner
-                .sign(alg, PROBE)
-                .is_ok_and(|sig| public.inner.verify(alg, PROBE, &sig).is_ok());
-            if !verified {
+            // ECDSA and RSA-PSS draw randomness to sign, so importing such a key does too.
+            let sig = inner.sign(alg, PROBE).map_err(|r| {
+                bad(
+                    who,
+                    format!("the private key failed its test signature: {r}"),
+                )
+            })?;
+            if public.inner.verify(alg, PROBE, &sig).is_err() {
                 return Err(bad(
                     who,
-                    "the private key is inconsistent: its signature does not verify under its \
-                     own public key",
+                    "the private key is inconsistent: its test signature does not verify \
+                     under its own public key",
                 ));
             }
         }
