@@ -301,7 +301,18 @@ fn debug_output_never_shows_a_pepper() {
         refused.contains("peppers: invalid type: string of"),
         "{refused}"
     );
-    for text in [&hashing, &shown, &refused] {
+    // Or as the key of its entry, where a provider's name belongs.
+    let mut swapped = snapshot.clone();
+    swapped["peppers"] = serde_json::json!({ encoded: "pat" });
+    let unnamed = engine
+        .swap_snapshot_json(swapped.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unnamed.contains("no provider has the name of a pepper entry"),
+        "{unnamed}"
+    );
+    for text in [&hashing, &shown, &refused, &unnamed] {
         assert!(!text.contains(raw) && !text.contains(encoded), "{text}");
     }
 }

@@ -356,7 +356,17 @@ impl Snapshot {
         snap.revoked_jti = doc.revoked_jti.into_iter().collect();
         for (name, pepper) in &doc.peppers {
             let at = format!("peppers.{name}");
-            let id = provider_id(&at, name)?;
+            // A name that is no provider's may be a pepper written as the key of its entry: the
+            // reason gives its length, not its text.
+            let id = provider_id(&at, name).map_err(|_| {
+                invalid(
+                    "peppers",
+                    format!(
+                        "no provider has the name of a pepper entry ({} bytes)",
+                        name.len()
+                    ),
+                )
+            })?;
             let bytes = crate::base64url::decode(pepper.as_bytes())
                 .map_err(|_| invalid(&at, "not canonical base64url"))?;
             if bytes.len() < 16 {
