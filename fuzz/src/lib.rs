@@ -699,11 +699,11 @@ fn signs_and_verifies(key: &tollgate::SigningKey) {
 }
 
 /// The example deployments' engines for [`snapshot_load`], apart from [`deployments`] (whose
-/// snapshots other targets rely on), with their scenario tables.
-fn snapshot_engines() -> &'static [(Engine, tollgate::scenario::Table)] {
-    static CELL: OnceLock<Vec<(Engine, tollgate::scenario::Table)>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        DEPLOYMENTS
+/// snapshots other targets rely on), with their scenario tables: one set per thread, since each
+/// input swaps its own snapshots in (`cargo test` replays inputs on several threads at once).
+pub(crate) fn with_snapshot_engines<R>(f: impl FnOnce(&[(Engine, tollgate::scenario::Table)]) -> R) -> R {
+    thread_local! {
+        static ENGINES: Vec<(Engine, tollgate::scenario::Table)> = DEPLOYMENTS
             .iter()
             .map(|(name, policy, _, table)| {
                 let engine = Engine::from_policy_json(policy)
@@ -711,8 +711,9 @@ fn snapshot_engines() -> &'static [(Engine, tollgate::scenario::Table)] {
                 let table = tollgate::scenario::Table::from_json(table).expect("table");
                 (engine, table)
             })
-            .collect()
-    })
+            .collect();
+    }
+    ENGINES.with(|engines| f(engines))
 }
 
 /// A key snapshot document (keys, API keys, users, revoked `jti`s, peppers) for each example
@@ -722,7 +723,11 @@ fn snapshot_engines() -> &'static [(Engine, tollgate::scenario::Table)] {
 /// swaps into its engine; every request of the deployment's table is then decided sanely, and
 /// the same way twice.
 pub fn snapshot_load(data: &[u8]) {
-    for (engine, table) in snapshot_engines() {
+    with_snapshot_engines(|engines| snapshot_load_into(engines, data));
+}
+
+fn snapshot_load_into(engines: &[(Engine, tollgate::scenario::Table)], data: &[u8]) {
+    for (engine, table) in engines {
         let snapshot = match engine.snapshot_from_json(data) {
             Ok(s) => s,
             Err(e) => {
