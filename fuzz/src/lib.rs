@@ -629,13 +629,20 @@ pub fn key_import(data: &[u8]) {
     let form = usize::from(selector) / Algorithm::ALL.len() % 4;
     let refused = |e: tollgate::Error| {
         assert_ne!(e.code(), ErrorCode::Internal, "{e}");
-        assert!(e.code().http_status() == 500, "{:?} for a key: {e}", e.code());
+        assert!(
+            e.code().http_status() == 500,
+            "{:?} for a key: {e}",
+            e.code()
+        );
     };
     if form == 0 {
         match Key::from_public_key(alg, bytes, None) {
             Ok(key) => {
                 assert_eq!(key.algorithm(), alg);
-                assert!(key.public_key().is_some(), "a public key with no public material");
+                assert!(
+                    key.public_key().is_some(),
+                    "a public key with no public material"
+                );
             }
             Err(e) => refused(e),
         }
@@ -656,7 +663,11 @@ pub fn key_import(data: &[u8]) {
         }
     }
     if let Ok(block) = tollgate::pem::decode(bytes) {
-        if block.label.bytes().all(|b| b.is_ascii_uppercase() || b == b' ') {
+        if block
+            .label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b' ')
+        {
             let again = tollgate::pem::encode(&block.label, &block.der);
             assert_eq!(tollgate::pem::decode(again.as_bytes()).as_ref(), Ok(&block));
         }
@@ -690,7 +701,10 @@ fn signs_and_verifies(key: &tollgate::SigningKey) {
         }
         other => panic!("unexpected public key {other:?}"),
     };
-    assert!(verifies(&sig), "{alg}: the public half does not verify the signature");
+    assert!(
+        verifies(&sig),
+        "{alg}: the public half does not verify the signature"
+    );
     let mut changed = sig.clone();
     if let Some(b) = changed.last_mut() {
         *b ^= 1;
@@ -701,7 +715,9 @@ fn signs_and_verifies(key: &tollgate::SigningKey) {
 /// The example deployments' engines for [`snapshot_load`], apart from [`deployments`] (whose
 /// snapshots other targets rely on), with their scenario tables: one set per thread, since each
 /// input swaps its own snapshots in (`cargo test` replays inputs on several threads at once).
-pub(crate) fn with_snapshot_engines<R>(f: impl FnOnce(&[(Engine, tollgate::scenario::Table)]) -> R) -> R {
+pub(crate) fn with_snapshot_engines<R>(
+    f: impl FnOnce(&[(Engine, tollgate::scenario::Table)]) -> R,
+) -> R {
     thread_local! {
         static ENGINES: Vec<(Engine, tollgate::scenario::Table)> = DEPLOYMENTS
             .iter()
@@ -742,7 +758,12 @@ fn snapshot_load_into(engines: &[(Engine, tollgate::scenario::Table)], data: &[u
         for case in &table.cases {
             let d = table.decide(engine, case);
             assert_sane(&d);
-            assert_eq!(table.decide(engine, case).to_json(), d.to_json(), "{}", case.name);
+            assert_eq!(
+                table.decide(engine, case).to_json(),
+                d.to_json(),
+                "{}",
+                case.name
+            );
         }
     }
 }

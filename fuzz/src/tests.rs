@@ -80,11 +80,26 @@ fn differential_known_answers() {
     let crit = crate::differential::sign(header, claims.as_bytes());
     assert!(tollgate_verdict(&crit, now).is_err());
     assert_eq!(jsonwebtoken_verdict(&crit), Ok(()));
-    assert!(explained(Direction::Stricter, header, claims.as_bytes(), now));
+    assert!(explained(
+        Direction::Stricter,
+        header,
+        claims.as_bytes(),
+        now
+    ));
     // Duplicate members excuse Tollgate refusing a token, never Tollgate accepting one.
     let duplicated = br#"{"alg":"HS256","alg":"HS256"}"#;
-    assert!(explained(Direction::Stricter, duplicated, claims.as_bytes(), now));
-    assert!(!explained(Direction::Laxer, duplicated, claims.as_bytes(), now));
+    assert!(explained(
+        Direction::Stricter,
+        duplicated,
+        claims.as_bytes(),
+        now
+    ));
+    assert!(!explained(
+        Direction::Laxer,
+        duplicated,
+        claims.as_bytes(),
+        now
+    ));
     assert_eq!(STRICTNESS_RULES.len(), 13);
     // Expired for both.
     let old = crate::differential::sign(br#"{"alg":"HS256"}"#, br#"{"exp":1000}"#);
@@ -99,7 +114,9 @@ fn key_import_takes_its_signing_path_on_the_rfc_keys() {
     let mut imported = 0;
     for case in rfc.as_array().unwrap() {
         let private = &case["jwk"]["private"];
-        let Some(alg) = case["alg"].as_str().and_then(|a| tollgate::Algorithm::from_name(a).ok())
+        let Some(alg) = case["alg"]
+            .as_str()
+            .and_then(|a| tollgate::Algorithm::from_name(a).ok())
         else {
             continue;
         };
@@ -109,7 +126,10 @@ fn key_import_takes_its_signing_path_on_the_rfc_keys() {
         let jwk = private.to_string();
         // The harness's own checks (sign, verify with the public half) run on a key that imports.
         if tollgate::SigningKey::from_jwk(jwk.as_bytes(), Some(alg)).is_ok() {
-            let index = tollgate::Algorithm::ALL.iter().position(|&a| a == alg).unwrap();
+            let index = tollgate::Algorithm::ALL
+                .iter()
+                .position(|&a| a == alg)
+                .unwrap();
             let mut input = vec![(3 * tollgate::Algorithm::ALL.len() + index) as u8];
             input.extend_from_slice(jwk.as_bytes());
             crate::key_import(&input);
