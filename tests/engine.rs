@@ -954,7 +954,12 @@ fn a_tenant_header_given_twice_is_refused_whichever_value_comes_first() {
         with_two.push(("x-project-id", doubled[1]));
         let d = engine.check(&Request::new(&method, &path, &with_two), table.now);
         assert!(!d.is_allowed(), "{doubled:?}: {}", d.message);
-        assert_eq!(d.status, 400, "{doubled:?}: {}", d.message);
+        assert_eq!(
+            (d.status, d.code),
+            (400, ErrorCode::InvalidTenant),
+            "{doubled:?}: {}",
+            d.message
+        );
     }
 }
 

@@ -306,6 +306,85 @@ fn derived_codes(cases: &serde_json::Value) -> serde_json::Map<String, serde_jso
     codes
 }
 
+/// Algorithm confusion through a `kid`: the derived cases name no key, so they end at
+/// `no_matching_key`. A header that names an RS256 key's `kid` with `alg` HS256, MACed with that
+/// key's PEM as the secret (the derived case's own), is `algorithm_mismatch`, before any MAC.
+#[test]
+fn a_kid_naming_a_key_of_another_algorithm_is_algorithm_mismatch() {
+    let doc = load("jws-derived-cases.json");
+    let case = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "alg-confusion-RS256-key-as-HS256-pem")
+        .unwrap();
+    let mut jwk = case["trusted_keys"][0]["jwk"].clone();
+    jwk["kid"] = "r1".into();
+    // Standard base64 in the file: read it as base64url.
+    let b64: String = case["hmac_key_used_b64"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    let pem = tollgate::base64url::decode(b64.as_bytes()).unwrap();
+    assert!(pem.starts_with(b"-----BEGIN PUBLIC KEY-----"));
+    let token = hs256_token(
+        &pem,
+        r#"{"alg":"HS256","kid":"r1"}"#,
+        r#"{"sub":"mallory"}"#,
+    );
+    let keys = serde_json::json!({ "keys": [jwk] });
+    assert_eq!(
+        verify_jws(&token, &keys, None),
+        Err(ErrorCode::AlgorithmMismatch)
+    );
+    // The RS256 token that kid really signs would still need RS256: PS256 under it is refused too.
+    let ps = hs256_token(
+        &pem,
+        r#"{"alg":"PS256","kid":"r1"}"#,
+        r#"{"sub":"mallory"}"#,
+    );
+    assert_eq!(
+        verify_jws(&ps, &keys, None),
+        Err(ErrorCode::AlgorithmMismatch)
+    );
+}
+
+/// An ECDSA signature of the wrong length (DER, 70-odd bytes, instead of raw `r || s`) is refused
+/// by the parser, before any key is looked up: the key set here is empty.
+#[test]
+fn an_ecdsa_signature_of_the_wrong_length_is_refused_before_any_key() {
+    let header = tollgate::base64url::encode(br#"{"alg":"ES256","kid":"nobody"}"#);
+    let payload = tollgate::base64url::encode(br#"{"sub":"a"}"#);
+    for len in [63usize, 65, 70, 72] {
+        let token = format!(
+            "{header}.{payload}.{}",
+            tollgate::base64url::encode(&vec![1u8; len])
+        );
+        let mut buf = TokenBuffer::new();
+        let err = jws::parse(token.as_bytes(), ParseLimits::default(), &mut buf)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidSignature, "{len} bytes");
+    }
+    let token = format!(
+        "{header}.{payload}.{}",
+        tollgate::base64url::encode(&[1u8; 64])
+    );
+    let mut buf = TokenBuffer::new();
+    let parsed = jws::parse(token.as_bytes(), ParseLimits::default(), &mut buf).unwrap();
+    // 64 bytes parse; then the (empty) key set has no key named "nobody".
+    assert_eq!(
+        parsed
+            .verify(&KeySet::empty())
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        ErrorCode::UnknownKid
+    );
+}
+
 // Attack classes the shared vector files do not cover (SECURITY.md lists which test proves what).
 
 const OUR_SECRET: &[u8; 32] = b"tollgate-security-test-secret-01";

@@ -1,5 +1,6 @@
 //! Architecture checks that clippy cannot make: only `core/src/crypto/` names a crypto library,
-//! and no core source reaches for IO or the clock even through a full path.
+//! no core source reaches for IO or the clock even through a full path, and none holds global
+//! state.
 
 use std::path::{Path, PathBuf};
 
@@ -63,4 +64,44 @@ fn core_does_no_io_and_reads_no_clock() {
             assert!(!text.contains(banned), "{name} mentions {banned}");
         }
     }
+}
+
+/// No global state outside tests: no `static mut`, lazily built statics, thread-locals or statics
+/// holding a lock, cell or atomic. Each file is read up to its `#[cfg(test)] mod`; test code may
+/// keep hooks of its own.
+#[test]
+fn core_holds_no_global_state() {
+    for (name, text) in core_sources() {
+        let code = text
+            .split("\n#[cfg(test)]\nmod ")
+            .next()
+            .unwrap_or_default();
+        for banned in [
+            "static mut",
+            "thread_local!",
+            "OnceLock",
+            "LazyLock",
+            "OnceCell",
+            "lazy_static",
+        ] {
+            assert!(!code.contains(banned), "{name} mentions {banned}");
+        }
+        for line in code.lines().map(str::trim_start) {
+            let is_static = line.starts_with("static ")
+                || line.starts_with("pub static ")
+                || line.starts_with("pub(crate) static ");
+            if is_static {
+                for holder in ["Atomic", "Mutex", "RwLock", "Cell"] {
+                    assert!(!line.contains(holder), "{name}: {line}");
+                }
+            }
+        }
+    }
+    // The one test hook the core has is where this test expects it: inside a test module.
+    let record_cache = core_sources()
+        .into_iter()
+        .find(|(n, _)| n.ends_with("record_cache.rs"))
+        .unwrap()
+        .1;
+    assert!(record_cache.contains("thread_local!"));
 }

@@ -1088,3 +1088,96 @@ fn limit_session_id_at_and_past() {
         store.asked
     );
 }
+
+/// A key that fails its checksum (a typo, a truncation, a guess) is refused before the store is
+/// asked: enumerating keys costs the attacker no store lookups (SECURITY.md).
+#[test]
+fn a_malformed_api_key_never_reaches_the_store() {
+    let (engine, mut store, table, i, _) = api_key_case(&[]);
+    let case = &table.cases[i];
+    let good = table.headers(case);
+    assert!(good.iter().any(|(_, v)| v.contains("fln_live_")));
+    for change in [
+        |v: &str| {
+            format!(
+                "{}{}",
+                &v[..v.len() - 1],
+                if v.ends_with('A') { 'B' } else { 'A' }
+            )
+        },
+        |v: &str| v[..v.len() - 1].to_owned(),
+    ] {
+        let headers: Vec<(String, String)> = good
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    if v.contains("fln_live_") {
+                        change(v)
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        store.asked.clear();
+        let d = store.decide(
+            &engine,
+            &Request::new(&case.request.method, &case.request.path, &pairs),
+            table.now,
+        );
+        assert_eq!(d.code, ErrorCode::MalformedApiKey, "{}", d.message);
+        assert!(store.asked.is_empty(), "asked {:?}", store.asked);
+    }
+}
+
+/// A user or revoked-`jti` record must name what it was stored under, as an API key's record must
+/// carry its hash: a record copied to another subject's or token's key is `invalid_record`.
+#[test]
+fn user_and_revoked_jti_records_must_name_their_own_key() {
+    let (_, stored, mut store, table) = deployment("project-oidc", &[]);
+    for (case_is, kind, member, says) in [
+        (
+            "personal_access_token",
+            RecordKind::User,
+            "subject",
+            "the user record's subject is not the one it was stored under",
+        ),
+        (
+            "token_revoked",
+            RecordKind::RevokedJti,
+            "jti",
+            "the revoked_jti record's jti is not the one it was stored under",
+        ),
+    ] {
+        let case = table
+            .cases
+            .iter()
+            .find(|c| c.expect.kind.as_deref() == Some(case_is) || c.expect.reason == case_is)
+            .unwrap();
+        stored.invalidate_all_records();
+        store.asked.clear();
+        with_request(&table, case, |r| store.decide(&stored, r, table.now));
+        let key = store
+            .asked
+            .iter()
+            .find(|k| RecordLookup::from_store_key(k).unwrap().kind() == kind)
+            .unwrap_or_else(|| panic!("{case_is}: no {kind:?} lookup"))
+            .clone();
+        let mut record: serde_json::Value = serde_json::from_slice(&store.records[&key]).unwrap();
+        let original = store.records[&key].clone();
+        record[member] = "someone-else".into();
+        store
+            .records
+            .insert(key.clone(), record.to_string().into_bytes());
+        stored.invalidate_all_records();
+        let d = with_request(&table, case, |r| store.decide(&stored, r, table.now));
+        assert_eq!(d.code, ErrorCode::InvalidRecord, "{case_is}: {}", d.message);
+        assert!(d.message.contains(says), "{case_is}: {}", d.message);
+        store.records.insert(key, original);
+    }
+}
