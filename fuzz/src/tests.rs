@@ -101,6 +101,13 @@ fn differential_known_answers() {
         now
     ));
     assert_eq!(STRICTNESS_RULES.len(), 13);
+    // Found by CI's 20 s run: Tollgate reads a negative nbf, jsonwebtoken refuses it.
+    let negative = br#"{"iss":"joe","exp":4300819380,"nbf":-1300819100}"#;
+    assert!(explained(Direction::Laxer, b"{}", negative, now));
+    // Tollgate refuses 1e308 and above anywhere; serde_json reads up to f64::MAX.
+    let huge = br#"{"sub":"a","exp":4300819380,"x":1.5e308}"#;
+    assert!(explained(Direction::Stricter, b"{}", huge, now));
+    assert!(!explained(Direction::Laxer, b"{}", huge, now));
     // Expired for both.
     let old = crate::differential::sign(br#"{"alg":"HS256"}"#, br#"{"exp":1000}"#);
     assert!(tollgate_verdict(&old, now).is_err());
