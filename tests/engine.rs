@@ -433,6 +433,38 @@ fn a_reissued_token_is_signed_by_the_first_key_that_may_sign() {
     );
 }
 
+/// A token whose `alg` its provider does not list is refused as `algorithm_mismatch` before any
+/// key is looked up, whatever its signature: tenant-path's provider accepts HS256 only.
+#[test]
+fn a_token_of_an_algorithm_its_provider_does_not_list_is_algorithm_mismatch() {
+    let (engine, table) = deployment("tenant-path");
+    let alice = AliceMint::new(&engine, &table);
+    for (alg, secret_len) in [
+        (tollgate::Algorithm::HS384, 48),
+        (tollgate::Algorithm::HS512, 64),
+    ] {
+        let signer = tollgate::SigningKey::hmac(alg, &vec![7; secret_len], Some("k")).unwrap();
+        let token =
+            tollgate::mint::mint(&signer, alice.claims.to_string().as_bytes(), None).unwrap();
+        let d = engine.check(
+            &Request::new("POST", &alice.path, &[("token", &token)]),
+            table.now,
+        );
+        assert_eq!(
+            (d.status, d.code),
+            (401, ErrorCode::AlgorithmMismatch),
+            "{alg}: {}",
+            d.message
+        );
+        assert!(
+            d.message
+                .contains(&format!("provider \"app\" does not accept {alg}")),
+            "{}",
+            d.message
+        );
+    }
+}
+
 /// A re-issued token passes its provider's own checks: the `typ` it requires, a required `nbf`,
 /// and a `max_lifetime` that `reissue_ttl` may not exceed.
 #[test]
