@@ -290,24 +290,23 @@ fn debug_output_never_shows_a_pepper() {
         shown.contains("peppers: [") && shown.contains("true"),
         "{shown}"
     );
+    // The refusal of this snapshot with `peppers` replaced.
+    let refusal = |peppers: serde_json::Value| {
+        let mut doc = snapshot.clone();
+        doc["peppers"] = peppers;
+        engine
+            .swap_snapshot_json(doc.to_string().as_bytes())
+            .unwrap_err()
+            .to_string()
+    };
     // Written where a map belongs, the snapshot is refused without the pepper in the reason.
-    let mut misplaced = snapshot.clone();
-    misplaced["peppers"] = encoded.into();
-    let refused = engine
-        .swap_snapshot_json(misplaced.to_string().as_bytes())
-        .unwrap_err()
-        .to_string();
+    let refused = refusal(encoded.into());
     assert!(
         refused.contains("peppers: invalid type: string of"),
         "{refused}"
     );
     // Or as the key of its entry, where a provider's name belongs.
-    let mut swapped = snapshot.clone();
-    swapped["peppers"] = serde_json::json!({ encoded: "pat" });
-    let unnamed = engine
-        .swap_snapshot_json(swapped.to_string().as_bytes())
-        .unwrap_err()
-        .to_string();
+    let unnamed = refusal(serde_json::json!({ encoded: "pat" }));
     assert!(
         unnamed.contains("no provider has the name of a pepper entry"),
         "{unnamed}"

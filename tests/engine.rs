@@ -328,6 +328,12 @@ fn a_reissued_token_keeps_its_jti_and_a_revoked_or_expired_one_is_not_reissued()
     assert!(revoked.to_string().contains("revoked"), "{revoked}");
 }
 
+/// A compact token's header, decoded.
+fn header_of(token: &str) -> serde_json::Value {
+    let h = token.split('.').next().unwrap();
+    serde_json::from_slice(&tollgate::base64url::decode(h.as_bytes()).unwrap()).unwrap()
+}
+
 /// Re-issuing signs with the first key of the provider's *current* set: after a rotation by
 /// `swap_provider_keys` (a key source), never with a secret the snapshot document named and the
 /// rotation retired.
@@ -358,11 +364,7 @@ fn a_reissued_token_is_signed_with_the_providers_current_key() {
         )
         .unwrap();
     let fresh = engine.reissue(&decision, table.now + 10).unwrap();
-    let header: serde_json::Value = serde_json::from_slice(
-        &tollgate::base64url::decode(fresh.split('.').next().unwrap().as_bytes()).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(header["kid"], "k-next");
+    assert_eq!(header_of(&fresh)["kid"], "k-next");
     let d = engine.check(
         &Request::new("POST", &alice.path, &[("token", &fresh)]),
         table.now + 10,
@@ -404,10 +406,6 @@ fn a_reissued_token_is_signed_by_the_first_key_that_may_sign() {
     };
     let decide = |token: &str, now| {
         engine.check(&Request::new("POST", &alice.path, &[("token", token)]), now)
-    };
-    let header_of = |token: &str| -> serde_json::Value {
-        let h = token.split('.').next().unwrap();
-        serde_json::from_slice(&tollgate::base64url::decode(h.as_bytes()).unwrap()).unwrap()
     };
     load(vec![&verify_only, &hs512, &alices_key]).unwrap();
     let decision = decide(&alice.with_jti("t-3"), table.now);
