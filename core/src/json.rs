@@ -685,6 +685,9 @@ fn fingerprint_at(s: &[u8], at: usize, len: usize) -> u64 {
 /// by fingerprint first; names with escapes are compared in full with every other name, since
 /// equal names may be spelled differently. Past [`SMALL_OBJECT`] names, a hash set takes over.
 struct MemberNames<'a> {
+    /// One bit per fingerprint inserted ([`MemberNames::bit`]): a name whose bit is clear has a
+    /// fingerprint no earlier name has, and needs no search.
+    seen: u64,
     fingerprints: [u64; SMALL_OBJECT],
     names: [JsonStr<'a>; SMALL_OBJECT],
     count: usize,
@@ -699,6 +702,7 @@ impl<'a> MemberNames<'a> {
             escaped: false,
         };
         MemberNames {
+            seen: 0,
             fingerprints: [0; SMALL_OBJECT],
             names: [none; SMALL_OBJECT],
             count: 0,
@@ -707,12 +711,41 @@ impl<'a> MemberNames<'a> {
         }
     }
 
+    /// The bit of `seen` for fingerprint `fp`: six of its bits, mixed (the low bytes of a
+    /// fingerprint are a name's first letters, which many names share).
+    fn bit(fp: u64) -> u64 {
+        1 << (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+    }
+
     /// Adds `name`, whose raw text has fingerprint `fp`; `false` if the object already has a
     /// member of that name.
+    #[inline(always)]
     fn insert(&mut self, name: JsonStr<'a>, fp: u64) -> bool {
+        // The usual case, inline: no escapes anywhere yet, no earlier name with this bit (so no
+        // earlier name with this fingerprint), and room in the arrays.
+        let bit = MemberNames::bit(fp);
+        if self.seen & bit == 0 && !(self.any_escaped || name.escaped) {
+            if let (Some(f), Some(n)) = (
+                self.fingerprints.get_mut(self.count),
+                self.names.get_mut(self.count),
+            ) {
+                *f = fp;
+                *n = name;
+                self.seen |= bit;
+                self.count += 1;
+                return true;
+            }
+        }
+        self.insert_searching(name, fp)
+    }
+
+    /// [`MemberNames::insert`] where the name must be looked for among the others.
+    #[inline(never)]
+    fn insert_searching(&mut self, name: JsonStr<'a>, fp: u64) -> bool {
         if let Some(set) = self.large.as_mut() {
             return set.insert(name.to_cow());
         }
+        let bit = MemberNames::bit(fp);
         let (Some(fingerprints), Some(names)) = (
             self.fingerprints.get(..self.count),
             self.names.get(..self.count),
@@ -739,6 +772,7 @@ impl<'a> MemberNames<'a> {
             (Some(f), Some(n)) => {
                 *f = fp;
                 *n = name;
+                self.seen |= bit;
                 self.count += 1;
                 self.any_escaped |= name.escaped;
             }
@@ -781,7 +815,15 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
     }
+}
 
+/// Whether `b` is JSON whitespace.
+#[inline(always)]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<'a> Parser<'a> {
     /// The text of `start..end` (the document is valid UTF-8 and every span starts and ends at
     /// an ASCII byte, so this never fails).
     #[inline(always)]
@@ -838,12 +880,18 @@ impl<'a> Parser<'a> {
             if !names.insert(name, fingerprint) {
                 return Err("duplicate member name");
             }
-            self.skip_ws();
+            // Whitespace is looked for only where the next byte is not the one expected (a
+            // token's JSON usually has none).
             if self.peek() != Some(b':') {
-                return Err("expected ':' after a member name");
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err("expected ':' after a member name");
+                }
             }
             self.pos += 1;
-            self.skip_ws();
+            if self.peek().is_some_and(is_ws) {
+                self.skip_ws();
+            }
             let value_at = self.pos;
             // Most values are strings: checked here, without a call into `value`.
             let string = self.peek() == Some(b'"');
@@ -862,11 +910,15 @@ impl<'a> Parser<'a> {
                 fingerprint,
                 value_escaped: string && self.escaped,
             });
-            self.skip_ws();
+            if self.peek().is_some_and(is_ws) {
+                self.skip_ws();
+            }
             match self.peek() {
                 Some(b',') => {
                     self.pos += 1;
-                    self.skip_ws();
+                    if self.peek() != Some(b'"') {
+                        self.skip_ws();
+                    }
                 }
                 Some(b'}') => {
                     self.pos += 1;
