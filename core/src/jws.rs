@@ -13,7 +13,6 @@ use crate::json::{self, JsonStr};
 use crate::key::Key;
 use crate::keyset::KeySet;
 use crate::limits;
-use crate::scan::find_byte;
 
 /// Reusable scratch space for decoded segments, so that a steady stream of verifications does not
 /// allocate: decoded headers, payloads and signatures borrow from it. Its `Debug` shows its size
@@ -321,10 +320,22 @@ const MAX_SIGNATURE_CHARS: usize = (limits::MAX_SIGNATURE_BYTES * 4).div_ceil(3)
 /// The three segments of a compact token: header, payload, signature.
 type Segments<'t> = (&'t [u8], &'t [u8], &'t [u8]);
 
+/// The position of the first dot in `token` at or after `from`.
+fn dot(token: &[u8], from: usize) -> Option<usize> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        memchr::memchr(b'.', token.get(from..)?).map(|i| from + i)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::scan::find_byte(token, from, b'.')
+    }
+}
+
 fn segments(token: &[u8]) -> Result<Segments<'_>, Error> {
-    let first = find_byte(token, 0, b'.');
-    let second = first.and_then(|f| find_byte(token, f + 1, b'.'));
-    let third = second.and_then(|s| find_byte(token, s + 1, b'.'));
+    let first = dot(token, 0);
+    let second = first.and_then(|f| dot(token, f + 1));
+    let third = second.and_then(|s| dot(token, s + 1));
     match (first, second, third) {
         (Some(f), Some(s), None) => match (token.get(..f), token.get(f + 1..s), token.get(s + 1..))
         {
