@@ -23,6 +23,9 @@ pub struct KeySet {
     by_alg: [(usize, usize); Algorithm::ALL.len()],
 }
 
+/// Sets of up to this many keys are searched for a `kid` key by key, larger ones through a map.
+const SCANNED_KEYS: usize = 8;
+
 fn alg_index(alg: Algorithm) -> usize {
     Algorithm::ALL.iter().position(|a| *a == alg).unwrap_or(0)
 }
@@ -169,13 +172,15 @@ impl KeySet {
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, Error> {
         match kid {
             Some(kid) => {
-                let key = self
-                    .by_kid
-                    .get(kid)
-                    .and_then(|&i| self.keys.get(i))
-                    .ok_or_else(|| Error::UnknownKid {
-                        kid: truncated(kid, crate::key::MAX_KID_LEN),
-                    })?;
+                // A few keys are compared directly: cheaper than hashing the kid.
+                let key = if self.keys.len() <= SCANNED_KEYS {
+                    self.keys.iter().find(|k| k.kid() == Some(kid))
+                } else {
+                    self.by_kid.get(kid).and_then(|&i| self.keys.get(i))
+                };
+                let key = key.ok_or_else(|| Error::UnknownKid {
+                    kid: truncated(kid, crate::key::MAX_KID_LEN),
+                })?;
                 if key.alg != alg {
                     return Err(Error::AlgorithmMismatch {
                         key_alg: key.alg.name(),
@@ -210,6 +215,69 @@ impl KeySet {
                 Some(s) => self.select(alg, Some(s)),
                 None => self.select(alg, Some(&k.to_cow())),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` HMAC keys with kids `k0`… alternating HS256 and HS384.
+    fn set(n: usize) -> KeySet {
+        let keys = (0..n)
+            .map(|i| {
+                let alg = if i % 2 == 0 {
+                    Algorithm::HS256
+                } else {
+                    Algorithm::HS384
+                };
+                let secret = [u8::try_from(i % 251).unwrap_or(0); 48];
+                Key::hmac(alg, &secret, Some(&format!("k{i}"))).unwrap()
+            })
+            .collect();
+        KeySet::from_keys(keys).unwrap()
+    }
+
+    /// Small sets are searched key by key and larger ones through the map: both find every key
+    /// by its kid, and answer an unknown kid and a kid of another algorithm alike.
+    #[test]
+    fn a_kid_selects_the_same_way_in_small_and_large_sets() {
+        for n in [1, SCANNED_KEYS - 1, SCANNED_KEYS, SCANNED_KEYS + 1, 100] {
+            let keys = set(n);
+            for i in 0..n {
+                let kid = format!("k{i}");
+                let alg = if i % 2 == 0 {
+                    Algorithm::HS256
+                } else {
+                    Algorithm::HS384
+                };
+                assert_eq!(keys.select(alg, Some(&kid)).unwrap().kid(), Some(&*kid));
+                let other = if alg == Algorithm::HS256 {
+                    Algorithm::HS384
+                } else {
+                    Algorithm::HS256
+                };
+                assert_eq!(
+                    keys.select(other, Some(&kid)).unwrap_err().code(),
+                    crate::ErrorCode::AlgorithmMismatch,
+                    "{n} keys, {kid}"
+                );
+            }
+            for unknown in [
+                format!("k{n}"),
+                "k".to_owned(),
+                String::new(),
+                "K0".to_owned(),
+            ] {
+                assert_eq!(
+                    keys.select(Algorithm::HS256, Some(&unknown))
+                        .unwrap_err()
+                        .code(),
+                    crate::ErrorCode::UnknownKid,
+                    "{n} keys, {unknown:?}"
+                );
+            }
         }
     }
 }
