@@ -38,6 +38,9 @@ impl core::fmt::Debug for TokenBuffer {
 #[derive(Debug, Default, Clone)]
 struct HeaderMemo {
     encoded: Vec<u8>,
+    /// `encoded`, decoded: copied into the buffer when the same header comes again, instead of
+    /// decoding it again.
+    decoded: Vec<u8>,
     max_depth: usize,
     parsed: Option<HeaderSpans>,
 }
@@ -374,6 +377,23 @@ fn decode_segment<'b>(
     Ok((decoded, rest))
 }
 
+/// [`decode_segment`] for a segment of `encoded_len` characters already decoded once (`decoded`):
+/// copies it into the same place of `out`.
+fn copy_segment<'b>(
+    decoded: &[u8],
+    encoded_len: usize,
+    out: &'b mut [u8],
+) -> Result<(&'b [u8], &'b mut [u8]), Error> {
+    let room = base64url::max_decoded_len(encoded_len);
+    let sizing = || Error::Internal {
+        reason: "token buffer sizing",
+    };
+    let (region, rest) = out.split_at_mut_checked(room).ok_or_else(sizing)?;
+    let target = region.get_mut(..decoded.len()).ok_or_else(sizing)?;
+    target.copy_from_slice(decoded);
+    Ok((target, rest))
+}
+
 /// Parses a compact JWS, decoding into `buf`. Nothing here trusts the token.
 pub fn parse<'t, 'b>(
     token: &'t [u8],
@@ -399,20 +419,27 @@ pub fn parse<'t, 'b>(
     if buf.len() < needed {
         buf.resize(needed, 0);
     }
-    let (header_bytes, rest) = decode_segment(h, buf, "header")?;
     let remembered = memo
         .parsed
-        .filter(|_| memo.encoded == h && memo.max_depth == limits.max_json_depth)
-        .and_then(|spans| spans.header(header_bytes));
-    let header = match remembered {
-        Some(header) => header,
+        .filter(|_| memo.encoded == h && memo.max_depth == limits.max_json_depth);
+    let (header, rest) = match remembered {
+        Some(spans) => {
+            let (header_bytes, rest) = copy_segment(&memo.decoded, h.len(), buf)?;
+            let header = spans.header(header_bytes).ok_or(Error::Internal {
+                reason: "remembered header",
+            })?;
+            (header, rest)
+        }
         None => {
+            let (header_bytes, rest) = decode_segment(h, buf, "header")?;
             let header = Header::parse(header_bytes, limits.max_json_depth)?;
             memo.encoded.clear();
             memo.encoded.extend_from_slice(h);
+            memo.decoded.clear();
+            memo.decoded.extend_from_slice(header_bytes);
             memo.max_depth = limits.max_json_depth;
             memo.parsed = HeaderSpans::of(&header, header_bytes);
-            header
+            (header, rest)
         }
     };
     let (payload, rest) = decode_segment(p, rest, "payload")?;
