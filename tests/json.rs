@@ -212,8 +212,19 @@ proptest! {
     fn generated_objects_read_back_exactly(m in object(), style in style(), absent in "\\PC{0,8}") {
         let text = rendered(&m, &style);
         let mut index = MemberIndex::default();
-        let object = parse_object_with(text.as_bytes(), MAX_DEPTH, |member| index.record(&member))
-            .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+        let mut strings = Vec::new();
+        let object = parse_object_with(text.as_bytes(), MAX_DEPTH, |member| {
+            index.record(&member);
+            strings.push(member.value_is_strings());
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+        // What the reader says of each value's being a non-empty array of strings, told as it
+        // read them, is what the value is.
+        let want_strings: Vec<bool> = m
+            .values()
+            .map(|v| matches!(v, Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string)))
+            .collect();
+        prop_assert_eq!(strings, want_strings);
         let names: Vec<String> = object.members().map(|(k, _)| k.to_cow().into_owned()).collect();
         prop_assert_eq!(names, m.keys().cloned().collect::<Vec<_>>());
         for (name, want) in &m {

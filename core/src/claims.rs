@@ -116,10 +116,7 @@ impl<'a> Registered<'a> {
             "aud" => {
                 let ok = match value.kind() {
                     Kind::String => true,
-                    Kind::Array => {
-                        let mut items = value.as_array().into_iter().flatten().peekable();
-                        items.peek().is_some() && items.all(|v| v.kind() == Kind::String)
-                    }
+                    Kind::Array => member.value_is_strings(),
                     _ => false,
                 };
                 if !ok {
@@ -518,6 +515,10 @@ mod tests {
             r#"{"aud":[]}"#,
             r#"{"aud":["a",1]}"#,
             r#"{"aud":{"a":1}}"#,
+            r#"{"aud":[["a"]]}"#,
+            r#"{"aud":["a",["b"]]}"#,
+            r#"{"aud":[{"a":["b"]}]}"#,
+            r#"{"aud":["a",null]}"#,
         ] {
             assert_eq!(claims(bad).unwrap_err(), ErrorCode::InvalidClaim, "{bad}");
         }

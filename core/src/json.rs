@@ -98,6 +98,7 @@ pub fn parse_object_with<'a>(
         depth: 0,
         max_depth: max_depth.min(crate::limits::MAX_JSON_DEPTH),
         escaped: false,
+        strings: false,
     };
     p.skip_ws();
     let start = p.pos;
@@ -128,6 +129,8 @@ pub struct Member<'a> {
     fingerprint: u64,
     /// Whether the value is a string with escapes.
     value_escaped: bool,
+    /// Whether the value is a non-empty array of strings only.
+    value_strings: bool,
 }
 
 impl<'a> Member<'a> {
@@ -139,6 +142,12 @@ impl<'a> Member<'a> {
             raw,
             escaped: self.value_escaped,
         })
+    }
+
+    /// Whether the value is a non-empty array whose elements are all strings (as the reader saw
+    /// it, without walking the array again).
+    pub fn value_is_strings(&self) -> bool {
+        self.value_strings
     }
 }
 
@@ -491,6 +500,14 @@ pub fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A bit in each byte of `w` that is not an ASCII digit, exact for the lowest such byte (a
+/// carry runs only upward, from a byte already flagged).
+const fn not_digits(w: u64) -> u64 {
+    // A digit XOR '0' is 0..=9: its high nibble is clear, and adding 6 leaves bit 4 clear.
+    let x = w ^ (ONES * b'0' as u64);
+    (x & 0xF0F0_F0F0_F0F0_F0F0) | (x.wrapping_add(ONES * 6) & 0x1010_1010_1010_1010)
+}
+
 /// The value of 1 to 15 ASCII digits (exact in `f64`), if `digits` is that; eight at a time
 /// where there are eight.
 fn whole_number(digits: &[u8]) -> Option<u64> {
@@ -795,6 +812,8 @@ struct Parser<'a> {
     max_depth: usize,
     /// Whether the last string read had escapes.
     escaped: bool,
+    /// Whether the last array read was non-empty and held strings only.
+    strings: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -909,6 +928,8 @@ impl<'a> Parser<'a> {
                 value_at: value_at - open,
                 fingerprint,
                 value_escaped: string && self.escaped,
+                // `array` sets `strings` as it ends, after any array inside it.
+                value_strings: !string && self.strings && self.s.get(value_at) == Some(&b'['),
             });
             if self.peek().is_some_and(is_ws) {
                 self.skip_ws();
@@ -931,21 +952,34 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Checks an array; [`Parser::strings`] then says whether it held strings only.
     fn array(&mut self) -> Result<(), &'static str> {
         self.enter()?;
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth -= 1;
+            self.strings = false;
             return Ok(());
         }
+        let mut strings = true;
         loop {
-            self.value()?;
-            self.skip_ws();
+            // Strings (most array elements in tokens: audiences, roles) without a call.
+            if self.peek() == Some(b'"') {
+                self.string()?;
+            } else {
+                strings = false;
+                self.value()?;
+            }
+            if self.peek().is_some_and(is_ws) {
+                self.skip_ws();
+            }
             match self.peek() {
                 Some(b',') => {
                     self.pos += 1;
-                    self.skip_ws();
+                    if self.peek() != Some(b'"') {
+                        self.skip_ws();
+                    }
                 }
                 Some(b']') => {
                     self.pos += 1;
@@ -955,6 +989,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
+        self.strings = strings;
         Ok(())
     }
 
@@ -1032,12 +1067,25 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Moves past a run of ASCII digits, eight a step while there are eight bytes; returns how
+    /// many there were.
     fn digits(&mut self) -> usize {
         let start = self.pos;
-        while let Some(b'0'..=b'9') = self.s.get(self.pos) {
-            self.pos += 1;
+        let mut pos = self.pos;
+        while let Some(w) = word_at(self.s, pos) {
+            let others = not_digits(w);
+            if others != 0 {
+                pos += (others.trailing_zeros() / 8) as usize;
+                self.pos = pos;
+                return pos - start;
+            }
+            pos += 8;
         }
-        self.pos - start
+        while let Some(b'0'..=b'9') = self.s.get(pos) {
+            pos += 1;
+        }
+        self.pos = pos;
+        pos - start
     }
 
     fn number(&mut self) -> Result<(), &'static str> {
@@ -1167,6 +1215,38 @@ impl Skipper<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run of digits ends at the first byte that is not one, whatever its value and wherever
+    /// it falls in a word, as a byte-at-a-time count says.
+    #[test]
+    fn digits_stop_at_the_first_other_byte() {
+        for len in 0..24 {
+            for at in 0..=len {
+                for byte in 0..=255u8 {
+                    let mut s: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+                    if at < len {
+                        s[at] = byte;
+                    }
+                    // A byte above the first non-digit: a carry must not hide the first.
+                    if at + 1 < len {
+                        s[at + 1] = byte.wrapping_add(7);
+                    }
+                    let want = s.iter().take_while(|b| b.is_ascii_digit()).count();
+                    let mut p = Parser {
+                        text: "",
+                        s: &s,
+                        pos: 0,
+                        depth: 0,
+                        max_depth: 1,
+                        escaped: false,
+                        strings: false,
+                    };
+                    assert_eq!(p.digits(), want, "{byte:#04x} at {at} of {len}");
+                    assert_eq!(p.pos, want);
+                }
+            }
+        }
+    }
 
     fn ok(s: &str) -> Object<'_> {
         parse_object(s.as_bytes(), 16).unwrap_or_else(|e| panic!("{s:?}: {e}"))
