@@ -235,6 +235,14 @@ proptest! {
             let indexed = index.get(&object, name).map(|v| v.to_json());
             prop_assert_eq!(by_name.as_ref(), Some(&want));
             prop_assert_eq!(indexed.as_ref(), Some(&want));
+            // An array's strings, in order, the other elements passed over.
+            let strings = object.get(name).and_then(|v| v.string_elements()).map(|items| {
+                items.map(|s| s.to_cow().into_owned()).collect::<Vec<_>>()
+            });
+            let want_strings = want.as_array().map(|a| {
+                a.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()
+            });
+            prop_assert_eq!(strings, want_strings);
         }
         if !m.contains_key(&absent) {
             prop_assert!(object.get(&absent).is_none());

@@ -209,10 +209,8 @@ impl<'a> Claims<'a> {
     /// The audiences (`aud` as a string is one audience).
     pub fn audiences(&self) -> impl Iterator<Item = JsonStr<'a>> + 'a {
         let single = self.registered.aud.and_then(|v| v.as_str());
-        let many = self.registered.aud.and_then(|v| v.as_array());
-        single
-            .into_iter()
-            .chain(many.into_iter().flatten().filter_map(|v| v.as_str()))
+        let many = self.registered.aud.and_then(|v| v.string_elements());
+        single.into_iter().chain(many.into_iter().flatten())
     }
 
     /// Any claim by name, raw (roles, tenants, scopes: for the policy to read).

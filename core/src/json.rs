@@ -377,7 +377,56 @@ impl<'a> Iterator for Elements<'a> {
     }
 }
 
+/// Iterator over the strings of an array, passing over any other element: each string is
+/// scanned once, its escapes noted as it goes (where [`Elements`] and [`Value::as_str`] would
+/// scan it twice).
+#[derive(Clone, Debug)]
+pub struct StringElements<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for StringElements<'a> {
+    type Item = JsonStr<'a>;
+
+    fn next(&mut self) -> Option<JsonStr<'a>> {
+        let s = self.text.as_bytes();
+        loop {
+            let mut sk = Skipper { s, pos: self.pos };
+            sk.skip_ws();
+            match sk.peek()? {
+                b',' => {
+                    sk.pos += 1;
+                    sk.skip_ws();
+                }
+                b']' => {
+                    self.pos = s.len();
+                    return None;
+                }
+                _ => {}
+            }
+            let start = sk.pos;
+            if sk.peek()? == b'"' {
+                let escaped = sk.skip_string()?;
+                self.pos = sk.pos;
+                let raw = self.text.get(start + 1..sk.pos - 1)?;
+                return Some(JsonStr { raw, escaped });
+            }
+            sk.skip_value()?;
+            self.pos = sk.pos;
+        }
+    }
+}
+
 impl<'a> Value<'a> {
+    /// The string elements of an array, if this is an array (other elements are passed over).
+    pub fn string_elements(&self) -> Option<StringElements<'a>> {
+        (self.kind() == Kind::Array).then_some(StringElements {
+            text: self.text,
+            pos: 1,
+        })
+    }
+
     /// An object as a value.
     pub fn of_object(object: Object<'a>) -> Value<'a> {
         Value { text: object.text }
