@@ -356,17 +356,9 @@ impl<'a> Iterator for Elements<'a> {
             s: self.s,
             pos: self.pos,
         };
-        sk.skip_ws();
-        match sk.peek()? {
-            b',' => {
-                sk.pos += 1;
-                sk.skip_ws();
-            }
-            b']' => {
-                self.pos = self.s.len();
-                return None;
-            }
-            _ => {}
+        if sk.next_element().is_none() {
+            self.pos = self.s.len();
+            return None;
         }
         let start = sk.pos;
         sk.skip_value()?;
@@ -393,17 +385,9 @@ impl<'a> Iterator for StringElements<'a> {
         let s = self.text.as_bytes();
         loop {
             let mut sk = Skipper { s, pos: self.pos };
-            sk.skip_ws();
-            match sk.peek()? {
-                b',' => {
-                    sk.pos += 1;
-                    sk.skip_ws();
-                }
-                b']' => {
-                    self.pos = s.len();
-                    return None;
-                }
-                _ => {}
+            if sk.next_element().is_none() {
+                self.pos = s.len();
+                return None;
             }
             let start = sk.pos;
             if sk.peek()? == b'"' {
@@ -1202,6 +1186,21 @@ impl Skipper<'_> {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
         }
+    }
+
+    /// Between an array's elements: past whitespace and a comma, to the next element's first
+    /// byte; `None` at the closing bracket (or the end).
+    fn next_element(&mut self) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b',' => {
+                self.pos += 1;
+                self.skip_ws();
+            }
+            b']' => return None,
+            _ => {}
+        }
+        Some(())
     }
 
     /// At an opening quote: moves past the closing one; says whether there were escapes.
