@@ -1089,8 +1089,11 @@ impl Engine {
             .max_by_key(|&(len, _)| len);
         match prefixed {
             Some((_, i)) => Some(i),
-            None if !token.contains('.') => readers.next().map(|(i, _)| i),
-            None => None,
+            // The token is looked at for a dot only where a key reader could take it.
+            None => readers
+                .next()
+                .filter(|_| !token.contains('.'))
+                .map(|(i, _)| i),
         }
     }
 

@@ -218,14 +218,29 @@ struct PathProblems {
 }
 
 /// Finds the [`PathProblems`] of `path`, which starts with `/`.
+/// The bytes [`path_problems`] passes over: those above '/' but '\\', ';' and DEL.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds would fail the build"
+)]
+const PATH_PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = b'/' as usize + 1;
+    while b < 256 {
+        plain[b] = b != b'\\' as usize && b != b';' as usize && b != 0x7f;
+        b += 1;
+    }
+    plain
+};
+
 fn path_problems(path: &[u8]) -> PathProblems {
     let mut found = PathProblems::default();
     let rest = path.get(1..).unwrap_or_default();
     let bad_segment = |segment: &[u8]| segment == b"." || segment == b"..";
     let mut segment_start = 0;
     for (i, &b) in rest.iter().enumerate() {
-        // Letters, digits and most punctuation sit above '/' and need no look.
-        if b > b'/' && b != b'\\' && b != 0x7f && b != b';' {
+        // Letters, digits and most punctuation need no look.
+        if PATH_PLAIN.get(usize::from(b)) == Some(&true) {
             continue;
         }
         match b {
