@@ -887,7 +887,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self) -> Result<(), &'static str> {
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
-            Some(b'{') => self.object(|_| {}),
+            Some(b'{') => self.nested_object(),
             Some(b'[') => self.array(),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b't') => self.literal(b"true"),
@@ -896,6 +896,13 @@ impl<'a> Parser<'a> {
             Some(_) => Err("unexpected character"),
             None => Err("unexpected end of input"),
         }
+    }
+
+    /// An object inside the document, out of line: its duplicate-name set then takes room on
+    /// the stack only while it is read, not in every call of [`Parser::value`].
+    #[inline(never)]
+    fn nested_object(&mut self) -> Result<(), &'static str> {
+        self.object(|_| {})
     }
 
     fn enter(&mut self) -> Result<(), &'static str> {
