@@ -995,61 +995,6 @@ fn a_jwt_provider_that_reads_user_records_needs_exactly_one_issuer() {
 // ---- Limits (docs/limits.md): at each limit and one past it ---------------------------------
 
 #[test]
-fn limit_record_bytes_at_and_past() {
-    let (engine, mut store, table, i, key) = api_key_case(&[]);
-    let case = &table.cases[i];
-    let record = store.records[&key].clone();
-    // The same record, padded with whitespace before its closing brace to `len` bytes.
-    let padded = |len: usize| {
-        let mut r = record[..record.len() - 1].to_vec();
-        r.resize(len - 1, b' ');
-        r.push(b'}');
-        r
-    };
-    store
-        .records
-        .insert(key.clone(), padded(record::MAX_RECORD_BYTES));
-    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
-    assert_eq!(d.status, 200, "{}", d.message);
-    engine.invalidate_all_records();
-    store
-        .records
-        .insert(key.clone(), padded(record::MAX_RECORD_BYTES + 1));
-    let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
-    assert_eq!(d.code, ErrorCode::InvalidRecord, "{}", d.message);
-    assert!(
-        d.message
-            .contains("65537 bytes, more than the limit of 65536"),
-        "{}",
-        d.message
-    );
-}
-
-#[test]
-fn limit_record_depth_at_and_past() {
-    let (engine, mut store, table, i, key) = api_key_case(&[]);
-    let case = &table.cases[i];
-    let good: serde_json::Value = serde_json::from_slice(&store.records[&key]).unwrap();
-    // An unknown member nested to `depth` levels, the record itself being level 1: at the limit
-    // the record is read and refused for the member; one past, for its depth.
-    let nested = |depth: usize| {
-        let mut v = good.clone();
-        v["extra"] = (2..depth).fold(serde_json::json!([]), |inner, _| serde_json::json!([inner]));
-        v.to_string().into_bytes()
-    };
-    for (depth, says) in [
-        (record::MAX_RECORD_DEPTH, "unknown field `extra`"),
-        (record::MAX_RECORD_DEPTH + 1, "nesting"),
-    ] {
-        engine.invalidate_all_records();
-        store.records.insert(key.clone(), nested(depth));
-        let d = with_request(&table, case, |r| store.decide(&engine, r, table.now));
-        assert_eq!(d.code, ErrorCode::InvalidRecord, "{depth}: {}", d.message);
-        assert!(d.message.contains(says), "{depth}: {}", d.message);
-    }
-}
-
-#[test]
 fn limit_session_id_at_and_past() {
     let engine = session_engine();
     let mut store = Store::default();
@@ -1180,4 +1125,128 @@ fn user_and_revoked_jti_records_must_name_their_own_key() {
         assert!(d.message.contains(says), "{case_is}: {}", d.message);
         store.records.insert(key, original);
     }
+}
+
+/// The record limits, for every kind the engine asks a store for: a record of 64 KiB is read as
+/// before, one byte more is refused naming the kind, and so is nesting past the limit.
+#[test]
+fn limit_record_bytes_and_depth_at_and_past() {
+    let (engine, mut store, table, i, key) = api_key_case(&[]);
+    let case = &table.cases[i];
+    assert_record_limits(&mut store, &key, "api_key", |store| {
+        engine.invalidate_all_records();
+        with_request(&table, case, |r| store.decide(&engine, r, table.now))
+    });
+
+    let (_, stored, mut store, table) = deployment("project-oidc", &[]);
+    for (case_is, kind, name) in [
+        ("personal_access_token", RecordKind::User, "user"),
+        ("token_revoked", RecordKind::RevokedJti, "revoked_jti"),
+    ] {
+        let case = table
+            .cases
+            .iter()
+            .find(|c| c.expect.kind.as_deref() == Some(case_is) || c.expect.reason == case_is)
+            .unwrap();
+        stored.invalidate_all_records();
+        store.asked.clear();
+        with_request(&table, case, |r| store.decide(&stored, r, table.now));
+        let key = store
+            .asked
+            .iter()
+            .find(|k| RecordLookup::from_store_key(k).unwrap().kind() == kind)
+            .unwrap_or_else(|| panic!("{case_is}: no {kind:?} lookup"))
+            .clone();
+        assert_record_limits(&mut store, &key, name, |store| {
+            stored.invalidate_all_records();
+            with_request(&table, case, |r| store.decide(&stored, r, table.now))
+        });
+    }
+
+    let engine = session_engine();
+    let mut store = Store::default();
+    let now = 1_000_000;
+    let session = SessionRecord {
+        subject: "u-alice".into(),
+        kind: tollgate::PrincipalKind::User,
+        provider: Some("flow".into()),
+        expires: now + 3600,
+        created: Some(now - 60),
+        roles: vec![],
+        tenants: [("A".to_owned(), vec!["viewer".to_owned()])].into(),
+        revoked: false,
+    };
+    let record = StoredRecord::session("s-1", None, &session).unwrap();
+    store.put(&record);
+    assert_record_limits(&mut store, &record.lookup.store_key(), "session", |store| {
+        engine.invalidate_all_records();
+        let headers = [("Cookie", "flow_session=s-1"), ("X-Project-ID", "A")];
+        store.decide(&engine, &session_request("GET", &headers), now)
+    });
+}
+
+/// Replaces the record under `key` with itself padded to 64 KiB, one byte more, and nested to
+/// the depth limit and one more, deciding each time with `decide`; puts it back after.
+fn assert_record_limits(
+    store: &mut Store,
+    key: &str,
+    name: &str,
+    mut decide: impl FnMut(&mut Store) -> Decision,
+) {
+    let original = store.records[key].clone();
+    let fresh = decide(store);
+    let padded = |len: usize| {
+        let mut r = original[..original.len() - 1].to_vec();
+        r.resize(len - 1, b' ');
+        r.push(b'}');
+        r
+    };
+    let good: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    let nested = |depth: usize| {
+        let mut v = good.clone();
+        v["extra"] = (2..depth).fold(serde_json::json!([]), |inner, _| serde_json::json!([inner]));
+        v.to_string().into_bytes()
+    };
+    let mut decide_with = |record: Vec<u8>| {
+        store.records.insert(key.to_owned(), record);
+        decide(store)
+    };
+    let at = decide_with(padded(record::MAX_RECORD_BYTES));
+    assert_eq!(
+        (at.status, at.code),
+        (fresh.status, fresh.code),
+        "{name}: {}",
+        at.message
+    );
+    let past = decide_with(padded(record::MAX_RECORD_BYTES + 1));
+    assert_eq!(
+        past.code,
+        ErrorCode::InvalidRecord,
+        "{name}: {}",
+        past.message
+    );
+    let says = format!("the {name} record is 65537 bytes, more than the limit of 65536");
+    assert!(past.message.contains(&says), "{name}: {}", past.message);
+    // At the depth limit the record is read, and refused for the member it should not have.
+    let at = decide_with(nested(record::MAX_RECORD_DEPTH));
+    assert_eq!(at.code, ErrorCode::InvalidRecord, "{name}: {}", at.message);
+    assert!(
+        at.message.contains("extra") && !at.message.contains("nesting"),
+        "{name}: {}",
+        at.message
+    );
+    let past = decide_with(nested(record::MAX_RECORD_DEPTH + 1));
+    assert_eq!(
+        past.code,
+        ErrorCode::InvalidRecord,
+        "{name}: {}",
+        past.message
+    );
+    assert!(
+        past.message
+            .contains("nesting is deeper than the limit of 4 levels"),
+        "{name}: {}",
+        past.message
+    );
+    store.records.insert(key.to_owned(), original);
 }
