@@ -1082,6 +1082,32 @@ fn a_malformed_api_key_never_reaches_the_store() {
 
 /// A user or revoked-`jti` record must name what it was stored under, as an API key's record must
 /// carry its hash: a record copied to another subject's or token's key is `invalid_record`.
+/// The table case whose principal kind or refusal reason is `case_is`, and the store key of
+/// the `kind` record deciding it asks for.
+fn case_asking_for<'t>(
+    table: &'t Table,
+    engine: &Engine,
+    store: &mut Store,
+    case_is: &str,
+    kind: RecordKind,
+) -> (&'t tollgate::scenario::Case, String) {
+    let case = table
+        .cases
+        .iter()
+        .find(|c| c.expect.kind.as_deref() == Some(case_is) || c.expect.reason == case_is)
+        .unwrap();
+    engine.invalidate_all_records();
+    store.asked.clear();
+    with_request(table, case, |r| store.decide(engine, r, table.now));
+    let key = store
+        .asked
+        .iter()
+        .find(|k| RecordLookup::from_store_key(k).unwrap().kind() == kind)
+        .unwrap_or_else(|| panic!("{case_is}: no {kind:?} lookup"))
+        .clone();
+    (case, key)
+}
+
 #[test]
 fn user_and_revoked_jti_records_must_name_their_own_key() {
     let (_, stored, mut store, table) = deployment("project-oidc", &[]);
@@ -1099,20 +1125,7 @@ fn user_and_revoked_jti_records_must_name_their_own_key() {
             "the revoked_jti record's jti is not the one it was stored under",
         ),
     ] {
-        let case = table
-            .cases
-            .iter()
-            .find(|c| c.expect.kind.as_deref() == Some(case_is) || c.expect.reason == case_is)
-            .unwrap();
-        stored.invalidate_all_records();
-        store.asked.clear();
-        with_request(&table, case, |r| store.decide(&stored, r, table.now));
-        let key = store
-            .asked
-            .iter()
-            .find(|k| RecordLookup::from_store_key(k).unwrap().kind() == kind)
-            .unwrap_or_else(|| panic!("{case_is}: no {kind:?} lookup"))
-            .clone();
+        let (case, key) = case_asking_for(&table, &stored, &mut store, case_is, kind);
         let mut record: serde_json::Value = serde_json::from_slice(&store.records[&key]).unwrap();
         let original = store.records[&key].clone();
         record[member] = "someone-else".into();
@@ -1143,20 +1156,7 @@ fn limit_record_bytes_and_depth_at_and_past() {
         ("personal_access_token", RecordKind::User, "user"),
         ("token_revoked", RecordKind::RevokedJti, "revoked_jti"),
     ] {
-        let case = table
-            .cases
-            .iter()
-            .find(|c| c.expect.kind.as_deref() == Some(case_is) || c.expect.reason == case_is)
-            .unwrap();
-        stored.invalidate_all_records();
-        store.asked.clear();
-        with_request(&table, case, |r| store.decide(&stored, r, table.now));
-        let key = store
-            .asked
-            .iter()
-            .find(|k| RecordLookup::from_store_key(k).unwrap().kind() == kind)
-            .unwrap_or_else(|| panic!("{case_is}: no {kind:?} lookup"))
-            .clone();
+        let (case, key) = case_asking_for(&table, &stored, &mut store, case_is, kind);
         assert_record_limits(&mut store, &key, name, |store| {
             stored.invalidate_all_records();
             with_request(&table, case, |r| store.decide(&stored, r, table.now))
