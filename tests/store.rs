@@ -994,12 +994,10 @@ fn a_jwt_provider_that_reads_user_records_needs_exactly_one_issuer() {
 
 // ---- Limits (docs/limits.md): at each limit and one past it ---------------------------------
 
-#[test]
-fn limit_session_id_at_and_past() {
-    let engine = session_engine();
-    let mut store = Store::default();
-    let now = 1_000_000;
-    let session = SessionRecord {
+/// A live session of `u-alice`, a viewer in tenant A, for the `flow` provider of
+/// [`session_engine`].
+fn alice_session(now: u64) -> SessionRecord {
+    SessionRecord {
         subject: "u-alice".into(),
         kind: tollgate::PrincipalKind::User,
         provider: Some("flow".into()),
@@ -1008,7 +1006,15 @@ fn limit_session_id_at_and_past() {
         roles: vec![],
         tenants: [("A".to_owned(), vec!["viewer".to_owned()])].into(),
         revoked: false,
-    };
+    }
+}
+
+#[test]
+fn limit_session_id_at_and_past() {
+    let engine = session_engine();
+    let mut store = Store::default();
+    let now = 1_000_000;
+    let session = alice_session(now);
     let at = "s".repeat(record::MAX_SESSION_ID_LEN);
     store.put(&StoredRecord::session(&at, None, &session).unwrap());
     let ask = |store: &mut Store, id: &str| {
@@ -1166,16 +1172,7 @@ fn limit_record_bytes_and_depth_at_and_past() {
     let engine = session_engine();
     let mut store = Store::default();
     let now = 1_000_000;
-    let session = SessionRecord {
-        subject: "u-alice".into(),
-        kind: tollgate::PrincipalKind::User,
-        provider: Some("flow".into()),
-        expires: now + 3600,
-        created: Some(now - 60),
-        roles: vec![],
-        tenants: [("A".to_owned(), vec!["viewer".to_owned()])].into(),
-        revoked: false,
-    };
+    let session = alice_session(now);
     let record = StoredRecord::session("s-1", None, &session).unwrap();
     store.put(&record);
     assert_record_limits(&mut store, &record.lookup.store_key(), "session", |store| {
