@@ -867,15 +867,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
     }
-}
 
-/// Whether `b` is JSON whitespace.
-#[inline(always)]
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-impl<'a> Parser<'a> {
     /// The text of `start..end` (the document is valid UTF-8 and every span starts and ends at
     /// an ASCII byte, so this never fails).
     #[inline(always)]
@@ -1176,6 +1168,12 @@ impl<'a> Parser<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `b` is JSON whitespace.
+#[inline(always)]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Moves over already-checked JSON without checking it again.
