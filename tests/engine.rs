@@ -36,8 +36,13 @@ fn policy_error(policy: serde_json::Value) -> String {
     }
 }
 
+/// Deployment `name`'s policy as JSON, to change before loading it.
+fn policy_of(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&example(name, "policy.json")).unwrap()
+}
+
 fn base() -> serde_json::Value {
-    serde_json::from_slice(&example("service-accounts", "policy.json")).unwrap()
+    policy_of("service-accounts")
 }
 
 #[test]
@@ -389,8 +394,7 @@ fn a_reissued_token_is_signed_with_the_providers_current_key() {
 fn a_reissued_token_is_signed_by_the_first_key_that_may_sign() {
     let (base, table) = deployment("tenant-path");
     let alice = AliceMint::new(&base, &table);
-    let mut policy: serde_json::Value =
-        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    let mut policy = policy_of("tenant-path");
     policy["providers"][0]["algorithms"] = serde_json::json!(["HS256", "HS512"]);
     let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
     let alices_key = alice.snapshot["keys"]["app"]["keys"][0].clone();
@@ -469,8 +473,7 @@ fn a_token_of_an_algorithm_its_provider_does_not_list_is_algorithm_mismatch() {
 fn a_reissued_token_meets_its_providers_typ_nbf_and_lifetime() {
     let (base, table) = deployment("tenant-path");
     let alice = AliceMint::new(&base, &table);
-    let mut policy: serde_json::Value =
-        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    let mut policy = policy_of("tenant-path");
     policy["providers"][0]["typ"] = "at+jwt".into();
     policy["providers"][0]["required_claims"] = serde_json::json!(["exp", "iat", "sub", "nbf"]);
     let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
@@ -595,8 +598,7 @@ fn key_rotation_by_snapshot_swap_under_concurrent_checks() {
 
 #[test]
 fn unknown_routes_may_admit_any_authenticated_caller() {
-    let mut p: serde_json::Value =
-        serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+    let mut p = policy_of("tenant-path");
     p["unknown_routes"] = "authenticated".into();
     let engine = Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
     engine
@@ -1034,8 +1036,7 @@ fn forwarded(d: &tollgate::Decision) -> std::collections::BTreeMap<String, Strin
 
 /// Deployment `name`'s engine with its snapshot, its policy forwarding `claims` as headers.
 fn forwarding_claims(name: &str, claims: serde_json::Value) -> Engine {
-    let mut policy: serde_json::Value =
-        serde_json::from_slice(&example(name, "policy.json")).unwrap();
+    let mut policy = policy_of(name);
     policy["forward_headers"]["claims"] = claims;
     let engine = Engine::from_policy_json(policy.to_string().as_bytes()).unwrap();
     engine
@@ -1182,8 +1183,7 @@ fn another_spelling_of_a_protected_route_is_refused() {
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let with = |edit: &dyn Fn(&mut serde_json::Value)| {
-        let mut p: serde_json::Value =
-            serde_json::from_slice(&example("tenant-path", "policy.json")).unwrap();
+        let mut p = policy_of("tenant-path");
         edit(&mut p);
         let e = Engine::from_policy_json(p.to_string().as_bytes()).unwrap();
         e.swap_snapshot_json(&example("tenant-path", "snapshot.json"))
