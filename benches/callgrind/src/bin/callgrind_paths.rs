@@ -5,7 +5,9 @@
 //! `_cached` (a repeat through the verified-token cache); or `engine_<deployment>`
 //! (`Engine::check_into` of the example deployment's first allowed, authenticated case, one
 //! `Decision` reused) and `engine_<deployment>_verify` (its token through a bare verifier). CI runs
-//! `hs256`, `hs256_floor`, `es256` and `es256_floor`.
+//! `hs256`, `hs256_floor`, `es256` and `es256_floor`. A third argument adds that many claims to
+//! the verification paths' token (as `scaling/claims` does: `callgrind_paths hs256 200 9` has
+//! Keycloak's 23 top-level claims).
 //!
 //! Setup (keys, token, verifier) and one warm-up call happen outside the `measure_*` functions;
 //! the script collects instructions only inside them (`--toggle-collect='*measure_*'`), so the
@@ -17,7 +19,9 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use tollgate::cache::CacheConfig;
 use tollgate::{Decision, Engine, Request, TokenBuffer, Verifier};
-use tollgate_callgrind::{ring_floor, ring_floor_json, Fixture, FloorScratch, FIXED_NOW};
+use tollgate_callgrind::{
+    realistic_claims, ring_floor, ring_floor_json, Fixture, FloorScratch, FIXED_NOW,
+};
 
 /// Full Tollgate verification (signature, issuer, audience, `exp`), `n` times.
 #[inline(never)]
@@ -132,6 +136,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let extra: usize = match args.next().map(|s| s.parse()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            eprintln!("EXTRA_CLAIMS must be a number");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(name) = path.strip_prefix("engine_") {
         return engine_path(&path, name, n);
     }
@@ -149,11 +161,12 @@ fn main() -> ExitCode {
         .find(|a| a.name().eq_ignore_ascii_case(name))
     else {
         eprintln!(
-            "usage: callgrind_paths <hs256|rs256|ps256|es256|es384|eddsa>[_floor|_floor_json|_cached] [N]"
+            "usage: callgrind_paths <hs256|rs256|ps256|es256|es384|eddsa>[_floor|_floor_json|_cached] \
+             [N [EXTRA_CLAIMS]]"
         );
         return ExitCode::from(2);
     };
-    let fx = Fixture::new(alg, FIXED_NOW);
+    let fx = Fixture::with_claims(alg, FIXED_NOW, &realistic_claims(FIXED_NOW, extra));
     let ok = match mode {
         Mode::Floor | Mode::FloorJson => {
             let mut scratch = Box::<FloorScratch>::default();
