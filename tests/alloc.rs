@@ -63,6 +63,10 @@ fn claims() -> Vec<u8> {
 }
 
 fn verifier_for(alg: Algorithm) -> (Verifier, String) {
+    verifier_with_claims(alg, &claims())
+}
+
+fn verifier_with_claims(alg: Algorithm, claims: &[u8]) -> (Verifier, String) {
     let (signer, jwks) = if alg.is_symmetric() {
         let secret = [7u8; 64];
         let jwk = serde_json::json!({"kty": "oct", "alg": alg.name(), "kid": "k1",
@@ -79,7 +83,7 @@ fn verifier_for(alg: Algorithm) -> (Verifier, String) {
     let validation = Validation::default()
         .with_issuer("https://idp.example")
         .with_audience("api");
-    let token = mint(&signer, &claims(), None).unwrap();
+    let token = mint(&signer, claims, None).unwrap();
     (Verifier::new(Arc::new(keys), validation).unwrap(), token)
 }
 
@@ -187,6 +191,86 @@ fn steady_state_paths_allocate_nothing() {
             "{name} ({case}): {n} allocations in 100 checks; all: {counts:?}"
         );
     }
+}
+
+/// `base` with `extra` more top-level members, `"claim_1": "value 1"` and so on. serde_json keeps
+/// members in name order, so these come before `exp`, `iat`, `iss`, `sub` and `tenants`.
+fn with_extra_claims(mut base: serde_json::Value, extra: usize) -> serde_json::Value {
+    let members = base.as_object_mut().unwrap();
+    for i in 1..=extra {
+        members.insert(format!("claim_{i}"), format!("value {i}").into());
+    }
+    base
+}
+
+/// Real tokens carry more claims than the example tables (Keycloak's and Azure AD's access tokens
+/// have over 20 top-level claims by default). Up to 64 top-level claims, a verify and an allowed
+/// engine check still allocate nothing: the duplicate-name check keeps that many names on the
+/// stack. The claim the engine reads (`tenants`) comes last, past the first 16.
+#[test]
+fn tokens_with_many_claims_allocate_nothing() {
+    for total in [23, 40, 64] {
+        let claims = with_extra_claims(
+            serde_json::from_slice(&claims()).unwrap(),
+            total - claims_count(&claims()),
+        );
+        assert_eq!(claims.as_object().unwrap().len(), total);
+        let (verifier, token) =
+            verifier_with_claims(Algorithm::HS256, claims.to_string().as_bytes());
+        let mut buf = TokenBuffer::new();
+        for _ in 0..3 {
+            assert!(verifier.verify(token.as_bytes(), NOW, &mut buf).is_ok());
+        }
+        let n = allocations_during(|| {
+            for _ in 0..100 {
+                let t = verifier.verify(token.as_bytes(), NOW, &mut buf).unwrap();
+                assert!(t.claims().subject().is_some());
+            }
+        });
+        assert_eq!(n, 0, "{total} claims: {n} allocations in 100 verifies");
+
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/tenant-path");
+        let engine =
+            Engine::from_policy_json(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("snapshot.json")).unwrap()).unwrap();
+        engine
+            .swap_snapshot_json(snapshot.to_string().as_bytes())
+            .unwrap();
+        let jwk = &snapshot["keys"]["app"]["keys"][0];
+        let secret = tollgate::base64url::decode(jwk["k"].as_str().unwrap().as_bytes()).unwrap();
+        let signer = SigningKey::hmac(Algorithm::HS256, &secret, jwk["kid"].as_str()).unwrap();
+        let alice = serde_json::json!({"iss": "https://app.example", "sub": "alice",
+            "iat": NOW - 60, "exp": NOW + 540, "tenants": {"A": ["Admin"]}});
+        let alice = with_extra_claims(alice, total - 5);
+        let token = mint(&signer, alice.to_string().as_bytes(), None).unwrap();
+        let headers = [("token", token.as_str())];
+        let request = Request::new("POST", "/api/tenants/A/items", &headers);
+        let mut decision = Decision::default();
+        for _ in 0..50 {
+            engine.check_into(&request, NOW, &mut decision);
+            assert!(
+                decision.is_allowed(),
+                "{total} claims: {}",
+                decision.message
+            );
+        }
+        let n = allocations_during(|| {
+            for _ in 0..100 {
+                engine.check_into(&request, NOW, &mut decision);
+            }
+        });
+        assert!(decision.is_allowed());
+        assert_eq!(n, 0, "{total} claims: {n} allocations in 100 checks");
+    }
+}
+
+fn claims_count(claims: &[u8]) -> usize {
+    serde_json::from_slice::<serde_json::Value>(claims)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .len()
 }
 
 /// The allocations of 100 allowed checks of `case` through one reused decision, after 50 to

@@ -267,6 +267,46 @@ proptest! {
         prop_assert_eq!(parse_object(doc.as_bytes(), MAX_DEPTH).err(), Some("duplicate member name"));
     }
 
+    /// Objects of up to 90 members whose names often share a fingerprint (the long ones differ
+    /// only in their middle bytes), spelled with or without escapes: a name given twice is
+    /// refused wherever the two fall, at the top level (which keeps 64 names on the stack) and
+    /// nested (16), past those counts (a hash set) and with escapes (full comparisons); distinct
+    /// names never are.
+    #[test]
+    fn wide_objects_refuse_exactly_their_duplicates(
+        names in prop::collection::btree_set(
+            "[a-z]{1,2}|https://[a-e]{3}.example/claims|[a-z_]{9,14}", 0..90),
+        repeat in prop::option::of((any::<prop::sample::Index>(), any::<prop::sample::Index>())),
+        style in style(),
+        plain in any::<bool>(),
+        nested in any::<bool>(),
+    ) {
+        // Half the documents have no escapes at all: those keep every name in their room.
+        let style = if plain { vec![2] } else { style };
+        let mut names: Vec<&String> = names.iter().collect();
+        let repeated = match repeat {
+            Some((which, at)) if !names.is_empty() => {
+                let name = *which.get(&names);
+                names.insert(at.index(names.len() + 1), name);
+                true
+            }
+            _ => false,
+        };
+        let mut style = style.iter().copied().cycle();
+        let mut doc = String::from("{");
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                doc.push(',');
+            }
+            render_string(name, &mut style, &mut doc);
+            doc.push_str(":null");
+        }
+        doc.push('}');
+        let doc = if nested { format!("{{\"outer\":[{doc}]}}") } else { doc };
+        let got = parse_object(doc.as_bytes(), MAX_DEPTH).err();
+        prop_assert_eq!(got, repeated.then_some("duplicate member name"), "{}", doc);
+    }
+
     /// Byte-level damage: the reader accepts exactly when a strict reading of the damaged bytes
     /// does (serde_json's grammar, unique names, the depth limit, an object at the top).
     #[test]

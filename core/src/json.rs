@@ -14,14 +14,27 @@
 //! [`parse_object_with`] handing each top-level member to its caller during that pass (the claims
 //! and the header are read that way). A [`MemberIndex`] recorded in the same pass makes later
 //! lookups by name (the engine's claim paths) a search of the index rather than of the text.
+//!
+//! Checking a document allocates nothing while its top-level object has at most 64 members and
+//! each nested object at most 16 (at most 16 in any object once a name has escapes); a wider
+//! object's duplicate check moves to a hash set.
 
 use crate::scan::{below_space, word_at, zero_bytes, ONES};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// Names compared pairwise below this count; past it, a hash set (the only allocation, and only
-/// for objects this wide).
+/// How many member names a nested object keeps for its duplicate check before a hash set takes
+/// over (the only allocation, and only for objects this wide).
 const SMALL_OBJECT: usize = 16;
+
+/// How many member names the document's own (top-level) object keeps. A token's claims are that
+/// object, and real tokens often have more than [`SMALL_OBJECT`] (Keycloak's and Azure AD's
+/// access tokens carry over 20 by default). Up to this many, they are checked without
+/// allocating.
+const TOP_LEVEL_NAMES: usize = 64;
+
+// A name's escapes are one bit of a `u64` ([`MemberNames`], [`MemberIndex`]).
+const _: () = assert!(SMALL_OBJECT <= 64 && TOP_LEVEL_NAMES <= 64);
 
 /// A JSON object that passed [`parse_object`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +101,10 @@ pub fn parse_object_with<'a>(
     max_depth: usize,
     visit: impl FnMut(Member<'a>),
 ) -> Result<Object<'a>, &'static str> {
+    // Member names are kept as 32-bit offsets; every reader caps its input far below this.
+    if u32::try_from(bytes.len()).is_err() {
+        return Err("the document is 4 GiB or more");
+    }
     // One UTF-8 pass over the whole document (word at a time over ASCII): every span cut at an
     // ASCII byte below is then valid text, and no string needs a check of its own.
     let text = core::str::from_utf8(bytes).map_err(|_| "not valid UTF-8")?;
@@ -105,7 +122,7 @@ pub fn parse_object_with<'a>(
     if p.peek() != Some(b'{') {
         return Err("not a JSON object");
     }
-    p.object(visit)?;
+    p.object::<TOP_LEVEL_NAMES>(visit)?;
     let text = p.text(start, p.pos)?;
     p.skip_ws();
     if p.pos != p.s.len() {
@@ -151,8 +168,9 @@ impl<'a> Member<'a> {
     }
 }
 
-/// How many members a [`MemberIndex`] records.
-pub const INDEXED_MEMBERS: usize = 16;
+/// How many members a [`MemberIndex`] records: as many as the document's own object keeps for its
+/// duplicate check, so a token's claims are looked up without walking them again.
+pub const INDEXED_MEMBERS: usize = TOP_LEVEL_NAMES;
 
 /// Where an object's members are, recorded from [`parse_object_with`]'s pass (the first
 /// [`INDEXED_MEMBERS`] of them), so that looking a member up by name does not walk the object
@@ -164,7 +182,7 @@ pub struct MemberIndex {
     /// Name start, name length, value start, value length, in bytes from the object's `{`.
     spans: [[u16; 4]; INDEXED_MEMBERS],
     /// Bit `i`: name `i` has escapes (its raw text is not the name).
-    escaped: u16,
+    escaped: u64,
     len: usize,
     /// Whether every member was recorded (else a name not found is looked for in the object).
     complete: bool,
@@ -733,30 +751,37 @@ fn fingerprint_at(s: &[u8], at: usize, len: usize) -> u64 {
 
 /// The member names of one object while it is checked, to refuse duplicates. Names are compared
 /// by fingerprint first; names with escapes are compared in full with every other name, since
-/// equal names may be spelled differently. Past [`SMALL_OBJECT`] names, a hash set takes over.
-struct MemberNames<'a> {
+/// equal names may be spelled differently. Past `N` names (or past [`SMALL_OBJECT`] once a name
+/// has escapes, which bounds those full comparisons), a hash set takes over.
+struct MemberNames<'a, const N: usize> {
+    /// The document, which the spans point into.
+    text: &'a str,
     /// One bit per fingerprint inserted ([`MemberNames::bit`]): a name whose bit is clear has a
     /// fingerprint no earlier name has, and needs no search.
     seen: u64,
-    fingerprints: [u64; SMALL_OBJECT],
-    names: [JsonStr<'a>; SMALL_OBJECT],
+    fingerprints: [u64; N],
+    /// Where each name's raw text is in `text`: its start in the high 32 bits, its length in the
+    /// low 32 ([`MemberNames::span`]).
+    spans: [u64; N],
+    /// Bit `i`: name `i` has escapes (never more than 64 names are kept).
+    escaped: u64,
+    /// Every name from now on goes through [`MemberNames::insert_searching`]: one had escapes, or
+    /// the hash set took over.
+    searching: bool,
     count: usize,
-    any_escaped: bool,
     large: Option<HashSet<Cow<'a, str>>>,
 }
 
-impl<'a> MemberNames<'a> {
-    fn new() -> MemberNames<'a> {
-        let none = JsonStr {
-            raw: "",
-            escaped: false,
-        };
+impl<'a, const N: usize> MemberNames<'a, N> {
+    fn new(text: &'a str) -> Self {
         MemberNames {
+            text,
             seen: 0,
-            fingerprints: [0; SMALL_OBJECT],
-            names: [none; SMALL_OBJECT],
+            fingerprints: [0; N],
+            spans: [0; N],
+            escaped: 0,
+            searching: false,
             count: 0,
-            any_escaped: false,
             large: None,
         }
     }
@@ -767,70 +792,90 @@ impl<'a> MemberNames<'a> {
         1 << (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
     }
 
-    /// Adds `name`, whose raw text has fingerprint `fp`; `false` if the object already has a
-    /// member of that name.
+    /// A name's place as one word (documents are far below 4 GiB: every reader caps its input
+    /// long before that, and [`parse_object_with`] refuses more).
+    fn span(at: usize, len: usize) -> u64 {
+        (at as u64) << 32 | len as u64
+    }
+
+    /// Name `i`, from its span.
+    fn name(&self, i: usize) -> Option<JsonStr<'a>> {
+        let span = *self.spans.get(i)?;
+        let at = (span >> 32) as usize;
+        let len = (span & 0xFFFF_FFFF) as usize;
+        Some(JsonStr {
+            raw: self.text.get(at..at + len)?,
+            escaped: self.escaped & (1 << i) != 0,
+        })
+    }
+
+    /// Adds `name`, whose raw text starts at `at` in the document and has fingerprint `fp`;
+    /// `false` if the object already has a member of that name.
     #[inline(always)]
-    fn insert(&mut self, name: JsonStr<'a>, fp: u64) -> bool {
-        // The usual case, inline: no escapes anywhere yet, no earlier name with this bit (so no
-        // earlier name with this fingerprint), and room in the arrays.
-        let bit = MemberNames::bit(fp);
-        if self.seen & bit == 0 && !(self.any_escaped || name.escaped) {
-            if let (Some(f), Some(n)) = (
+    fn insert(&mut self, name: JsonStr<'a>, at: usize, fp: u64) -> bool {
+        // The usual case, inline: no escapes anywhere yet, no hash set, no earlier name with this
+        // bit (so no earlier name with this fingerprint), and room in the arrays.
+        let bit = Self::bit(fp);
+        if self.seen & bit == 0 && !self.searching && !name.escaped {
+            if let (Some(f), Some(s)) = (
                 self.fingerprints.get_mut(self.count),
-                self.names.get_mut(self.count),
+                self.spans.get_mut(self.count),
             ) {
                 *f = fp;
-                *n = name;
+                *s = Self::span(at, name.raw.len());
                 self.seen |= bit;
                 self.count += 1;
                 return true;
             }
         }
-        self.insert_searching(name, fp)
+        self.insert_searching(name, at, fp)
     }
 
     /// [`MemberNames::insert`] where the name must be looked for among the others.
     #[inline(never)]
-    fn insert_searching(&mut self, name: JsonStr<'a>, fp: u64) -> bool {
+    fn insert_searching(&mut self, name: JsonStr<'a>, at: usize, fp: u64) -> bool {
         if let Some(set) = self.large.as_mut() {
             return set.insert(name.to_cow());
         }
-        let bit = MemberNames::bit(fp);
-        let (Some(fingerprints), Some(names)) = (
-            self.fingerprints.get(..self.count),
-            self.names.get(..self.count),
-        ) else {
+        let count = self.count;
+        let Some(fingerprints) = self.fingerprints.get(..count) else {
             return false;
         };
-        let duplicate = if self.any_escaped || name.escaped {
-            names.contains(&name)
+        let duplicate = if self.escaped != 0 || name.escaped {
+            (0..count).any(|i| self.name(i).is_some_and(|n| n == name))
         } else {
             // The usual answer, "no name has this fingerprint", from a plain scan of words.
             fingerprints.contains(&fp)
-                && fingerprints
-                    .iter()
-                    .zip(names)
-                    .any(|(f, n)| *f == fp && n.raw == name.raw)
+                && (0..count).any(|i| {
+                    fingerprints.get(i) == Some(&fp)
+                        && self.name(i).is_some_and(|n| n.raw == name.raw)
+                })
         };
         if duplicate {
             return false;
         }
-        match (
-            self.fingerprints.get_mut(self.count),
-            self.names.get_mut(self.count),
-        ) {
-            (Some(f), Some(n)) => {
+        // Names with escapes are compared in full with every other: past `SMALL_OBJECT` of them,
+        // the hash set keeps that from growing with the square of the count.
+        let escapes = self.escaped != 0 || name.escaped;
+        let room = !(escapes && count >= SMALL_OBJECT);
+        match (self.fingerprints.get_mut(count), self.spans.get_mut(count)) {
+            (Some(f), Some(s)) if room => {
                 *f = fp;
-                *n = name;
-                self.seen |= bit;
+                *s = Self::span(at, name.raw.len());
+                if name.escaped {
+                    self.escaped |= 1 << count;
+                    self.searching = true;
+                }
+                self.seen |= Self::bit(fp);
                 self.count += 1;
-                self.any_escaped |= name.escaped;
             }
             _ => {
-                let mut set: HashSet<Cow<'a, str>> =
-                    self.names.iter().map(JsonStr::to_cow).collect();
+                // Room for as many again before it grows.
+                let mut set = HashSet::with_capacity(2 * (count + 1));
+                set.extend((0..count).filter_map(|i| self.name(i)).map(|n| n.to_cow()));
                 set.insert(name.to_cow());
                 self.large = Some(set);
+                self.searching = true;
             }
         }
         true
@@ -894,7 +939,7 @@ impl<'a> Parser<'a> {
     /// the stack only while it is read, not in every call of [`Parser::value`].
     #[inline(never)]
     fn nested_object(&mut self) -> Result<(), &'static str> {
-        self.object(|_| {})
+        self.object::<SMALL_OBJECT>(|_| {})
     }
 
     fn enter(&mut self) -> Result<(), &'static str> {
@@ -907,7 +952,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks an object, handing each member to `visit` once its value is checked.
-    fn object(&mut self, mut visit: impl FnMut(Member<'a>)) -> Result<(), &'static str> {
+    fn object<const N: usize>(
+        &mut self,
+        mut visit: impl FnMut(Member<'a>),
+    ) -> Result<(), &'static str> {
         let open = self.pos;
         self.enter()?;
         self.skip_ws();
@@ -916,7 +964,7 @@ impl<'a> Parser<'a> {
             self.depth -= 1;
             return Ok(());
         }
-        let mut names = MemberNames::new();
+        let mut names = MemberNames::<N>::new(self.text);
         loop {
             if self.peek() != Some(b'"') {
                 return Err("expected a member name");
@@ -928,7 +976,7 @@ impl<'a> Parser<'a> {
                 escaped: self.escaped,
             };
             let fingerprint = fingerprint_at(self.s, name_at, name_end - name_at);
-            if !names.insert(name, fingerprint) {
+            if !names.insert(name, name_at, fingerprint) {
                 return Err("duplicate member name");
             }
             // Whitespace is looked for only where the next byte is not the one expected (a
@@ -1357,6 +1405,48 @@ mod tests {
             err(format!("{}\"k3\":0}}", wide).as_bytes()),
             "duplicate member name"
         );
+    }
+
+    #[test]
+    fn duplicates_are_refused_on_both_sides_of_every_room() {
+        // Around 16 (a nested object's room, and the most names kept once one has escapes), 64
+        // (the top level's) and past both (the hash set); names alike but for their middle share
+        // a fingerprint; `\u006b` is `k`.
+        for width in [1, 15, 16, 17, 20, 63, 64, 65, 100] {
+            for (nested, escapes) in [(false, false), (false, true), (true, false), (true, true)] {
+                let wrap = |members: &[String]| {
+                    let object = format!("{{{}}}", members.join(","));
+                    if nested {
+                        format!("{{\"outer\":{object}}}")
+                    } else {
+                        object
+                    }
+                };
+                let names: Vec<String> = (0..width)
+                    .map(|i| match i % if escapes { 3 } else { 2 } {
+                        0 => format!("\"k{i}\":0"),
+                        1 => format!("\"https://{i:04}.example/claims\":0"),
+                        _ => format!("\"\\u006b{i}\":0"),
+                    })
+                    .collect();
+                ok(&wrap(&names));
+                for (first, again) in [
+                    (0, "\"k0\":1".to_owned()),
+                    (0, "\"\\u006b0\":1".to_owned()),
+                    (width - 1, names[width - 1].clone()),
+                    (width / 2, names[width / 2].replace(":0", ":1")),
+                ] {
+                    let mut doubled = names.clone();
+                    doubled.push(again.clone());
+                    assert_eq!(
+                        err(wrap(&doubled).as_bytes()),
+                        "duplicate member name",
+                        "width {width}, nested {nested}, escapes {escapes}: name {first} again \
+                         as {again}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
