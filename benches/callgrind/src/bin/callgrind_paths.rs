@@ -4,7 +4,8 @@
 //! `_floor` (the raw ring floor), `_floor_json` (the floor plus serde_json and the claim checks) or
 //! `_cached` (a repeat through the verified-token cache); or `engine_<deployment>`
 //! (`Engine::check_into` of the example deployment's first allowed, authenticated case, one
-//! `Decision` reused) and `engine_<deployment>_verify` (its token through a bare verifier). CI runs
+//! `Decision` reused), `engine_<deployment>_proxied` (the same with the 16 headers a browser and a
+//! proxy add) and `engine_<deployment>_verify` (its token through a bare verifier). CI runs
 //! `hs256`, `hs256_floor`, `es256` and `es256_floor`. A third argument adds that many claims to
 //! the verification paths' token (as `scaling/claims` does: `callgrind_paths hs256 200 9` has
 //! Keycloak's 23 top-level claims).
@@ -84,9 +85,40 @@ fn measure_engine(
     ok
 }
 
-/// Runs an `engine_<deployment>[_verify]` path.
+/// What a browser and one proxy add to a request: the `_proxied` engine paths carry these beside
+/// the case's own headers.
+const PROXIED_HEADERS: &[(&str, &str)] = &[
+    ("host", "api.example.com"),
+    (
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    ),
+    ("accept", "application/json, text/plain, */*"),
+    ("accept-language", "en-GB,en;q=0.5"),
+    ("accept-encoding", "gzip, deflate, br, zstd"),
+    ("origin", "https://app.example.com"),
+    ("referer", "https://app.example.com/projects"),
+    ("sec-fetch-dest", "empty"),
+    ("sec-fetch-mode", "cors"),
+    ("sec-fetch-site", "same-site"),
+    ("x-forwarded-for", "203.0.113.7, 10.0.0.2"),
+    ("x-forwarded-proto", "https"),
+    ("x-real-ip", "203.0.113.7"),
+    ("x-request-id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+    (
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ),
+    ("connection", "keep-alive"),
+];
+
+/// Runs an `engine_<deployment>[_proxied][_verify]` path.
 fn engine_path(path: &str, name: &str, n: u64) -> ExitCode {
     let (name, verify_only) = match name.strip_suffix("_verify") {
+        Some(d) => (d, true),
+        None => (name, false),
+    };
+    let (name, proxied) = match name.strip_suffix("_proxied") {
         Some(d) => (d, true),
         None => (name, false),
     };
@@ -103,7 +135,10 @@ fn engine_path(path: &str, name: &str, n: u64) -> ExitCode {
         let _ = ec.verifier.verify(ec.token.as_bytes(), ec.now, &mut buf);
         measure_tollgate(&ec.verifier, ec.token.as_bytes(), ec.now, &mut buf, n)
     } else {
-        let pairs = ec.request.pairs();
+        let mut pairs = ec.request.pairs();
+        if proxied {
+            pairs.extend_from_slice(PROXIED_HEADERS);
+        }
         let request = Request::new(&ec.request.method, &ec.request.path, &pairs);
         let mut decision = Decision::default();
         d.engine.check_into(&request, ec.now, &mut decision);
