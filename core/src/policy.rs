@@ -779,7 +779,7 @@ impl CompiledPolicy {
         headers
             .iter()
             .filter(|(n, _)| {
-                self.guarded_underscore || crate::scan::find_byte(n.as_bytes(), 0, b'_').is_some()
+                self.guarded_underscore || crate::scan::contains_byte(n.as_bytes(), b'_')
             })
             .find_map(|(n, _)| {
                 self.guarded_headers

@@ -50,6 +50,30 @@ pub(crate) fn find_byte(s: &[u8], from: usize, byte: u8) -> Option<usize> {
         .map(|i| pos + i)
 }
 
+/// Whether `s` holds `byte`: a word at a time, the last word overlapping the one before it, and
+/// a string shorter than a word padded to one (header names are mostly that short).
+pub(crate) fn contains_byte(s: &[u8], byte: u8) -> bool {
+    let pattern = ONES * u64::from(byte);
+    // A zero byte of `w ^ pattern` is a `byte` of `w` (flags above the first may be false,
+    // never all of them: whether there is one is exact).
+    let holds = |w: u64| zero_bytes(w ^ pattern) != 0;
+    if s.len() < 8 {
+        let mut padded = [!byte; 8];
+        if let Some(head) = padded.get_mut(..s.len()) {
+            head.copy_from_slice(s);
+        }
+        return holds(u64::from_le_bytes(padded));
+    }
+    let mut pos = 0;
+    while let Some(w) = word_at(s, pos) {
+        if holds(w) {
+            return true;
+        }
+        pos += 8;
+    }
+    pos != s.len() && word_at(s, s.len() - 8).is_some_and(holds)
+}
+
 /// Whether `s` holds an ASCII control character (`0x00`–`0x1F` or `0x7F`), eight bytes a step.
 pub(crate) fn has_ascii_control(s: &[u8]) -> bool {
     let mut pos = 0;
@@ -116,6 +140,29 @@ mod tests {
             }
         }
         assert_eq!(find_byte(b"abc", 9, b'.'), None);
+    }
+
+    /// Every byte value at every position of strings up to 40 bytes long (the padding of short
+    /// ones, the overlapping last word of long ones): the same answer as a byte-by-byte search.
+    #[test]
+    fn contains_byte_finds_any_value_anywhere() {
+        for len in 0..40 {
+            for target in [b'_', 0x00, 0xff, 0x80] {
+                let plain = vec![b'a'; len];
+                assert!(!contains_byte(&plain, target), "len {len}, {target:#04x}");
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        let mut s = plain.clone();
+                        s[at] = byte;
+                        assert_eq!(
+                            contains_byte(&s, target),
+                            byte == target,
+                            "{byte:#04x} at {at} of {len}, looking for {target:#04x}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
