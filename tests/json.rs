@@ -5,94 +5,11 @@
 //! is the value serde_json reads.
 
 use proptest::prelude::*;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 use tollgate::json::{parse_object, parse_object_with, MemberIndex};
+use tollgate_tests::strict_json;
 
 const MAX_DEPTH: usize = 16;
-
-/// What serde_json makes of a document, with what a strict reader adds: the nesting depth and
-/// whether any object repeats a name. Strings are read in full, so serde_json checks their
-/// escapes and surrogates as the reader must.
-struct Shape {
-    depth: usize,
-    object: bool,
-}
-
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Shape;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-                Ok(Shape::leaf())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-                Ok(Shape::leaf())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-                Ok(Shape::leaf())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-                Ok(Shape::leaf())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
-                Ok(Shape::leaf())
-            }
-            fn visit_unit<E>(self) -> Result<Shape, E> {
-                Ok(Shape::leaf())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                let mut depth = 0;
-                while let Some(item) = seq.next_element::<Shape>()? {
-                    depth = depth.max(item.depth);
-                }
-                Ok(Shape {
-                    depth: depth + 1,
-                    object: false,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                let mut names = HashSet::new();
-                let mut depth = 0;
-                while let Some(name) = map.next_key::<String>()? {
-                    if !names.insert(name) {
-                        return Err(de::Error::custom("duplicate member name"));
-                    }
-                    depth = depth.max(map.next_value::<Shape>()?.depth);
-                }
-                Ok(Shape {
-                    depth: depth + 1,
-                    object: true,
-                })
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl Shape {
-    fn leaf() -> Shape {
-        Shape {
-            depth: 0,
-            object: false,
-        }
-    }
-}
-
-/// Whether a strict reader must accept `bytes`; `None` where serde_json refuses a number for its
-/// range alone (the reader checks grammar, not range: a documented difference).
-fn strict_accepts(bytes: &[u8]) -> Option<bool> {
-    match serde_json::from_slice::<Shape>(bytes) {
-        Ok(shape) => Some(shape.object && shape.depth <= MAX_DEPTH),
-        Err(e) if e.to_string().contains("number out of range") => None,
-        Err(_) => Some(false),
-    }
-}
 
 /// Renders `v` as JSON with `style` choosing, per character and per gap, whether to escape and
 /// where to put whitespace: the same document in many spellings.
@@ -325,7 +242,7 @@ proptest! {
                 _ => bytes.push(byte),
             }
         }
-        if let Some(expected) = strict_accepts(&bytes) {
+        if let Some(expected) = strict_json::accepts(&bytes, MAX_DEPTH) {
             let got = parse_object(&bytes, MAX_DEPTH);
             prop_assert_eq!(got.is_ok(), expected, "{:?} {:?}", String::from_utf8_lossy(&bytes), got);
         }
