@@ -115,6 +115,8 @@ def main():
         if parts:
             header, payload = parts
             c.add("claims_validate", payload)
+            c.add("json_strict", payload)
+            c.add("json_strict", header)
             c.add("differential_jsonwebtoken", payload)
             c.add("differential_jsonwebtoken", header + SEP + payload)
     for doc in jwks:
@@ -142,6 +144,8 @@ def main():
         with open(os.path.join(ROOT, "examples", d, "snapshot.json"), "rb") as f:
             snapshot = f.read()
         c.add("policy_load", policy)
+        c.add("json_strict", policy)
+        c.add("json_strict", snapshot)
         c.add("ffi_entry", b"\x03" + policy + SEP + snapshot)
         routes = [f'{r.get("method", "*")} {r["path"]}' for r in json.loads(policy)["routes"]]
         for r in routes:

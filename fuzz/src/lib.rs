@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use tollgate::{
-    apikey, base64url, limits, webhook, Algorithm, Claims, Decision, Engine, ErrorCode, Key,
+    apikey, base64url, json, limits, webhook, Algorithm, Claims, Decision, Engine, ErrorCode, Key,
     KeySet, Request, TokenBuffer, Validation, Verifier,
 };
 
@@ -227,6 +227,45 @@ pub fn claims_validate(data: &[u8]) {
         if strict.is_ok() {
             assert!(scoped.validate(header, &claims, now).is_ok());
         }
+    }
+}
+
+/// The strict JSON reader (`tollgate::json`) against the reference the `json` suite judges it by
+/// (`tollgate_tests::strict_json`: serde_json's grammar, no member name twice in any object after
+/// unescaping, the nesting limit, an object at the top).
+///
+/// Invariants: the reader accepts exactly what the reference accepts (where the reference has an
+/// answer: it has none for a number serde_json refuses for its range alone); the members of an
+/// accepted document are the ones the reader handed over while reading, in order, and each is
+/// found by name and through the member index recorded in that pass.
+pub fn json_strict(data: &[u8]) {
+    let depth = limits::DEFAULT_MAX_JSON_DEPTH;
+    let mut index = json::MemberIndex::default();
+    let mut handed = Vec::new();
+    let read = json::parse_object_with(data, depth, |member| {
+        index.record(&member);
+        handed.push((member.name, member.value));
+    });
+    if let Some(want) = tollgate_tests::strict_json::accepts(data, depth) {
+        assert_eq!(
+            read.is_ok(),
+            want,
+            "the reader says {:?}, the reference {want}",
+            read.err()
+        );
+    }
+    let Ok(object) = read else {
+        return;
+    };
+    let members: Vec<_> = object.members().collect();
+    assert_eq!(
+        members, handed,
+        "members walked and members handed over differ"
+    );
+    for (name, value) in members {
+        let name = name.to_cow();
+        assert_eq!(object.get(&name), Some(value), "{name:?} by name");
+        assert_eq!(index.get(&object, &name), Some(value), "{name:?} by index");
     }
 }
 

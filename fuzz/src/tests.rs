@@ -6,7 +6,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 14] = [
+const TARGETS: [(&str, Target); 15] = [
     ("jws_verify", crate::jws_verify),
     ("jwks_parse", crate::jwks_parse),
     ("claims_validate", crate::claims_validate),
@@ -24,6 +24,7 @@ const TARGETS: [(&str, Target); 14] = [
     ("record_answer", crate::record_answer),
     ("key_import", crate::key_import),
     ("snapshot_load", crate::snapshot_load),
+    ("json_strict", crate::json_strict),
 ];
 
 fn replay(dir: &str) -> usize {
@@ -162,5 +163,33 @@ fn snapshot_load_decides_each_table_as_written_after_its_own_snapshot() {
                 }
             }
         });
+    }
+}
+
+#[test]
+fn json_strict_agrees_with_its_reference_around_the_duplicate_checks_rooms() {
+    // Objects past a nested object's 16 names and the top level's 64, with a name repeated
+    // (plainly or escaped) or not, at the top and nested: the harness asserts that the reader
+    // and the reference agree, and the known answer pins which way.
+    for width in [17, 64, 65, 70] {
+        let members: Vec<String> = (0..width).map(|i| format!("\"k{i}\":{i}")).collect();
+        let plain = format!("{{{}}}", members.join(","));
+        for (doc, accepted) in [
+            (plain.clone(), true),
+            (format!("{{\"x\":{plain}}}"), true),
+            (plain.replace("}", ",\"k3\":0}"), false),
+            (plain.replace("}", ",\"\\u006b3\":0}"), false),
+            (
+                format!("{{\"x\":{}}}", plain.replace("}", ",\"k0\":0}")),
+                false,
+            ),
+        ] {
+            crate::json_strict(doc.as_bytes());
+            assert_eq!(
+                tollgate::json::parse_object(doc.as_bytes(), 16).is_ok(),
+                accepted,
+                "{doc}"
+            );
+        }
     }
 }
