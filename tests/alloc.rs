@@ -92,27 +92,12 @@ fn steady_state_paths_allocate_nothing() {
     for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA] {
         let (verifier, token) = verifier_for(alg);
         let mut buf = TokenBuffer::new();
-        for _ in 0..3 {
-            assert!(verifier.verify(token.as_bytes(), NOW, &mut buf).is_ok());
-        }
-        let n = allocations_during(|| {
-            for _ in 0..100 {
-                let t = verifier.verify(token.as_bytes(), NOW, &mut buf).unwrap();
-                assert!(t.claims().subject().is_some());
-            }
-        });
+        let n = verify_allocations(&verifier, &token, &mut buf);
         assert_eq!(n, 0, "{alg}: {n} allocations in 100 verifies");
 
         // Through the verified-token cache: hits allocate nothing either.
         let cached = verifier.with_cache(tollgate::cache::CacheConfig::default());
-        for _ in 0..3 {
-            assert!(cached.verify(token.as_bytes(), NOW, &mut buf).is_ok());
-        }
-        let n = allocations_during(|| {
-            for _ in 0..100 {
-                assert!(cached.verify(token.as_bytes(), NOW, &mut buf).is_ok());
-            }
-        });
+        let n = verify_allocations(&cached, &token, &mut buf);
         assert_eq!(n, 0, "{alg}: {n} allocations in 100 cache hits");
     }
 
@@ -217,16 +202,7 @@ fn tokens_with_many_claims_allocate_nothing() {
         assert_eq!(claims.as_object().unwrap().len(), total);
         let (verifier, token) =
             verifier_with_claims(Algorithm::HS256, claims.to_string().as_bytes());
-        let mut buf = TokenBuffer::new();
-        for _ in 0..3 {
-            assert!(verifier.verify(token.as_bytes(), NOW, &mut buf).is_ok());
-        }
-        let n = allocations_during(|| {
-            for _ in 0..100 {
-                let t = verifier.verify(token.as_bytes(), NOW, &mut buf).unwrap();
-                assert!(t.claims().subject().is_some());
-            }
-        });
+        let n = verify_allocations(&verifier, &token, &mut TokenBuffer::new());
         assert_eq!(n, 0, "{total} claims: {n} allocations in 100 verifies");
 
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/tenant-path");
@@ -246,21 +222,7 @@ fn tokens_with_many_claims_allocate_nothing() {
         let token = mint(&signer, alice.to_string().as_bytes(), None).unwrap();
         let headers = [("token", token.as_str())];
         let request = Request::new("POST", "/api/tenants/A/items", &headers);
-        let mut decision = Decision::default();
-        for _ in 0..50 {
-            engine.check_into(&request, NOW, &mut decision);
-            assert!(
-                decision.is_allowed(),
-                "{total} claims: {}",
-                decision.message
-            );
-        }
-        let n = allocations_during(|| {
-            for _ in 0..100 {
-                engine.check_into(&request, NOW, &mut decision);
-            }
-        });
-        assert!(decision.is_allowed());
+        let n = request_allocations(&engine, &request, NOW, &format!("{total} claims"));
         assert_eq!(n, 0, "{total} claims: {n} allocations in 100 checks");
     }
 }
@@ -282,18 +244,37 @@ fn check_allocations(engine: &Engine, table: &Table, case: &tollgate::scenario::
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let request = Request::new(&case.request.method, &case.request.path, &pairs);
+    request_allocations(engine, &request, table.now, &case.name)
+}
+
+/// The allocations of 100 allowed checks of `request` (`what`, for messages) through one reused
+/// decision, after 50 to warm its buffers.
+fn request_allocations(engine: &Engine, request: &Request<'_>, now: u64, what: &str) -> usize {
     let mut decision = Decision::default();
     for _ in 0..50 {
-        engine.check_into(&request, table.now, &mut decision);
-        assert!(decision.is_allowed(), "{}: {}", case.name, decision.message);
+        engine.check_into(request, now, &mut decision);
+        assert!(decision.is_allowed(), "{what}: {}", decision.message);
     }
     let n = allocations_during(|| {
         for _ in 0..100 {
-            engine.check_into(&request, table.now, &mut decision);
+            engine.check_into(request, now, &mut decision);
         }
     });
     assert!(decision.is_allowed());
     n
+}
+
+/// The allocations of 100 verifies of `token` through `buf`, after 3 to warm it.
+fn verify_allocations(verifier: &Verifier, token: &str, buf: &mut TokenBuffer) -> usize {
+    for _ in 0..3 {
+        assert!(verifier.verify(token.as_bytes(), NOW, buf).is_ok());
+    }
+    allocations_during(|| {
+        for _ in 0..100 {
+            let t = verifier.verify(token.as_bytes(), NOW, buf).unwrap();
+            assert!(t.claims().subject().is_some());
+        }
+    })
 }
 
 /// Proves that a full RS256 token verify on ring allocates exactly what one bare `ring`
