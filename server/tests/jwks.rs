@@ -3,7 +3,7 @@
 //! for the first good fetch, a rotation reaches the engine through one early fetch woken by the
 //! new kid, an outage keeps the last good set, reloads keep fetched keys (and the key file's keys
 //! for other providers), a reloaded policy that changes the provider's algorithms fetches again
-//! under them, and a flood of unknown kids costs one fetch.
+//! under them, a flood of unknown kids costs one fetch, and a redirect is a failed fetch.
 
 mod common;
 #[path = "../../tests/keysource/harness.rs"]
@@ -59,6 +59,11 @@ fn local_token() -> String {
 
 /// Writes the policy and key file into `dir` and starts the service with `--jwks idp=<url>`.
 fn service(dir: &Path, jwks: &JwksServer) -> Service {
+    service_at(dir, &jwks.jwks_url())
+}
+
+/// [`service`] with `--jwks idp=<url>` for any `url`.
+fn service_at(dir: &Path, url: &str) -> Service {
     std::fs::write(dir.join("policy.json"), policy("jwks")).unwrap();
     std::fs::write(dir.join("snapshot.json"), snapshot()).unwrap();
     let mut config = Config::new(
@@ -67,7 +72,7 @@ fn service(dir: &Path, jwks: &JwksServer) -> Service {
         dir.join("snapshot.json"),
     );
     config.watch_interval = Some(Duration::from_millis(50));
-    config.jwks = vec![("idp".to_owned(), jwks.jwks_url())];
+    config.jwks = vec![("idp".to_owned(), url.to_owned())];
     Service::start(config)
 }
 
@@ -185,6 +190,28 @@ fn fetched_keys_gate_readiness_rotate_and_survive_outages_and_reloads() {
         Some("2")
     );
     assert_eq!(jwks.hits().0, 1);
+}
+
+/// A key set URL that answers with a redirect is a failed fetch. The service follows no redirect
+/// (one could lead past the URL rules, from https to plain http or to another host), so the
+/// provider never gets keys from where the redirect points, and the service never becomes ready.
+#[test]
+fn a_redirect_is_a_failed_fetch_and_is_not_followed() {
+    let jwks = JwksServer::start();
+    jwks.control(serde_json::json!({"mode":"ok","keys":["a"]}));
+    let dir = TempDir::new("jwks-redirect");
+    let service = service_at(dir.path(), &format!("{}/moved", jwks.base()));
+    let addr = service.addr;
+    let failed = "tollgate_jwks_fetches_total{provider=\"idp\",result=\"failed\"}";
+    eventually(10, "the first fetch to fail", || {
+        metric(addr, failed).is_some_and(|n| n != "0")
+    });
+    assert_eq!(get(addr, "/readyz").status, 503);
+    assert_eq!(check(addr, &token("a")).status, 401);
+    assert_eq!(check(addr, &local_token()).status, 200);
+    assert_eq!(jwks.hits().0, 0, "the redirect's target was fetched");
+    let ok = "tollgate_jwks_fetches_total{provider=\"idp\",result=\"ok\"}";
+    assert!(metric(addr, ok).is_none_or(|n| n == "0"));
 }
 
 #[test]
