@@ -369,6 +369,11 @@ async fn bind(listen: &Listen) -> Result<(Listener, Listen), ServeError> {
     }
 }
 
+/// How long, once shutdown begins, open connections are still served (at most the grace
+/// period): every answer then carries `Connection: close`, and connections still idle after it
+/// are closed.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// Accepts connections until told to stop, then drains them.
 async fn serve(
     listener: Listener,
@@ -422,9 +427,19 @@ async fn serve(
         open = graceful.count(),
         "no longer accepting; draining open connections"
     );
+    let draining = tokio::time::Instant::now();
+    // Open connections are still served for a moment, each answer closing its connection, so
+    // that a request already on its way is answered: hyper's graceful shutdown closes at once a
+    // connection that has not read a whole request head, and would drop one half arrived.
+    let linger = LINGER.min(grace);
+    while graceful.count() > 0 && draining.elapsed() < linger {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed; stopped"),
-        _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; stopping with connections open"),
+        _ = tokio::time::sleep(grace.saturating_sub(draining.elapsed())) => {
+            tracing::warn!("grace period over; stopping with connections open");
+        }
     }
     // Only the socket this instance bound: a new instance started during the drain has bound
     // its own at the same path, and removing that would cut the proxy off from it.
@@ -475,11 +490,18 @@ fn spawn_connection<IO>(
                 headers: req.headers(),
             };
             // Without a store every check decides in one synchronous call.
-            let reply = if shared.store.is_none() {
+            let mut reply = if shared.store.is_none() {
                 handler::handle(&shared, &request)
             } else {
                 handler::handle_with_store(&shared, &request).await
             };
+            // Shutting down: the last answer on this connection (see `LINGER`).
+            if shared.is_draining() {
+                reply.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(reply)
         }
     });

@@ -261,6 +261,11 @@ impl Shared {
         self.metrics.set_ready(false);
     }
 
+    /// Whether shutdown has begun.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     /// Whether the service is ready: keys loaded, a good fetch for every `--jwks` provider, and
     /// not draining.
     pub(crate) fn is_ready(&self) -> bool {

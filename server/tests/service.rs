@@ -377,6 +377,42 @@ fn serves_a_unix_socket_and_removes_it_on_shutdown() {
     assert!(!path.exists());
 }
 
+/// A request that is still arriving when shutdown begins (its head half sent) is answered, with
+/// `Connection: close`, while new connections are refused. (Without the service's short linger
+/// before hyper's graceful shutdown, that connection was closed with the request unanswered.)
+#[test]
+fn a_request_arriving_when_shutdown_begins_is_answered() {
+    let (d, mut s) = tenant_path();
+    let addr = s.addr;
+    let token = alice(&d);
+    let mut conn = KeepAlive::connect(addr);
+    // A first request, so that the connection is being served, not waiting in the backlog.
+    let headers = [
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/api/tenants/A/items"),
+        ("token", token.as_str()),
+    ];
+    assert_eq!(conn.send("GET", "/auth/forward", &headers).status, 200);
+    conn.write(b"GET /auth/forward HTTP/1.1\r\nHost: tollgate\r\nX-Forwarded-Method: GET\r\n");
+    let stopping = std::thread::spawn(move || s.shutdown());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shutdown did not begin"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    conn.write(
+        format!("X-Forwarded-Uri: /api/tenants/A/items\r\ntoken: {token}\r\n\r\n").as_bytes(),
+    );
+    let reply = conn.reply();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The last answer on the connection says so.
+    assert_eq!(reply.header("connection"), Some("close"));
+    stopping.join().unwrap();
+}
+
 #[test]
 fn shutdown_lets_an_open_connection_finish_then_refuses_new_ones() {
     let (d, mut s) = tenant_path();

@@ -287,7 +287,17 @@ impl KeepAlive {
             head.push_str(&format!("{n}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        self.writer.write_all(head.as_bytes()).unwrap();
+        self.write(head.as_bytes());
+        self.reply()
+    }
+
+    /// Sends `bytes` as they are (part of a request, say).
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Reads the next response.
+    pub fn reply(&mut self) -> Reply {
         let (status_line, headers) = read_head(&mut self.reader).expect("a response");
         let body = read_body(&mut self.reader, &headers, false);
         Reply {
